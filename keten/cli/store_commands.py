@@ -1,0 +1,1 @@
+"""`keten init`, `keten load` and `keten export`: filling and reading the store."""

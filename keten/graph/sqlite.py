@@ -1,0 +1,480 @@
+"""`SqliteStore`: the embedded default store, one SQLite file in WAL mode.
+
+Entities and relations are rows with their identity, kind or type and marking in columns
+(indexed for the filters the API offers) and the remaining properties as a JSON document.
+A bulk write is one `BEGIN IMMEDIATE` transaction: a bundle lands whole or not at all, and a
+process killed mid-load leaves the file as it was (SQLite's journal rolls it back).
+
+>>> store = SqliteStore(":memory:")
+>>> with store.writer() as w:
+...     w.upsert_entities([EntityRow("country:NL", "Country", "Netherlands")])
+>>> store.get_entity("country:NL").name, store.revision()
+('Netherlands', 1)
+"""
+
+from __future__ import annotations
+
+import base64
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from keten.graph.store import (
+    EntityFilter,
+    EntityRow,
+    Page,
+    RelationFilter,
+    RelationRow,
+    WriteCounts,
+)
+from keten.schema.markings import Tlp
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', 0);
+CREATE TABLE IF NOT EXISTS entities (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    marking INTEGER NOT NULL,
+    props TEXT NOT NULL,
+    search TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entities_kind ON entities (kind, id);
+CREATE TABLE IF NOT EXISTS relations (
+    source TEXT NOT NULL,
+    type TEXT NOT NULL,
+    target TEXT NOT NULL,
+    key TEXT NOT NULL DEFAULT '',
+    marking INTEGER NOT NULL,
+    props TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (source, type, target, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS relations_target ON relations (target, type);
+CREATE INDEX IF NOT EXISTS relations_type ON relations (type);
+"""
+
+UPSERT_ENTITY = """
+INSERT INTO entities (id, kind, name, marking, props, search, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    kind = excluded.kind, name = excluded.name, marking = excluded.marking,
+    props = excluded.props, search = excluded.search, updated_at = excluded.updated_at
+WHERE entities.kind IS NOT excluded.kind OR entities.name IS NOT excluded.name
+    OR entities.marking IS NOT excluded.marking OR entities.props IS NOT excluded.props
+"""
+
+UPSERT_RELATION = """
+INSERT INTO relations (source, type, target, key, marking, props, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (source, type, target, key) DO UPDATE SET
+    marking = excluded.marking, props = excluded.props, updated_at = excluded.updated_at
+WHERE relations.marking IS NOT excluded.marking OR relations.props IS NOT excluded.props
+"""
+
+ENTITY_COLUMNS = "id, kind, name, marking, props, created_at, updated_at"
+RELATION_COLUMNS = "source, type, target, key, marking, props, created_at, updated_at"
+MARKINGS = [m.value for m in Tlp]
+RELATION_VISIBLE = """
+    r.marking <= :level
+    AND (SELECT marking FROM entities WHERE id = r.source) <= :level
+    AND (SELECT marking FROM entities WHERE id = r.target) <= :level
+"""
+
+
+def now() -> str:
+    """UTC timestamp in ISO 8601, the format every store writes."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def dump_props(props: dict[str, Any]) -> str:
+    """Canonical JSON of a property dict: sorted keys, so equal records compare equal."""
+    return orjson.dumps(props, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def search_text(name: str, props: dict[str, Any]) -> str:
+    """What text search matches: the name and the aliases, lower-cased."""
+    aliases = props.get("aliases") or []
+    return "\n".join([name, *map(str, aliases)]).lower()
+
+
+def encode_cursor(values: tuple[str, ...]) -> str:
+    """Opaque cursor: the key of the last row of a page."""
+    return base64.urlsafe_b64encode(orjson.dumps(values)).decode()
+
+
+def decode_cursor(cursor: str, size: int) -> tuple[str, ...]:
+    """Inverse of `encode_cursor`; a tampered cursor raises ValueError."""
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, orjson.JSONDecodeError) as exc:
+        raise ValueError("invalid cursor") from exc
+    if not isinstance(values, list) or len(values) != size:
+        raise ValueError("invalid cursor")
+    if not all(isinstance(v, str) for v in values):
+        raise ValueError("invalid cursor")
+    return tuple(values)
+
+
+def escape_like(text: str) -> str:
+    """Escape LIKE wildcards so that user text matches literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def entity_from_row(row: tuple[Any, ...]) -> EntityRow:
+    """Map a SELECT of ENTITY_COLUMNS to an EntityRow."""
+    id_, kind, name, marking, props, created, updated = row
+    return EntityRow(id_, kind, name, MARKINGS[marking], orjson.loads(props), created, updated)
+
+
+def relation_from_row(row: tuple[Any, ...]) -> RelationRow:
+    """Map a SELECT of RELATION_COLUMNS to a RelationRow."""
+    source, type_, target, key, marking, props, created, updated = row
+    return RelationRow(
+        source, type_, target, key, MARKINGS[marking], orjson.loads(props), created, updated
+    )
+
+
+class SqliteWriter:
+    """The open transaction of `SqliteStore.writer()`."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.counts = WriteCounts()
+
+    def _existing(self, table: str, ids: list[str]) -> int:
+        query = f"SELECT count(*) FROM {table} WHERE id IN (SELECT value FROM json_each(?))"
+        return int(self.conn.execute(query, (orjson.dumps(ids).decode(),)).fetchone()[0])
+
+    def upsert_entities(self, rows: list[EntityRow]) -> None:
+        """Insert or update; an identical record is left alone (no change, no new revision)."""
+        if not rows:
+            return
+        existing = self._existing("entities", list({r.id for r in rows}))
+        stamp = now()
+        params = [
+            (
+                r.id,
+                r.kind,
+                r.name,
+                Tlp(r.marking).level,
+                dump_props(r.props),
+                search_text(r.name, r.props),
+                r.created_at or stamp,
+                r.updated_at or stamp,
+            )
+            for r in rows
+        ]
+        changed = self.conn.executemany(UPSERT_ENTITY, params).rowcount
+        created = len({r.id for r in rows}) - existing
+        self.counts.entities_created += created
+        self.counts.entities_updated += changed - created
+        self.counts.entities_unchanged += len(rows) - changed
+
+    def upsert_relations(self, rows: list[RelationRow]) -> None:
+        """Insert or update; an identical record is left alone."""
+        if not rows:
+            return
+        refs = orjson.dumps([list(r.ref) for r in rows]).decode()
+        existing = self.conn.execute(
+            "SELECT count(*) FROM relations WHERE (source, type, target, key) IN "
+            "(SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?))",
+            (refs,),
+        ).fetchone()[0]
+        stamp = now()
+        params = [
+            (
+                *r.ref,
+                Tlp(r.marking).level,
+                dump_props(r.props),
+                r.created_at or stamp,
+                r.updated_at or stamp,
+            )
+            for r in rows
+        ]
+        changed = self.conn.executemany(UPSERT_RELATION, params).rowcount
+        created = len({r.ref for r in rows}) - int(existing)
+        self.counts.relations_created += created
+        self.counts.relations_updated += changed - created
+        self.counts.relations_unchanged += len(rows) - changed
+
+    def kinds_of(self, ids: Iterable[str]) -> dict[str, str]:
+        """Kinds of the ids known to the store, as seen inside this transaction."""
+        found: dict[str, str] = {}
+        batch = list(ids)
+        for start in range(0, len(batch), 10_000):
+            chunk = orjson.dumps(batch[start : start + 10_000]).decode()
+            rows = self.conn.execute(
+                "SELECT id, kind FROM entities WHERE id IN (SELECT value FROM json_each(?))",
+                (chunk,),
+            )
+            found.update(rows)
+        return found
+
+    @property
+    def changed(self) -> bool:
+        """True when the transaction created or updated anything."""
+        c = self.counts
+        return any(
+            (c.entities_created, c.entities_updated, c.relations_created, c.relations_updated)
+        )
+
+
+class SqliteStore:
+    """The embedded graph store; safe to share between threads (one connection per thread)."""
+
+    name = "sqlite"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._shared: sqlite3.Connection | None = None
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._conn().executescript(SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        if self.path == ":memory:":  # one connection: an in-memory database is per connection
+            if self._shared is None:
+                self._shared = self._open()
+            return self._shared
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open()
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=60.0
+        )
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA cache_size = -65536")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        return conn
+
+    def revision(self) -> int:
+        """Monotonic counter raised by each write that changed something."""
+        row = self._conn().execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
+        return int(row[0])
+
+    @contextmanager
+    def writer(self) -> Iterator[SqliteWriter]:
+        """One write transaction: committed on normal exit, rolled back on any exception."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        writer = SqliteWriter(conn)
+        try:
+            yield writer
+            if writer.changed:
+                conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def get_entity(self, entity_id: str, clearance: Tlp = Tlp.RED) -> EntityRow | None:
+        """One entity, or None when absent or above `clearance`."""
+        row = (
+            self._conn()
+            .execute(
+                f"SELECT {ENTITY_COLUMNS} FROM entities WHERE id = ? AND marking <= ?",
+                (entity_id, clearance.level),
+            )
+            .fetchone()
+        )
+        return entity_from_row(row) if row else None
+
+    def list_entities(
+        self, flt: EntityFilter, cursor: str | None = None, limit: int = 100
+    ) -> Page[EntityRow]:
+        """Entities ordered by id; `cursor` continues after the previous page."""
+        where = ["marking <= :level"]
+        params: dict[str, Any] = {"level": flt.clearance.level, "limit": limit + 1}
+        if flt.kind:
+            where.append("kind = :kind")
+            params["kind"] = flt.kind
+        if flt.marking:
+            where.append("marking = :marking")
+            params["marking"] = Tlp(flt.marking).level
+        if flt.text:
+            where.append("search LIKE :text ESCAPE '\\'")
+            params["text"] = f"%{escape_like(flt.text.lower())}%"
+        if cursor:
+            where.append("id > :after")
+            (params["after"],) = decode_cursor(cursor, 1)
+        query = (
+            f"SELECT {ENTITY_COLUMNS} FROM entities WHERE {' AND '.join(where)} "
+            "ORDER BY id LIMIT :limit"
+        )
+        rows = [entity_from_row(r) for r in self._conn().execute(query, params)]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(rows, encode_cursor((rows[-1].id,)) if more else None)
+
+    def get_relation(
+        self, ref: tuple[str, str, str, str], clearance: Tlp = Tlp.RED
+    ) -> RelationRow | None:
+        """One relation by identity, or None when absent or not visible."""
+        query = (
+            f"SELECT {RELATION_COLUMNS} FROM relations r WHERE source = :s AND type = :t "
+            f"AND target = :g AND key = :k AND {RELATION_VISIBLE}"
+        )
+        s, t, g, k = ref
+        row = (
+            self._conn()
+            .execute(query, {"s": s, "t": t, "g": g, "k": k, "level": clearance.level})
+            .fetchone()
+        )
+        return relation_from_row(row) if row else None
+
+    def list_relations(
+        self, flt: RelationFilter, cursor: str | None = None, limit: int = 100
+    ) -> Page[RelationRow]:
+        """Relations ordered by identity; hidden if they or an endpoint are above clearance."""
+        where = [RELATION_VISIBLE]
+        params: dict[str, Any] = {"level": flt.clearance.level, "limit": limit + 1}
+        for column in ("type", "source", "target"):
+            value = getattr(flt, column)
+            if value:
+                where.append(f"{column} = :{column}")
+                params[column] = value
+        if flt.marking:
+            where.append("marking = :marking")
+            params["marking"] = Tlp(flt.marking).level
+        if cursor:
+            where.append("(source, type, target, key) > (:a0, :a1, :a2, :a3)")
+            params.update(zip(("a0", "a1", "a2", "a3"), decode_cursor(cursor, 4), strict=True))
+        query = (
+            f"SELECT {RELATION_COLUMNS} FROM relations r WHERE {' AND '.join(where)} "
+            "ORDER BY source, type, target, key LIMIT :limit"
+        )
+        rows = [relation_from_row(r) for r in self._conn().execute(query, params)]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(rows, encode_cursor(rows[-1].ref) if more else None)
+
+    def delete_entity(self, entity_id: str) -> list[RelationRow] | None:
+        """Delete an entity with its relations; returns those relations, None if absent."""
+        with self.writer() as w:
+            conn = w.conn
+            if conn.execute("SELECT 1 FROM entities WHERE id = ?", (entity_id,)).fetchone() is None:
+                return None
+            gone = [
+                relation_from_row(r)
+                for r in conn.execute(
+                    f"SELECT {RELATION_COLUMNS} FROM relations WHERE source = ?1 OR target = ?1",
+                    (entity_id,),
+                )
+            ]
+            conn.execute("DELETE FROM relations WHERE source = ?1 OR target = ?1", (entity_id,))
+            conn.execute("DELETE FROM entities WHERE id = ?", (entity_id,))
+            w.counts.entities_updated += 1
+        return gone
+
+    def delete_relation(self, ref: tuple[str, str, str, str]) -> bool:
+        """Delete one relation; False when it was not there."""
+        with self.writer() as w:
+            cur = w.conn.execute(
+                "DELETE FROM relations WHERE source = ? AND type = ? AND target = ? AND key = ?",
+                ref,
+            )
+            w.counts.relations_updated += cur.rowcount
+        return cur.rowcount > 0
+
+    def neighbourhood(
+        self, entity_id: str, depth: int = 1, clearance: Tlp = Tlp.RED, limit: int = 500
+    ) -> tuple[list[EntityRow], list[RelationRow]]:
+        """Entities within `depth` hops either way (at most `limit`) and relations among them."""
+        if self.get_entity(entity_id, clearance) is None:
+            return [], []
+        seen, frontier = {entity_id}, {entity_id}
+        relations: dict[tuple[str, str, str, str], RelationRow] = {}
+        for _ in range(depth):
+            found = self._touching(frontier, clearance)
+            frontier = set()
+            for rel in found:
+                for end in (rel.source, rel.target):
+                    if end not in seen and len(seen) < limit:
+                        seen.add(end)
+                        frontier.add(end)
+                if rel.source in seen and rel.target in seen:
+                    relations[rel.ref] = rel
+            if not frontier:
+                break
+        for rel in self._touching(frontier, clearance):
+            if rel.source in seen and rel.target in seen:
+                relations[rel.ref] = rel
+        entities = self._entities(seen)
+        return entities, sorted(relations.values(), key=lambda r: r.ref)
+
+    def _touching(self, ids: set[str], clearance: Tlp) -> list[RelationRow]:
+        if not ids:
+            return []
+        query = (
+            f"SELECT {RELATION_COLUMNS} FROM relations r WHERE (source IN ids OR target IN ids) "
+            f"AND {RELATION_VISIBLE}"
+        )
+        query = query.replace("IN ids", "IN (SELECT value FROM json_each(:ids))")
+        params = {"ids": orjson.dumps(sorted(ids)).decode(), "level": clearance.level}
+        return [relation_from_row(r) for r in self._conn().execute(query, params)]
+
+    def _entities(self, ids: set[str]) -> list[EntityRow]:
+        query = (
+            f"SELECT {ENTITY_COLUMNS} FROM entities "
+            "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id"
+        )
+        rows = self._conn().execute(query, (orjson.dumps(sorted(ids)).decode(),))
+        return [entity_from_row(r) for r in rows]
+
+    def iter_entities(self, clearance: Tlp = Tlp.RED) -> Iterator[EntityRow]:
+        """Every entity at or below `clearance`, ordered by id, streamed."""
+        query = f"SELECT {ENTITY_COLUMNS} FROM entities WHERE marking <= ? ORDER BY id"
+        for row in self._conn().execute(query, (clearance.level,)):
+            yield entity_from_row(row)
+
+    def iter_relations(self, clearance: Tlp = Tlp.RED) -> Iterator[RelationRow]:
+        """Every visible relation (it and both endpoints at or below clearance), streamed."""
+        if clearance == Tlp.RED:
+            query = f"SELECT {RELATION_COLUMNS} FROM relations r"
+        else:
+            query = f"SELECT {RELATION_COLUMNS} FROM relations r WHERE {RELATION_VISIBLE}"
+        for row in self._conn().execute(query, {"level": clearance.level}):
+            yield relation_from_row(row)
+
+    def counts(self, clearance: Tlp = Tlp.RED) -> dict[str, int]:
+        """Numbers of visible entities and relations."""
+        conn = self._conn()
+        entities = conn.execute(
+            "SELECT count(*) FROM entities WHERE marking <= ?", (clearance.level,)
+        ).fetchone()[0]
+        relations = conn.execute(
+            f"SELECT count(*) FROM relations r WHERE {RELATION_VISIBLE}",
+            {"level": clearance.level},
+        ).fetchone()[0]
+        return {"entities": int(entities), "relations": int(relations)}
+
+    def close(self) -> None:
+        """Close every connection this store opened."""
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        if self._shared is not None:
+            self._shared.close()
+            self._shared = None
