@@ -44,7 +44,8 @@ class Settings:
     @property
     def uses_neo4j(self) -> bool:
         """True when KETEN_STORE points at a Neo4j server."""
-        return bool(self.store_uri) and self.store_uri.split("://", 1)[0] in {
+        scheme = (self.store_uri or "").split("://", 1)[0]
+        return scheme in {
             "bolt",
             "neo4j",
             "bolt+s",

@@ -82,7 +82,7 @@ class EntityFilter:
 
 @dataclass(frozen=True, slots=True)
 class RelationFilter:
-    """Filters for listing relations; a relation is hidden if it or an endpoint is above clearance."""
+    """Filters for listing relations; hidden if it or an endpoint is above clearance."""
 
     type: str | None = None
     source: str | None = None
