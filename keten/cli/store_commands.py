@@ -1,1 +1,143 @@
-"""`keten init`, `keten load` and `keten export`: filling and reading the store."""
+"""`keten init`, `keten load` and `keten export`: filling the store and reading it out."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from keten.cli.app import app
+from keten.config import Settings
+from keten.graph import GraphStore, open_store
+from keten.graph.export import write_graphml, write_json
+from keten.ingest import BundleRejected, LoadReport, load_paths
+from keten.schema.markings import Tlp
+
+err = Console(stderr=True)
+
+
+class ExportFormat(StrEnum):
+    """Formats `keten export` writes."""
+
+    JSON = "json"
+    GRAPHML = "graphml"
+
+
+def store_from_env() -> GraphStore:
+    """The store selected by KETEN_HOME / KETEN_STORE."""
+    return open_store(Settings.from_env())
+
+
+def load_with_progress(store: GraphStore, paths: list[Path], dry_run: bool) -> LoadReport:
+    """Load with a rich progress line on stderr; exits 1 with the report when refused."""
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("validating and loading", total=None)
+
+        def advance(records: int) -> None:
+            progress.update(task, description=f"{records:,} records")
+
+        try:
+            return load_paths(store, paths, dry_run=dry_run, progress=advance)
+        except BundleRejected as rejected:
+            progress.stop()
+            err.print(rejected.report(), markup=False, highlight=False, soft_wrap=True)
+            err.print("[bold red]nothing was written[/]")
+            raise typer.Exit(1) from None
+
+
+def describe(report: LoadReport) -> str:
+    """One line saying what a load did."""
+    c = report.counts
+    unchanged = c.entities_unchanged + c.relations_unchanged
+    verb = "would write" if report.dry_run else "wrote"
+    return (
+        f"{report.records:,} records: {verb} {c.entities_created:,} new and "
+        f"{c.entities_updated:,} changed entities, {c.relations_created:,} new and "
+        f"{c.relations_updated:,} changed relations; {unchanged:,} unchanged "
+        f"(revision {report.revision})"
+    )
+
+
+@app.command()
+def init(
+    reference: Annotated[
+        bool, typer.Option(help="Load the reference knowledge base shipped with keten.")
+    ] = True,
+) -> None:
+    """Create the store (in $KETEN_HOME unless KETEN_STORE says otherwise) with reference data."""
+    from keten.data import reference_bundle_path
+
+    store = store_from_env()
+    try:
+        if reference:
+            report = load_with_progress(store, [reference_bundle_path()], dry_run=False)
+            err.print(f"reference knowledge base: {describe(report)}")
+        err.print(f"store ready: {store.name}, revision {store.revision()}")
+    finally:
+        store.close()
+
+
+@app.command()
+def load(
+    paths: Annotated[list[Path], typer.Argument(help="Bundle files or folders.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and count, write nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Load bundles (JSON, YAML, JSONL, CSV, folders): all of them or, on any problem, none."""
+    store = store_from_env()
+    try:
+        report = load_with_progress(store, paths, dry_run)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(orjson.dumps(report.as_dict()).decode())
+    else:
+        typer.echo(describe(report))
+
+
+@app.command()
+def export(
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        ExportFormat.JSON
+    ),
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="File (default stdout).")] = None,
+    clearance: Annotated[
+        Tlp, typer.Option(help="Leave out everything marked above this TLP.")
+    ] = Tlp.RED,
+) -> None:
+    """Write the whole store as a bundle (json, loadable again) or GraphML."""
+    store = store_from_env()
+    writer = write_json if fmt == ExportFormat.JSON else write_graphml
+    try:
+        if out is None:
+            counts = writer(store, sys.stdout.buffer, clearance)
+            sys.stdout.flush()
+        else:
+            with out.open("wb") as handle:
+                counts = writer(store, handle, clearance)
+    finally:
+        store.close()
+    err.print(f"exported {counts['entities']:,} entities and {counts['relations']:,} relations")
+
+
+@app.command()
+def schema(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="File (default stdout).")] = None,
+) -> None:
+    """Print the JSON Schema of a bundle, to validate bundles in an editor before loading."""
+    from keten.schema.bundle import bundle_json_schema
+
+    text = orjson.dumps(bundle_json_schema(), option=orjson.OPT_INDENT_2).decode()
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n")

@@ -61,7 +61,6 @@ CREATE TABLE IF NOT EXISTS relations (
     PRIMARY KEY (source, type, target, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS relations_target ON relations (target, type);
-CREATE INDEX IF NOT EXISTS relations_type ON relations (type);
 """
 
 UPSERT_ENTITY = """
@@ -85,6 +84,7 @@ WHERE relations.marking IS NOT excluded.marking OR relations.props IS NOT exclud
 ENTITY_COLUMNS = "id, kind, name, marking, props, created_at, updated_at"
 RELATION_COLUMNS = "source, type, target, key, marking, props, created_at, updated_at"
 MARKINGS = [m.value for m in Tlp]
+LEVELS = {m.value: m.level for m in Tlp}
 RELATION_VISIBLE = """
     r.marking <= :level
     AND (SELECT marking FROM entities WHERE id = r.source) <= :level
@@ -146,28 +146,47 @@ def relation_from_row(row: tuple[Any, ...]) -> RelationRow:
 
 
 class SqliteWriter:
-    """The open transaction of `SqliteStore.writer()`."""
+    """The open transaction of `SqliteStore.writer()`.
+
+    Created records are counted as the growth of the tables over the transaction (two
+    `count(*)` queries), which is far cheaper than asking per batch which ids exist.
+    """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.counts = WriteCounts()
+        self._before = self._sizes()
+        self._seen = [0, 0]
+        self._changed = [0, 0]
+        self.deleted = 0
 
-    def _existing(self, table: str, ids: list[str]) -> int:
-        query = f"SELECT count(*) FROM {table} WHERE id IN (SELECT value FROM json_each(?))"
-        return int(self.conn.execute(query, (orjson.dumps(ids).decode(),)).fetchone()[0])
+    def _sizes(self) -> tuple[int, int]:
+        entities = self.conn.execute("SELECT count(*) FROM entities").fetchone()[0]
+        relations = self.conn.execute("SELECT count(*) FROM relations").fetchone()[0]
+        return int(entities), int(relations)
+
+    @property
+    def counts(self) -> WriteCounts:
+        """Created, updated and unchanged records so far in this transaction."""
+        entities, relations = self._sizes()
+        created = (entities - self._before[0], relations - self._before[1])
+        return WriteCounts(
+            entities_created=created[0],
+            entities_updated=self._changed[0] - created[0],
+            entities_unchanged=self._seen[0] - self._changed[0],
+            relations_created=created[1],
+            relations_updated=self._changed[1] - created[1],
+            relations_unchanged=self._seen[1] - self._changed[1],
+        )
 
     def upsert_entities(self, rows: list[EntityRow]) -> None:
         """Insert or update; an identical record is left alone (no change, no new revision)."""
-        if not rows:
-            return
-        existing = self._existing("entities", list({r.id for r in rows}))
         stamp = now()
         params = [
             (
                 r.id,
                 r.kind,
                 r.name,
-                Tlp(r.marking).level,
+                LEVELS[r.marking],
                 dump_props(r.props),
                 search_text(r.name, r.props),
                 r.created_at or stamp,
@@ -175,38 +194,27 @@ class SqliteWriter:
             )
             for r in rows
         ]
-        changed = self.conn.executemany(UPSERT_ENTITY, params).rowcount
-        created = len({r.id for r in rows}) - existing
-        self.counts.entities_created += created
-        self.counts.entities_updated += changed - created
-        self.counts.entities_unchanged += len(rows) - changed
+        self._seen[0] += len(rows)
+        self._changed[0] += self.conn.executemany(UPSERT_ENTITY, params).rowcount
 
     def upsert_relations(self, rows: list[RelationRow]) -> None:
         """Insert or update; an identical record is left alone."""
-        if not rows:
-            return
-        refs = orjson.dumps([list(r.ref) for r in rows]).decode()
-        existing = self.conn.execute(
-            "SELECT count(*) FROM relations WHERE (source, type, target, key) IN "
-            "(SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?))",
-            (refs,),
-        ).fetchone()[0]
         stamp = now()
         params = [
             (
-                *r.ref,
-                Tlp(r.marking).level,
+                r.source,
+                r.type,
+                r.target,
+                r.key,
+                LEVELS[r.marking],
                 dump_props(r.props),
                 r.created_at or stamp,
                 r.updated_at or stamp,
             )
             for r in rows
         ]
-        changed = self.conn.executemany(UPSERT_RELATION, params).rowcount
-        created = len({r.ref for r in rows}) - int(existing)
-        self.counts.relations_created += created
-        self.counts.relations_updated += changed - created
-        self.counts.relations_unchanged += len(rows) - changed
+        self._seen[1] += len(rows)
+        self._changed[1] += self.conn.executemany(UPSERT_RELATION, params).rowcount
 
     def kinds_of(self, ids: Iterable[str]) -> dict[str, str]:
         """Kinds of the ids known to the store, as seen inside this transaction."""
@@ -224,10 +232,7 @@ class SqliteWriter:
     @property
     def changed(self) -> bool:
         """True when the transaction created or updated anything."""
-        c = self.counts
-        return any(
-            (c.entities_created, c.entities_updated, c.relations_created, c.relations_updated)
-        )
+        return bool(self._changed[0] or self._changed[1] or self.deleted)
 
 
 class SqliteStore:
@@ -384,7 +389,7 @@ class SqliteStore:
             ]
             conn.execute("DELETE FROM relations WHERE source = ?1 OR target = ?1", (entity_id,))
             conn.execute("DELETE FROM entities WHERE id = ?", (entity_id,))
-            w.counts.entities_updated += 1
+            w.deleted += 1
         return gone
 
     def delete_relation(self, ref: tuple[str, str, str, str]) -> bool:
@@ -394,7 +399,7 @@ class SqliteStore:
                 "DELETE FROM relations WHERE source = ? AND type = ? AND target = ? AND key = ?",
                 ref,
             )
-            w.counts.relations_updated += cur.rowcount
+            w.deleted += cur.rowcount
         return cur.rowcount > 0
 
     def neighbourhood(

@@ -14,9 +14,12 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 from keten.schema.markings import Tlp
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EntityRow:
-    """An entity as stored: columns plus the rest of its properties."""
+    """An entity as stored: columns plus the rest of its properties.
+
+    Not frozen: frozen dataclasses are markedly slower to create, and loads create millions.
+    """
 
     id: str
     kind: str
@@ -38,7 +41,7 @@ class EntityRow:
         return record
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RelationRow:
     """A relation as stored; (source, type, target, key) identifies it."""
 

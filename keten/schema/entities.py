@@ -1,26 +1,27 @@
 """Entity kinds of the keten graph and their typed properties.
 
-One pydantic model per kind, joined in a union discriminated on `kind`, so that a record is
-checked against the fields its kind has and a wrong kind is named in the error.
+One TypedDict per kind, joined in a union discriminated on `kind`, so that a record is checked
+against the fields its kind has and a wrong kind is named in the error. Unknown extra
+properties are kept as they come.
 
 >>> parse_entity({"id": "country:NL", "kind": "Country", "name": "Netherlands",
-...               "iso2": "NL", "eu_member": True}).eu_member
+...               "iso2": "NL", "eu_member": True})["eu_member"]
 True
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Required
 
-from pydantic import Field, TypeAdapter
+from pydantic import ConfigDict, Field, TypeAdapter, with_config
 
 from keten.schema.markings import ImpactClass
-from keten.schema.provenance import Provenance
+from keten.schema.provenance import Provenance, RecordId
 
-EntityId = Annotated[
-    str, Field(min_length=1, max_length=200, pattern=r"^[^\s/?#]+$", examples=["vp:drinking-water"])
-]
+EntityId = RecordId
+Name = Annotated[str, Field(min_length=1, max_length=500)]
+OPEN = ConfigDict(extra="allow")
 
 
 class EntityKind(StrEnum):
@@ -38,96 +39,108 @@ class EntityKind(StrEnum):
     INSTITUTE = "Institute"
 
 
-class EntityBase(Provenance):
+class EntityBase(Provenance, total=False):
     """What every entity has: a stable id, a kind, a name, aliases and a description."""
 
-    id: EntityId
-    name: Annotated[str, Field(min_length=1, max_length=500)]
-    aliases: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(default_factory=list)
-    description: Annotated[str, Field(max_length=20000)] | None = None
+    id: Required[EntityId]
+    name: Required[Name]
+    aliases: list[Name] | None
+    description: Annotated[str | None, Field(max_length=20000)]
 
 
-class Interest(EntityBase):
+@with_config(OPEN)
+class Interest(EntityBase, total=False):
     """One of the six Dutch national-security interests."""
 
-    kind: Literal["Interest"] = "Interest"
-    number: Annotated[int, Field(ge=1, le=20)] | None = None
+    kind: Required[Literal["Interest"]]
+    number: Annotated[int | None, Field(ge=1, le=20)]
 
 
-class ImpactCriterion(EntityBase):
+@with_config(OPEN)
+class ImpactCriterion(EntityBase, total=False):
     """A criterion that measures harm to an interest (national risk assessment method)."""
 
-    kind: Literal["ImpactCriterion"] = "ImpactCriterion"
-    code: str | None = Field(None, examples=["2.1"])
-    unit: str | None = None
+    kind: Required[Literal["ImpactCriterion"]]
+    code: Annotated[str | None, Field(examples=["2.1"])]
+    unit: str | None
 
 
-class Threat(EntityBase):
+@with_config(OPEN)
+class Threat(EntityBase, total=False):
     """A threat or hazard: malicious (security) or not (safety), per the all-hazard approach."""
 
-    kind: Literal["Threat"] = "Threat"
-    theme: str | None = Field(None, description="Threat theme of the national risk assessment.")
-    malicious: bool | None = None
-    likelihood: ImpactClass | None = Field(None, description="Likelihood class A-E.")
-    impact: dict[str, ImpactClass] = Field(
-        default_factory=dict, description="Impact class A-E per interest id."
-    )
+    kind: Required[Literal["Threat"]]
+    theme: Annotated[str | None, Field(description="Threat theme of the national risk assessment.")]
+    malicious: bool | None
+    likelihood: Annotated[ImpactClass | None, Field(description="Likelihood class A-E.")]
+    impact: Annotated[
+        dict[str, ImpactClass] | None, Field(description="Impact class A-E per interest id.")
+    ]
 
 
-class Actor(EntityBase):
+@with_config(OPEN)
+class Actor(EntityBase, total=False):
     """Someone behind threats: a state, a group, a criminal network."""
 
-    kind: Literal["Actor"] = "Actor"
-    actor_type: str | None = Field(None, examples=["state", "criminal", "terrorist", "hacktivist"])
+    kind: Required[Literal["Actor"]]
+    actor_type: Annotated[str | None, Field(examples=["state", "criminal", "terrorist"])]
 
 
-class VitalProcess(EntityBase):
+@with_config(OPEN)
+class VitalProcess(EntityBase, total=False):
     """A vital process whose failure causes societal disruption (NCTV list)."""
 
-    kind: Literal["VitalProcess"] = "VitalProcess"
-    sector: str | None = None
-    category: Literal["A", "B"] | None = Field(None, description="NCTV category A or B.")
-    ministry: str | None = None
+    kind: Required[Literal["VitalProcess"]]
+    sector: str | None
+    category: Annotated[Literal["A", "B"] | None, Field(description="NCTV category A or B.")]
+    ministry: str | None
 
 
-class Organisation(EntityBase):
+@with_config(OPEN)
+class Organisation(EntityBase, total=False):
     """A company, operator or public body."""
 
-    kind: Literal["Organisation"] = "Organisation"
-    sector: str | None = None
+    kind: Required[Literal["Organisation"]]
+    sector: str | None
 
 
-class Resource(EntityBase):
+@with_config(OPEN)
+class Resource(EntityBase, total=False):
     """A good, service, raw material or component that processes and chains depend on."""
 
-    kind: Literal["Resource"] = "Resource"
-    resource_type: Literal["good", "service", "raw_material", "component", "area"] | None = None
-    substitutability: Literal["low", "medium", "high"] | None = None
+    kind: Required[Literal["Resource"]]
+    resource_type: Literal["good", "service", "raw_material", "component", "area"] | None
+    substitutability: Literal["low", "medium", "high"] | None
 
 
-class Country(EntityBase):
+@with_config(OPEN)
+class Country(EntityBase, total=False):
     """A state, as supplier, location or actor's home."""
 
-    kind: Literal["Country"] = "Country"
-    iso2: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
-    eu_member: bool | None = None
-    flagged: bool | None = Field(None, description="Flagged by analysts as geopolitically risky.")
+    kind: Required[Literal["Country"]]
+    iso2: Annotated[str | None, Field(pattern=r"^[A-Z]{2}$")]
+    eu_member: bool | None
+    flagged: Annotated[
+        bool | None, Field(description="Flagged by analysts as geopolitically risky.")
+    ]
 
 
-class Source(EntityBase):
+@with_config(OPEN)
+class Source(EntityBase, total=False):
     """A report or data set that records cite."""
 
-    kind: Literal["Source"] = "Source"
-    url: str | None = None
-    publisher: str | None = None
-    year: Annotated[int, Field(ge=1800, le=2100)] | None = None
+    kind: Required[Literal["Source"]]
+    url: str | None
+    publisher: str | None
+    year: Annotated[int | None, Field(ge=1800, le=2100)]
 
 
-class Institute(EntityBase):
+@with_config(OPEN)
+class Institute(EntityBase, total=False):
     """A knowledge institute in the network that contributes knowledge."""
 
-    kind: Literal["Institute"] = "Institute"
-    url: str | None = None
+    kind: Required[Literal["Institute"]]
+    url: str | None
 
 
 AnyEntity = Annotated[
@@ -144,12 +157,13 @@ AnyEntity = Annotated[
     Field(discriminator="kind"),
 ]
 
-ENTITY_ADAPTER: TypeAdapter[AnyEntity] = TypeAdapter(AnyEntity)
+ENTITY_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEntity)
 
 CORE_ENTITY_FIELDS = frozenset({"id", "kind", "name", "marking", "created_at", "updated_at"})
 """Fields the store keeps in columns; everything else goes into the properties document."""
 
 
-def parse_entity(record: dict[str, Any]) -> EntityBase:
-    """Validate one entity record (raises pydantic.ValidationError naming every bad field)."""
-    return ENTITY_ADAPTER.validate_python(record)
+def parse_entity(record: dict[str, Any]) -> dict[str, Any]:
+    """Validate one entity record; the validated dict (raises pydantic.ValidationError)."""
+    validated: dict[str, Any] = ENTITY_ADAPTER.validate_python(record)
+    return validated

@@ -12,9 +12,9 @@ False
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Required
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, TypeAdapter, with_config
 
 from keten.schema.entities import EntityId, EntityKind
 from keten.schema.provenance import Provenance
@@ -38,6 +38,21 @@ class RelationType(StrEnum):
     MEMBER_OF = "MEMBER_OF"
 
 
+RelationTypeName = Literal[
+    "DEPENDS_ON",
+    "DISRUPTS",
+    "THREATENS",
+    "SAFEGUARDS",
+    "POSES",
+    "SOURCED_FROM",
+    "INPUT_TO",
+    "OPERATES",
+    "CONTROLS",
+    "LOCATED_IN",
+    "CITES",
+    "MEASURES",
+    "MEMBER_OF",
+]
 K = EntityKind
 ANY: frozenset[str] = frozenset(K)
 
@@ -77,35 +92,46 @@ def allowed_endpoints(rel_type: str, source_kind: str, target_kind: str) -> bool
     return source_kind in sources and target_kind in targets
 
 
-class Relation(Provenance):
+@with_config(ConfigDict(extra="allow"))
+class Relation(Provenance, total=False):
     """A directed, typed relation; identified by (source, type, target, key)."""
 
-    source: EntityId
-    target: EntityId
-    type: RelationType
-    key: Annotated[str, Field(max_length=200)] = ""
-    strength: Annotated[float, Field(gt=0, le=1)] | None = Field(
-        None, description="How strongly the disruption passes on (0 < s <= 1, default 1)."
-    )
-    buffer_hours: Annotated[float, Field(ge=0, le=1e6)] | None = Field(
-        None, description="How long the dependent keeps going without the other (hours, >= 0)."
-    )
-    redundancy_group: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
-        None, description="Alternatives: the group fails when its last member fails."
-    )
-    dependency_type: Literal["physical", "cyber", "geographic", "logical"] | None = None
-    share: Annotated[float, Field(ge=0, le=1)] | None = Field(
-        None, description="SOURCED_FROM: the supplier's share of supply, in [0, 1]."
-    )
-    year: Annotated[int, Field(ge=1900, le=2100)] | None = None
+    source: Required[EntityId]
+    target: Required[EntityId]
+    type: Required[RelationTypeName]
+    key: Annotated[str | None, Field(max_length=200)]
+    strength: Annotated[
+        float | None,
+        Field(gt=0, le=1, description="How strongly a disruption passes on (default 1)."),
+    ]
+    buffer_hours: Annotated[
+        float | None,
+        Field(ge=0, le=1e6, description="How long the dependent keeps going without it (hours)."),
+    ]
+    redundancy_group: Annotated[
+        str | None,
+        Field(
+            min_length=1, max_length=200, description="Alternatives: fails with its last member."
+        ),
+    ]
+    dependency_type: Literal["physical", "cyber", "geographic", "logical"] | None
+    share: Annotated[
+        float | None, Field(ge=0, le=1, description="SOURCED_FROM: the supplier's share in [0, 1].")
+    ]
+    year: Annotated[int | None, Field(ge=1900, le=2100)]
 
-    @model_validator(mode="after")
-    def _type_specific(self) -> Relation:
-        if self.type == RelationType.SOURCED_FROM and self.share is None:
-            raise ValueError("SOURCED_FROM needs a `share` in [0, 1]")
-        if self.source == self.target and self.type != RelationType.CITES:
-            raise ValueError(f"a {self.type} relation cannot join {self.source!r} to itself")
-        return self
+
+RELATION_ADAPTER: TypeAdapter[Any] = TypeAdapter(Relation)
+
+
+def relation_rule_errors(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """Checks that depend on the type: (field, why) for each broken rule."""
+    errors = []
+    if record["type"] == "SOURCED_FROM" and record.get("share") is None:
+        errors.append(("share", "SOURCED_FROM needs a `share` in [0, 1]"))
+    if record["source"] == record["target"] and record["type"] != "CITES":
+        errors.append(("target", f"a {record['type']} relation cannot join an entity to itself"))
+    return errors
 
 
 CORE_RELATION_FIELDS = frozenset(
@@ -114,6 +140,10 @@ CORE_RELATION_FIELDS = frozenset(
 """Fields the store keeps in columns; everything else goes into the properties document."""
 
 
-def parse_relation(record: dict[str, Any]) -> Relation:
-    """Validate one relation record (raises pydantic.ValidationError naming every bad field)."""
-    return Relation.model_validate(record)
+def parse_relation(record: dict[str, Any]) -> dict[str, Any]:
+    """Validate one relation record; the validated dict (raises ValueError naming the fields)."""
+    validated: dict[str, Any] = RELATION_ADAPTER.validate_python(record)
+    errors = relation_rule_errors(validated)
+    if errors:
+        raise ValueError("; ".join(f"{field}: {why}" for field, why in errors))
+    return validated

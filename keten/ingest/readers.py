@@ -1,0 +1,187 @@
+"""Bundle readers: JSON, YAML, JSONL and CSV files, folders of them, and in-memory bundles.
+
+Each reader yields `RawRecord`s one at a time (or a `Problem` where the file itself is
+broken), so that a large JSONL or JSON file streams through validation and into the store
+without being held in memory whole.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import ijson
+import orjson
+import yaml
+
+from keten.ingest.problems import Problem
+
+Side = Literal["entity", "relation"]
+STREAM_JSON_ABOVE = 32 * 1024 * 1024
+"""JSON files larger than this are parsed incrementally with ijson."""
+LIST_COLUMNS = frozenset({"aliases", "source_ids"})
+"""CSV columns that hold lists, written as values separated by `;`."""
+SUFFIXES = {".json", ".yaml", ".yml", ".jsonl", ".ndjson", ".csv"}
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """A record as read, before validation, with where it came from."""
+
+    side: Side
+    data: Any
+    file: str
+    where: str
+
+
+Item = RawRecord | Problem
+
+
+def read_paths(paths: list[Path]) -> Iterator[Item]:
+    """Every record of every path (files or folders), in order."""
+    for path in paths:
+        if path.is_dir():
+            yield from read_folder(path)
+        elif path.is_file():
+            yield from read_file(path)
+        else:
+            yield Problem(str(path), "-", "", "no such file or folder")
+
+
+def read_folder(folder: Path) -> Iterator[Item]:
+    """The bundle files of a folder and its subfolders, in sorted order."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+    if not files:
+        yield Problem(
+            str(folder), "-", "", f"holds no bundle files ({', '.join(sorted(SUFFIXES))})"
+        )
+    for path in files:
+        yield from read_file(path)
+
+
+def read_file(path: Path) -> Iterator[Item]:
+    """Records of one file, by its suffix."""
+    suffix = path.suffix.lower()
+    if suffix in {".jsonl", ".ndjson"}:
+        yield from read_jsonl(path)
+    elif suffix == ".json":
+        yield from read_json(path)
+    elif suffix in {".yaml", ".yml"}:
+        yield from read_yaml(path)
+    elif suffix == ".csv":
+        yield from read_csv(path)
+    else:
+        yield Problem(str(path), "-", "", f"unknown bundle format {suffix!r}")
+
+
+def read_bundle(bundle: Any, file: str) -> Iterator[Item]:
+    """Records of an in-memory bundle `{"entities": [...], "relations": [...]}`."""
+    if not isinstance(bundle, dict):
+        yield Problem(file, "-", "", "a bundle must be an object with entities and relations")
+        return
+    unknown = set(bundle) - {"entities", "relations"}
+    if unknown:
+        yield Problem(file, "-", ", ".join(sorted(unknown)), "unknown top-level keys")
+    for key, side in (("entities", "entity"), ("relations", "relation")):
+        items = bundle.get(key, [])
+        if not isinstance(items, list):
+            yield Problem(file, key, key, "must be a list", type(items).__name__)
+            continue
+        for index, data in enumerate(items):
+            yield RawRecord(side, data, file, f"{key}[{index}]")  # type: ignore[arg-type]
+
+
+def read_json(path: Path) -> Iterator[Item]:
+    """A JSON bundle; large files are streamed with ijson."""
+    if path.stat().st_size <= STREAM_JSON_ABOVE:
+        try:
+            bundle = orjson.loads(path.read_bytes())
+        except orjson.JSONDecodeError as exc:
+            yield Problem(str(path), f"line {exc.lineno}", "", f"invalid JSON: {exc.msg}")
+            return
+        yield from read_bundle(bundle, str(path))
+        return
+    for key, side in (("entities", "entity"), ("relations", "relation")):
+        with path.open("rb") as handle:
+            try:
+                for index, data in enumerate(ijson.items(handle, f"{key}.item", use_float=True)):
+                    yield RawRecord(side, data, str(path), f"{key}[{index}]")  # type: ignore[arg-type]
+            except ijson.JSONError as exc:
+                yield Problem(str(path), key, "", f"invalid JSON: {exc}")
+                return
+
+
+def read_yaml(path: Path) -> Iterator[Item]:
+    """A YAML bundle (small, hand-written files: parsed whole)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        bundle = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "-"
+        yield Problem(str(path), where, "", f"invalid YAML: {exc}")
+        return
+    yield from read_bundle(bundle if bundle is not None else {}, str(path))
+
+
+def read_jsonl(path: Path) -> Iterator[Item]:
+    """A JSONL bundle: one `{"entity": {...}}` or `{"relation": {...}}` per line."""
+    name = str(path)
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            where = f"line {number}"
+            try:
+                doc = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                if line.strip():
+                    yield Problem(name, where, "", f"invalid JSON: {exc.msg}")
+                continue
+            if type(doc) is dict and len(doc) == 1:
+                if "entity" in doc:
+                    yield RawRecord("entity", doc["entity"], name, where)
+                    continue
+                if "relation" in doc:
+                    yield RawRecord("relation", doc["relation"], name, where)
+                    continue
+            yield Problem(
+                name, where, "", 'a line must be {"entity": {...}} or {"relation": {...}}'
+            )
+
+
+def read_csv(path: Path) -> Iterator[Item]:
+    """`entities.csv` or `relations.csv`: a header row, then one record per row."""
+    stem = path.stem.lower()
+    if stem not in {"entities", "relations"}:
+        yield Problem(str(path), "-", "", "a CSV bundle file must be entities.csv or relations.csv")
+        return
+    side: Side = "entity" if stem == "entities" else "relation"
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        for row in reader:
+            where = f"line {reader.line_num}"
+            if None in row:
+                yield Problem(str(path), where, "", "more values than header columns")
+                continue
+            yield RawRecord(side, csv_record(row), str(path), where)
+
+
+def csv_record(row: dict[str, str]) -> dict[str, Any]:
+    """A CSV row as a record: empty cells dropped, list and JSON cells decoded."""
+    record: dict[str, Any] = {}
+    for column, cell in row.items():
+        value = (cell or "").strip()
+        if not value:
+            continue
+        if column in LIST_COLUMNS:
+            record[column] = [part.strip() for part in value.split(";") if part.strip()]
+        elif value[0] in "[{":
+            try:
+                record[column] = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                record[column] = value
+        else:
+            record[column] = value
+    return record

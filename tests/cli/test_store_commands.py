@@ -1,0 +1,99 @@
+"""`keten init`, `load`, `export` and `schema` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import networkx as nx
+from typer.testing import CliRunner
+
+from keten.cli import app
+from keten.config import Settings
+from keten.graph import open_store
+
+runner = CliRunner()
+BUNDLE = {
+    "entities": [
+        {"id": "vp:power", "kind": "VitalProcess", "name": "Electricity", "aliases": ["Stroom"]},
+        {"id": "vp:water", "kind": "VitalProcess", "name": "Drinking water", "marking": "amber"},
+    ],
+    "relations": [
+        {"source": "vp:water", "target": "vp:power", "type": "DEPENDS_ON", "buffer_hours": 4}
+    ],
+}
+
+
+def keten(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real console entry point in a subprocess."""
+    code = "from keten.cli import main; main()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_load_dry_run_then_load(keten_home: Path, tmp_path: Path) -> None:
+    bundle = tmp_path / "b.json"
+    bundle.write_text(json.dumps(BUNDLE))
+    dry = runner.invoke(app, ["load", str(bundle), "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout)["entities_created"] == 2
+    store = open_store(Settings.from_env())
+    assert store.revision() == 0
+    done = runner.invoke(app, ["load", str(bundle)])
+    assert done.exit_code == 0 and "2 new" in done.stdout
+    assert store.revision() == 1 and store.get_entity("vp:water") is not None
+
+
+def test_refused_load_exits_non_zero_with_report(keten_home: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("entities:\n  - {id: vp:x, kind: VitalProcess, name: X, category: Q}\n")
+    result = keten("load", str(bad))
+    assert result.returncode == 1
+    assert "bad.yaml:entities[0]: category" in result.stderr
+    assert "nothing was written" in result.stderr
+    assert open_store(Settings.from_env()).revision() == 0
+
+
+def test_export_json_round_trips(keten_home: Path, tmp_path: Path) -> None:
+    bundle = tmp_path / "b.json"
+    bundle.write_text(json.dumps(BUNDLE))
+    assert runner.invoke(app, ["load", str(bundle)]).exit_code == 0
+    result = keten("export", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    exported = json.loads(result.stdout)
+    assert [e["id"] for e in exported["entities"]] == ["vp:power", "vp:water"]
+    assert exported["relations"][0]["buffer_hours"] == 4.0
+    again = tmp_path / "again.json"
+    again.write_text(result.stdout)
+    reload = runner.invoke(app, ["load", str(again), "--json"])
+    assert json.loads(reload.stdout)["entities_unchanged"] == 2
+    green = keten("export", "--clearance", "green")
+    assert [e["id"] for e in json.loads(green.stdout)["entities"]] == ["vp:power"]
+    assert json.loads(green.stdout)["relations"] == []
+
+
+def test_export_graphml(keten_home: Path, tmp_path: Path) -> None:
+    bundle = tmp_path / "b.json"
+    bundle.write_text(json.dumps(BUNDLE))
+    runner.invoke(app, ["load", str(bundle)])
+    out = tmp_path / "g.graphml"
+    assert runner.invoke(app, ["export", "--format", "graphml", "--out", str(out)]).exit_code == 0
+    graph = nx.read_graphml(out)
+    assert set(graph.nodes) == {"vp:power", "vp:water"}
+    assert graph.nodes["vp:power"]["aliases"] == '["Stroom"]'
+    assert list(graph.edges(data="type")) == [("vp:water", "vp:power", "DEPENDS_ON")]
+
+
+def test_schema_prints_json_schema() -> None:
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["title"] == "keten bundle"
+
+
+def test_init_without_reference_creates_the_store(keten_home: Path) -> None:
+    result = runner.invoke(app, ["init", "--no-reference"])
+    assert result.exit_code == 0, result.output
+    assert (keten_home / "keten.sqlite").exists()

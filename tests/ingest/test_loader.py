@@ -1,0 +1,196 @@
+"""Loading bundles of every format: all-or-nothing, idempotent, with complete reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from keten.graph.sqlite import SqliteStore
+from keten.ingest import BundleRejected, load_bundle, load_paths
+
+BUNDLE = {
+    "entities": [
+        {"id": "vp:power", "kind": "VitalProcess", "name": "Electricity", "category": "A"},
+        {"id": "vp:water", "kind": "VitalProcess", "name": "Drinking water", "category": "B"},
+        {"id": "interest:physical", "kind": "Interest", "name": "Physical security"},
+    ],
+    "relations": [
+        {"source": "vp:water", "target": "vp:power", "type": "DEPENDS_ON", "buffer_hours": 4},
+        {"source": "vp:water", "target": "interest:physical", "type": "SAFEGUARDS"},
+    ],
+}
+
+
+def write_formats(folder: Path) -> dict[str, Path]:
+    """The same bundle as JSON, YAML, JSONL and a CSV folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"json": folder / "b.json", "yaml": folder / "b.yaml", "jsonl": folder / "b.jsonl"}
+    paths["json"].write_text(json.dumps(BUNDLE))
+    paths["yaml"].write_text(yaml.safe_dump(BUNDLE))
+    lines = [{"entity": e} for e in BUNDLE["entities"]]
+    lines += [{"relation": r} for r in BUNDLE["relations"]]
+    paths["jsonl"].write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    csv_dir = folder / "csv"
+    csv_dir.mkdir(exist_ok=True)
+    (csv_dir / "entities.csv").write_text(
+        "id,kind,name,category\n"
+        "vp:power,VitalProcess,Electricity,A\n"
+        "vp:water,VitalProcess,Drinking water,B\n"
+        "interest:physical,Interest,Physical security,\n"
+    )
+    (csv_dir / "relations.csv").write_text(
+        "source,target,type,buffer_hours\n"
+        "vp:water,vp:power,DEPENDS_ON,4\n"
+        "vp:water,interest:physical,SAFEGUARDS,\n"
+    )
+    paths["csv"] = csv_dir
+    return paths
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml", "jsonl", "csv"])
+def test_every_format_loads_the_same_graph(fmt: str, tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite")
+    report = load_paths(store, [write_formats(tmp_path / "in")[fmt]])
+    assert report.records == 5
+    assert report.counts.entities_created == 3 and report.counts.relations_created == 2
+    water = store.get_entity("vp:water")
+    assert water is not None and water.props == {"category": "B"}
+    rel = store.get_relation(("vp:water", "DEPENDS_ON", "vp:power", ""))
+    assert rel is not None and rel.props == {"buffer_hours": 4.0}
+
+
+def test_loading_twice_changes_nothing(sqlite_store: SqliteStore, tmp_path: Path) -> None:
+    path = write_formats(tmp_path)["yaml"]
+    load_paths(sqlite_store, [path])
+    before = list(sqlite_store.iter_entities()), list(sqlite_store.iter_relations())
+    report = load_paths(sqlite_store, [path])
+    assert report.counts.entities_unchanged == 3 and report.counts.relations_unchanged == 2
+    assert report.counts.entities_created == report.counts.entities_updated == 0
+    assert sqlite_store.revision() == 1
+    assert (list(sqlite_store.iter_entities()), list(sqlite_store.iter_relations())) == before
+
+
+def test_dry_run_counts_and_writes_nothing(sqlite_store: SqliteStore) -> None:
+    report = load_bundle(sqlite_store, BUNDLE, dry_run=True)
+    assert report.dry_run and report.counts.entities_created == 3
+    assert report.counts.relations_created == 2
+    assert sqlite_store.revision() == 0 and list(sqlite_store.iter_entities()) == []
+
+
+def test_refusal_names_every_bad_record_and_writes_nothing(sqlite_store: SqliteStore) -> None:
+    bad = {
+        "entities": [
+            *BUNDLE["entities"],
+            {"id": "vp:gas", "kind": "VitalProcess", "name": "Gas", "category": "Z"},
+            {"id": "x", "kind": "Spaceship", "name": "X"},
+            {"id": "has space", "kind": "Country", "name": "Y", "iso2": "nl"},
+        ],
+        "relations": [
+            *BUNDLE["relations"],
+            {"source": "vp:water", "target": "vp:power", "type": "DEPENDS_ON", "strength": 2},
+            {"source": "vp:water", "target": "vp:nowhere", "type": "DEPENDS_ON"},
+            {"source": "interest:physical", "target": "vp:water", "type": "SAFEGUARDS"},
+            {"source": "vp:water", "target": "vp:power", "type": "LIKES"},
+            {"source": "vp:water", "target": "country:CN", "type": "SOURCED_FROM"},
+        ],
+    }
+    with pytest.raises(BundleRejected) as refused:
+        load_bundle(sqlite_store, bad, name="bad.json")
+    found = {(p.where, p.field) for p in refused.value.problems}
+    assert found == {
+        ("entities[3]", "category"),
+        ("entities[4]", "kind"),
+        ("entities[5]", "id"),
+        ("entities[5]", "iso2"),
+        ("relations[2]", "strength"),
+        ("relations[3]", "target"),
+        ("relations[4]", "type"),
+        ("relations[5]", "type"),
+        ("relations[6]", "share"),
+    }
+    by_place = {(p.where, p.field): p for p in refused.value.problems}
+    assert by_place[("relations[3]", "target")].value == "vp:nowhere"
+    assert "SAFEGUARDS cannot join a Interest" in by_place[("relations[4]", "type")].why
+    assert by_place[("entities[3]", "category")].value == "Z"
+    assert all(p.file == "bad.json" for p in refused.value.problems)
+    assert sqlite_store.revision() == 0 and list(sqlite_store.iter_entities()) == []
+
+
+def test_relations_may_point_at_stored_entities(sqlite_store: SqliteStore) -> None:
+    load_bundle(sqlite_store, BUNDLE)
+    extra = {
+        "entities": [{"id": "org:hospital", "kind": "Organisation", "name": "Hospital"}],
+        "relations": [{"source": "org:hospital", "target": "vp:water", "type": "DEPENDS_ON"}],
+    }
+    report = load_bundle(sqlite_store, extra)
+    assert report.counts.relations_created == 1
+
+
+def test_relation_before_its_entities_in_jsonl(sqlite_store: SqliteStore, tmp_path: Path) -> None:
+    path = tmp_path / "late.jsonl"
+    rel = {"source": "vp:a", "target": "vp:b", "type": "DEPENDS_ON"}
+    ents = [{"id": i, "kind": "VitalProcess", "name": i} for i in ("vp:a", "vp:b")]
+    path.write_text(
+        "\n".join(json.dumps(x) for x in [{"relation": rel}] + [{"entity": e} for e in ents])
+    )
+    assert load_paths(sqlite_store, [path]).counts.relations_created == 1
+
+
+def test_broken_files_are_reported_with_their_place(
+    sqlite_store: SqliteStore, tmp_path: Path
+) -> None:
+    (tmp_path / "a.jsonl").write_text('{"entity": {"id": "a"\n{"thing": 1}\n')
+    (tmp_path / "b.json").write_text("[1, 2")
+    (tmp_path / "c.yaml").write_text("entities: [\n")
+    (tmp_path / "notes.csv").write_text("x\n1\n")
+    with pytest.raises(BundleRejected) as refused:
+        load_paths(sqlite_store, [tmp_path, tmp_path / "missing.json"])
+    places = {(Path(p.file).name, p.where) for p in refused.value.problems}
+    assert ("a.jsonl", "line 1") in places and ("a.jsonl", "line 2") in places
+    assert {"b.json", "c.yaml", "notes.csv", "missing.json"} <= {f for f, _ in places}
+
+
+LOADER = """
+import sys
+from keten.graph.sqlite import SqliteStore
+from keten.ingest import load_paths
+store = SqliteStore(sys.argv[1])
+def tell(n):
+    if n >= 20000:
+        print("loading", flush=True)
+load_paths(store, [sys.argv[2]], progress=tell)
+print("done", flush=True)
+"""
+
+
+def test_killed_load_leaves_the_store_as_it_was(tmp_path: Path) -> None:
+    db = tmp_path / "s.sqlite"
+    store = SqliteStore(db)
+    load_bundle(store, BUNDLE)
+    before = list(store.iter_entities()), list(store.iter_relations()), store.revision()
+    store.close()
+    big = tmp_path / "big.jsonl"
+    with big.open("w") as out:
+        for i in range(400_000):
+            entity = {"id": f"r:{i}", "kind": "Resource", "name": f"R{i}"}
+            out.write(json.dumps({"entity": entity}) + "\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LOADER, str(db), str(big)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "loading"
+    time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    after = SqliteStore(db)
+    assert (list(after.iter_entities()), list(after.iter_relations()), after.revision()) == before
+    after.close()
