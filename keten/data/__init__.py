@@ -1,0 +1,40 @@
+"""The reference knowledge base shipped with keten: a folder bundle of YAML files.
+
+`keten init` loads it so that a fresh store already knows the Dutch national-security
+landscape. It is one bundle (relations point across files) under `reference/`:
+
+- ``sources.yaml``: the reports and data sets every record cites, and the institutes of the
+  analysts' network (ANV core partners as ``MEMBER_OF institute:anv``);
+- ``interests.yaml``: the six national-security interests and the impact criteria measuring them;
+- ``vital_processes.yaml``: the NCTV vital processes with sector, category A/B and ministry;
+- ``dependencies.yaml``: documented ``DEPENDS_ON`` edges between processes and resources, with
+  ``buffer_hours`` and ``redundancy_group`` where real alternatives exist, and ``SAFEGUARDS``;
+- ``threats.yaml``: all-hazard threats in the nine themes of the national risk assessment;
+- ``actors.yaml``: state, terrorist, criminal and hacktivist actors and the threats they pose;
+- ``resources.yaml``: the five strategic-dependency areas of the source letter and related goods;
+- ``raw_materials.yaml``: EU critical raw materials with cited supplier shares and their uses;
+- ``countries.yaml``: the EU-27 and the non-EU supplier and actor countries.
+
+Every record carries ``source_ids`` and ``contributor: keten reference data``; whatever the
+editors could not check against its source is ``verified: false`` with a ``note`` saying what.
+
+>>> (reference_bundle_path() / "interests.yaml").is_file()
+True
+"""
+
+from __future__ import annotations
+
+from importlib.resources import as_file, files
+from pathlib import Path
+
+__all__ = ["reference_bundle_path"]
+
+
+def reference_bundle_path() -> Path:
+    """The folder of the reference bundle, as a real path that `keten.ingest` can read.
+
+    Resolved through importlib.resources so it also works from an installed wheel; the
+    package is never zipped, so the path stays valid after the context closes.
+    """
+    with as_file(files("keten.data") / "reference") as path:
+        return Path(path)
