@@ -8,19 +8,21 @@ bundle (or a dry run) leaves the store exactly as it was.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from keten.graph.store import EntityRow, GraphStore, RelationRow, WriteCounts, Writer
-from keten.ingest.problems import Problem, ProblemLog
-from keten.ingest.readers import Item, RawRecord, read_bundle, read_paths
-from keten.ingest.validate import entity_row, relation_row
-from keten.schema.relations import allowed_endpoints
+from keten.graph.store import GraphStore, WriteCounts, Writer
+from keten.ingest.checker import BATCH, BundleChecker
+from keten.ingest.pipeline import write_from_child
+from keten.ingest.problems import ProblemLog
+from keten.ingest.readers import Item, read_bundle, read_paths
 
-BATCH = 5_000
 Progress = Callable[[int], None]
+PIPELINE_ABOVE = 32 * 1024 * 1024
+"""Inputs larger than this are checked in a second process (see keten.ingest.pipeline)."""
 
 
 @dataclass
@@ -46,90 +48,6 @@ class _DryRunDone(Exception):
     """Raised inside the transaction to roll back a dry run after counting."""
 
 
-_Pending = tuple[str, str, str, str, str]
-"""A relation whose endpoints are checked at the end: (type, source, target, file, where)."""
-
-
-@dataclass
-class _Session:
-    """State of one load: batches, the kinds seen, relations whose endpoints wait."""
-
-    writer: Writer
-    log: ProblemLog = field(default_factory=ProblemLog)
-    kinds: dict[str, str] = field(default_factory=dict)
-    entities: list[EntityRow] = field(default_factory=list)
-    relations: list[RelationRow] = field(default_factory=list)
-    refused: set[str] = field(default_factory=set)
-    pending: list[_Pending] = field(default_factory=list)
-    records: int = 0
-
-    def add(self, item: Item) -> None:
-        if isinstance(item, Problem):
-            self.log.add(item)
-            return
-        self.records += 1
-        if item.side == "entity":
-            self._add_entity(item)
-        else:
-            self._add_relation(item)
-
-    def _add_entity(self, item: RawRecord) -> None:
-        row = entity_row(item.data, item.file, item.where)
-        if isinstance(row, list):
-            for problem in row:
-                self.log.add(problem)
-            if isinstance(item.data, dict) and isinstance(item.data.get("id"), str):
-                self.refused.add(item.data["id"])
-            return
-        self.kinds[row.id] = row.kind
-        self.entities.append(row)
-        if len(self.entities) >= BATCH:
-            self.flush()
-
-    def _add_relation(self, item: RawRecord) -> None:
-        row = relation_row(item.data, item.file, item.where)
-        if isinstance(row, list):
-            for problem in row:
-                self.log.add(problem)
-            return
-        source, target = self.kinds.get(row.source), self.kinds.get(row.target)
-        if source and target:
-            self._check(row.type, source, target, item.file, item.where)
-        else:
-            self.pending.append((row.type, row.source, row.target, item.file, item.where))
-        self.relations.append(row)
-        if len(self.relations) >= BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write the batches (pointless once the bundle is known to be refused)."""
-        if not self.log:
-            self.writer.upsert_entities(self.entities)
-            self.writer.upsert_relations(self.relations)
-        self.entities, self.relations = [], []
-
-    def finish(self) -> None:
-        """Write what is left, then check the relations whose endpoints were not yet known."""
-        self.flush()
-        unknown = {i for p in self.pending for i in p[1:3]} - set(self.kinds) - self.refused
-        stored = self.writer.kinds_of(unknown) if unknown else {}
-        for rel_type, source_id, target_id, file, where in self.pending:
-            source = self.kinds.get(source_id) or stored.get(source_id)
-            target = self.kinds.get(target_id) or stored.get(target_id)
-            for end, end_id, kind in (("source", source_id, source), ("target", target_id, target)):
-                if kind is None and end_id not in self.refused:
-                    why = "no such entity in this bundle or in the store"
-                    self.log.add(Problem(file, where, end, why, end_id))
-            if source and target:
-                self._check(rel_type, source, target, file, where)
-        self.pending.clear()
-
-    def _check(self, rel_type: str, source: str, target: str, file: str, where: str) -> None:
-        if not allowed_endpoints(rel_type, source, target):
-            why = f"{rel_type} cannot join a {source} to a {target}"
-            self.log.add(Problem(file, where, "type", why, rel_type))
-
-
 def load_items(
     store: GraphStore,
     items: Iterable[Item],
@@ -137,21 +55,36 @@ def load_items(
     progress: Progress | None = None,
 ) -> LoadReport:
     """Validate and write `items` in one transaction; raise BundleRejected on any problem."""
+
+    def check_here(writer: Writer) -> tuple[int, ProblemLog]:
+        checker = BundleChecker(writer)
+        for item in items:
+            checker.add(item)
+            if progress and checker.records % BATCH == 0:
+                progress(checker.records)
+        checker.finish()
+        return checker.records, checker.log
+
+    return in_transaction(store, check_here, dry_run, progress)
+
+
+def in_transaction(
+    store: GraphStore,
+    check: Callable[[Writer], tuple[int, ProblemLog]],
+    dry_run: bool,
+    progress: Progress | None,
+) -> LoadReport:
+    """Run a check-and-write in one store transaction; commit only a clean, real load."""
     counts = WriteCounts()
     records = 0
     try:
         with store.writer() as writer:
-            session = _Session(writer)
-            for item in items:
-                session.add(item)
-                if progress and session.records % BATCH == 0:
-                    progress(session.records)
-            session.finish()
-            records, counts = session.records, writer.counts
+            records, log = check(writer)
+            counts = writer.counts
             if progress:
                 progress(records)
-            if session.log:
-                raise session.log.rejection()
+            if log:
+                raise log.rejection()
             if dry_run:
                 raise _DryRunDone
     except _DryRunDone:
@@ -165,8 +98,27 @@ def load_paths(
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> LoadReport:
-    """Load bundle files and folders; all paths land together or not at all."""
-    return load_items(store, read_paths([Path(p) for p in paths]), dry_run, progress)
+    """Load bundle files and folders; all paths land together or not at all.
+
+    Inputs above PIPELINE_ABOVE bytes are checked in a second process while this one writes.
+    """
+    files = [Path(p) for p in paths]
+    if total_size(files) > PIPELINE_ABOVE and (os.cpu_count() or 1) > 1:
+        return in_transaction(
+            store, lambda writer: write_from_child(writer, files, progress), dry_run, progress
+        )
+    return load_items(store, read_paths(files), dry_run, progress)
+
+
+def total_size(paths: list[Path]) -> int:
+    """Bytes in the given files and folders (missing paths count as 0)."""
+    size = 0
+    for path in paths:
+        if path.is_file():
+            size += path.stat().st_size
+        elif path.is_dir():
+            size += sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return size
 
 
 def load_bundle(

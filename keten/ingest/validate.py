@@ -2,23 +2,67 @@
 
 Validation is the schema's (pydantic); this module only maps its errors onto the
 file/place/field/value/why shape of a bundle report and splits records into store columns.
+Batches are validated in one pydantic call (the fast path); only a batch that holds a bad
+record is gone through record by record to name every problem.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from keten.graph.store import EntityRow, RelationRow
 from keten.ingest.problems import Problem
-from keten.schema import CORE_ENTITY_FIELDS, CORE_RELATION_FIELDS, EntityKind, RelationType
-from keten.schema.entities import ENTITY_ADAPTER
-from keten.schema.relations import RELATION_ADAPTER, relation_rule_errors
+from keten.ingest.readers import RawRecord
+from keten.schema import EntityKind, RelationType
+from keten.schema.entities import ENTITY_ADAPTER, AnyEntity
+from keten.schema.relations import RELATION_ADAPTER, Relation, relation_rule_errors
 
 KINDS = ", ".join(EntityKind)
 TYPES = ", ".join(RelationType)
 KIND_NAMES = frozenset(EntityKind)
+R = TypeVar("R", EntityRow, RelationRow)
+ENTITY_BATCH: TypeAdapter[list[Any]] = TypeAdapter(list[AnyEntity])
+RELATION_BATCH: TypeAdapter[list[Any]] = TypeAdapter(list[Relation])
+
+
+Checked = tuple[list[RawRecord], list[R], list[Problem]]
+"""Records that passed, their rows (aligned), and the problems of those that did not."""
+
+
+def entity_rows(batch: list[RawRecord]) -> Checked[EntityRow]:
+    """Validate a batch of entity records."""
+    try:
+        records = ENTITY_BATCH.validate_python([item.data for item in batch])
+    except ValidationError:
+        return split(batch, [entity_row(i.data, i.file, i.where) for i in batch])
+    return batch, [to_entity_row(record) for record in records], []
+
+
+def relation_rows(batch: list[RawRecord]) -> Checked[RelationRow]:
+    """Validate a batch of relation records."""
+    try:
+        records = RELATION_BATCH.validate_python([item.data for item in batch])
+    except ValidationError:
+        return split(batch, [relation_row(i.data, i.file, i.where) for i in batch])
+    if any(relation_rule_errors(record) for record in records):
+        return split(batch, [relation_row(i.data, i.file, i.where) for i in batch])
+    return batch, [to_relation_row(record) for record in records], []
+
+
+def split(batch: list[RawRecord], results: list[R | list[Problem]]) -> Checked[R]:
+    """Separate the records that passed from the problems of those that did not."""
+    passed: list[RawRecord] = []
+    rows: list[R] = []
+    problems: list[Problem] = []
+    for item, result in zip(batch, results, strict=True):
+        if isinstance(result, list):
+            problems.extend(result)
+        else:
+            passed.append(item)
+            rows.append(result)
+    return passed, rows, problems
 
 
 def entity_row(data: Any, file: str, where: str) -> EntityRow | list[Problem]:
@@ -33,14 +77,15 @@ def entity_row(data: Any, file: str, where: str) -> EntityRow | list[Problem]:
         record = ENTITY_ADAPTER.validate_python(data)
     except ValidationError as exc:
         return problems_of(exc, file, where, skip_first=True)
-    return EntityRow(
-        record["id"],
-        record["kind"],
-        record["name"],
-        record.get("marking") or "clear",
-        properties(record, CORE_ENTITY_FIELDS),
-        *timestamps(record),
-    )
+    return to_entity_row(record)
+
+
+def to_entity_row(record: dict[str, Any]) -> EntityRow:
+    """Split a freshly validated entity into store columns and properties (consumes it)."""
+    entity_id, kind, name = record.pop("id"), record.pop("kind"), record.pop("name")
+    marking = record.pop("marking", None) or "clear"
+    created, updated = timestamps(record)
+    return EntityRow(entity_id, kind, name, marking, properties(record), created, updated)
 
 
 def relation_row(data: Any, file: str, where: str) -> RelationRow | list[Problem]:
@@ -54,23 +99,23 @@ def relation_row(data: Any, file: str, where: str) -> RelationRow | list[Problem
     broken = relation_rule_errors(record)
     if broken:
         return [Problem(file, where, f, why, record.get(f)) for f, why in broken]
-    return RelationRow(
-        record["source"],
-        record["type"],
-        record["target"],
-        record.get("key") or "",
-        record.get("marking") or "clear",
-        properties(record, CORE_RELATION_FIELDS),
-        *timestamps(record),
-    )
+    return to_relation_row(record)
 
 
-def properties(record: dict[str, Any], columns: frozenset[str]) -> dict[str, Any]:
-    """What goes into the properties document: not a column, not null, not an empty list."""
-    props = {k: v for k, v in record.items() if k not in columns}
-    if None in props.values() or [] in props.values():
-        props = {k: v for k, v in props.items() if v is not None and v != []}
-    return props
+def to_relation_row(record: dict[str, Any]) -> RelationRow:
+    """Split a freshly validated relation into store columns and properties (consumes it)."""
+    source, rel_type, target = record.pop("source"), record.pop("type"), record.pop("target")
+    key = record.pop("key", None) or ""
+    marking = record.pop("marking", None) or "clear"
+    created, updated = timestamps(record)
+    return RelationRow(source, rel_type, target, key, marking, properties(record), created, updated)
+
+
+def properties(rest: dict[str, Any]) -> dict[str, Any]:
+    """What goes into the properties document: the rest, without nulls and empty lists."""
+    if None in rest.values() or [] in rest.values():
+        return {k: v for k, v in rest.items() if v is not None and v != []}
+    return rest
 
 
 def problems_of(exc: ValidationError, file: str, where: str, skip_first: bool) -> list[Problem]:
@@ -88,10 +133,10 @@ def problems_of(exc: ValidationError, file: str, where: str, skip_first: bool) -
 
 
 def timestamps(record: dict[str, Any]) -> tuple[str | None, str | None]:
-    """created_at and updated_at as ISO 8601 strings (the store's format), when given."""
+    """Take created_at and updated_at out of a record, as ISO 8601 strings."""
     if "created_at" not in record and "updated_at" not in record:
         return None, None
-    return iso(record.get("created_at")), iso(record.get("updated_at"))
+    return iso(record.pop("created_at", None)), iso(record.pop("updated_at", None))
 
 
 def iso(value: Any) -> str | None:

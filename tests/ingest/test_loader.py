@@ -194,3 +194,43 @@ def test_killed_load_leaves_the_store_as_it_was(tmp_path: Path) -> None:
     after = SqliteStore(db)
     assert (list(after.iter_entities()), list(after.iter_relations()), after.revision()) == before
     after.close()
+
+
+@pytest.fixture
+def two_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Send every load_paths through the two-process pipeline, however small."""
+    import keten.ingest.loader
+
+    monkeypatch.setattr(keten.ingest.loader, "PIPELINE_ABOVE", -1)
+
+
+@pytest.mark.usefixtures("two_processes")
+def test_pipeline_loads_like_one_process(tmp_path: Path) -> None:
+    paths = write_formats(tmp_path / "in")
+    piped = SqliteStore(tmp_path / "piped.sqlite")
+    report = load_paths(piped, [paths["jsonl"], paths["yaml"]])
+    assert report.records == 10 and report.counts.entities_created == 3
+    assert report.counts.entities_unchanged == 3
+    direct = SqliteStore(tmp_path / "direct.sqlite")
+    load_bundle(direct, BUNDLE)
+    strip = lambda rows: [(r.as_record() | {"created_at": 0, "updated_at": 0}) for r in rows]  # noqa: E731
+    assert strip(piped.iter_entities()) == strip(direct.iter_entities())
+    assert strip(piped.iter_relations()) == strip(direct.iter_relations())
+
+
+@pytest.mark.usefixtures("two_processes")
+def test_pipeline_refuses_and_dry_runs(sqlite_store: SqliteStore, tmp_path: Path) -> None:
+    good = write_formats(tmp_path / "in")["jsonl"]
+    assert load_paths(sqlite_store, [good], dry_run=True).counts.relations_created == 2
+    assert sqlite_store.revision() == 0
+    load_bundle(sqlite_store, {"entities": [BUNDLE["entities"][0]]})
+    bad = tmp_path / "bad.jsonl"
+    rel = {"source": "vp:power", "target": "vp:ghost", "type": "DEPENDS_ON"}
+    ent = {"id": "vp:new", "kind": "VitalProcess", "name": "New"}
+    bad.write_text(json.dumps({"entity": ent}) + "\n" + json.dumps({"relation": rel}) + "\n")
+    with pytest.raises(BundleRejected) as refused:
+        load_paths(sqlite_store, [bad])
+    assert [(p.where, p.field, p.value) for p in refused.value.problems] == [
+        ("line 2", "target", "vp:ghost")
+    ]
+    assert sqlite_store.get_entity("vp:new") is None and sqlite_store.revision() == 1

@@ -1,0 +1,118 @@
+"""Check a stream of records as a bundle: validate in batches, check endpoints, pass rows on.
+
+The checker holds what a bundle check needs across batches (the kinds of the bundle's
+entities, relations whose endpoints come later, every problem) and hands valid rows to a
+`Sink`, so the same checking serves an in-process load and the two-process pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from keten.graph.store import EntityRow, RelationRow
+from keten.ingest.problems import Problem, ProblemLog
+from keten.ingest.readers import Item, RawRecord
+from keten.ingest.validate import entity_rows, relation_rows
+from keten.schema.relations import allowed_endpoints
+
+BATCH = 5_000
+"""Records validated (one pydantic call) and written (one executemany) at a time."""
+
+_Pending = tuple[str, str, str, str, str]
+"""A relation whose endpoints are checked at the end: (type, source, target, file, where)."""
+
+
+class Sink(Protocol):
+    """Where checked rows go: a store transaction, or the pipe to the process that writes."""
+
+    def upsert_entities(self, rows: list[EntityRow]) -> None:
+        """Write entities."""
+
+    def upsert_relations(self, rows: list[RelationRow]) -> None:
+        """Write relations."""
+
+    def kinds_of(self, ids: Iterable[str]) -> dict[str, str]:
+        """Kinds of stored entities, as the write transaction sees them."""
+        ...
+
+
+@dataclass
+class BundleChecker:
+    """State of one load: batches, the kinds seen, relations whose endpoints wait."""
+
+    sink: Sink
+    log: ProblemLog = field(default_factory=ProblemLog)
+    kinds: dict[str, str] = field(default_factory=dict)
+    entities: list[RawRecord] = field(default_factory=list)
+    relations: list[RawRecord] = field(default_factory=list)
+    refused: set[str] = field(default_factory=set)
+    pending: list[_Pending] = field(default_factory=list)
+    records: int = 0
+
+    def add(self, item: Item) -> None:
+        """Take one record (or a reader's problem); validate and write in batches."""
+        if isinstance(item, Problem):
+            self.log.add(item)
+            return
+        self.records += 1
+        batch = self.entities if item.side == "entity" else self.relations
+        batch.append(item)
+        if len(batch) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Validate the batches and write them (pointless once the bundle is refused)."""
+        _, entities, problems = entity_rows(self.entities)
+        self._note_refused(problems)
+        for entity in entities:
+            self.kinds[entity.id] = entity.kind
+        passed, relations, relation_problems = relation_rows(self.relations)
+        for problem in problems + relation_problems:
+            self.log.add(problem)
+        self._check_endpoints(passed, relations)
+        if not self.log:
+            self.sink.upsert_entities(entities)
+            self.sink.upsert_relations(relations)
+        self.entities, self.relations = [], []
+
+    def _note_refused(self, problems: list[Problem]) -> None:
+        """Remember ids of refused entities, so relations to them are not reported twice."""
+        places = {(p.file, p.where) for p in problems}
+        for item in self.entities:
+            if (item.file, item.where) in places and isinstance(item.data, dict):
+                entity_id = item.data.get("id")
+                if isinstance(entity_id, str):
+                    self.refused.add(entity_id)
+
+    def _check_endpoints(self, items: list[RawRecord], rows: list[RelationRow]) -> None:
+        """Check endpoint kinds known now; keep the others for `finish`."""
+        kinds = self.kinds
+        for item, row in zip(items, rows, strict=True):
+            source, target = kinds.get(row.source), kinds.get(row.target)
+            if source and target:
+                self._check(row.type, source, target, item.file, item.where)
+            else:
+                self.pending.append((row.type, row.source, row.target, item.file, item.where))
+
+    def finish(self) -> None:
+        """Write what is left, then check the relations whose endpoints were not yet known."""
+        self.flush()
+        unknown = {i for p in self.pending for i in p[1:3]} - set(self.kinds) - self.refused
+        stored = self.sink.kinds_of(unknown) if unknown else {}
+        for rel_type, source_id, target_id, file, where in self.pending:
+            source = self.kinds.get(source_id) or stored.get(source_id)
+            target = self.kinds.get(target_id) or stored.get(target_id)
+            for end, end_id, kind in (("source", source_id, source), ("target", target_id, target)):
+                if kind is None and end_id not in self.refused:
+                    why = "no such entity in this bundle or in the store"
+                    self.log.add(Problem(file, where, end, why, end_id))
+            if source and target:
+                self._check(rel_type, source, target, file, where)
+        self.pending.clear()
+
+    def _check(self, rel_type: str, source: str, target: str, file: str, where: str) -> None:
+        if not allowed_endpoints(rel_type, source, target):
+            why = f"{rel_type} cannot join a {source} to a {target}"
+            self.log.add(Problem(file, where, "type", why, rel_type))

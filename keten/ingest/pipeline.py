@@ -1,0 +1,134 @@
+"""Large loads in two processes: one reads and checks, the other writes.
+
+Reading, validating and checking a record costs about as much as SQLite's insert of it, and
+both hold the GIL for most of that, so threads cannot overlap them. A second process can:
+the child runs the `BundleChecker` over the files and sends rows down a pipe as plain tuples;
+the parent writes them in its one store transaction, answers the child's questions about
+stored entity kinds, and commits only when the child reports no problem.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import traceback
+from collections.abc import Callable, Iterable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from keten.graph.store import EntityRow, RelationRow, Writer
+from keten.ingest.checker import BundleChecker
+from keten.ingest.problems import ProblemLog
+from keten.ingest.readers import read_paths
+
+Progress = Callable[[int], None]
+
+
+Prepare = tuple[Callable[[list[EntityRow]], Any], Callable[[list[RelationRow]], Any]]
+"""A writer's pure functions from rows to its statement parameters (see SqliteWriter)."""
+
+
+class PipeSink:
+    """The child's end: rows go to the parent, kind questions wait for answers.
+
+    When the writer offers `prepare` functions, the child also turns rows into statement
+    parameters, which leaves the parent nothing but the writing itself.
+    """
+
+    def __init__(self, conn: Connection, prepare: Prepare | None) -> None:
+        self.conn = conn
+        self.prepare = prepare
+
+    def upsert_entities(self, rows: list[EntityRow]) -> None:
+        """Send entity rows (tuples pickle much faster than dataclasses)."""
+        if rows and self.prepare:
+            self.conn.send(("entity_params", self.prepare[0](rows)))
+        elif rows:
+            batch = [
+                (r.id, r.kind, r.name, r.marking, r.props, r.created_at, r.updated_at) for r in rows
+            ]
+            self.conn.send(("entities", batch))
+
+    def upsert_relations(self, rows: list[RelationRow]) -> None:
+        """Send relation rows."""
+        if rows and self.prepare:
+            self.conn.send(("relation_params", self.prepare[1](rows)))
+        elif rows:
+            batch = [
+                (r.source, r.type, r.target, r.key, r.marking, r.props, r.created_at, r.updated_at)
+                for r in rows
+            ]
+            self.conn.send(("relations", batch))
+
+    def kinds_of(self, ids: Iterable[str]) -> dict[str, str]:
+        """Ask the parent, which sees the open transaction."""
+        self.conn.send(("kinds?", list(ids)))
+        answer: dict[str, str] = self.conn.recv()
+        return answer
+
+
+def check_in_child(paths: list[str], conn: Connection, prepare: Prepare | None) -> None:
+    """Child process body: check every record, stream rows, end with the problem log."""
+    try:
+        checker = BundleChecker(PipeSink(conn, prepare))
+        for item in read_paths([Path(p) for p in paths]):
+            checker.add(item)
+            if checker.records % 50_000 == 0:
+                conn.send(("progress", checker.records))
+        checker.finish()
+        conn.send(("done", checker.records, checker.log.problems, checker.log.total))
+    except BaseException:
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def write_from_child(
+    writer: Writer, paths: list[Path], progress: Progress | None
+) -> tuple[int, ProblemLog]:
+    """Parent side: start the checker process and write what it sends, in `writer`."""
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(
+        target=check_in_child,
+        args=([str(p) for p in paths], child, getattr(writer, "prepare", None)),
+        daemon=True,
+    )
+    process.start()
+    child.close()
+    try:
+        return serve(parent, writer, progress)
+    finally:
+        parent.close()
+        process.join(timeout=10)
+        if process.is_alive():
+            process.kill()
+
+
+def serve(conn: Connection, writer: Writer, progress: Progress | None) -> tuple[int, ProblemLog]:
+    """Handle the child's messages until it is done; returns (records, problems)."""
+    while True:
+        try:
+            message: tuple[Any, ...] = conn.recv()
+        except EOFError:
+            raise RuntimeError("the bundle-checking process ended unexpectedly") from None
+        match message:
+            case ("entities", batch):
+                writer.upsert_entities([EntityRow(*row) for row in batch])
+            case ("relations", batch):
+                writer.upsert_relations([RelationRow(*row) for row in batch])
+            case ("entity_params", params):
+                writer.write_entity_params(params)  # type: ignore[attr-defined]
+            case ("relation_params", params):
+                writer.write_relation_params(params)  # type: ignore[attr-defined]
+            case ("kinds?", ids):
+                conn.send(writer.kinds_of(ids))
+            case ("progress", records):
+                if progress:
+                    progress(records)
+            case ("done", records, problems, total):
+                log = ProblemLog()
+                log.problems, log.total = problems, total
+                return records, log
+            case ("error", text):
+                raise RuntimeError(f"the bundle-checking process failed:\n{text}")
