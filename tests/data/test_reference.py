@@ -216,6 +216,15 @@ def test_redundancy_groups_hold_real_alternatives(parsed: Parsed) -> None:
     assert all(count >= 2 for count in members.values()), members
 
 
+def test_dependencies_state_their_assumptions(parsed: Parsed) -> None:
+    """Strength, buffer and type are explicit, so an analyst sees what the cascade assumes."""
+    _, relations = parsed
+    for rel in of_type(relations, "DEPENDS_ON"):
+        assert rel.get("strength") is not None, rel
+        assert rel.get("buffer_hours") is not None, rel
+        assert rel.get("dependency_type"), rel
+
+
 def test_major_dependencies_have_their_published_buffers(parsed: Parsed) -> None:
     _, relations = parsed
     buffers = {(r["source"], r["target"]): r.get("buffer_hours") for r in relations}
