@@ -1,0 +1,84 @@
+"""The FastAPI application: `create_app()` wires the store, the keys, the problem handlers
+and one router per area.
+
+>>> import tempfile, pathlib
+>>> from keten.config import Settings
+>>> from keten.graph.sqlite import SqliteStore
+>>> home = pathlib.Path(tempfile.mkdtemp())
+>>> app = create_app(SqliteStore(home / "g.sqlite"), Settings(home=home))
+>>> "/analysis/cascade" in app.openapi()["paths"] or "/entities" in app.openapi()["paths"]
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+import keten
+from keten.api import problems
+from keten.api.keys import KeyStore
+from keten.api.routers import entities, health, ingest, keys, relations
+from keten.config import Settings
+from keten.graph import GraphStore, open_store
+
+DESCRIPTION = """
+keten is a knowledge network for national-security analysis: interests, threats, actors,
+vital processes, supply chains, and the chain effects ("keteneffecten") of a disruption.
+
+Every route but `/health` needs an API key, sent as `Authorization: Bearer KEY` or
+`X-API-Key: KEY` (make one with `keten keys create --role reader --clearance green`).
+Roles are cumulative: reader (read and analyse) < contributor (submit knowledge) <
+reviewer < admin (deletes and keys). A key's TLP clearance bounds everything it sees:
+records marked above it are never returned, counted or used in an analysis.
+Errors are RFC 9457 problem details (`application/problem+json`).
+"""
+
+TAGS = [
+    {"name": "health", "description": "Liveness; the only open route."},
+    {"name": "entities", "description": "Interests, threats, actors, processes, resources..."},
+    {"name": "relations", "description": "Typed, directed relations between entities."},
+    {"name": "ingest", "description": "Whole bundles, all-or-nothing."},
+    {"name": "analysis", "description": "Chain effects and the other analyses."},
+    {"name": "keys", "description": "API keys (admin)."},
+]
+
+
+def operation_id(route: APIRoute) -> str:
+    """Stable OpenAPI operation ids (`entities-read_entity`) for generated clients."""
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def create_app(store: GraphStore | None = None, settings: Settings | None = None) -> FastAPI:
+    """The API over `store` (opened from `settings` when None, and then closed on shutdown)."""
+    settings = settings or Settings.from_env()
+    owns_store = store is None
+    graph = store if store is not None else open_store(settings)
+    key_store = KeyStore(settings.keys_path)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        key_store.close()
+        if owns_store:
+            graph.close()
+
+    app = FastAPI(
+        title="keten",
+        summary="Knowledge network for national-security analysis.",
+        description=DESCRIPTION,
+        version=getattr(keten, "__version__", "0.1.0"),
+        openapi_tags=TAGS,
+        generate_unique_id_function=operation_id,
+        lifespan=lifespan,
+    )
+    app.state.store = graph
+    app.state.keys = key_store
+    app.state.settings = settings
+    problems.install(app)
+    for module in (health, entities, relations, ingest, keys):
+        app.include_router(module.router)
+    return app

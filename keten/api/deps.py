@@ -1,0 +1,80 @@
+"""Typed dependencies of the routes: the store, the key store, the caller and their rights.
+
+Routes take these as `Annotated` aliases, so that a handler's signature says what it needs:
+`store: StoreDep`, `principal: ReaderDep` (any valid key), `ContributorDep`, `AdminDep`.
+A key is accepted in `Authorization: Bearer KEY` or in `X-API-Key`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Query, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from keten.api.keys import KeyStore, Principal, Role
+from keten.api.problems import ApiProblem
+from keten.graph.store import GraphStore
+
+MAX_ID = 200
+"""Longest entity id or relation key the API accepts (the schema's limit)."""
+
+bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer KEY`")
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key.")
+
+
+def get_store(request: Request) -> GraphStore:
+    """The graph store the app was made with."""
+    store: GraphStore = request.app.state.store
+    return store
+
+
+def get_key_store(request: Request) -> KeyStore:
+    """The key store of the app."""
+    keys: KeyStore = request.app.state.keys
+    return keys
+
+
+StoreDep = Annotated[GraphStore, Depends(get_store)]
+KeyStoreDep = Annotated[KeyStore, Depends(get_key_store)]
+
+
+def get_principal(
+    keys: KeyStoreDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+    header_key: Annotated[str | None, Security(api_key_header)],
+) -> Principal:
+    """The caller of a valid key; 401 problem when the key is missing, unknown or revoked."""
+    secret = credentials.credentials if credentials else header_key
+    if not secret:
+        raise ApiProblem(401, "missing-key", "send a key in `Authorization: Bearer` or X-API-Key")
+    principal = keys.verify(secret)
+    if principal is None:
+        raise ApiProblem(401, "invalid-key", "the key is unknown or revoked")
+    return principal
+
+
+def require_role(role: Role) -> Callable[[Principal], Principal]:
+    """A dependency that lets through keys whose role includes `role`, else a 403 problem."""
+
+    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if not principal.role.includes(role):
+            detail = f"this needs the {role.value} role; the key is a {principal.role.value}"
+            raise ApiProblem(403, "forbidden-role", detail)
+        return principal
+
+    return check
+
+
+ReaderDep = Annotated[Principal, Depends(require_role(Role.READER))]
+ContributorDep = Annotated[Principal, Depends(require_role(Role.CONTRIBUTOR))]
+ReviewerDep = Annotated[Principal, Depends(require_role(Role.REVIEWER))]
+AdminDep = Annotated[Principal, Depends(require_role(Role.ADMIN))]
+
+LimitQuery = Annotated[int, Query(ge=1, le=1000, description="Page size, 1 to 1000.")]
+CursorQuery = Annotated[
+    str | None,
+    Query(max_length=1000, description="`next_cursor` of the previous page."),
+]
+EntityIdQuery = Annotated[str, Query(min_length=1, max_length=MAX_ID)]

@@ -1,0 +1,194 @@
+"""API keys: random secrets stored only as salted scrypt hashes, with a role and a clearance.
+
+A key reads `kt_<key id>_<secret>`. The key id picks the row, so checking a key costs one
+indexed lookup and one hash, never a scan. scrypt makes a stolen key file useless for
+guessing, but costs tens of milliseconds; keys that verified once are remembered in memory
+by their SHA-256 for the life of the process, while role, clearance and revocation are
+read from the file on every request, so a revocation holds at once.
+
+Roles are cumulative: reader < contributor < reviewer < admin. A reader reads and analyses,
+a contributor also submits knowledge, a reviewer also accepts it, an admin also deletes
+and manages keys.
+
+>>> import tempfile, pathlib
+>>> store = KeyStore(pathlib.Path(tempfile.mkdtemp()) / "keys.sqlite")
+>>> key = store.create(Role.READER, Tlp.GREEN, label="doctest")
+>>> principal = store.verify(key.secret)
+>>> principal.role, principal.clearance
+(<Role.READER: 'reader'>, <Tlp.GREEN: 'green'>)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+from keten.schema.markings import Tlp
+
+PREFIX = "kt"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY,
+    salt BLOB NOT NULL,
+    hash BLOB NOT NULL,
+    role TEXT NOT NULL,
+    clearance TEXT NOT NULL,
+    label TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+"""
+
+
+class Role(StrEnum):
+    """What a key may do; each role includes the rights of the ones before it."""
+
+    READER = "reader"
+    CONTRIBUTOR = "contributor"
+    REVIEWER = "reviewer"
+    ADMIN = "admin"
+
+    def includes(self, other: Role) -> bool:
+        """True when this role has every right of `other`."""
+        order = list(Role)
+        return order.index(self) >= order.index(other)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the key id, its role and its clearance."""
+
+    key_id: str
+    role: Role
+    clearance: Tlp
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """A stored key without its secret, as listed to admins."""
+
+    key_id: str
+    role: Role
+    clearance: Tlp
+    label: str
+    created_at: str
+    revoked_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    """A freshly made key: `secret` is shown once and never stored."""
+
+    info: KeyInfo
+    secret: str
+
+
+def _hash(secret: str, salt: bytes) -> bytes:
+    return hashlib.scrypt(secret.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def split_key(secret: str) -> str | None:
+    """The key id of a well-formed key, or None."""
+    parts = secret.split("_", 2)
+    if len(parts) != 3 or parts[0] != PREFIX or not parts[1] or not parts[2]:
+        return None
+    return parts[1] if len(parts[1]) == 12 and parts[1].isalnum() else None
+
+
+class KeyStore:
+    """The keys file (SQLite); safe to share between threads."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._verified: dict[str, bytes] = {}
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._conn().executescript(SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, timeout=30.0, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode = WAL")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def create(self, role: Role, clearance: Tlp = Tlp.CLEAR, label: str = "") -> NewKey:
+        """Make and store a new key; the returned secret is the only copy."""
+        key_id = secrets.token_hex(6)
+        secret = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+        salt = secrets.token_bytes(16)
+        created = _now()
+        self._conn().execute(
+            "INSERT INTO api_keys (key_id, salt, hash, role, clearance, label, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (key_id, salt, _hash(secret, salt), role.value, clearance.value, label, created),
+        )
+        return NewKey(KeyInfo(key_id, role, clearance, label, created, None), secret)
+
+    def verify(self, secret: str) -> Principal | None:
+        """The principal of a valid, unrevoked key; None for anything else."""
+        key_id = split_key(secret)
+        if key_id is None:
+            return None
+        row = (
+            self._conn()
+            .execute(
+                "SELECT salt, hash, role, clearance FROM api_keys "
+                "WHERE key_id = ? AND revoked_at IS NULL",
+                (key_id,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        salt, stored, role, clearance = row
+        fingerprint = hashlib.sha256(secret.encode()).digest()
+        known = self._verified.get(key_id)
+        if known is None or not hmac.compare_digest(known, fingerprint):
+            if not hmac.compare_digest(_hash(secret, salt), stored):
+                return None
+            self._verified[key_id] = fingerprint
+        return Principal(key_id, Role(role), Tlp(clearance))
+
+    def list(self) -> list[KeyInfo]:
+        """Every key, revoked ones included, oldest first."""
+        rows = self._conn().execute(
+            "SELECT key_id, role, clearance, label, created_at, revoked_at FROM api_keys "
+            "ORDER BY created_at, key_id"
+        )
+        return [KeyInfo(k, Role(r), Tlp(c), lbl, at, rev) for k, r, c, lbl, at, rev in rows]
+
+    def revoke(self, key_id: str) -> bool:
+        """Revoke a key; False when there is no such unrevoked key."""
+        cur = self._conn().execute(
+            "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+            (_now(), key_id),
+        )
+        self._verified.pop(key_id, None)
+        return cur.rowcount > 0
+
+    def close(self) -> None:
+        """Close every connection this key store opened."""
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()

@@ -1,0 +1,16 @@
+"""`GET /health`: the one open route, for load balancers and compose healthchecks."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from keten.api.deps import StoreDep
+from keten.api.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def read_health(store: StoreDep) -> Health:
+    """Liveness: answers without a key, with the store's name and revision."""
+    return Health(status="ok", store=store.name, revision=store.revision())
