@@ -1,0 +1,197 @@
+"""The compiled label-setting search behind cascade, propagation and criticality.
+
+A Dijkstra search over the propagation graph (CSR arrays of `Projection`) where a node's
+label is the lexicographic triple (time, depth, predecessor index) and smaller is better.
+An edge without a redundancy group is a requirement on its own; the member edges of a group
+form one requirement that fails only when every member has failed, at the label of the member
+that failed last (largest (time + buffer, depth + 1), ties to the smaller predecessor). Every
+requirement's label is larger than the labels it was derived from, which is what makes label
+setting exact here: once popped, a node's label is final.
+
+With `sample` set, each edge passes the disruption only with probability `strength` (one draw
+per edge per run), which turns the search into one Monte Carlo run of `propagation`.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from keten.graph.projection import FloatArray, Int64Array, IntArray, Projection
+
+
+@njit(cache=True)
+def _better(t: float, d: Any, p: Any, t0: float, d0: Any, p0: Any) -> bool:
+    """True when label (t, d, p) is lexicographically smaller than (t0, d0, p0)."""
+    if t != t0:
+        return t < t0
+    if d != d0:
+        return d < d0
+    return p < p0
+
+
+@njit(cache=True)
+def settle(
+    indptr: Int64Array,
+    targets: IntArray,
+    buffer_hours: FloatArray,
+    strength: FloatArray,
+    group: IntArray,
+    group_size: IntArray,
+    sources: Int64Array,
+    horizon: float,
+    min_strength: float,
+    sample: bool,
+    time: FloatArray,
+    depth: Int64Array,
+    pred: Int64Array,
+    settled: np.ndarray,
+    group_count: IntArray,
+    group_time: FloatArray,
+    group_depth: Int64Array,
+    group_pred: Int64Array,
+    order: Int64Array,
+) -> int:
+    """Run one search; fills `order` with settled nodes by label and returns how many.
+
+    State arrays must come in reset (time inf, depth/pred -1, settled False, group_count 0,
+    group_time -inf); `reset` puts them back using `order` and the touched groups.
+    """
+    heap = [(0.0, 0, np.int64(0))]
+    heap.pop()
+    for s in sources:
+        if time[s] != 0.0:
+            time[s] = 0.0
+            depth[s] = 0
+            pred[s] = -1
+            heapq.heappush(heap, (0.0, 0, np.int64(s)))
+    count = 0
+    while heap:
+        t, d, u = heapq.heappop(heap)
+        if settled[u] or t != time[u] or d != depth[u]:
+            continue
+        settled[u] = True
+        order[count] = u
+        count += 1
+        for e in range(indptr[u], indptr[u + 1]):
+            v = targets[e]
+            if settled[v] or strength[e] < min_strength:
+                continue
+            if sample and np.random.random() >= strength[e]:
+                continue
+            ct = t + buffer_hours[e]
+            cd = d + 1
+            cp = u
+            g = group[e]
+            if g >= 0:
+                group_count[g] += 1
+                if _better(group_time[g], group_depth[g], cp, ct, cd, group_pred[g]):
+                    group_time[g] = ct
+                    group_depth[g] = cd
+                    group_pred[g] = cp
+                if group_count[g] < group_size[g]:
+                    continue
+                ct = group_time[g]
+                cd = group_depth[g]
+                cp = group_pred[g]
+            if ct > horizon:
+                continue
+            if _better(ct, cd, cp, time[v], depth[v], pred[v]):
+                time[v] = ct
+                depth[v] = cd
+                pred[v] = cp
+                heapq.heappush(heap, (ct, cd, np.int64(v)))
+    return count
+
+
+@njit(cache=True)
+def reset(
+    indptr: Int64Array,
+    group: IntArray,
+    order: Int64Array,
+    count: int,
+    time: FloatArray,
+    depth: Int64Array,
+    pred: Int64Array,
+    settled: np.ndarray,
+    group_count: IntArray,
+    group_time: FloatArray,
+) -> None:
+    """Undo one `settle` run touching only what it touched (fast repeated runs)."""
+    for i in range(count):
+        u = order[i]
+        for e in range(indptr[u], indptr[u + 1]):
+            g = group[e]
+            if g >= 0:
+                group_count[g] = 0
+                group_time[g] = -np.inf
+        time[u] = np.inf
+        depth[u] = -1
+        pred[u] = -1
+        settled[u] = False
+
+
+class Workspace:
+    """State arrays for repeated searches on one projection (one per thread or call)."""
+
+    def __init__(self, projection: Projection) -> None:
+        n = projection.node_count
+        groups = projection.group_size.shape[0]
+        self.projection = projection
+        self.time = np.full(n, np.inf)
+        self.depth = np.full(n, -1, dtype=np.int64)
+        self.pred = np.full(n, -1, dtype=np.int64)
+        self.settled = np.zeros(n, dtype=np.bool_)
+        self.group_count = np.zeros(groups, dtype=np.int32)
+        self.group_time = np.full(groups, -np.inf)
+        self.group_depth = np.zeros(groups, dtype=np.int64)
+        self.group_pred = np.full(groups, -1, dtype=np.int64)
+        self.order = np.empty(n, dtype=np.int64)
+
+    def run(
+        self, sources: Int64Array, horizon: float, min_strength: float, sample: bool = False
+    ) -> int:
+        """One search from `sources`; results stay in the arrays until `clear`."""
+        p = self.projection
+        return int(
+            settle(
+                p.indptr,
+                p.targets,
+                p.buffer_hours,
+                p.strength,
+                p.group,
+                p.group_size,
+                sources,
+                float(horizon),
+                float(min_strength),
+                sample,
+                self.time,
+                self.depth,
+                self.pred,
+                self.settled,
+                self.group_count,
+                self.group_time,
+                self.group_depth,
+                self.group_pred,
+                self.order,
+            )
+        )
+
+    def clear(self, count: int) -> None:
+        """Reset the state after a run of `count` settled nodes."""
+        p = self.projection
+        reset(
+            p.indptr,
+            p.group,
+            self.order,
+            count,
+            self.time,
+            self.depth,
+            self.pred,
+            self.settled,
+            self.group_count,
+            self.group_time,
+        )

@@ -1,0 +1,179 @@
+"""Cascade against hand-checked cases and an independent fixpoint of the contract."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from keten.graph.projection import Projection
+from keten.queries.cascade import CascadeRequest, cascade
+from keten.queries.errors import AnalysisInputError, UnknownEntityError
+from tests.queries.conftest import Edge, random_network
+
+Project = Callable[[list[tuple[str, str]], list[Edge]], Projection]
+Label = tuple[float, int, str]
+INF: Label = (math.inf, 0, "")
+
+
+def reference(
+    entities: list[tuple[str, str]],
+    relations: list[Edge],
+    sources: list[str],
+    horizon: float,
+    min_strength: float,
+) -> dict[str, tuple[float, int]]:
+    """(time, depth) of each entity within the horizon, by iterating the contract to a fixpoint.
+
+    Requirements of A: each DISRUPTS edge into A and each DEPENDS_ON edge out of A without a
+    group pass on t(B) + buffer; each named group of A's DEPENDS_ON edges passes on the
+    latest member (lexicographic max of (time + buffer, depth + 1)). Labels are compared as
+    (time, depth, predecessor id), smaller is better.
+    """
+    ungrouped: dict[str, list[tuple[str, float]]] = {}
+    groups: dict[tuple[str, str], list[tuple[str, float, float]]] = {}
+    for source, rel_type, target, props in relations:
+        buffer = float(props.get("buffer_hours", 0))
+        strength = float(props.get("strength", 1.0))
+        if rel_type == "DISRUPTS" and strength >= min_strength:
+            ungrouped.setdefault(target, []).append((source, buffer))
+        elif rel_type == "DEPENDS_ON":
+            group = props.get("redundancy_group")
+            if group is None:
+                if strength >= min_strength:
+                    ungrouped.setdefault(source, []).append((target, buffer))
+            else:
+                groups.setdefault((source, group), []).append((target, buffer, strength))
+    label: dict[str, Label] = {e: INF for e, _ in entities}
+    for s in sources:
+        label[s] = (0.0, 0, "")
+    changed = True
+    while changed:
+        changed = False
+        for node, _ in entities:
+            if node in sources:
+                continue
+            options = [
+                (label[b][0] + buf, label[b][1] + 1, b)
+                for b, buf in ungrouped.get(node, [])
+                if label[b][0] < math.inf
+            ]
+            for (owner, _), members in groups.items():
+                if owner != node:
+                    continue
+                if all(label[b][0] < math.inf and s >= min_strength for b, _, s in members):
+                    latest = max((label[b][0] + buf, label[b][1] + 1, b) for b, buf, _ in members)
+                    ties = [
+                        b
+                        for b, buf, _ in members
+                        if (label[b][0] + buf, label[b][1] + 1) == latest[:2]
+                    ]
+                    options.append((latest[0], latest[1], min(ties)))
+            best = min(options, default=INF)
+            if best[0] > horizon:
+                best = INF
+            if best < label[node]:
+                label[node] = best
+                changed = True
+    return {n: (t, d) for n, (t, d, _) in label.items() if t <= horizon}
+
+
+def check_via(projection: Projection, result: Any, relations: list[Edge]) -> None:
+    """Every via chain is a path of relations from a source with the reported depth."""
+    links = {(t, s) for s, r, t, _ in relations if r == "DEPENDS_ON"}
+    links |= {(s, t) for s, r, t, _ in relations if r == "DISRUPTS"}
+    for item in result.affected:
+        assert len(item.via) == item.depth
+        chain = [*item.via, item.id]
+        assert all((a, b) in links for a, b in itertools.pairwise(chain))
+
+
+def test_buffers_groups_and_interests_by_hand(project: Project) -> None:
+    entities = [
+        ("r:power", "Resource"),
+        ("r:telecom", "Resource"),
+        ("r:backup", "Resource"),
+        ("vp:water", "VitalProcess"),
+        ("vp:payments", "VitalProcess"),
+        ("t:storm", "Threat"),
+        ("i:economic", "Interest"),
+        ("i:social", "Interest"),
+    ]
+    relations: list[Edge] = [
+        ("t:storm", "DISRUPTS", "r:power", {"buffer_hours": 2}),
+        ("r:telecom", "DEPENDS_ON", "r:power", {"buffer_hours": 4}),
+        ("vp:water", "DEPENDS_ON", "r:power", {"buffer_hours": 10, "redundancy_group": "energy"}),
+        ("vp:water", "DEPENDS_ON", "r:backup", {"buffer_hours": 0, "redundancy_group": "energy"}),
+        ("vp:payments", "DEPENDS_ON", "r:telecom", {"buffer_hours": 1, "strength": 0.4}),
+        ("vp:payments", "DEPENDS_ON", "r:power", {"buffer_hours": 30}),
+        ("vp:payments", "SAFEGUARDS", "i:economic", {}),
+        ("vp:water", "SAFEGUARDS", "i:social", {}),
+    ]
+    p = project(entities, relations)
+    result = cascade(p, ["t:storm"], horizon_hours=100)
+    times = {a.id: (a.time_to_impact_hours, a.depth, a.via) for a in result.affected}
+    # water keeps going on the backup: its group never fails
+    assert times == {
+        "t:storm": (0.0, 0, []),
+        "r:power": (2.0, 1, ["t:storm"]),
+        "r:telecom": (6.0, 2, ["t:storm", "r:power"]),
+        "vp:payments": (7.0, 3, ["t:storm", "r:power", "r:telecom"]),
+    }
+    assert [i.id for i in result.interests] == ["i:economic"]
+    # the weak telecom edge is ignored above 0.4; payments then fail through power at 2 + 30
+    strong = cascade(p, ["t:storm"], horizon_hours=100, min_strength=0.5)
+    assert {a.id: a.time_to_impact_hours for a in strong.affected}["vp:payments"] == 32.0
+    both = cascade(p, ["r:power", "r:backup"], horizon_hours=100, limit=2)
+    assert both.total == 5
+    assert [a.id for a in both.affected] == ["r:backup", "r:power"]
+    full = cascade(p, ["r:power", "r:backup"], horizon_hours=100)
+    water = next(a for a in full.affected if a.id == "vp:water")
+    assert (water.time_to_impact_hours, water.via) == (10.0, ["r:power"])
+    social = next(i for i in full.interests if i.id == "i:social")
+    assert (social.time_to_impact_hours, social.processes) == (10.0, ["vp:water"])
+    short = cascade(p, ["t:storm"], horizon_hours=6)
+    assert [a.id for a in short.affected] == ["t:storm", "r:power", "r:telecom"]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_matches_independent_fixpoint(project: Project, seed: int) -> None:
+    rng = random.Random(seed)
+    entities, relations = random_network(rng, rng.randrange(20, 60))
+    p = project(entities, relations)
+    for _ in range(4):
+        sources = [e for e, _ in rng.sample(entities, rng.choice([1, 1, 2, 3]))]
+        horizon = rng.choice([0.0, 5.0, 24.0, 1000.0])
+        min_strength = rng.choice([0.0, 0.3, 0.5, 1.0])
+        expected = reference(entities, relations, sources, horizon, min_strength)
+        result = cascade(p, sources, horizon, min_strength, limit=10_000)
+        got = {a.id: (a.time_to_impact_hours, a.depth) for a in result.affected}
+        assert got == expected
+        assert result.total == len(expected)
+        keys = [(a.time_to_impact_hours, a.depth, a.id) for a in result.affected]
+        assert keys == sorted(keys)
+        check_via(p, result, relations)
+
+
+def test_unknown_and_empty_sources(project: Project) -> None:
+    p = project([("r:power", "Resource")], [])
+    with pytest.raises(UnknownEntityError) as caught:
+        cascade(p, ["r:power", "r:nope", "x:gone"])
+    assert caught.value.ids == ["r:nope", "x:gone"]
+    with pytest.raises(AnalysisInputError):
+        cascade(p, [])
+
+
+def test_request_model_bounds() -> None:
+    assert CascadeRequest(sources=["a"]).horizon_hours == 72.0
+    bad_requests: list[dict[str, Any]] = [
+        {"sources": []},
+        {"sources": ["a"], "min_strength": 2},
+        {"sources": ["a"], "limit": 0},
+    ]
+    for bad in bad_requests:
+        with pytest.raises(ValueError):
+            CascadeRequest.model_validate(bad)
