@@ -60,8 +60,10 @@ CREATE TABLE IF NOT EXISTS relations (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (source, type, target, key)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS relations_target ON relations (target, type);
 """
+RELATION_TARGET_INDEX = "CREATE INDEX IF NOT EXISTS relations_target ON relations (target, type)"
+DEFER_INDEX_BELOW = 100_000
+"""A bulk load rebuilds the target index at the end when the table held fewer relations."""
 
 UPSERT_ENTITY = """
 INSERT INTO entities (id, kind, name, marking, props, search, created_at, updated_at)
@@ -194,6 +196,7 @@ class SqliteWriter:
         self._seen = [0, 0]
         self._changed = [0, 0]
         self.deleted = 0
+        self.index_deferred = False
 
     def _sizes(self) -> tuple[int, int]:
         entities = self.conn.execute("SELECT count(*) FROM entities").fetchone()[0]
@@ -235,6 +238,17 @@ class SqliteWriter:
         self._seen[1] += len(params)
         self._changed[1] += self.conn.executemany(UPSERT_RELATION, params).rowcount
 
+    def defer_indexes(self) -> None:
+        """Before a bulk load into a small table: drop the target index, rebuilt at commit.
+
+        One sorted index build is about a third cheaper than a million random index inserts;
+        inside the transaction, so a refused or killed load keeps the index as it was.
+        """
+        size = self.conn.execute("SELECT count(*) FROM relations").fetchone()[0]
+        if size < DEFER_INDEX_BELOW:
+            self.conn.execute("DROP INDEX IF EXISTS relations_target")
+            self.index_deferred = True
+
     def kinds_of(self, ids: Iterable[str]) -> dict[str, str]:
         """Kinds of the ids known to the store, as seen inside this transaction."""
         found: dict[str, str] = {}
@@ -268,6 +282,7 @@ class SqliteStore:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._conn().executescript(SCHEMA)
+        self._conn().execute(RELATION_TARGET_INDEX)
 
     def _conn(self) -> sqlite3.Connection:
         if self.path == ":memory:":  # one connection: an in-memory database is per connection
@@ -306,6 +321,8 @@ class SqliteStore:
         writer = SqliteWriter(conn)
         try:
             yield writer
+            if writer.index_deferred:
+                conn.execute(RELATION_TARGET_INDEX)
             if writer.changed:
                 conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         except BaseException:

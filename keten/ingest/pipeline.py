@@ -87,6 +87,9 @@ def write_from_child(
     writer: Writer, paths: list[Path], progress: Progress | None
 ) -> tuple[int, ProblemLog]:
     """Parent side: start the checker process and write what it sends, in `writer`."""
+    defer_indexes = getattr(writer, "defer_indexes", None)
+    if defer_indexes:
+        defer_indexes()
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
     process = context.Process(
