@@ -6,7 +6,7 @@ and one router per area.
 >>> from keten.graph.sqlite import SqliteStore
 >>> home = pathlib.Path(tempfile.mkdtemp())
 >>> app = create_app(SqliteStore(home / "g.sqlite"), Settings(home=home))
->>> "/analysis/cascade" in app.openapi()["paths"] or "/entities" in app.openapi()["paths"]
+>>> "/analysis/cascade" in app.openapi()["paths"]
 True
 """
 
@@ -21,9 +21,10 @@ from fastapi.routing import APIRoute
 import keten
 from keten.api import problems
 from keten.api.keys import KeyStore
-from keten.api.routers import entities, health, ingest, keys, relations
+from keten.api.routers import analysis, entities, health, ingest, keys, relations
 from keten.config import Settings
 from keten.graph import GraphStore, open_store
+from keten.graph.projection import ProjectionCache
 
 DESCRIPTION = """
 keten is a knowledge network for national-security analysis: interests, threats, actors,
@@ -78,7 +79,8 @@ def create_app(store: GraphStore | None = None, settings: Settings | None = None
     app.state.store = graph
     app.state.keys = key_store
     app.state.settings = settings
+    app.state.projections = ProjectionCache(graph)
     problems.install(app)
-    for module in (health, entities, relations, ingest, keys):
+    for module in (health, entities, relations, ingest, analysis, keys):
         app.include_router(module.router)
     return app

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keten.ingest import BundleRejected
+from keten.queries.errors import AnalysisInputError, UnknownEntityError
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://keten.example/problems/"
@@ -145,6 +146,18 @@ async def on_bundle_rejected(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(422, "bundle-refused", detail, errors)
 
 
+async def on_unknown_entity(request: Request, exc: Exception) -> JSONResponse:
+    """An analysis named ids that are unknown (or hidden, which must look the same)."""
+    assert isinstance(exc, UnknownEntityError)
+    errors = [{"where": "body", "field": "sources", "value": i, "why": "unknown"} for i in exc.ids]
+    return problem_response(404, "not-found", str(exc), errors[:100])
+
+
+async def on_analysis_input(request: Request, exc: Exception) -> JSONResponse:
+    """An analysis request that is well-formed but cannot be answered."""
+    return problem_response(422, "invalid-analysis", str(exc))
+
+
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     """Last resort: log the error, answer a 500 problem that reveals nothing internal."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -157,4 +170,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(ApiProblem, on_api_problem)
     app.add_exception_handler(BundleRejected, on_bundle_rejected)
+    app.add_exception_handler(UnknownEntityError, on_unknown_entity)
+    app.add_exception_handler(AnalysisInputError, on_analysis_input)
     app.add_exception_handler(Exception, on_unexpected)

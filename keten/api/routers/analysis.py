@@ -1,0 +1,43 @@
+"""Analyses, each computed on the projection of the graph the caller's clearance may see.
+
+The routes are thin: they take the query's own request model, pick the projection for the
+caller's clearance from the app's `ProjectionCache` (rebuilt only when the store's revision
+moved) and hand over. Unknown or hidden ids answer 404, impossible requests 422.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Request
+
+from keten.api.deps import ReaderDep
+from keten.api.problems import responses
+from keten.graph.projection import Projection, ProjectionCache
+from keten.queries.cascade import CascadeRequest, CascadeResult, cascade
+
+router = APIRouter(
+    prefix="/analysis", tags=["analysis"], responses=responses(400, 401, 403, 404, 422)
+)
+
+
+def get_projection(request: Request, principal: ReaderDep) -> Projection:
+    """The analysis graph of the current revision as the caller's clearance sees it."""
+    cache: ProjectionCache = request.app.state.projections
+    return cache.get(principal.clearance)
+
+
+ProjectionDep = Annotated[Projection, Depends(get_projection)]
+
+
+@router.post("/cascade")
+def run_cascade(
+    body: Annotated[CascadeRequest, Body()], projection: ProjectionDep
+) -> CascadeResult:
+    """What a disruption of `sources` sets off within `horizon_hours`: when, and through what.
+
+    Each affected entity comes with its time to impact, its depth and `via`, the chain of
+    dependencies that explains the time; interests are listed with the processes that hit
+    them.
+    """
+    return cascade(projection, body.sources, body.horizon_hours, body.min_strength, body.limit)
