@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +18,7 @@ from keten.graph.sqlite import SqliteStore
 from keten.ingest import load_bundle
 from keten.schema.markings import Tlp
 
-SEED = {
+SEED: dict[str, list[dict[str, Any]]] = {
     "entities": [
         {"id": "vp:power", "kind": "VitalProcess", "name": "Electricity transmission"},
         {

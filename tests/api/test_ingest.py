@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from keten.api.keys import Role
 from tests.api.conftest import Api
 
-BUNDLE = {
+BUNDLE: dict[str, list[dict[str, Any]]] = {
     "entities": [
         {"id": "res:gas", "kind": "Resource", "name": "Natural gas"},
         {"id": "country:NO", "kind": "Country", "name": "Norway", "iso2": "NO"},
