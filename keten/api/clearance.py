@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from keten.api.bodies import refuse_huge_integers
 from keten.api.problems import ApiProblem
 from keten.graph.store import GraphStore, RelationFilter
 from keten.ingest import BundleRejected, Problem
@@ -25,6 +26,7 @@ MAX_ID = 200
 
 def check_bundle_write(store: GraphStore, clearance: Tlp, bundle: Any, name: str) -> None:
     """Raise a 403 problem or a refusal when a key of `clearance` may not write `bundle`."""
+    refuse_huge_integers(bundle, name)
     if clearance == Tlp.RED:
         return
     check = WriteCheck(store, clearance)

@@ -62,3 +62,11 @@ def test_a_bad_bundle_is_refused_whole_naming_every_bad_record(api: Api) -> None
 
 def test_readers_may_not_ingest(api: Api) -> None:
     assert api.client(Role.READER).post("/ingest", json=BUNDLE).status_code == 403
+
+
+def test_integers_the_store_cannot_hold_are_refused_by_name(api: Api) -> None:
+    entity = {"id": "t:big", "kind": "Threat", "name": "Big", "score": {"raw": [1, 2**70]}}
+    answer = api.client(Role.CONTRIBUTOR).post("/ingest", json={"entities": [entity]})
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["field"] == "score.raw[1]"
+    assert api.store.get_entity("t:big") is None
