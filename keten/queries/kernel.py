@@ -195,3 +195,43 @@ class Workspace:
             self.group_count,
             self.group_time,
         )
+
+
+@njit(cache=True)
+def monte_carlo(
+    indptr: Int64Array,
+    targets: IntArray,
+    buffer_hours: FloatArray,
+    strength: FloatArray,
+    group: IntArray,
+    group_size: IntArray,
+    sources: Int64Array,
+    horizon: float,
+    min_strength: float,
+    runs: int,
+    seed: int,
+    n: int,
+) -> Int64Array:
+    """How many of `runs` sampled cascades reach each node within the horizon."""
+    np.random.seed(seed)
+    groups = group_size.shape[0]
+    time = np.full(n, np.inf)
+    depth = np.full(n, -1, dtype=np.int64)
+    pred = np.full(n, -1, dtype=np.int64)
+    settled = np.zeros(n, dtype=np.bool_)
+    group_count = np.zeros(groups, dtype=np.int32)
+    group_time = np.full(groups, -np.inf)
+    group_depth = np.zeros(groups, dtype=np.int64)
+    group_pred = np.full(groups, -1, dtype=np.int64)
+    order = np.empty(n, dtype=np.int64)
+    hits = np.zeros(n, dtype=np.int64)
+    for _ in range(runs):
+        count = settle(
+            indptr, targets, buffer_hours, strength, group, group_size, sources, horizon,
+            min_strength, True, time, depth, pred, settled, group_count, group_time,
+            group_depth, group_pred, order,
+        )  # fmt: skip
+        for i in range(count):
+            hits[order[i]] += 1
+        reset(indptr, group, order, count, time, depth, pred, settled, group_count, group_time)
+    return hits
