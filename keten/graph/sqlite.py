@@ -25,6 +25,17 @@ from typing import Any
 
 import orjson
 
+from keten.graph.history import (
+    AUDIT_EACH_UP_TO,
+    ENTITY_SNAPSHOT,
+    HISTORY_SCHEMA,
+    RELATION_SNAPSHOT,
+    AuditContext,
+    AuditEntry,
+    normalise_time,
+    read_audit,
+    record_change,
+)
 from keten.graph.store import (
     EntityFilter,
     EntityRow,
@@ -92,6 +103,7 @@ RELATION_VISIBLE = """
     AND (SELECT marking FROM entities WHERE id = r.source) <= :level
     AND (SELECT marking FROM entities WHERE id = r.target) <= :level
 """
+"""A relation is visible when it and both its ends are at or below the clearance level."""
 
 
 def now() -> str:
@@ -190,8 +202,11 @@ class SqliteWriter:
     `count(*)` queries), which is far cheaper than asking per batch which ids exist.
     """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, context: AuditContext) -> None:
         self.conn = conn
+        self.context = context
+        self.audited = 0
+        self.bulk = False
         self._before = self._sizes()
         self._seen = [0, 0]
         self._changed = [0, 0]
@@ -231,12 +246,66 @@ class SqliteWriter:
     def write_entity_params(self, params: list[tuple[Any, ...]]) -> None:
         """Write entities already turned into statement parameters by `entity_params`."""
         self._seen[0] += len(params)
-        self._changed[0] += self.conn.executemany(UPSERT_ENTITY, params).rowcount
+        if self._audit_each(len(params)):
+            self._changed[0] += self._write_audited(UPSERT_ENTITY, params, relation=False)
+        else:
+            self._changed[0] += self.conn.executemany(UPSERT_ENTITY, params).rowcount
 
     def write_relation_params(self, params: list[tuple[Any, ...]]) -> None:
         """Write relations already turned into statement parameters by `relation_params`."""
         self._seen[1] += len(params)
-        self._changed[1] += self.conn.executemany(UPSERT_RELATION, params).rowcount
+        if self._audit_each(len(params)):
+            self._changed[1] += self._write_audited(UPSERT_RELATION, params, relation=True)
+        else:
+            self._changed[1] += self.conn.executemany(UPSERT_RELATION, params).rowcount
+
+    def _audit_each(self, rows: int) -> bool:
+        """Small writes are audited record by record; past AUDIT_EACH_UP_TO, in one entry."""
+        self.audited += rows
+        self.bulk = self.bulk or self.audited > AUDIT_EACH_UP_TO
+        return not self.bulk
+
+    def _write_audited(self, statement: str, params: list[tuple[Any, ...]], relation: bool) -> int:
+        """Row by row, so that RETURNING tells which records really changed."""
+        keys = [tuple(p[:4]) if relation else p[0] for p in params]
+        existing = self._existing(keys, relation)
+        changed = 0
+        for key, row in zip(keys, params, strict=True):
+            if self.conn.execute(statement + " RETURNING 1", row).fetchone() is None:
+                continue
+            changed += 1
+            action = "update" if key in existing else "create"
+            if relation:
+                record_change(self.conn, self.context, action, None, key)
+            else:
+                record_change(self.conn, self.context, action, key)  # type: ignore[arg-type]
+        return changed
+
+    def _existing(self, keys: list[Any], relation: bool) -> set[Any]:
+        """Which of these ids (or relation refs) the store holds already."""
+        if relation:
+            rows = self.conn.execute(
+                "SELECT source, type, target, key FROM relations WHERE "
+                "(source, type, target, key) IN (SELECT value->>0, value->>1, value->>2, "
+                "value->>3 FROM json_each(?))",
+                (orjson.dumps(keys).decode(),),
+            )
+            return {tuple(r) for r in rows}
+        rows = self.conn.execute(
+            "SELECT id FROM entities WHERE id IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(keys).decode(),),
+        )
+        return {r[0] for r in rows}
+
+    def finish(self) -> None:
+        """Before commit: rebuild a deferred index, note a bulk write in the audit trail."""
+        if self.index_deferred:
+            self.conn.execute(RELATION_TARGET_INDEX)
+        if self.bulk and self.changed:
+            counts = {k: v for k, v in self.counts.as_dict().items() if v}
+            record_change(
+                self.conn, self.context, f"bulk-{self.context.action}", None, None, counts
+            )
 
     def defer_indexes(self) -> None:
         """Before a bulk load into a small table: drop the target index, rebuilt at commit.
@@ -281,7 +350,7 @@ class SqliteStore:
         self._shared: sqlite3.Connection | None = None
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._conn().executescript(SCHEMA)
+        self._conn().executescript(SCHEMA + HISTORY_SCHEMA)
         self._conn().execute(RELATION_TARGET_INDEX)
 
     def _conn(self) -> sqlite3.Connection:
@@ -314,15 +383,19 @@ class SqliteStore:
         return int(row[0])
 
     @contextmanager
-    def writer(self) -> Iterator[SqliteWriter]:
-        """One write transaction: committed on normal exit, rolled back on any exception."""
+    def writer(
+        self, actor: str | None = None, action: str = "write", submission: str | None = None
+    ) -> Iterator[SqliteWriter]:
+        """One write transaction: committed on normal exit, rolled back on any exception.
+
+        `actor`, `action` and `submission` go into the audit trail with what changed.
+        """
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
-        writer = SqliteWriter(conn)
+        writer = SqliteWriter(conn, AuditContext(actor, action, submission))
         try:
             yield writer
-            if writer.index_deferred:
-                conn.execute(RELATION_TARGET_INDEX)
+            writer.finish()
             if writer.changed:
                 conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         except BaseException:
@@ -360,8 +433,12 @@ class SqliteStore:
         if cursor:
             where.append("id > :after")
             (params["after"],) = decode_cursor(cursor, 1)
+        table = "entities"
+        if flt.as_of:
+            table = ENTITY_SNAPSHOT
+            params["as_of"] = normalise_time(flt.as_of)
         query = (
-            f"SELECT {ENTITY_COLUMNS} FROM entities WHERE {' AND '.join(where)} "
+            f"SELECT {ENTITY_COLUMNS} FROM {table} WHERE {' AND '.join(where)} "
             "ORDER BY id LIMIT :limit"
         )
         rows = [entity_from_row(r) for r in self._conn().execute(query, params)]
@@ -402,8 +479,13 @@ class SqliteStore:
         if cursor:
             where.append("(source, type, target, key) > (:a0, :a1, :a2, :a3)")
             params.update(zip(("a0", "a1", "a2", "a3"), decode_cursor(cursor, 4), strict=True))
+        table = "relations"
+        if flt.as_of:  # endpoints as they were then, too
+            table = RELATION_SNAPSHOT
+            where[0] = RELATION_VISIBLE.replace("FROM entities", f"FROM {ENTITY_SNAPSHOT}")
+            params["as_of"] = normalise_time(flt.as_of)
         query = (
-            f"SELECT {RELATION_COLUMNS} FROM relations r WHERE {' AND '.join(where)} "
+            f"SELECT {RELATION_COLUMNS} FROM {table} r WHERE {' AND '.join(where)} "
             "ORDER BY source, type, target, key LIMIT :limit"
         )
         rows = [relation_from_row(r) for r in self._conn().execute(query, params)]
@@ -411,9 +493,9 @@ class SqliteStore:
         rows = rows[:limit]
         return Page(rows, encode_cursor(rows[-1].ref) if more else None)
 
-    def delete_entity(self, entity_id: str) -> list[RelationRow] | None:
+    def delete_entity(self, entity_id: str, actor: str | None = None) -> list[RelationRow] | None:
         """Delete an entity with its relations; returns those relations, None if absent."""
-        with self.writer() as w:
+        with self.writer(actor, "delete") as w:
             conn = w.conn
             if conn.execute("SELECT 1 FROM entities WHERE id = ?", (entity_id,)).fetchone() is None:
                 return None
@@ -426,18 +508,37 @@ class SqliteStore:
             ]
             conn.execute("DELETE FROM relations WHERE source = ?1 OR target = ?1", (entity_id,))
             conn.execute("DELETE FROM entities WHERE id = ?", (entity_id,))
+            for rel in gone:
+                record_change(conn, w.context, "delete", None, rel.ref)
+            record_change(conn, w.context, "delete", entity_id)
             w.deleted += 1
         return gone
 
-    def delete_relation(self, ref: tuple[str, str, str, str]) -> bool:
+    def delete_relation(self, ref: tuple[str, str, str, str], actor: str | None = None) -> bool:
         """Delete one relation; False when it was not there."""
-        with self.writer() as w:
+        with self.writer(actor, "delete") as w:
             cur = w.conn.execute(
                 "DELETE FROM relations WHERE source = ? AND type = ? AND target = ? AND key = ?",
                 ref,
             )
+            if cur.rowcount:
+                record_change(w.conn, w.context, "delete", None, ref)
             w.deleted += cur.rowcount
         return cur.rowcount > 0
+
+    def audit(
+        self,
+        entity: str | None = None,
+        since: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> Page[AuditEntry]:
+        """The audit trail in order, optionally for one entity (and its relations) or since."""
+        after = int(decode_cursor(cursor, 1)[0]) if cursor else 0
+        rows = read_audit(self._conn(), entity, since, after, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(rows, encode_cursor((str(rows[-1].seq),)) if more else None)
 
     def neighbourhood(
         self, entity_id: str, depth: int = 1, clearance: Tlp = Tlp.RED, limit: int = 500

@@ -81,6 +81,8 @@ class EntityFilter:
     text: str | None = None
     marking: str | None = None
     clearance: Tlp = Tlp.RED
+    as_of: str | None = None
+    """ISO 8601 time: list the entities as they were then (from the store's history)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,8 @@ class RelationFilter:
     target: str | None = None
     marking: str | None = None
     clearance: Tlp = Tlp.RED
+    as_of: str | None = None
+    """ISO 8601 time: list the relations as they were then."""
 
 
 T = TypeVar("T")
