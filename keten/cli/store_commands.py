@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -16,7 +17,7 @@ from keten.cli.app import app
 from keten.config import Settings
 from keten.graph import GraphStore, open_store
 from keten.graph.export import write_graphml, write_json
-from keten.ingest import BundleRejected, LoadReport, load_paths
+from keten.ingest import Attribution, BundleRejected, LoadReport, load_paths
 from keten.schema.markings import Tlp
 
 err = Console(stderr=True)
@@ -34,6 +35,11 @@ def store_from_env() -> GraphStore:
     return open_store(Settings.from_env())
 
 
+def cli_user() -> Attribution:
+    """The audit trail's actor for command-line loads: the local user."""
+    return Attribution(actor=f"cli:{getpass.getuser()}", action="load")
+
+
 def load_with_progress(store: GraphStore, paths: list[Path], dry_run: bool) -> LoadReport:
     """Load with a rich progress line on stderr; exits 1 with the report when refused."""
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
@@ -44,7 +50,7 @@ def load_with_progress(store: GraphStore, paths: list[Path], dry_run: bool) -> L
             progress.update(task, description=f"{records:,} records")
 
         try:
-            return load_paths(store, paths, dry_run=dry_run, progress=advance)
+            return load_paths(store, paths, dry_run=dry_run, progress=advance, by=cli_user())
         except BundleRejected as rejected:
             progress.stop()
             err.print(rejected.report(), markup=False, highlight=False, soft_wrap=True)

@@ -151,8 +151,13 @@ class GraphStore(Protocol):
         """Monotonic counter, raised by every write that changed something."""
         ...
 
-    def writer(self) -> Any:
-        """Context manager yielding a `Writer`: commit on normal exit, nothing kept on error."""
+    def writer(
+        self, actor: str | None = None, action: str = "write", submission: str | None = None
+    ) -> Any:
+        """Context manager yielding a `Writer`: commit on normal exit, nothing kept on error.
+
+        actor, action and submission say who writes and why, for the audit trail.
+        """
         ...
 
     def get_entity(self, entity_id: str, clearance: Tlp = Tlp.RED) -> EntityRow | None:

@@ -48,11 +48,21 @@ class _DryRunDone(Exception):
     """Raised inside the transaction to roll back a dry run after counting."""
 
 
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """Who loads, as what action, for which submission: what the audit trail records."""
+
+    actor: str | None = None
+    action: str = "load"
+    submission: str | None = None
+
+
 def load_items(
     store: GraphStore,
     items: Iterable[Item],
     dry_run: bool = False,
     progress: Progress | None = None,
+    by: Attribution = Attribution(),
 ) -> LoadReport:
     """Validate and write `items` in one transaction; raise BundleRejected on any problem."""
 
@@ -65,7 +75,7 @@ def load_items(
         checker.finish()
         return checker.records, checker.log
 
-    return in_transaction(store, check_here, dry_run, progress)
+    return in_transaction(store, check_here, dry_run, progress, by)
 
 
 def in_transaction(
@@ -73,12 +83,13 @@ def in_transaction(
     check: Callable[[Writer], tuple[int, ProblemLog]],
     dry_run: bool,
     progress: Progress | None,
+    by: Attribution,
 ) -> LoadReport:
     """Run a check-and-write in one store transaction; commit only a clean, real load."""
     counts = WriteCounts()
     records = 0
     try:
-        with store.writer() as writer:
+        with store.writer(by.actor, by.action, by.submission) as writer:
             records, log = check(writer)
             counts = writer.counts
             if progress:
@@ -97,6 +108,7 @@ def load_paths(
     paths: Iterable[Path | str],
     dry_run: bool = False,
     progress: Progress | None = None,
+    by: Attribution = Attribution(),
 ) -> LoadReport:
     """Load bundle files and folders; all paths land together or not at all.
 
@@ -105,9 +117,9 @@ def load_paths(
     files = [Path(p) for p in paths]
     if total_size(files) > PIPELINE_ABOVE and (os.cpu_count() or 1) > 1:
         return in_transaction(
-            store, lambda writer: write_from_child(writer, files, progress), dry_run, progress
+            store, lambda writer: write_from_child(writer, files, progress), dry_run, progress, by
         )
-    return load_items(store, read_paths(files), dry_run, progress)
+    return load_items(store, read_paths(files), dry_run, progress, by)
 
 
 def total_size(paths: list[Path]) -> int:
@@ -122,7 +134,11 @@ def total_size(paths: list[Path]) -> int:
 
 
 def load_bundle(
-    store: GraphStore, bundle: Any, dry_run: bool = False, name: str = "bundle"
+    store: GraphStore,
+    bundle: Any,
+    dry_run: bool = False,
+    name: str = "bundle",
+    by: Attribution = Attribution(),
 ) -> LoadReport:
-    """Load an in-memory bundle (an API request body)."""
-    return load_items(store, read_bundle(bundle, name), dry_run)
+    """Load an in-memory bundle (an API request body, an accepted submission)."""
+    return load_items(store, read_bundle(bundle, name), dry_run, by=by)
