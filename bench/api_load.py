@@ -1,0 +1,243 @@
+"""Loopback load on the API: many concurrent readers while one contributor writes.
+
+Run: `.venv/bin/python -m bench.api_load [--readers 8] [--seconds 10] [--writes 500]`
+
+A real SQLite store holding the reference knowledge base is served by `keten serve` on
+127.0.0.1 in its own process. Reader threads, each with its own HTTP client and reader
+key, cycle through a listing, a text search, a get, a neighbourhood and a cascade; one
+contributor thread upserts `--writes` new entities, each with a relation. At the end every
+write is read back. The baseline is the same readers calling `GET /health` (no key, no
+store work) for the same time, so `ratio` says what auth, the store and the analyses cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from keten.api.keys import KeyStore, Role
+from keten.config import Settings
+from keten.data import reference_bundle_path
+from keten.graph.sqlite import SqliteStore
+from keten.ingest import load_paths
+from keten.schema.markings import Tlp
+
+Request = Callable[[httpx.Client], httpx.Response]
+SERVE = "import keten.cli.serve; from keten.cli.app import app; app()"
+
+
+@dataclass
+class Tally:
+    """Latencies and failures of one kind of traffic."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, seconds: float, response: httpx.Response, ok: set[int]) -> None:
+        """Note one answer; a status outside `ok` is an error."""
+        with self.lock:
+            self.latencies.append(seconds)
+            if response.status_code not in ok:
+                self.errors.append(f"{response.request.url}: {response.status_code}")
+
+    def p(self, q: float) -> float:
+        """Latency quantile in milliseconds."""
+        return float(np.quantile(self.latencies, q)) * 1e3 if self.latencies else 0.0
+
+
+@dataclass
+class LoadResult:
+    """What one run measured."""
+
+    seconds: float
+    reads: Tally
+    writes: Tally
+    missing: list[str]
+
+    @property
+    def reads_per_second(self) -> float:
+        return len(self.reads.latencies) / self.seconds
+
+
+def reader_requests(source: str, entity_id: str) -> list[Request]:
+    """The read mix: list, text search, get, neighbourhood, cascade."""
+    return [
+        lambda c: c.get("/entities", params={"limit": 50}),
+        lambda c: c.get("/entities", params={"q": "water", "limit": 20}),
+        lambda c: c.get(f"/entities/{entity_id}"),
+        lambda c: c.get(f"/entities/{entity_id}/neighbourhood", params={"depth": 2}),
+        lambda c: c.post("/analysis/cascade", json={"sources": [source], "horizon_hours": 72}),
+    ]
+
+
+def read_loop(
+    url: str, key: str | None, mix: list[Request], stop: threading.Event, tally: Tally
+) -> None:
+    """Cycle through `mix` until `stop` is set."""
+    headers = {"X-API-Key": key} if key else {}
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+        i = 0
+        while not stop.is_set():
+            start = time.perf_counter()
+            response = mix[i % len(mix)](client)
+            tally.record(time.perf_counter() - start, response, {200})
+            i += 1
+
+
+def write_loop(url: str, key: str, writes: int, target: str, tally: Tally) -> None:
+    """Upsert `writes` new resources, each depending on `target`."""
+    with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=60) as client:
+        for i in range(writes):
+            entity = {"id": f"res:load-{i}", "kind": "Resource", "name": f"Load test {i}"}
+            relation = {"source": entity["id"], "target": target, "type": "DEPENDS_ON"}
+            for path, body in (("/entities", entity), ("/relations", relation)):
+                start = time.perf_counter()
+                response = client.post(path, json=body)
+                tally.record(time.perf_counter() - start, response, {201})
+
+
+def missing_writes(url: str, key: str, writes: int) -> list[str]:
+    """Ids of written entities that cannot be read back (should be none)."""
+    with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=60) as client:
+        found: set[str] = set()
+        cursor: str | None = None
+        while True:
+            params: dict[str, str | int] = {"q": "load test", "limit": 1000}
+            if cursor:
+                params["cursor"] = cursor
+            page = client.get("/entities", params=params).json()
+            found.update(e["id"] for e in page["items"])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+    return [f"res:load-{i}" for i in range(writes) if f"res:load-{i}" not in found]
+
+
+def run_load(
+    url: str,
+    reader_key: str | None,
+    writer_key: str | None,
+    mix: list[Request],
+    readers: int,
+    seconds: float,
+    writes: int,
+    target: str,
+) -> LoadResult:
+    """Readers for at least `seconds` (and until the writer is done), one writer alongside."""
+    stop = threading.Event()
+    reads, written = Tally(), Tally()
+    threads = [
+        threading.Thread(target=read_loop, args=(url, reader_key, mix, stop, reads))
+        for _ in range(readers)
+    ]
+    writer = None
+    if writer_key and writes:
+        writer = threading.Thread(
+            target=write_loop, args=(url, writer_key, writes, target, written)
+        )
+        threads.append(writer)
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    if writer:
+        writer.join()
+    stop.set()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    missing = missing_writes(url, writer_key, writes) if writer_key and writes else []
+    return LoadResult(elapsed, reads, written, missing)
+
+
+def seed_home(home: Path) -> str:
+    """Fill `home` with the reference data; its most depended-on entity (a far-reaching source)."""
+    store = SqliteStore(Settings(home=home).sqlite_path)
+    try:
+        load_paths(store, [reference_bundle_path()])
+        counts: dict[str, int] = {}
+        for relation in store.iter_relations():
+            if relation.type == "DEPENDS_ON":
+                counts[relation.target] = counts.get(relation.target, 0) + 1
+    finally:
+        store.close()
+    return max(sorted(counts), key=counts.__getitem__)
+
+
+@contextmanager
+def served(home: Path) -> Iterator[str]:
+    """`keten serve` over `home` in its own process (so clients and server do not share a GIL)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "KETEN_HOME": str(home)}
+    env.pop("KETEN_STORE", None)
+    command = [sys.executable, "-c", SERVE, "serve", "--port", str(port)]
+    server = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/health")
+                break
+            except httpx.TransportError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("keten serve did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readers", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--writes", type=int, default=500)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        busy = seed_home(home)
+        keys = KeyStore(Settings(home=home).keys_path)
+        reader = keys.create(Role.READER, Tlp.RED).secret
+        writer = keys.create(Role.CONTRIBUTOR, Tlp.RED).secret
+        keys.close()
+        with served(home) as url:
+            health = [lambda c: c.get("/health")]
+            base = run_load(url, None, None, health, args.readers, args.seconds, 0, busy)
+            mix = reader_requests(busy, busy)
+            load = run_load(url, reader, writer, mix, args.readers, args.seconds, args.writes, busy)
+    print(f"{args.readers} readers, {load.seconds:.1f} s, {args.writes} entity+relation writes")
+    print(f"{'traffic':<22}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for name, result, tally in (
+        ("baseline GET /health", base, base.reads),
+        ("reads (mixed)", load, load.reads),
+        ("writes", load, load.writes),
+    ):
+        rate = len(tally.latencies) / result.seconds
+        print(
+            f"{name:<22}{len(tally.latencies):>9}{rate:>9.0f}{tally.p(0.5):>9.1f}"
+            f"{tally.p(0.99):>9.1f}{len(tally.errors):>8}"
+        )
+    print(f"ratio mixed reads/s / baseline: {load.reads_per_second / base.reads_per_second:.2f}")
+    print(f"writes not readable afterwards: {len(load.missing)}")
+
+
+if __name__ == "__main__":
+    main()
