@@ -40,7 +40,7 @@ class CriticalityRequest(BaseModel):
 
     horizon_hours: Annotated[float, Field(ge=0, le=1e6)] = 72.0
     min_strength: Annotated[float, Field(ge=0, le=1)] = 0.0
-    kind: EntityKind | None = Field(None, description="Rank only entities of this kind.")
+    kind: Annotated[EntityKind | None, Field(description="Rank only entities of this kind.")] = None
     limit: Annotated[int, Field(ge=1, le=1000)] = 20
     candidates: Annotated[int, Field(ge=1, le=5000)] = 200
     betweenness_samples: Annotated[int, Field(ge=1, le=5000)] = 200

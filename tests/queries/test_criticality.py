@@ -10,6 +10,7 @@ import pytest
 
 from keten.graph.projection import Projection
 from keten.queries.criticality import CriticalityRequest, criticality
+from keten.schema.entities import EntityKind
 from tests.queries.conftest import Edge, random_network
 from tests.queries.reference import reference
 
@@ -44,7 +45,7 @@ def test_hub_first_and_measures_match_independent_ones(project: Project) -> None
 def test_kind_filter_and_candidate_cap(project: Project) -> None:
     entities, relations = random_network(random.Random(9), 40)
     p = project(entities, relations)
-    request = CriticalityRequest(kind="VitalProcess", candidates=3, betweenness_samples=5)
+    request = CriticalityRequest(kind=EntityKind.VITAL_PROCESS, candidates=3, betweenness_samples=5)
     result = criticality(p, request)
     assert {e.kind for e in result.entities} == {"VitalProcess"}
     assert result.cascade_sizes_computed == 3 and result.betweenness_sampled
