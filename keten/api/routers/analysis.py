@@ -15,6 +15,8 @@ from keten.api.deps import ReaderDep
 from keten.api.problems import responses
 from keten.graph.projection import Projection, ProjectionCache
 from keten.queries.cascade import CascadeRequest, CascadeResult, cascade
+from keten.queries.inoperability import InoperabilityRequest, InoperabilityResult, inoperability
+from keten.queries.propagation import PropagationRequest, PropagationResult, propagate
 
 router = APIRouter(
     prefix="/analysis", tags=["analysis"], responses=responses(400, 401, 403, 404, 422)
@@ -41,3 +43,25 @@ def run_cascade(
     them.
     """
     return cascade(projection, body.sources, body.horizon_hours, body.min_strength, body.limit)
+
+
+@router.post("/propagation")
+def run_propagation(
+    body: Annotated[PropagationRequest, Body()], projection: ProjectionDep
+) -> PropagationResult:
+    """Monte Carlo: how likely each entity is to be hit, when each dependency passes a
+    disruption on with probability `strength` (with a Wilson confidence interval).
+
+    The same `seed` gives the same answer on the same revision.
+    """
+    return propagate(projection, body)
+
+
+@router.post("/inoperability")
+def run_inoperability(
+    body: Annotated[InoperabilityRequest, Body()], projection: ProjectionDep
+) -> InoperabilityResult:
+    """Inoperability input-output model (IIM): the share of function each entity loses when
+    the `perturbation` is applied, in equilibrium (`static`) or over time (`dynamic`).
+    """
+    return inoperability(projection, body)
