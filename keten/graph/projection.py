@@ -14,7 +14,7 @@ once, per store revision and clearance, into compact arrays:
 
 `ProjectionCache` keeps one projection per clearance and rebuilds only when the revision moved.
 
->>> from keten.graph.store import EntityRow
+>>> from keten.graph.store import EntityRow, RelationRow
 >>> class Tiny:
 ...     def revision(self): return 1
 ...     def iter_entities(self, clearance): return iter([EntityRow("r:power", "Resource", "Power"),

@@ -45,7 +45,7 @@ def pagerank(
     return np.asarray(rank / rank.sum(), dtype=np.float64)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _brandes(indptr: Int64Array, indices: IntArray, sources: Int64Array, n: int) -> FloatArray:
     """Sum of pair dependencies from each source (unweighted, directed)."""
     score = np.zeros(n)

@@ -33,7 +33,7 @@ def _better(t: float, d: Any, p: Any, t0: float, d0: Any, p0: Any) -> bool:
     return p < p0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def settle(
     indptr: Int64Array,
     targets: IntArray,
@@ -107,7 +107,7 @@ def settle(
     return count
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def reset(
     indptr: Int64Array,
     group: IntArray,
@@ -197,7 +197,7 @@ class Workspace:
         )
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def monte_carlo(
     indptr: Int64Array,
     targets: IntArray,
