@@ -149,7 +149,7 @@ async def on_bundle_rejected(request: Request, exc: Exception) -> JSONResponse:
 async def on_unknown_entity(request: Request, exc: Exception) -> JSONResponse:
     """An analysis named ids that are unknown (or hidden, which must look the same)."""
     assert isinstance(exc, UnknownEntityError)
-    errors = [{"where": "body", "field": "sources", "value": i, "why": "unknown"} for i in exc.ids]
+    errors = [{"value": entity_id, "why": "unknown entity id"} for entity_id in exc.ids]
     return problem_response(404, "not-found", str(exc), errors[:100])
 
 

@@ -107,3 +107,52 @@ def test_hidden_ids_and_bad_requests(api: Api, path: str, body: dict, status: in
     answer = api.client(Role.READER, Tlp.GREEN).post(path, json=body)
     assert answer.status_code == status, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_paths_run_on_the_graph_the_key_may_see(api: Api) -> None:
+    query = {"source": "threat:storm", "target": "int:territorial"}
+    red = api.client(Role.READER, Tlp.RED).get("/analysis/paths", params=query).json()
+    green = api.client(Role.READER, Tlp.GREEN).get("/analysis/paths", params=query).json()
+    # red may use the amber SAFEGUARDS power -> territorial: storm, power, territorial
+    assert [n["id"] for n in red["paths"][0]["nodes"]] == [
+        "threat:storm",
+        "vp:power",
+        "int:territorial",
+    ]
+    assert [[n["id"] for n in p["nodes"]] for p in green["paths"]] == [
+        ["threat:storm", "vp:power", "vp:water", "int:territorial"]
+    ]
+    only = {**query, "relation_types": ["DISRUPTS", "SAFEGUARDS"]}
+    red_only = api.client(Role.READER, Tlp.RED).get("/analysis/paths", params=only).json()
+    assert [p["hops"] for p in red_only["paths"]] == [2]
+    green_only = api.client(Role.READER, Tlp.GREEN).get("/analysis/paths", params=only).json()
+    assert green_only["paths"] == []
+
+
+def test_criticality_counts_cascade_sizes_within_clearance(api: Api) -> None:
+    def sizes(clearance: Tlp) -> dict[str, int]:
+        answer = api.client(Role.READER, clearance).get(
+            "/analysis/criticality", params={"kind": "VitalProcess"}
+        )
+        assert answer.status_code == 200
+        return {e["id"]: e["cascade_size"] for e in answer.json()["entities"]}
+
+    assert sizes(Tlp.RED) == {"vp:power": 2, "vp:water": 0, "vp:secret": 0}
+    assert sizes(Tlp.GREEN) == {"vp:power": 1, "vp:water": 0}
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status"),
+    [
+        ("/analysis/paths", {"source": "threat:storm", "target": "vp:secret"}, 404),
+        ("/analysis/paths", {"source": "threat:storm"}, 422),
+        ("/analysis/paths", {"source": "a", "target": "b", "k": 0}, 422),
+        ("/analysis/criticality", {"limit": 0}, 422),
+        ("/analysis/criticality", {"kind": "Dragon"}, 422),
+        ("/analysis/criticality", {"bogus": 1}, 422),
+    ],
+)
+def test_bad_analysis_queries(api: Api, path: str, params: dict, status: int) -> None:
+    answer = api.client(Role.READER, Tlp.GREEN).get(path, params=params)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["status"] == status

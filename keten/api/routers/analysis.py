@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 
 from keten.api.deps import ReaderDep
 from keten.api.problems import responses
 from keten.graph.projection import Projection, ProjectionCache
 from keten.queries.cascade import CascadeRequest, CascadeResult, cascade
+from keten.queries.criticality import CriticalityRequest, CriticalityResult, criticality
 from keten.queries.inoperability import InoperabilityRequest, InoperabilityResult, inoperability
+from keten.queries.paths import PathsRequest, PathsResult, paths
 from keten.queries.propagation import PropagationRequest, PropagationResult, propagate
 
 router = APIRouter(
@@ -65,3 +67,21 @@ def run_inoperability(
     the `perturbation` is applied, in equilibrium (`static`) or over time (`dynamic`).
     """
     return inoperability(projection, body)
+
+
+@router.get("/criticality")
+def read_criticality(
+    query: Annotated[CriticalityRequest, Query()], projection: ProjectionDep
+) -> CriticalityResult:
+    """The entities whose failure matters most: cascade size, PageRank as something needed,
+    and betweenness on dependency chains.
+    """
+    return criticality(projection, query)
+
+
+@router.get("/paths")
+def read_paths(query: Annotated[PathsRequest, Query()], projection: ProjectionDep) -> PathsResult:
+    """Up to `k` shortest explanation paths from `source` to `target` (an actor to an
+    interest, say), each step with the relations that make it.
+    """
+    return paths(projection, query)
