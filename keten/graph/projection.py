@@ -238,7 +238,7 @@ def build_projection(store: ReadableStore, clearance: Tlp) -> Projection:
     sg_indptr, sg_targets, _ = _csr(sg_tails, sg_heads, n)
     group_arr = np.asarray(group_a, dtype=np.int32).reshape(-1)
     group_size = np.bincount(group_arr[group_arr >= 0], minlength=len(group_ids))
-    return Projection(
+    projection = Projection(
         revision=revision,
         clearance=clearance,
         ids=ids,
@@ -258,6 +258,10 @@ def build_projection(store: ReadableStore, clearance: Tlp) -> Projection:
         rel_target=np.asarray(rel_target, dtype=np.int32),
         rel_type=np.asarray(rel_type, dtype=np.int8),
     )
+    for value in vars(projection).values():
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False  # shared by concurrent requests: never edit in place
+    return projection
 
 
 class ProjectionCache:

@@ -123,9 +123,10 @@ def affected_part(projection: Projection, starts: npt.NDArray[np.int64]) -> npt.
     """Nodes that depend, directly or not, on a perturbed node (the perturbed ones included)."""
     p = projection
     n = p.node_count
-    depends = (p.edge_kind == EDGE_DEPENDS_ON).astype(np.float64)
-    graph = sp.csr_matrix((depends, p.targets, p.indptr), shape=(n, n))
-    graph.eliminate_zeros()
+    tails = np.repeat(np.arange(n), np.diff(p.indptr))
+    depends = p.edge_kind == EDGE_DEPENDS_ON
+    ones = np.ones(int(depends.sum()))
+    graph = sp.csr_matrix((ones, (tails[depends], p.targets[depends])), shape=(n, n))
     seen = np.zeros(n, dtype=np.bool_)
     for start in starts.tolist():
         if not seen[start]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from keten.graph.projection import ProjectionCache, build_projection
 from keten.graph.sqlite import SqliteStore
 from keten.graph.store import EntityRow, RelationRow
@@ -87,3 +89,11 @@ def test_cache_rebuilds_only_when_the_revision_moves(sqlite_store: SqliteStore) 
     assert second is not first and "r:oil" in second.index and cache.builds == 2
     assert cache.get(Tlp.RED) is second
     assert cache.get(Tlp.CLEAR) is not second and cache.builds == 3
+
+
+def test_arrays_are_read_only(sqlite_store: SqliteStore) -> None:
+    fill(sqlite_store)
+    p = build_projection(sqlite_store, Tlp.RED)
+    for array in (p.indptr, p.targets, p.buffer_hours, p.strength, p.group, p.rel_type):
+        with pytest.raises(ValueError, match="read-only"):
+            array[:1] = 0

@@ -102,6 +102,9 @@ def test_refuses_unstable_matrix_and_unknown_ids(project: Project) -> None:
     p = project(entities, relations)
     with pytest.raises(AnalysisInputError, match=r"spectral radius 1 >= 1.*below 1"):
         inoperability(p, InoperabilityRequest(perturbation={"r:a": 0.5}))
+    before = (p.indptr.copy(), p.targets.copy(), p.strength.copy())
     assert inoperability(p, InoperabilityRequest(perturbation={"r:a": 0.5}, scale=0.5)).total == 2
+    after = (p.indptr, p.targets, p.strength)
+    assert all(x.tolist() == y.tolist() for x, y in zip(before, after, strict=True))
     with pytest.raises(UnknownEntityError):
         inoperability(p, InoperabilityRequest(perturbation={"r:zz": 0.5}))
