@@ -1,0 +1,407 @@
+"""Import trade statistics (product, partner, year, value) as supplier shares.
+
+Analysts get import figures from Eurostat Comext, CBS or UN Comtrade as long tables. This
+module turns such a CSV into `Resource -[:SOURCED_FROM {share, year, value, scope}]-> Country`
+relations, so the dependency monitor and the embargo analysis run on real trade data:
+
+* columns `product`, `partner`, `year`, `value` (and optionally `unit`), comma, semicolon or
+  tab separated; rows of the same product, partner and year are added up (e.g. CN8 lines
+  under one product);
+* `share` = value from the partner / total value of the product in that year, `scope` is
+  `"imports_value"` and the relation key is `imports_value:<year>`, so every year is kept
+  next to the others and next to the reference data (which uses other scopes);
+* products become Resource ids `resource:<slug of the product>` unless a map file (columns
+  `product`, `resource`) says otherwise; missing Resources are created with the product name;
+* partners are ISO 3166 alpha-2 codes (Eurostat's `EL` is Greece) or names or aliases of
+  Countries in the store; an unknown code creates a Country (EU membership from `EU27`), an
+  unknown name is a problem;
+* every relation cites a Source made for the file (or the given, existing `source_id`).
+
+The bundle is loaded with `keten.ingest.load_bundle`: all of it or, on any problem, nothing.
+Shares already stored for the same product, year and scope count too: re-importing a file
+from which a partner disappeared is refused rather than leaving shares that sum above 1.
+
+>>> slug("Rare earths (REE+), oxides")
+'rare-earths-ree-oxides'
+>>> sorted(EU27)[:3]
+['AT', 'BE', 'BG']
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from keten.graph.store import EntityFilter, GraphStore, RelationFilter, RelationRow
+from keten.ingest.loader import LoadReport, load_bundle
+from keten.ingest.problems import BundleRejected, Problem, ProblemLog
+from keten.ingest.readers import RawRecord
+from keten.ingest.shares import ShareTally
+
+SCOPE = "imports_value"
+CONTRIBUTOR = "keten import-trade"
+# fmt: off
+EU27 = frozenset({
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
+    "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+})
+# fmt: on
+"""ISO 3166-1 alpha-2 codes of the 27 EU member states (since 1 February 2020)."""
+ISO2_ALIASES = {"EL": "GR", "UK": "GB"}
+"""Codes that Eurostat uses in place of the ISO ones."""
+REQUIRED = ("product", "partner", "year", "value")
+ISO2 = re.compile(r"^[A-Za-z]{2}$")
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRow:
+    """One checked line of the CSV."""
+
+    product: str
+    partner: str
+    year: int
+    value: float
+    unit: str
+    line: int
+
+
+@dataclass
+class TradeImport:
+    """What an import did: the load report and what it made of the file."""
+
+    report: LoadReport
+    source_id: str
+    product_years: int
+    shares: int
+    created: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form for `--json`."""
+        return {
+            **self.report.as_dict(),
+            "source_id": self.source_id,
+            "product_years": self.product_years,
+            "shares": self.shares,
+            "created": self.created,
+        }
+
+
+def slug(text: str) -> str:
+    """Lower-case ASCII words joined by hyphens (the id convention)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def open_table(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row with lower-cased column names) of a CSV whose separator is sniffed."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        sample = handle.read(4096)
+        handle.seek(0)
+        try:
+            dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        reader = csv.reader(handle, dialect)
+        header = [name.strip().lower() for name in next(reader, [])]
+        for values in reader:
+            if any(v.strip() for v in values):
+                yield reader.line_num, dict(zip(header, (v.strip() for v in values), strict=False))
+
+
+def read_trade_rows(path: Path, log: ProblemLog) -> list[TradeRow]:
+    """The rows of a trade CSV; every bad cell goes to `log`."""
+    rows: list[TradeRow] = []
+    name = str(path)
+    for line, cells in open_table(path):
+        missing = [c for c in REQUIRED if not cells.get(c)]
+        for column in missing:
+            log.add(Problem(name, f"line {line}", column, "missing value or column"))
+        if missing:
+            continue
+        year = _year(cells["year"])
+        value = _value(cells["value"])
+        if year is None:
+            log.add(Problem(name, f"line {line}", "year", "not a year 1900-2100", cells["year"]))
+        if value is None:
+            why = "not a finite number >= 0"
+            log.add(Problem(name, f"line {line}", "value", why, cells["value"]))
+        if year is not None and value is not None:
+            unit = cells.get("unit", "")
+            rows.append(TradeRow(cells["product"], cells["partner"], year, value, unit, line))
+    return rows
+
+
+def _year(text: str) -> int | None:
+    try:
+        year = int(text)
+    except ValueError:
+        return None
+    return year if 1900 <= year <= 2100 else None
+
+
+def _value(text: str) -> float | None:
+    try:
+        value = float(text.replace("_", ""))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def read_resource_map(path: Path, log: ProblemLog) -> dict[str, str]:
+    """product -> Resource id from a CSV with columns `product` and `resource`."""
+    mapping: dict[str, str] = {}
+    for line, cells in open_table(path):
+        product, resource = cells.get("product", ""), cells.get("resource", "")
+        if not product or not resource:
+            why = "needs a `product` and a `resource` id"
+            log.add(Problem(str(path), f"line {line}", "resource", why))
+            continue
+        mapping[product] = resource
+    return mapping
+
+
+def listed(store: GraphStore, kind: str) -> Iterator[Any]:
+    """Every entity of `kind`, page by page."""
+    cursor = None
+    while True:
+        page = store.list_entities(EntityFilter(kind=kind), cursor, 1000)
+        yield from page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return
+
+
+@dataclass
+class CountryIndex:
+    """Finds Countries by ISO2 code or by (lower-cased) name and aliases."""
+
+    by_code: dict[str, str]
+    by_name: dict[str, str]
+
+    @classmethod
+    def of(cls, store: GraphStore) -> CountryIndex:
+        """The Countries in `store`."""
+        by_code: dict[str, str] = {}
+        by_name: dict[str, str] = {}
+        for row in listed(store, "Country"):
+            code = row.props.get("iso2") or row.id.removeprefix("country:")
+            by_code.setdefault(str(code).upper(), row.id)
+            for name in [row.name, *(row.props.get("aliases") or [])]:
+                by_name.setdefault(str(name).lower(), row.id)
+        return cls(by_code, by_name)
+
+    def resolve(self, partner: str) -> tuple[str | None, str | None]:
+        """(country id, None) when known; (None, ISO2) for a new code; (None, None) if unknown."""
+        if ISO2.match(partner):
+            code = ISO2_ALIASES.get(partner.upper(), partner.upper())
+            known = self.by_code.get(code)
+            return (known, None) if known else (None, code)
+        return self.by_name.get(partner.lower()), None
+
+
+@dataclass
+class TradeBundle:
+    """The bundle made of a trade file, and what it had to create."""
+
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    relations: list[dict[str, Any]] = field(default_factory=list)
+    product_years: int = 0
+    created: list[str] = field(default_factory=list)
+
+    def add_entity(self, record: dict[str, Any]) -> None:
+        """An entity the store lacks."""
+        self.entities.append(record)
+        self.created.append(record["id"])
+
+
+def build_bundle(
+    store: GraphStore,
+    rows: list[TradeRow],
+    resource_map: dict[str, str],
+    source_id: str,
+    file: str,
+    log: ProblemLog,
+) -> TradeBundle:
+    """SOURCED_FROM shares per product-year, with the Resources and Countries they need."""
+    bundle = TradeBundle()
+    countries = CountryIndex.of(store)
+    values: dict[tuple[str, int], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    units: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for row in rows:
+        country = _partner(row, countries, bundle, file, log)
+        if country is not None:
+            values[(row.product, row.year)][country] += row.value
+            units[(row.product, row.year)].add(row.unit)
+    resources: dict[str, str] = {}
+    for (product, year), by_country in values.items():
+        if product not in resources:
+            resources[product] = _resource(store, product, resource_map, source_id, bundle)
+        problem = _group_problem(product, year, by_country, units[(product, year)], file)
+        if problem:
+            log.add(problem)
+            continue
+        bundle.product_years += 1
+        bundle.relations += _shares(resources[product], year, by_country, units, product, source_id)
+    return bundle
+
+
+def _partner(
+    row: TradeRow, countries: CountryIndex, bundle: TradeBundle, file: str, log: ProblemLog
+) -> str | None:
+    """The partner's Country id, creating the Country for a new ISO2 code."""
+    known, new_code = countries.resolve(row.partner)
+    if known:
+        return known
+    if new_code is None:
+        why = "unknown country: give an ISO2 code or the name of a Country in the store"
+        log.add(Problem(file, f"line {row.line}", "partner", why, row.partner))
+        return None
+    country_id = f"country:{new_code}"
+    countries.by_code[new_code] = country_id
+    bundle.add_entity(
+        {
+            "id": country_id,
+            "kind": "Country",
+            "name": new_code,
+            "iso2": new_code,
+            "eu_member": new_code in EU27,
+            "contributor": CONTRIBUTOR,
+        }
+    )
+    return country_id
+
+
+def _resource(
+    store: GraphStore,
+    product: str,
+    resource_map: dict[str, str],
+    source_id: str,
+    bundle: TradeBundle,
+) -> str:
+    """The Resource id of a product; a Resource is created when the store has none."""
+    resource_id = resource_map.get(product) or f"resource:{slug(product) or 'unnamed'}"
+    if store.get_entity(resource_id) is None and resource_id not in bundle.created:
+        bundle.add_entity(
+            {
+                "id": resource_id,
+                "kind": "Resource",
+                "name": product,
+                "source_ids": [source_id],
+                "contributor": CONTRIBUTOR,
+            }
+        )
+    return resource_id
+
+
+def _group_problem(
+    product: str, year: int, by_country: dict[str, float], units: set[str], file: str
+) -> Problem | None:
+    """Why the values of one product-year cannot become shares, if they cannot."""
+    if len(units) > 1:
+        why = f"{product} {year} mixes units {sorted(units)}: values cannot be added"
+        return Problem(file, f"{product} {year}", "unit", why)
+    if sum(by_country.values()) <= 0:
+        return Problem(file, f"{product} {year}", "value", f"{product} {year}: total value is 0")
+    return None
+
+
+def _shares(
+    resource_id: str,
+    year: int,
+    by_country: dict[str, float],
+    units: dict[tuple[str, int], set[str]],
+    product: str,
+    source_id: str,
+) -> list[dict[str, Any]]:
+    """One SOURCED_FROM relation per partner: its value and its share of the product-year."""
+    total = sum(by_country.values())
+    (unit,) = units[(product, year)]
+    relations = []
+    for country_id, value in sorted(by_country.items()):
+        relation: dict[str, Any] = {
+            "source": resource_id,
+            "target": country_id,
+            "type": "SOURCED_FROM",
+            "key": f"{SCOPE}:{year}",
+            "share": round(value / total, 6),
+            "year": year,
+            "value": value,
+            "scope": SCOPE,
+            "source_ids": [source_id],
+            "contributor": CONTRIBUTOR,
+        }
+        if unit:
+            relation["unit"] = unit
+        relations.append(relation)
+    return relations
+
+
+def stored_share_problems(store: GraphStore, relations: list[dict[str, Any]]) -> list[Problem]:
+    """Sum checks over the new shares together with the shares already stored for them."""
+    tally = ShareTally()
+    for resource_id in sorted({r["source"] for r in relations}):
+        tally.add_stored(_stored_shares(store, resource_id))
+    rows = [RelationRow(r["source"], r["type"], r["target"], r["key"], props=r) for r in relations]
+    places = [RawRecord("relation", r, "import", f"{r['source']} {r['year']}") for r in relations]
+    tally.add(places, rows)
+    return tally.problems()
+
+
+def _stored_shares(store: GraphStore, resource_id: str) -> Iterator[RelationRow]:
+    cursor = None
+    while True:
+        flt = RelationFilter(type="SOURCED_FROM", source=resource_id)
+        page = store.list_relations(flt, cursor, 1000)
+        yield from page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return
+
+
+def source_entity(path: Path) -> dict[str, Any]:
+    """The Source entity that the shares of a file cite."""
+    return {
+        "id": f"source:trade-{slug(path.stem) or 'file'}",
+        "kind": "Source",
+        "name": f"Trade statistics imported from {path.name}",
+        "contributor": CONTRIBUTOR,
+    }
+
+
+def import_trade(
+    store: GraphStore,
+    path: Path,
+    resource_map: Path | None = None,
+    source_id: str | None = None,
+    dry_run: bool = False,
+) -> TradeImport:
+    """Read a trade CSV and load its shares; raise BundleRejected naming every problem."""
+    log = ProblemLog()
+    file = str(path)
+    if not path.is_file():
+        raise BundleRejected([Problem(file, "-", "", "no such file")], 1)
+    mapping = read_resource_map(resource_map, log) if resource_map else {}
+    source = source_entity(path) if source_id is None else None
+    cited = source["id"] if source else str(source_id)
+    if source is None and store.get_entity(cited) is None:
+        log.add(Problem(file, "-", "source", "no such Source entity in the store", cited))
+    bundle = build_bundle(store, read_trade_rows(path, log), mapping, cited, file, log)
+    for problem in stored_share_problems(store, bundle.relations):
+        log.add(Problem(file, problem.where, problem.field, problem.why, problem.value))
+    if not log and not bundle.relations:
+        log.add(Problem(file, "-", "", "holds no trade rows"))
+    if log:
+        raise log.rejection()
+    entities = ([source] if source else []) + bundle.entities
+    report = load_bundle(
+        store, {"entities": entities, "relations": bundle.relations}, dry_run, file
+    )
+    created = ([cited] if source and store.get_entity(cited) is None else []) + bundle.created
+    return TradeImport(report, cited, bundle.product_years, len(bundle.relations), created)

@@ -1,0 +1,197 @@
+"""Trade CSV import and the supplier-share sum check, against a real SQLite store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keten.graph.sqlite import SqliteStore
+from keten.graph.store import RelationFilter, RelationRow
+from keten.ingest import BundleRejected, load_bundle
+from keten.ingest.readers import RawRecord
+from keten.ingest.shares import TOLERANCE, ShareTally
+from keten.ingest.trade import import_trade
+
+COUNTRIES: dict[str, Any] = {
+    "entities": [
+        {"id": "country:CN", "kind": "Country", "name": "China", "iso2": "CN", "eu_member": False},
+        {"id": "country:DE", "kind": "Country", "name": "Germany", "iso2": "DE", "eu_member": True},
+        {"id": "resource:ga", "kind": "Resource", "name": "Gallium (reference)"},
+    ]
+}
+
+
+def share_row(target: str, share: float, year: int | None = 2023, **props: Any) -> RelationRow:
+    return RelationRow(
+        "resource:x", "SOURCED_FROM", target, props={"share": share, "year": year, **props}
+    )
+
+
+def tally_of(rows: list[RelationRow]) -> ShareTally:
+    tally = ShareTally()
+    places = [RawRecord("relation", {}, "b.yaml", f"relations[{i}]") for i in range(len(rows))]
+    tally.add(places, rows)
+    return tally
+
+
+def test_shares_above_one_are_refused_naming_resource_year_sum_and_records() -> None:
+    rows = [share_row("country:CN", 0.7), share_row("country:RU", 0.6, scope="eu_sourcing")]
+    rows.append(share_row("country:US", 0.5, scope="eu_sourcing"))
+    (problem,) = tally_of(rows).problems()
+    assert problem.value == pytest.approx(0.6 + 0.5) and problem.field == "share"
+    assert "resource:x" in problem.why and "2023" in problem.why and "eu_sourcing" in problem.why
+    assert problem.where == "relations[1]" and "relations[2]" in problem.why
+
+
+def test_the_tolerance_lets_rounded_shares_pass_and_no_more() -> None:
+    within = [share_row("country:CN", 0.6), share_row("country:US", 0.4 + TOLERANCE / 2)]
+    assert tally_of(within).problems() == []
+    over = [share_row("country:CN", 0.6), share_row("country:US", 0.4 + TOLERANCE * 1.5)]
+    assert len(tally_of(over).problems()) == 1
+
+
+def test_years_and_scopes_are_separate_wholes_and_repeats_count_once() -> None:
+    rows = [
+        share_row("country:CN", 0.8, 2022),
+        share_row("country:CN", 0.8, 2023),
+        share_row("country:CN", 0.8, 2023, scope="global_extraction"),
+        share_row("country:CN", 0.8, None),
+    ]
+    assert tally_of(rows).problems() == []
+    repeated = [share_row("country:CN", 0.9), share_row("country:US", 0.3)]
+    repeated.append(share_row("country:US", 0.1))  # same relation again: the last share counts
+    assert tally_of(repeated).problems() == []
+
+
+def test_stored_shares_count_unless_the_bundle_replaces_them() -> None:
+    tally = ShareTally()
+    tally.add_stored([share_row("country:CN", 0.6), share_row("country:RU", 0.3)])
+    tally.add([RawRecord("relation", {}, "b", "relations[0]")], [share_row("country:RU", 0.4)])
+    assert tally.problems() == []
+    tally.add([RawRecord("relation", {}, "b", "relations[1]")], [share_row("country:US", 0.2)])
+    (problem,) = tally.problems()
+    assert "1 of them already in the store" in problem.why
+    assert problem.value == pytest.approx(0.6 + 0.4 + 0.2)
+
+
+@pytest.fixture
+def store(sqlite_store: SqliteStore) -> SqliteStore:
+    load_bundle(sqlite_store, COUNTRIES)
+    return sqlite_store
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text.strip() + "\n", encoding="utf-8")
+    return path
+
+
+def shares_of(store: SqliteStore, resource: str) -> dict[tuple[str, int], RelationRow]:
+    page = store.list_relations(RelationFilter(type="SOURCED_FROM", source=resource), limit=1000)
+    return {(r.target, r.props["year"]): r for r in page.items}
+
+
+TRADE = """
+product,partner,year,value,unit
+Gallium,CN,2022,400,EUR
+Gallium,CN,2022,300,EUR
+Gallium,Germany,2022,300,EUR
+Gallium,CN,2023,900,EUR
+Gallium,US,2023,100,EUR
+Nickel ore,EL,2023,50,EUR
+"""
+
+
+def test_import_aggregates_values_into_shares_per_product_year(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    done = import_trade(store, write(tmp_path / "imports 2023.csv", TRADE))
+    assert (done.product_years, done.shares) == (3, 5)
+    gallium = shares_of(store, "resource:gallium")
+    expected = {
+        ("country:CN", 2022): (700, 700 / 1000),
+        ("country:DE", 2022): (300, 300 / 1000),
+        ("country:CN", 2023): (900, 900 / 1000),
+        ("country:US", 2023): (100, 100 / 1000),
+    }
+    assert {k: (r.props["value"], r.props["share"]) for k, r in gallium.items()} == expected
+    first = gallium[("country:CN", 2022)]
+    assert first.key == "imports_value:2022" and first.props["scope"] == "imports_value"
+    assert first.props["source_ids"] == [done.source_id] == ["source:trade-imports-2023"]
+    assert first.props["unit"] == "EUR"
+    assert store.get_entity(done.source_id) is not None
+    new_country = store.get_entity("country:US")
+    assert new_country is not None and new_country.props["eu_member"] is False
+    greece = store.get_entity("country:GR")  # Eurostat's EL
+    assert greece is not None and greece.props["eu_member"] is True
+    assert shares_of(store, "resource:nickel-ore")[("country:GR", 2023)].props["share"] == 1.0
+    created = store.get_entity("resource:gallium")
+    assert created is not None and created.name == "Gallium"
+    assert set(done.created) >= {"resource:gallium", "country:US", "country:GR"}
+
+
+def test_import_is_idempotent_and_a_dry_run_writes_nothing(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "t.csv", TRADE)
+    before = store.revision()
+    dry = import_trade(store, path, dry_run=True)
+    assert dry.report.dry_run and dry.report.counts.relations_created == 5
+    assert store.revision() == before
+    import_trade(store, path)
+    again = import_trade(store, path)
+    assert (
+        again.report.counts.relations_unchanged == 5 and again.report.counts.relations_created == 0
+    )
+
+
+def test_resource_map_and_source_option(store: SqliteStore, tmp_path: Path) -> None:
+    load_bundle(store, {"entities": [{"id": "source:cbs", "kind": "Source", "name": "CBS"}]})
+    mapping = write(tmp_path / "map.csv", "product;resource\nGallium;resource:ga")
+    trade = write(tmp_path / "t.csv", "product;partner;year;value\nGallium;CN;2024;5")
+    done = import_trade(store, trade, resource_map=mapping, source_id="source:cbs")
+    (relation,) = shares_of(store, "resource:ga").values()
+    assert relation.props["source_ids"] == ["source:cbs"] and done.created == []
+    kept = store.get_entity("resource:ga")
+    assert kept is not None and kept.name == "Gallium (reference)"
+
+
+def test_bad_rows_are_all_named_and_nothing_is_written(store: SqliteStore, tmp_path: Path) -> None:
+    bad = """
+product,partner,year,value
+Gallium,CN,20x3,10
+Gallium,CN,2023,-5
+Gallium,Atlantis,2023,5
+Gallium,,2023,5
+"""
+    before = store.revision()
+    with pytest.raises(BundleRejected) as refused:
+        import_trade(store, write(tmp_path / "bad.csv", bad))
+    found = {(p.where, p.field) for p in refused.value.problems}
+    assert found == {
+        ("line 2", "year"),
+        ("line 3", "value"),
+        ("line 4", "partner"),
+        ("line 5", "partner"),
+    }
+    assert store.revision() == before
+
+
+def test_mixed_units_and_unknown_source_are_refused(store: SqliteStore, tmp_path: Path) -> None:
+    mixed = "product,partner,year,value,unit\nTin,CN,2023,5,EUR\nTin,DE,2023,5,kg"
+    with pytest.raises(BundleRejected) as refused:
+        import_trade(store, write(tmp_path / "m.csv", mixed), source_id="source:nope")
+    fields = sorted(p.field for p in refused.value.problems)
+    assert fields == ["source", "unit"]
+
+
+def test_reimport_without_a_partner_is_refused_rather_than_overfull(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    import_trade(store, write(tmp_path / "t.csv", "product,partner,year,value\nTin,CN,2023,5"))
+    with pytest.raises(BundleRejected) as refused:
+        import_trade(store, write(tmp_path / "t.csv", "product,partner,year,value\nTin,DE,2023,5"))
+    (problem,) = refused.value.problems
+    assert "resource:tin" in problem.why and "2023" in problem.why and problem.value == 2.0
+    assert set(shares_of(store, "resource:tin")) == {("country:CN", 2023)}
