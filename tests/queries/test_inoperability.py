@@ -104,7 +104,8 @@ def test_refuses_unstable_matrix_and_unknown_ids(project: Project) -> None:
         inoperability(p, InoperabilityRequest(perturbation={"r:a": 0.5}))
     before = (p.indptr.copy(), p.targets.copy(), p.strength.copy())
     assert inoperability(p, InoperabilityRequest(perturbation={"r:a": 0.5}, scale=0.5)).total == 2
-    after = (p.indptr, p.targets, p.strength)
-    assert all(x.tolist() == y.tolist() for x, y in zip(before, after, strict=True))
+    assert before[0].tolist() == p.indptr.tolist()
+    assert before[1].tolist() == p.targets.tolist()
+    assert before[2].tolist() == p.strength.tolist()
     with pytest.raises(UnknownEntityError):
         inoperability(p, InoperabilityRequest(perturbation={"r:zz": 0.5}))
