@@ -53,12 +53,6 @@ def test_propagation_with_a_weak_edge_estimates_its_strength(api: Api) -> None:
     assert water["ci_high"] - water["ci_low"] < 0.1
 
 
-SHARED_ARRAYS_BUG = (
-    "keten.queries.inoperability.affected_part wraps the cached projection's indptr/targets "
-    "in a scipy matrix without copying and eliminate_zeros() rewrites them in place"
-)
-
-
 def test_static_inoperability_for_a_green_key(api: Api) -> None:
     body = {"perturbation": {"vp:power": 0.4}, "mode": "static", "scale": 0.5}
     green = api.client(Role.READER, Tlp.GREEN).post("/analysis/inoperability", json=body)
@@ -68,7 +62,6 @@ def test_static_inoperability_for_a_green_key(api: Api) -> None:
     assert q == pytest.approx({"vp:power": 0.4, "vp:water": 0.2})
 
 
-@pytest.mark.xfail(strict=True, reason=SHARED_ARRAYS_BUG)
 def test_analyses_leave_the_shared_projection_intact(api: Api) -> None:
     reader = api.client(Role.READER, Tlp.RED)
     cascade = {"sources": ["threat:storm"]}
@@ -78,7 +71,6 @@ def test_analyses_leave_the_shared_projection_intact(api: Api) -> None:
     assert reader.post("/analysis/cascade", json=cascade).json() == before
 
 
-@pytest.mark.xfail(strict=True, reason=SHARED_ARRAYS_BUG)
 def test_static_inoperability_follows_the_leontief_equation(api: Api) -> None:
     body = {"perturbation": {"vp:power": 0.4}, "mode": "static", "scale": 0.5}
     green = api.client(Role.READER, Tlp.GREEN).post("/analysis/inoperability", json=body)
