@@ -1,6 +1,11 @@
 """Command line of keten; each module registers its commands on `keten.cli.app.app`."""
 
-from keten.cli import store_commands  # noqa: F401  (registers init, load, export)
+from keten.cli import (  # noqa: F401  (importing a module registers its commands)
+    analysis,
+    keys,
+    serve,
+    store_commands,
+)
 from keten.cli.app import app
 
 
