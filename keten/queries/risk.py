@@ -1,0 +1,387 @@
+"""The integrated risk analysis: every threat against the national-security interests.
+
+The source letter's periodic integrated analysis brings risks, threats and the actors behind
+them together against the interests. keten follows the national risk assessment method
+(RbRa, ANV) in its scales: a *likelihood class* and, per interest, an *impact class*, both
+A (limited / very unlikely) to E (catastrophic / very likely).
+
+Where classes come from:
+
+* **stated**: a contributor gave them on the Threat (`likelihood`, `impact` per interest);
+* **derived** (impact only): keten runs the cascade from the threat (along DISRUPTS, then
+  against DEPENDS_ON, within `horizon_hours`) and scores what reaches each interest through
+  SAFEGUARDS. Each vital process that is hit adds
+  ``points = category weight (A: 2, B or unknown: 1)
+  x speed weight (hit within 24 h: 2, later: 1)
+  x path strength (product of the strengths along its chain)``
+  and the interest's points fall in doubling bands (``DERIVED_BANDS``): under 2 is A, under
+  4 B, under 8 C, under 16 D, else E. Bands double because the method's class bounds are
+  roughly logarithmic. Every derived class comes with its processes, times and chains.
+
+Stated classes win over derived ones unless `prefer="derived"`; an interest with only one
+kind of class takes that one. Likelihood is never derived: a threat without it has no score.
+
+Score: ``likelihood index x highest impact index`` (A = 1 ... E = 5, so 1 to 25). This is
+keten's own ranking aid on the risk diagram's two axes, not the method's weighted sum over
+impact criteria. The reference knowledge base's classes are indicative estimates of the
+keten editors, not RbRa scores (`CAVEAT`).
+
+>>> impact_class(1.5), impact_class(4), impact_class(40)
+('A', 'C', 'E')
+>>> risk_score("C", {"interest:a": "B", "interest:b": "D"})
+12
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from keten.graph.projection import TYPE_CODE, Projection
+from keten.graph.store import EntityFilter, EntityRow, GraphStore
+from keten.queries.cascade import AffectedEntity, via_chain
+from keten.queries.kernel import Workspace
+from keten.schema.markings import Tlp
+
+CLASSES = "ABCDE"
+"""Classes in order; the index (1-based) is the class's value in the score."""
+DERIVED_BANDS = (2.0, 4.0, 8.0, 16.0)
+"""Upper bounds (exclusive) of classes A to D for derived impact points; above is E."""
+CATEGORY_WEIGHT = {"A": 2.0, "B": 1.0}
+FAST_HOURS = 24.0
+FAST_WEIGHT = 2.0
+CAVEAT = (
+    "Likelihood and impact classes of the reference knowledge base are indicative estimates "
+    "of the keten editors, not scores of the national risk assessment (RbRa 2022); derived "
+    "classes follow keten's documented rule. Use them to compare and question, not to cite."
+)
+IMPACT_RULE = (
+    "derived impact: per interest, sum over the vital processes hit that safeguard it of "
+    "category weight (A 2, else 1) x speed weight (within 24 h 2, else 1) x path strength; "
+    "points < 2 A, < 4 B, < 8 C, < 16 D, else E"
+)
+SCORE_RULE = "score = likelihood index x highest impact index (A=1 .. E=5; 1 to 25)"
+
+Prefer = Literal["stated", "derived"]
+
+
+class RiskOptions(BaseModel):
+    """How the analysis derives impact and what it shows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    horizon_hours: Annotated[float, Field(ge=0, le=1e6)] = 72.0
+    min_strength: Annotated[float, Field(ge=0, le=1)] = 0.0
+    prefer: Prefer = "stated"
+    top: Annotated[int, Field(ge=0, le=100, description="Chain effects shown per threat.")] = 5
+
+
+class ProcessHit(BaseModel):
+    """A vital process the threat's cascade reaches, as counted for one interest."""
+
+    id: str
+    name: str
+    category: str | None
+    time_to_impact_hours: float
+    path_strength: float = Field(description="Product of the strengths along `via`.")
+    points: float
+    via: list[str]
+
+
+class Derivation(BaseModel):
+    """How a derived impact class came about."""
+
+    impact: str
+    points: float
+    processes: list[ProcessHit]
+
+
+class ActorRef(BaseModel):
+    """An actor that POSES the threat."""
+
+    id: str
+    name: str
+
+
+class ThreatRisk(BaseModel):
+    """One threat in the integrated analysis."""
+
+    id: str
+    name: str
+    theme: str | None = None
+    malicious: bool | None = None
+    likelihood: str | None
+    impact: dict[str, str] = Field(description="Impact class per interest id.")
+    impact_basis: dict[str, Literal["stated", "derived"]]
+    score: int | None = Field(description=SCORE_RULE)
+    actors: list[ActorRef]
+    derivation: dict[str, Derivation] = Field(description="Per interest: the derived class.")
+    cascade_total: int = Field(description="Entities the threat reaches within the horizon.")
+    chain_effects: list[AffectedEntity] = Field(description="First entities hit, by time.")
+    source_ids: list[str] = Field(default_factory=list)
+
+
+class RankedThreat(BaseModel):
+    """A threat as it ranks against one interest."""
+
+    id: str
+    name: str
+    impact: str
+    basis: Literal["stated", "derived"]
+    likelihood: str | None
+    score: int | None
+
+
+class InterestSummary(BaseModel):
+    """One interest with the threats that reach it, worst impact first."""
+
+    id: str
+    name: str
+    threats: list[RankedThreat]
+
+
+class RiskResult(BaseModel):
+    """Answer of `GET /analysis/risk`."""
+
+    threats: list[ThreatRisk]
+    interests: list[InterestSummary]
+    method: dict[str, Any]
+    revision: int
+
+
+def class_index(value: str | None) -> int:
+    """1 for A ... 5 for E, 0 for no class."""
+    return CLASSES.index(value) + 1 if value and value in CLASSES else 0
+
+
+def impact_class(points: float) -> str:
+    """The derived impact class of an interest's points (doubling bands)."""
+    for bound, label in zip(DERIVED_BANDS, CLASSES, strict=False):
+        if points < bound:
+            return label
+    return CLASSES[-1]
+
+
+def risk_score(likelihood: str | None, impact: dict[str, str]) -> int | None:
+    """Likelihood index x highest impact index; None without likelihood or impact."""
+    worst = max((class_index(c) for c in impact.values()), default=0)
+    return class_index(likelihood) * worst if likelihood and worst else None
+
+
+def entities_of_kind(store: GraphStore, kind: str, clearance: Tlp) -> Iterator[EntityRow]:
+    """Every visible entity of `kind`, page by page."""
+    cursor: str | None = None
+    while True:
+        page = store.list_entities(EntityFilter(kind=kind, clearance=clearance), cursor, 1000)
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def edge_strength(projection: Projection, tail: int, head: int) -> float:
+    """Strength of the strongest propagation edge tail -> head."""
+    lo, hi = projection.indptr[tail], projection.indptr[tail + 1]
+    mask = projection.targets[lo:hi] == head
+    return float(projection.strength[lo:hi][mask].max())
+
+
+def path_strength(projection: Projection, chain: list[str], node: int) -> float:
+    """Product of edge strengths along `chain` (source ... predecessor) then into `node`."""
+    steps = [projection.index[i] for i in chain] + [node]
+    product = 1.0
+    for tail, head in itertools.pairwise(steps):
+        product *= edge_strength(projection, tail, head)
+    return product
+
+
+def actors_by_threat(projection: Projection) -> dict[int, list[ActorRef]]:
+    """Actor -[:POSES]-> threat pairs, grouped by threat index."""
+    poses = projection.rel_type == TYPE_CODE["POSES"]
+    grouped: dict[int, list[ActorRef]] = {}
+    for actor, threat in zip(
+        projection.rel_source[poses].tolist(), projection.rel_target[poses].tolist(), strict=True
+    ):
+        ref = ActorRef(id=projection.ids[actor], name=projection.names[actor])
+        grouped.setdefault(threat, []).append(ref)
+    for refs in grouped.values():
+        refs.sort(key=lambda a: a.id)
+    return grouped
+
+
+class Deriver:
+    """Runs one cascade per threat on a shared workspace and scores what reaches interests."""
+
+    def __init__(
+        self, projection: Projection, categories: dict[str, str], options: RiskOptions
+    ) -> None:
+        self.projection = projection
+        self.categories = categories
+        self.options = options
+        self.work = Workspace(projection)
+
+    def hit(self, node: int) -> ProcessHit:
+        """The process at `node` as hit in the current run."""
+        p = self.projection
+        chain = via_chain(self.work.pred, node, p.ids)
+        category = self.categories.get(p.ids[node])
+        time = float(self.work.time[node])
+        strength = path_strength(p, chain, node)
+        speed = FAST_WEIGHT if time <= FAST_HOURS else 1.0
+        points = CATEGORY_WEIGHT.get(category or "", 1.0) * speed * strength
+        return ProcessHit(
+            id=p.ids[node],
+            name=p.names[node],
+            category=category,
+            time_to_impact_hours=time,
+            path_strength=round(strength, 6),
+            points=round(points, 6),
+            via=chain,
+        )
+
+    def run(self, threat: int) -> tuple[int, dict[str, Derivation], list[AffectedEntity]]:
+        """Cascade total, derivation per interest and first chain effects of one threat."""
+        p, work = self.projection, self.work
+        sources = np.array([threat], dtype=np.int64)
+        count = work.run(sources, self.options.horizon_hours, self.options.min_strength)
+        try:
+            order = work.order[:count].tolist()
+            hits: dict[int, list[ProcessHit]] = {}
+            for node in order:
+                interests = p.interests_of(node).tolist()
+                if interests:
+                    hit = self.hit(node)
+                    for interest in interests:
+                        hits.setdefault(interest, []).append(hit)
+            effects = [
+                AffectedEntity(
+                    id=p.ids[u],
+                    kind=p.kinds[u],
+                    name=p.names[u],
+                    time_to_impact_hours=float(work.time[u]),
+                    depth=int(work.depth[u]),
+                    via=via_chain(work.pred, u, p.ids),
+                )
+                for u in order[1 : 1 + self.options.top]
+            ]
+        finally:
+            work.clear(count)
+        derivation = {}
+        for interest, processes in hits.items():
+            points = round(sum(h.points for h in processes), 6)
+            derivation[p.ids[interest]] = Derivation(
+                impact=impact_class(points), points=points, processes=processes
+            )
+        return count, derivation, effects
+
+
+def combine(
+    stated: dict[str, str], derived: dict[str, Derivation], prefer: Prefer
+) -> tuple[dict[str, str], dict[str, Literal["stated", "derived"]]]:
+    """Impact per interest and its basis: the preferred kind where both exist."""
+    impact: dict[str, str] = {}
+    basis: dict[str, Literal["stated", "derived"]] = {}
+    for interest in sorted(set(stated) | set(derived)):
+        use_derived = interest in derived and (prefer == "derived" or interest not in stated)
+        impact[interest] = derived[interest].impact if use_derived else stated[interest]
+        basis[interest] = "derived" if use_derived else "stated"
+    return impact, basis
+
+
+def assess_threat(
+    row: EntityRow, deriver: Deriver, actors: dict[int, list[ActorRef]]
+) -> ThreatRisk:
+    """One threat's classes, score, actors and chain effects."""
+    p = deriver.projection
+    node = p.index[row.id]
+    visible = {k: v for k, v in (row.props.get("impact") or {}).items() if k in p.index}
+    total, derivation, effects = deriver.run(node)
+    impact, basis = combine(visible, derivation, deriver.options.prefer)
+    likelihood = row.props.get("likelihood")
+    return ThreatRisk(
+        id=row.id,
+        name=row.name,
+        theme=row.props.get("theme"),
+        malicious=row.props.get("malicious"),
+        likelihood=likelihood,
+        impact=impact,
+        impact_basis=basis,
+        score=risk_score(likelihood, impact),
+        actors=actors.get(node, []),
+        derivation=derivation,
+        cascade_total=total,
+        chain_effects=effects,
+        source_ids=list(row.props.get("source_ids") or []),
+    )
+
+
+def summarise_interests(
+    threats: list[ThreatRisk], interests: list[tuple[str, str]]
+) -> list[InterestSummary]:
+    """Per interest, its threats ranked by impact, then score, then id."""
+    summaries = []
+    for interest_id, name in interests:
+        ranked = [
+            RankedThreat(
+                id=t.id,
+                name=t.name,
+                impact=t.impact[interest_id],
+                basis=t.impact_basis[interest_id],
+                likelihood=t.likelihood,
+                score=t.score,
+            )
+            for t in threats
+            if interest_id in t.impact
+        ]
+        ranked.sort(key=lambda r: (-class_index(r.impact), -(r.score or 0), r.id))
+        summaries.append(InterestSummary(id=interest_id, name=name, threats=ranked))
+    return summaries
+
+
+def integrated_analysis(
+    store: GraphStore,
+    projection: Projection,
+    options: RiskOptions | None = None,
+) -> RiskResult:
+    """Every threat the projection's clearance may see, against every visible interest.
+
+    `store` supplies the threats' stated classes and the processes' categories, read with
+    the projection's clearance; only entities in the projection take part.
+    """
+    options = options or RiskOptions()
+    clearance = projection.clearance
+    categories = {
+        row.id: str(row.props["category"])
+        for row in entities_of_kind(store, "VitalProcess", clearance)
+        if row.props.get("category")
+    }
+    deriver = Deriver(projection, categories, options)
+    actors = actors_by_threat(projection)
+    threats = [
+        assess_threat(row, deriver, actors)
+        for row in entities_of_kind(store, "Threat", clearance)
+        if row.id in projection.index
+    ]
+    threats.sort(key=lambda t: (-(t.score or 0), t.id))
+    interests = [
+        (entity_id, projection.names[i])
+        for i, (entity_id, kind) in enumerate(zip(projection.ids, projection.kinds, strict=True))
+        if kind == "Interest"
+    ]
+    return RiskResult(
+        threats=threats,
+        interests=summarise_interests(threats, interests),
+        method={
+            "impact_rule": IMPACT_RULE,
+            "score_rule": SCORE_RULE,
+            "prefer": options.prefer,
+            "horizon_hours": options.horizon_hours,
+            "min_strength": options.min_strength,
+            "caveat": CAVEAT,
+        },
+        revision=projection.revision,
+    )
