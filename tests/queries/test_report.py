@@ -1,0 +1,92 @@
+"""The risk diagram and the self-contained HTML report."""
+
+from __future__ import annotations
+
+import html
+from html.parser import HTMLParser
+
+import pytest
+
+from keten.graph.sqlite import SqliteStore
+from keten.ingest import load_bundle
+from keten.queries.report import build_report, diagram_bytes, plotted
+from keten.queries.risk import CAVEAT, integrated_analysis
+from keten.schema.markings import Tlp
+from tests.queries.test_risk import project, reference_store, small
+
+__all__ = ["reference_store", "small"]
+
+
+class Tags(HTMLParser):
+    """Collects start tags and their attributes, and checks that every tag closes."""
+
+    VOID = frozenset({"meta", "br", "link", "img", "input", "hr"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, dict[str, str | None]]] = []
+        self.open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.seen.append((tag, dict(attrs)))
+        if tag not in self.VOID:
+            self.open.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.seen.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.open and self.open[-1] == tag, f"</{tag}> closes {self.open[-1:]}"
+        self.open.pop()
+
+
+def test_reference_report_is_self_contained(reference_store: SqliteStore) -> None:
+    projection = project(reference_store)
+    page = build_report(reference_store, projection)
+    parser = Tags()
+    parser.feed(page)
+    assert parser.open == []
+    tags = [tag for tag, _ in parser.seen]
+    assert tags.count("svg") == 1 and "script" not in tags and "link" not in tags
+    assert not any(a.get("src") for _, a in parser.seen)  # nothing to fetch
+    assert "url(" not in page.split("<svg", 1)[0]  # no CSS that fetches
+    assert html.escape(CAVEAT) in page
+    result = integrated_analysis(reference_store, projection)
+    for threat in result.threats:
+        assert html.escape(threat.name) in page
+    cited = {sid for t in result.threats for sid in t.source_ids}
+    links = {a["href"] for tag, a in parser.seen if tag == "a"}
+    for sid in cited:
+        source = reference_store.get_entity(sid)
+        assert source is not None and html.escape(source.name) in page
+        if source.props.get("url"):
+            assert source.props["url"] in links
+
+
+def test_text_is_escaped_and_clearance_applies(small: SqliteStore) -> None:
+    xss = {
+        "id": "threat:xss",
+        "kind": "Threat",
+        "name": "<script>alert(1)</script>",
+        "likelihood": "B",
+        "impact": {"interest:econ": "B"},
+    }
+    load_bundle(small, {"entities": [xss]})
+    page = build_report(small, project(small, Tlp.GREEN))
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "A &lt;b&gt;report&lt;/b&gt;" in page and 'href="https://example.org/r"' in page
+    assert "Secret" not in page and "Hidden" not in page
+
+
+def test_diagram_formats(small: SqliteStore) -> None:
+    result = integrated_analysis(small, project(small))
+    assert [(t.id, x, y) for t, x, y in plotted(result)] == [
+        ("threat:secret", 5, 5),
+        ("threat:outage", 5, 3),
+    ]
+    png = diagram_bytes(result, "png")
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    svg = diagram_bytes(result, "svg").decode()
+    assert "<svg" in svg and svg.count("<path") > 25  # 25 cells, markers and axes
+    with pytest.raises(ValueError, match="png or svg"):
+        diagram_bytes(result, "gif")
