@@ -1,0 +1,116 @@
+"""GET /analysis/risk, the risk diagram and POST /analysis/scenarios on a real server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from keten.api.app import create_app
+from keten.api.keys import KeyStore, Role
+from keten.api.routers import risk
+from keten.api.server import background_server
+from keten.config import Settings
+from keten.graph.projection import build_projection
+from keten.graph.sqlite import SqliteStore
+from keten.ingest import load_bundle
+from keten.queries.risk import RiskOptions, integrated_analysis
+from keten.queries.scenarios import ScenariosRequest, compare_scenarios
+from keten.schema.markings import Tlp
+from tests.queries.test_risk import SMALL
+
+Clients = dict[str, httpx.Client]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SqliteStore, Clients]]:
+    """The risk tests' small network behind a real server; clients with red, green, no key."""
+    home: Path = tmp_path_factory.mktemp("risk-api")
+    store = SqliteStore(home / "keten.sqlite")
+    load_bundle(store, SMALL)
+    app = create_app(store, Settings(home=home))
+    if "/analysis/risk" not in app.openapi()["paths"]:  # until app.py includes the router
+        app.include_router(risk.router)
+        app.openapi_schema = None
+    keys: KeyStore = app.state.keys
+    with background_server(app) as url:
+        clients = {
+            level: httpx.Client(
+                base_url=url,
+                headers={"X-API-Key": keys.create(Role.READER, Tlp(level), label="t").secret},
+                timeout=60,
+            )
+            for level in ("red", "green")
+        }
+        clients["none"] = httpx.Client(base_url=url, timeout=60)
+        yield store, clients
+        for client in clients.values():
+            client.close()
+    store.close()
+
+
+def test_risk_answers_what_the_analysis_computes(served: tuple[SqliteStore, Clients]) -> None:
+    store, clients = served
+    answer = clients["red"].get("/analysis/risk", params={"prefer": "derived", "top": 1})
+    assert answer.status_code == 200, answer.text
+    expected = integrated_analysis(
+        store, build_projection(store, Tlp.RED), RiskOptions(prefer="derived", top=1)
+    )
+    assert answer.json() == expected.model_dump(mode="json")
+    outage = next(t for t in answer.json()["threats"] if t["id"] == "threat:outage")
+    assert set(outage) >= {"id", "name", "likelihood", "impact", "score", "actors"}
+    assert outage["impact_basis"]["interest:phys"] == "derived"
+
+
+def test_risk_respects_clearance(served: tuple[SqliteStore, Clients]) -> None:
+    _, clients = served
+    green = clients["green"].get("/analysis/risk")
+    assert green.status_code == 200
+    assert {t["id"] for t in green.json()["threats"]} == {"threat:outage", "threat:quiet"}
+    assert "secret" not in green.text.lower() and "hidden" not in green.text.lower()
+    svg = clients["green"].get("/analysis/risk/diagram.svg")
+    assert svg.headers["content-type"].startswith("image/svg+xml")
+    assert "Outage" in svg.text and "Secret" not in svg.text
+    red_svg = clients["red"].get("/analysis/risk/diagram.svg")
+    assert "Secret" in red_svg.text
+
+
+def test_diagram_png_and_bad_queries(served: tuple[SqliteStore, Clients]) -> None:
+    _, clients = served
+    png = clients["red"].get("/analysis/risk/diagram.png", params={"horizon_hours": 24})
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.content.startswith(b"\x89PNG")
+    bad = clients["red"].get("/analysis/risk", params={"prefer": "guess", "horizon_hours": -1})
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert {e["field"] for e in bad.json()["errors"]} == {"prefer", "horizon_hours"}
+    assert clients["none"].get("/analysis/risk").status_code == 401
+    assert clients["none"].get("/analysis/risk/diagram.png").status_code == 401
+
+
+def test_scenarios(served: tuple[SqliteStore, Clients]) -> None:
+    store, clients = served
+    body = {
+        "scenarios": [
+            {"name": "outage", "sources": ["threat:outage"]},
+            {"name": "water", "sources": ["vp:water"], "horizon_hours": 10},
+        ],
+        "limit": 5,
+    }
+    answer = clients["red"].post("/analysis/scenarios", json=body)
+    assert answer.status_code == 200, answer.text
+    expected = compare_scenarios(
+        build_projection(store, Tlp.RED), ScenariosRequest.model_validate(body)
+    )
+    assert answer.json() == expected.model_dump(mode="json")
+    assert answer.json()["differences"][0]["only_in_a"] == ["threat:outage", "vp:power"]
+
+    hidden = {"scenarios": [{"name": "s", "sources": ["threat:secret"]}]}
+    assert clients["red"].post("/analysis/scenarios", json=hidden).status_code == 200
+    refused = clients["green"].post("/analysis/scenarios", json=hidden)
+    assert refused.status_code == 404 and "threat:secret" in refused.json()["detail"]
+    twice = {"scenarios": [{"name": "s", "sources": ["vp:power"]}] * 2}
+    duplicate = clients["red"].post("/analysis/scenarios", json=twice)
+    assert duplicate.status_code == 422 and "unique" in duplicate.text
