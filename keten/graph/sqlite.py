@@ -534,7 +534,12 @@ class SqliteStore:
         limit: int = 100,
     ) -> Page[AuditEntry]:
         """The audit trail in order, optionally for one entity (and its relations) or since."""
-        after = int(decode_cursor(cursor, 1)[0]) if cursor else 0
+        after = 0
+        if cursor:
+            (text,) = decode_cursor(cursor, 1)
+            if not text.isdigit():
+                raise ValueError("invalid cursor")
+            after = int(text)
         rows = read_audit(self._conn(), entity, since, after, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
