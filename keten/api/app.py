@@ -21,7 +21,8 @@ from fastapi.routing import APIRoute
 import keten
 from keten.api import problems
 from keten.api.keys import KeyStore
-from keten.api.routers import analysis, entities, health, ingest, keys, relations
+from keten.api.limits import MAX_BODY_BYTES, BodyLimit
+from keten.api.routers import analysis, entities, health, ingest, keys, relations, submissions
 from keten.config import Settings
 from keten.graph import GraphStore, open_store
 from keten.graph.projection import ProjectionCache
@@ -45,6 +46,8 @@ TAGS = [
     {"name": "ingest", "description": "Whole bundles, all-or-nothing."},
     {"name": "analysis", "description": "Chain effects and the other analyses."},
     {"name": "keys", "description": "API keys (admin)."},
+    {"name": "submissions", "description": "Knowledge proposed by institutes, and its review."},
+    {"name": "audit", "description": "Who changed what, when, from which submission."},
 ]
 
 
@@ -53,7 +56,11 @@ def operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
-def create_app(store: GraphStore | None = None, settings: Settings | None = None) -> FastAPI:
+def create_app(
+    store: GraphStore | None = None,
+    settings: Settings | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
     """The API over `store` (opened from `settings` when None, and then closed on shutdown)."""
     settings = settings or Settings.from_env()
     owns_store = store is None
@@ -81,6 +88,7 @@ def create_app(store: GraphStore | None = None, settings: Settings | None = None
     app.state.settings = settings
     app.state.projections = ProjectionCache(graph)
     problems.install(app)
-    for module in (health, entities, relations, ingest, analysis, keys):
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    for module in (health, entities, relations, ingest, analysis, keys, submissions):
         app.include_router(module.router)
     return app

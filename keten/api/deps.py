@@ -8,6 +8,7 @@ A key is accepted in `Authorization: Bearer KEY` or in `X-API-Key`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request, Security
@@ -78,3 +79,10 @@ CursorQuery = Annotated[
     Query(max_length=1000, description="`next_cursor` of the previous page."),
 ]
 EntityIdQuery = Annotated[str, Query(min_length=1, max_length=MAX_ID)]
+AsOfQuery = Annotated[
+    datetime | None,
+    Query(
+        description="List the records as they were at this time (ISO 8601, UTC if no zone).",
+        examples=["2026-01-01T00:00:00Z"],
+    ),
+]

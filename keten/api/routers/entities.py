@@ -14,6 +14,7 @@ from keten.api.clearance import check_bundle_write, count_relations_of
 from keten.api.deps import (
     MAX_ID,
     AdminDep,
+    AsOfQuery,
     ContributorDep,
     CursorQuery,
     LimitQuery,
@@ -48,9 +49,16 @@ def read_entities(
     marking: Annotated[Tlp | None, Query(description="Only records with this marking.")] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 100,
+    as_of: AsOfQuery = None,
 ) -> EntityPage:
     """Entities ordered by id, one page at a time."""
-    flt = EntityFilter(kind=kind, text=q, marking=marking, clearance=principal.clearance)
+    flt = EntityFilter(
+        kind=kind,
+        text=q,
+        marking=marking,
+        clearance=principal.clearance,
+        as_of=as_of.isoformat() if as_of else None,
+    )
     try:
         page = store.list_entities(flt, cursor=cursor, limit=limit)
     except ValueError:
@@ -67,7 +75,11 @@ def read_entity(entity_id: EntityIdPath, store: StoreDep, principal: ReaderDep) 
     return entity.as_record()
 
 
-@router.post("", status_code=201, responses={200: {"description": "Updated or unchanged"}})
+@router.post(
+    "",
+    status_code=201,
+    responses={200: {"description": "Updated or unchanged"}, **responses(400, 413)},
+)
 def upsert_entity(
     entity: Annotated[AnyEntity, Body(examples=[ENTITY_EXAMPLE])],
     store: StoreDep,

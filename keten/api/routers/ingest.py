@@ -13,7 +13,7 @@ from keten.api.schemas import ENTITY_EXAMPLE, RELATION_EXAMPLE, IngestReport
 from keten.ingest import load_bundle
 from keten.schema.entities import EntityKind
 
-router = APIRouter(tags=["ingest"], responses=responses(400, 401, 403, 422))
+router = APIRouter(tags=["ingest"], responses=responses(400, 401, 403, 413, 422))
 
 BUNDLE_EXAMPLE = {
     "entities": [

@@ -14,6 +14,7 @@ from keten.api.clearance import check_bundle_write
 from keten.api.deps import (
     MAX_ID,
     AdminDep,
+    AsOfQuery,
     ContributorDep,
     CursorQuery,
     EntityIdQuery,
@@ -43,10 +44,16 @@ def read_relations(
     marking: Annotated[Tlp | None, Query(description="Only records with this marking.")] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 100,
+    as_of: AsOfQuery = None,
 ) -> RelationPage:
     """Relations ordered by (source, type, target, key), one page at a time."""
     flt = RelationFilter(
-        type=type, source=source, target=target, marking=marking, clearance=principal.clearance
+        type=type,
+        source=source,
+        target=target,
+        marking=marking,
+        clearance=principal.clearance,
+        as_of=as_of.isoformat() if as_of else None,
     )
     try:
         page = store.list_relations(flt, cursor=cursor, limit=limit)
@@ -55,7 +62,11 @@ def read_relations(
     return RelationPage(items=[r.as_record() for r in page.items], next_cursor=page.next_cursor)
 
 
-@router.post("", status_code=201, responses={200: {"description": "Updated or unchanged"}})
+@router.post(
+    "",
+    status_code=201,
+    responses={200: {"description": "Updated or unchanged"}, **responses(400, 413)},
+)
 def upsert_relation(
     relation: Annotated[Relation, Body(examples=[RELATION_EXAMPLE])],
     store: StoreDep,
