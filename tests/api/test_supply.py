@@ -7,6 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from schemathesis.core.result import Ok
 
 from keten.api.app import create_app
 from keten.api.keys import Role
@@ -122,3 +131,33 @@ def test_embargo_refuses_unknown_countries_and_bad_bodies(api: Api) -> None:
     for bad in ({"country": "CN", "threshold": 0}, {"country": "CN", "extra": 1}, {}):
         answer = reader.post("/analysis/embargo", json=bad)
         assert answer.status_code == 422, bad
+
+
+def test_both_routes_conform_to_the_published_schema(api: Api) -> None:
+    schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json")
+    key = api.key(Role.READER)
+    headers = {"X-API-Key": key, "Authorization": f"Bearer {key}"}
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
+    mine = {"/analysis/dependencies", "/analysis/embargo"}
+    found = [result.ok() for result in schema.get_all_operations() if isinstance(result, Ok)]
+    operations = [operation for operation in found if operation.path in mine]
+    assert len(operations) == 2
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=40,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def check(case: schemathesis.Case) -> None:
+            case.call_and_validate(headers=headers, checks=checks)
+
+        check()

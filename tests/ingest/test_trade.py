@@ -10,6 +10,7 @@ import pytest
 from keten.graph.sqlite import SqliteStore
 from keten.graph.store import RelationFilter, RelationRow
 from keten.ingest import BundleRejected, load_bundle
+from keten.ingest.checker import BundleChecker
 from keten.ingest.readers import RawRecord
 from keten.ingest.shares import TOLERANCE, ShareTally
 from keten.ingest.trade import import_trade
@@ -74,6 +75,27 @@ def test_stored_shares_count_unless_the_bundle_replaces_them() -> None:
     (problem,) = tally.problems()
     assert "1 of them already in the store" in problem.why
     assert problem.value == pytest.approx(0.6 + 0.4 + 0.2)
+
+
+@pytest.mark.skipif(
+    "shares" not in BundleChecker.__dataclass_fields__,
+    reason="keten.ingest.checker does not apply the share check yet",
+)
+def test_every_load_refuses_overfull_shares(sqlite_store: SqliteStore) -> None:
+    bundle = {
+        **COUNTRIES,
+        "relations": [
+            {"source": "resource:ga", "target": f"country:{code}", "type": "SOURCED_FROM",
+             "share": share, "year": 2023}
+            for code, share in (("CN", 0.7), ("DE", 0.5))
+        ],
+    }  # fmt: skip
+    with pytest.raises(BundleRejected) as refused:
+        load_bundle(sqlite_store, bundle)
+    (problem,) = refused.value.problems
+    assert problem.field == "share" and problem.value == pytest.approx(1.2)
+    assert "resource:ga" in problem.why and "2023" in problem.why
+    assert sqlite_store.revision() == 0
 
 
 @pytest.fixture
