@@ -69,6 +69,32 @@ class Shortfall(BaseModel):
 class EmbargoResult(BaseModel):
     """Shortfalls per resource and the cascade from the disrupted ones (the cascade's shape)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "country": "country:CN",
+                    "threshold": 0.3,
+                    "shortfalls": [
+                        {"id": "resource:gallium", "name": "Gallium", "shortfall": 0.71,
+                         "own_share": 0.71, "via": [], "disrupted": True},
+                        {"id": "resource:semiconductors", "name": "Semiconductors",
+                         "shortfall": 0.71, "own_share": 0.0, "via": ["resource:gallium"],
+                         "disrupted": True},
+                    ],
+                    "total": 3,
+                    "affected": [
+                        {"id": "vp:internet-access", "kind": "VitalProcess",
+                         "name": "Internet access", "time_to_impact_hours": 2160, "depth": 1,
+                         "via": ["resource:semiconductors"]},
+                    ],
+                    "interests": [],
+                    "revision": 12,
+                }
+            ]
+        }
+    )  # fmt: skip
+
     country: str
     threshold: float
     shortfalls: list[Shortfall]
