@@ -1,0 +1,97 @@
+"""`GET /export/stix` and `GET /export/json` over HTTP, bounded by the key's clearance."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from stix2validator import validate_string
+
+from keten.api.app import create_app
+from keten.api.keys import Role
+from keten.api.routers import export
+from keten.api.server import background_server
+from keten.config import Settings
+from keten.graph.sqlite import SqliteStore
+from keten.ingest import load_bundle, load_items
+from keten.ingest.stix import read_stix_bundle
+from keten.schema.markings import Tlp
+from tests.api.conftest import SEED, Api
+
+SEED_THREATS = {
+    "entities": [
+        {"id": "actor:crew", "kind": "Actor", "name": "Ransom crew", "actor_type": "criminal"},
+        {"id": "threat:extortion", "kind": "Threat", "name": "Extortion", "malicious": True},
+    ],
+    "relations": [{"source": "actor:crew", "target": "threat:extortion", "type": "POSES"}],
+}
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    """The seeded store of tests/api/conftest.py plus an actor, served with the export routes."""
+    store = SqliteStore(tmp_path / "keten.sqlite")
+    load_bundle(store, SEED)
+    load_bundle(store, SEED_THREATS)
+    app = create_app(store, Settings(home=tmp_path))
+    if "/export/stix" not in app.openapi()["paths"]:  # until app.py includes the router
+        app.include_router(export.router)
+        app.openapi_schema = None
+    with background_server(app) as url:
+        api = Api(url, store, app.state.keys)
+        yield api
+        for client in api.clients:
+            client.close()
+    store.close()
+
+
+def test_stix_export_validates_and_holds_what_a_green_key_may_see(api: Api) -> None:
+    answer = api.client(Role.READER, Tlp.GREEN).get("/export/stix")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/stix+json")
+    results = validate_string(answer.text)
+    assert results.is_valid
+    assert not results.errors
+    names = {o.get("name") for o in answer.json()["objects"]}
+    assert {"Ransom crew", "Extortion", "Drinking water"} <= names
+    assert "Hidden process" not in names
+    relation_types = {
+        o["extensions"][next(iter(o["extensions"]))]["keten_type"]
+        for o in answer.json()["objects"]
+        if o["type"] == "relationship"
+    }
+    assert relation_types == {"DEPENDS_ON", "SAFEGUARDS", "DISRUPTS", "POSES"}
+
+
+def test_stix_export_with_red_clearance_loads_into_an_empty_store(api: Api, tmp_path: Path) -> None:
+    answer = api.client(Role.READER, Tlp.RED).get("/export/stix")
+    copy = SqliteStore(tmp_path / "copy.sqlite")
+    load_items(copy, read_stix_bundle(answer.json(), "export"))
+    assert {e.id for e in copy.iter_entities()} == {e.id for e in api.store.iter_entities()}
+    assert {r.ref for r in copy.iter_relations()} == {r.ref for r in api.store.iter_relations()}
+    assert copy.get_entity("vp:secret").marking == "amber"  # type: ignore[union-attr]
+    copy.close()
+
+
+def test_json_export_is_the_bundle_of_the_keys_clearance(api: Api) -> None:
+    green = api.client(Role.READER, Tlp.GREEN).get("/export/json")
+    assert green.status_code == 200
+    assert green.headers["content-type"] == "application/json"
+    bundle = json.loads(green.content)
+    ids = {e["id"] for e in bundle["entities"]}
+    assert ids == {e.id for e in api.store.iter_entities(Tlp.GREEN)}
+    assert "vp:secret" not in ids
+    assert len(bundle["relations"]) == sum(1 for _ in api.store.iter_relations(Tlp.GREEN))
+    assert all(r["marking"] == "clear" for r in bundle["relations"])
+    amber = api.client(Role.READER, Tlp.AMBER).get("/export/json").json()
+    assert "vp:secret" in {e["id"] for e in amber["entities"]}
+
+
+@pytest.mark.parametrize("path", ["/export/stix", "/export/json"])
+def test_exports_need_a_key(api: Api, path: str) -> None:
+    answer = httpx.get(api.url + path)
+    assert answer.status_code == 401
+    assert answer.headers["content-type"].startswith("application/problem+json")
