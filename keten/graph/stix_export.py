@@ -41,6 +41,7 @@ it is left out, like the Source itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -58,6 +59,7 @@ from keten.ingest.stix import (
 from keten.schema.markings import Tlp
 
 EPOCH = "1970-01-01T00:00:00.000Z"
+STIX_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 KETEN_IDENTITY = f"identity--{derived_uuid('keten')}"
 """The identity that created what has no institute in the export."""
 TLP2_CREATED = "2022-10-01T00:00:00.000Z"
@@ -81,6 +83,8 @@ def stix_time(value: str | None) -> str:
     """
     if not value:
         return EPOCH
+    if STIX_TIME.fullmatch(value):  # what the stores write: nothing to convert
+        return value
     moment = datetime.fromisoformat(value).astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
@@ -116,7 +120,8 @@ class StixWriter:
             for kind in ("Institute", "Organisation")
             for e in visible(store, kind, clearance)
         }
-        self.types: dict[str, str] = {}
+        self.ids: dict[str, str] = {}
+        """STIX id of every entity written so far, for the relations that follow."""
 
     def preamble(self) -> list[dict[str, Any]]:
         """keten's identity, its extension definition and the TLP 2.0 marking definitions."""
@@ -149,9 +154,9 @@ class StixWriter:
     def entity(self, entity: EntityRow) -> dict[str, Any]:
         """The STIX object of one entity."""
         kind = stix_type_of(entity)
-        self.types[entity.id] = kind
         record = entity.as_record()
         obj = self.common(kind, entity.id, record, entity.created_at, entity.updated_at)
+        self.ids[entity.id] = obj["id"]
         obj["name"] = entity.name
         for key in ("description", "aliases"):
             if record.get(key):
@@ -165,8 +170,7 @@ class StixWriter:
         record = relation.as_record()
         name = f"{relation.source}|{relation.type}|{relation.target}|{relation.key}"
         obj = self.common("relationship", name, record, relation.created_at, relation.updated_at)
-        source = stix_id(self.types[relation.source], relation.source)
-        target = stix_id(self.types[relation.target], relation.target)
+        source, target = self.ids[relation.source], self.ids[relation.target]
         rel_type, source, target = stix_relationship(relation.type, source, target)
         obj.update(relationship_type=rel_type, source_ref=source, target_ref=target)
         extension = {

