@@ -42,9 +42,11 @@ Common properties
     name>``), cited in ``source_ids``.
     Every mapped record keeps ``stix_id``.
 
-Ids are derived from STIX ids, so loading a bundle twice changes nothing. Skipped objects and
-relationships do not refuse a bundle: `StixImport.skipped` counts them by reason. Broken
-objects (no id, no name, a bad country code) are reported as problems like any bad record.
+Ids are derived from STIX ids, so loading a bundle twice changes nothing. Of several versions
+of one object the latest ``modified`` counts; a revoked object is left out with its versions.
+Skipped objects and relationships do not refuse a bundle: `StixImport.skipped` counts them by
+reason. Broken objects (no id, no name, a bad country code) are reported as problems like any
+bad record.
 
 >>> doc = {"type": "bundle", "id": "bundle--0", "objects": [{"type": "threat-actor",
 ...        "id": "threat-actor--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "name": "APT X",
@@ -189,6 +191,7 @@ class StixImport:
     kinds: dict[str, str] = field(default_factory=dict)
     markings: dict[str, str] = field(default_factory=lambda: dict(TLP_BY_MARKING_ID))
     places: dict[str, str] = field(default_factory=dict)
+    revoked: set[str] = field(default_factory=set)
 
     def read(self, doc: Any) -> Iterator[Item]:
         """Records of the bundle: entities first, then the Sources they cite, then relations."""
@@ -222,6 +225,17 @@ class StixImport:
                 why = f"a {kind} id must read `{kind}--<uuid>`"
                 yield Problem(self.file, where, "id", why, stix_id)
                 continue
+            if obj.get("revoked") is True:
+                self.skipped[f"revoked {kind}"] += 1
+                self.revoked.add(stix_id)
+                self.objects.pop(stix_id, None)
+                self.ids.pop(stix_id, None)
+                continue
+            earlier = self.objects.get(stix_id)
+            if stix_id in self.revoked or (
+                earlier is not None and str(earlier.get("modified")) >= str(obj.get("modified"))
+            ):
+                continue  # revoked, or an older version of an object the bundle holds
             self.objects[stix_id] = obj
             self.places[stix_id] = where
             yield from self._assign(obj, stix_id, where)
@@ -265,9 +279,7 @@ class StixImport:
         where = self.places[stix_id]
         extension = keten_extension(obj)
         record: dict[str, Any] = {"id": self.ids[stix_id], "kind": self.kinds[stix_id]}
-        if extension:
-            record.update(extension.get("properties") or {})
-        elif self.kinds[stix_id] == "Country" and record["id"] in reference_countries():
+        if not extension and record["kind"] == "Country" and record["id"] in reference_countries():
             return
         if not isinstance(obj.get("name"), str) and obj["type"] != "location":
             yield Problem(self.file, where, "name", f"a {obj['type']} needs a name")
@@ -275,6 +287,7 @@ class StixImport:
         if problem := self._bad_common(obj, where):
             yield problem
             return
+        record = {**(extension.get("properties") or {}), **record}
         record["name"] = obj.get("name") or record["id"].partition(":")[2]
         for key in ("description", "aliases"):
             if obj.get(key):
@@ -328,6 +341,9 @@ class StixImport:
         confidence = obj.get("confidence")
         if confidence is not None and (type(confidence) is not int or not 0 <= confidence <= 100):
             return Problem(self.file, where, "confidence", "must be an integer 0-100", confidence)
+        if not isinstance(keten_extension(obj).get("properties", {}), dict):
+            why = "keten's extension holds `properties` as an object"
+            return Problem(self.file, where, "extensions", why)
         refs = obj.get("object_marking_refs")
         if refs is not None and not (
             isinstance(refs, list) and all(isinstance(r, str) for r in refs)
@@ -422,7 +438,8 @@ def keten_relation(
 
 def keten_extension(obj: dict[str, Any]) -> dict[str, Any]:
     """The keten extension of an object (what keten's own export wrote), or {}."""
-    extension = (obj.get("extensions") or {}).get(KETEN_EXTENSION)
+    extensions = obj.get("extensions")
+    extension = extensions.get(KETEN_EXTENSION) if isinstance(extensions, dict) else None
     return extension if isinstance(extension, dict) else {}
 
 

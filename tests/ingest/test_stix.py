@@ -19,6 +19,7 @@ from keten.data import reference_bundle_path
 from keten.graph.sqlite import SqliteStore
 from keten.ingest import BundleRejected, load_items, load_paths, readers
 from keten.ingest.stix import (
+    KETEN_EXTENSION,
     TLP2_MARKING_IDS,
     StixImport,
     confidence_of,
@@ -337,6 +338,34 @@ def test_broken_objects_refuse_the_bundle_naming_each(store: SqliteStore) -> Non
         ("objects[7]", "created_at"),
     }
     assert store.get_entity("actor:stix-" + good["id"].partition("--")[2]) is None
+
+
+def test_the_latest_version_counts_and_revoked_objects_are_left_out(store: SqliteStore) -> None:
+    first = stix2.ThreatActor(name="Old name", confidence=10)
+    second = first.new_version(name="New name", confidence=90)
+    gone = stix2.ThreatActor(name="Withdrawn")
+    doc = as_doc(second, first, gone, gone.revoke())
+    stix_import = load_stix(store, doc)
+    row = store.get_entity(f"actor:stix-{uuid_of(first)}")
+    assert row is not None
+    assert (row.name, row.props["credibility"]) == ("New name", 1)
+    assert store.get_entity(f"actor:stix-{uuid_of(gone)}") is None
+    assert stix_import.skipped == {"revoked threat-actor": 1}
+
+
+def test_a_bad_keten_extension_is_named(store: SqliteStore) -> None:
+    obj = json.loads(stix2.ThreatActor(name="Odd").serialize())
+    obj["extensions"] = {
+        KETEN_EXTENSION: {
+            "extension_type": "property-extension",
+            "keten_id": "actor:odd",
+            "keten_kind": "Actor",
+            "properties": ["not", "an", "object"],
+        }
+    }
+    with pytest.raises(BundleRejected) as refused:
+        load_stix(store, {"type": "bundle", "id": "bundle--1", "objects": [obj]})
+    assert [(p.where, p.field) for p in refused.value.problems] == [("objects[0]", "extensions")]
 
 
 def test_a_document_without_objects_is_refused() -> None:
