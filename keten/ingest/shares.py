@@ -59,8 +59,8 @@ def group_key(row: RelationRow) -> GroupKey:
 class ShareTally:
     """Shares per resource-year-scope across the batches of one bundle; `problems()` at the end.
 
-    Feed rows with `add` as batches pass validation (and, to count shares already stored,
-    `add_stored` first: a bundle record with the same identity replaces the stored one).
+    Feed rows with `add` as batches pass validation; to count shares already stored in the
+    same resource-year-scopes, pass them to `add_stored` afterwards.
     """
 
     groups: dict[GroupKey, dict[RelationRef, Place]] = field(default_factory=dict)
@@ -72,10 +72,13 @@ class ShareTally:
                 self._put(row, Place(item.file, item.where, _share(row), row.target))
 
     def add_stored(self, rows: Iterable[RelationRow]) -> None:
-        """Count SOURCED_FROM rows that are already in the store."""
+        """Count stored SOURCED_FROM rows of the groups the bundle has shares in (call after
+        `add`); a stored row the bundle replaces (same identity) is not counted.
+        """
         for row in rows:
-            if row.type == "SOURCED_FROM":
-                self._put(row, Place("store", row.target, _share(row), row.target))
+            group = self.groups.get(group_key(row)) if row.type == "SOURCED_FROM" else None
+            if group is not None and row.ref not in group:
+                group[row.ref] = Place("store", row.target, _share(row), row.target)
 
     def _put(self, row: RelationRow, place: Place) -> None:
         self.groups.setdefault(group_key(row), {})[row.ref] = place

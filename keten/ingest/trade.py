@@ -346,11 +346,11 @@ def _shares(
 def stored_share_problems(store: GraphStore, relations: list[dict[str, Any]]) -> list[Problem]:
     """Sum checks over the new shares together with the shares already stored for them."""
     tally = ShareTally()
-    for resource_id in sorted({r["source"] for r in relations}):
-        tally.add_stored(_stored_shares(store, resource_id))
     rows = [RelationRow(r["source"], r["type"], r["target"], r["key"], props=r) for r in relations]
     places = [RawRecord("relation", r, "import", f"{r['source']} {r['year']}") for r in relations]
     tally.add(places, rows)
+    for resource_id in sorted({r["source"] for r in relations}):
+        tally.add_stored(_stored_shares(store, resource_id))
     return tally.problems()
 
 

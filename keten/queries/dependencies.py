@@ -39,6 +39,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -83,6 +84,11 @@ class SupplyData:
     store: GraphStore
     clearance: Tlp
     _dependents: dict[str, list[str]] = field(default_factory=dict)
+
+    @cached_property
+    def eu_members(self) -> frozenset[str]:
+        """Ids of the Countries whose `eu_member` is true."""
+        return frozenset(c.id for c in self.countries.values() if c.props.get("eu_member") is True)
 
     def dependents(self, entity_id: str) -> list[str]:
         """Ids of what DEPENDS_ON `entity_id` (read once per id from the store)."""
@@ -213,7 +219,6 @@ class YearFigures(BaseModel):
     top_supplier: str
     top_supplier_share: float
     flags: Flags
-    suppliers: list[Supplier]
 
 
 class ProcessLink(BaseModel):
@@ -225,13 +230,14 @@ class ProcessLink(BaseModel):
 
 
 class ResourceDependency(YearFigures):
-    """The monitor's line for one resource: headline year, processes and the time series."""
+    """The monitor's line for one resource: headline year, suppliers, processes, time series."""
 
     id: str
     name: str
     substitutability: str | None
+    suppliers: list[Supplier] = Field(description="Of the headline year, largest first.")
     vital_processes: list[ProcessLink]
-    series: list[YearFigures]
+    series: list[YearFigures] = Field(description="Every year with shares, oldest first.")
 
 
 class DependencyReport(BaseModel):
@@ -317,9 +323,8 @@ def year_figures(
 ) -> YearFigures:
     """The figures and flags of one resource-year (`records` all of one year and scope)."""
     shares = [r.share for r in records]
-    suppliers = [_supplier(r, data, flagged) for r in records]
-    suppliers.sort(key=lambda s: (-s.share, s.country))
-    non_eu = sum(s.share for s in suppliers if not s.eu_member)
+    non_eu = sum(r.share for r in records if r.country not in data.eu_members)
+    top = min(records, key=lambda r: (-r.share, r.country))
     index = hhi(shares)
     concentrated = index > thresholds.hhi
     dependent = non_eu > thresholds.non_eu_share
@@ -331,16 +336,15 @@ def year_figures(
         hhi=round(index, 6),
         hhi_floor=round(sum(s * s for s in shares), 6),
         non_eu_share=round(non_eu, 6),
-        flagged_share=round(sum(s.share for s in suppliers if s.flagged), 6),
-        top_supplier=suppliers[0].country,
-        top_supplier_share=suppliers[0].share,
+        flagged_share=round(sum(r.share for r in records if r.country in flagged), 6),
+        top_supplier=top.country,
+        top_supplier_share=top.share,
         flags=Flags(
             concentrated=concentrated,
             import_dependent=dependent,
             hard_to_substitute=hard,
             strategic=_all_three(concentrated, dependent, hard),
         ),
-        suppliers=suppliers,
     )
 
 
@@ -350,15 +354,20 @@ def _all_three(concentrated: bool, dependent: bool, hard: bool | None) -> bool |
     return hard
 
 
-def _supplier(record: ShareRecord, data: SupplyData, flagged: set[str]) -> Supplier:
-    country = data.countries.get(record.country)
-    return Supplier(
-        country=record.country,
-        name=country.name if country else record.country,
-        share=record.share,
-        eu_member=bool(country and country.props.get("eu_member") is True),
-        flagged=record.country in flagged,
-    )
+def suppliers_of(records: list[ShareRecord], data: SupplyData, flagged: set[str]) -> list[Supplier]:
+    """The supplier countries of one resource-year, largest share first."""
+    found = [
+        Supplier(
+            country=r.country,
+            name=data.countries[r.country].name if r.country in data.countries else r.country,
+            share=r.share,
+            eu_member=r.country in data.eu_members,
+            flagged=r.country in flagged,
+        )
+        for r in records
+    ]
+    found.sort(key=lambda s: (-s.share, s.country))
+    return found
 
 
 def dependent_processes(data: SupplyData, resource_id: str) -> list[ProcessLink]:
@@ -456,6 +465,7 @@ def resource_line(
         id=resource_id,
         name=resource.name,
         substitutability=substitutability,
+        suppliers=suppliers_of(by_year[chosen], data, flagged),
         vital_processes=dependent_processes(data, resource_id),
         series=series,
     )

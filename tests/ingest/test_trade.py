@@ -67,11 +67,13 @@ def test_years_and_scopes_are_separate_wholes_and_repeats_count_once() -> None:
 
 
 def test_stored_shares_count_unless_the_bundle_replaces_them() -> None:
-    tally = ShareTally()
-    tally.add_stored([share_row("country:CN", 0.6), share_row("country:RU", 0.3)])
-    tally.add([RawRecord("relation", {}, "b", "relations[0]")], [share_row("country:RU", 0.4)])
-    assert tally.problems() == []
-    tally.add([RawRecord("relation", {}, "b", "relations[1]")], [share_row("country:US", 0.2)])
+    stored = [share_row("country:CN", 0.6), share_row("country:RU", 0.3)]
+    stored.append(share_row("country:CN", 0.9, 2020))  # another year: not counted
+    replaced = tally_of([share_row("country:RU", 0.4)])
+    replaced.add_stored(stored)
+    assert replaced.problems() == []
+    tally = tally_of([share_row("country:RU", 0.4), share_row("country:US", 0.2)])
+    tally.add_stored(stored)
     (problem,) = tally.problems()
     assert "1 of them already in the store" in problem.why
     assert problem.value == pytest.approx(0.6 + 0.4 + 0.2)

@@ -102,7 +102,16 @@ def test_latest_year_headline_with_series(store: SqliteStore) -> None:
     earlier = ore.series[0]
     assert earlier.hhi == pytest.approx(0.38) and earlier.flags.concentrated is False
     assert earlier.non_eu_share == pytest.approx(0.7)
-    assert [s.country for s in earlier.suppliers] == ["country:CN", "country:DE", "country:US"]
+    assert earlier.top_supplier == "country:CN" and earlier.top_supplier_share == 0.5
+    assert [(s.country, s.share, s.eu_member, s.flagged) for s in ore.suppliers] == [
+        ("country:CN", 0.8, False, True),
+        ("country:DE", 0.2, True, False),
+    ]
+    assert [s.country for s in lines(store, year=2022)["r:ore"].suppliers] == [
+        "country:CN",
+        "country:DE",
+        "country:US",
+    ]
 
 
 def test_a_year_can_be_picked_and_resources_without_it_are_left_out(store: SqliteStore) -> None:
