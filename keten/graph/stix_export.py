@@ -35,8 +35,9 @@ institute         ``created_by_ref``: the identity of the institute when it is i
 Every keten property (reliability, buffers, shares, ...) rides in keten's extension on the
 object, so nothing is lost. STIX ids are UUIDv5 of the keten id in keten's namespace: the same
 record exports to the same id every time (the validator notes that they are not UUIDv4; STIX
-allows any UUID). Only what the clearance allows is written, and a citation of a Source above
-it is left out, like the Source itself.
+allows any UUID). A record that came in from STIX keeps its original id (its ``stix_id``), so
+other tools recognise it when it goes back out. Only what the clearance allows is written,
+and a citation of a Source above it is left out, like the Source itself.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ THREAT_ACTOR_TYPES = {
     "hacktivist": "activist",
 }
 """keten actor_type -> STIX threat-actor-type vocabulary (others keep keten's word only)."""
+NATIVE_RELATIONSHIPS = frozenset({"attributed-to", "targets", "located-at"})
+"""STIX relationship types keten reads: a relation imported as one keeps its STIX id."""
 NATIVE_FIELDS = frozenset({"name", "description", "aliases"})
 """Record fields written as STIX properties, not in keten's extension."""
 PAGE = 1000
@@ -109,17 +112,32 @@ def stix_id(stix_type: str, keten_id: str) -> str:
     return f"{stix_type}--{derived_uuid(keten_id)}"
 
 
+def kept_stix_id(record: dict[str, Any], stix_type: str) -> str | None:
+    """The id a record imported from STIX had, when it is exported as the same type."""
+    original = record.get("stix_id")
+    if isinstance(original, str) and original.startswith(f"{stix_type}--"):
+        return original
+    return None
+
+
+def entity_stix_id(entity: EntityRow) -> str:
+    """The STIX id of an entity: the one it was imported with, else derived from its keten id."""
+    kind = stix_type_of(entity)
+    return kept_stix_id(entity.props, kind) or stix_id(kind, entity.id)
+
+
 class StixWriter:
     """What one export needs to know beyond a record: visible Sources, institutes, types."""
 
     def __init__(self, store: GraphStore, clearance: Tlp) -> None:
         self.clearance = clearance
         self.sources = {e.id: e for e in visible(store, "Source", clearance)}
-        self.creators = {
-            e.id: stix_id("identity", e.id)
-            for kind in ("Institute", "Organisation")
-            for e in visible(store, kind, clearance)
-        }
+        self.creators: dict[str, str] = {}
+        """STIX ids of the identities an ``institute`` value (an id or a name) can refer to."""
+        for kind in ("Institute", "Organisation"):
+            for row in visible(store, kind, clearance):
+                self.creators.setdefault(row.id, entity_stix_id(row))
+                self.creators.setdefault(row.name, entity_stix_id(row))
         self.ids: dict[str, str] = {}
         """STIX id of every entity written so far, for the relations that follow."""
 
@@ -155,8 +173,9 @@ class StixWriter:
         """The STIX object of one entity."""
         kind = stix_type_of(entity)
         record = entity.as_record()
-        obj = self.common(kind, entity.id, record, entity.created_at, entity.updated_at)
-        self.ids[entity.id] = obj["id"]
+        object_id = entity_stix_id(entity)
+        obj = self.common(kind, object_id, record, entity.created_at, entity.updated_at)
+        self.ids[entity.id] = object_id
         obj["name"] = entity.name
         for key in ("description", "aliases"):
             if record.get(key):
@@ -168,10 +187,15 @@ class StixWriter:
     def relation(self, relation: RelationRow) -> dict[str, Any]:
         """The ``relationship`` of one relation, in STIX's words where it has them."""
         record = relation.as_record()
-        name = f"{relation.source}|{relation.type}|{relation.target}|{relation.key}"
-        obj = self.common("relationship", name, record, relation.created_at, relation.updated_at)
         source, target = self.ids[relation.source], self.ids[relation.target]
         rel_type, source, target = stix_relationship(relation.type, source, target)
+        object_id = kept_stix_id(record, "relationship")
+        if object_id is None or rel_type not in NATIVE_RELATIONSHIPS:
+            name = f"{relation.source}|{relation.type}|{relation.target}|{relation.key}"
+            object_id = stix_id("relationship", name)
+        obj = self.common(
+            "relationship", object_id, record, relation.created_at, relation.updated_at
+        )
         obj.update(relationship_type=rel_type, source_ref=source, target_ref=target)
         extension = {
             "extension_type": "property-extension",
@@ -184,7 +208,7 @@ class StixWriter:
     def common(
         self,
         kind: str,
-        keten_id: str,
+        object_id: str,
         record: dict[str, Any],
         created: str | None,
         updated: str | None,
@@ -194,7 +218,7 @@ class StixWriter:
         obj: dict[str, Any] = {
             "type": kind,
             "spec_version": "2.1",
-            "id": stix_id(kind, keten_id),
+            "id": object_id,
             "created_by_ref": self.creators.get(record.get("institute") or "", KETEN_IDENTITY),
             "created": created_at,
             "modified": max(created_at, stix_time(updated)),

@@ -192,3 +192,23 @@ def normal(rows: Iterator[Any]) -> list[dict[str, Any]]:
             record[key] = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
         records.append(record)
     return records
+
+
+def test_records_from_stix_go_back_out_under_their_own_ids(tmp_path: Path) -> None:
+    institute = stix2.Identity(name="Clingendael Institute", identity_class="organization")
+    actor = stix2.ThreatActor(name="Sandstorm", created_by_ref=institute)
+    campaign = stix2.Campaign(name="Harbour outage")
+    attributed = stix2.Relationship(campaign, "attributed-to", actor)
+    related = stix2.Relationship(actor, "related-to", campaign)
+    feed = json.loads(stix2.Bundle(institute, actor, campaign, attributed, related).serialize())
+    store = SqliteStore(tmp_path / "keten.sqlite")
+    load_items(store, StixImport("feed.json").read(feed))
+    text = export(store)
+    store.close()
+    objects = by_id(text)
+    assert objects[actor.id]["created_by_ref"] == institute.id
+    assert objects[campaign.id]["type"] == "campaign"
+    assert objects[attributed.id]["source_ref"] == campaign.id
+    assert objects[attributed.id]["target_ref"] == actor.id
+    assert related.id not in objects  # related-to is not kept, so it cannot go back out
+    assert validate_string(text).is_valid
