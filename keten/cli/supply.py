@@ -214,7 +214,7 @@ def import_trade_command(
         return
     verb = "would write" if dry_run else "wrote"
     typer.echo(
-        f"{done.product_years:,} product-years: {verb} {done.shares:,} shares citing "
+        f"{done.resource_years:,} resource-years: {verb} {done.shares:,} shares citing "
         f"{done.source_id}; new: {', '.join(done.created) or 'nothing'} "
         f"(revision {done.report.revision})"
     )

@@ -7,18 +7,20 @@ relations, so the dependency monitor and the embargo analysis run on real trade 
 * columns `product`, `partner`, `year`, `value` (and optionally `unit`), comma, semicolon or
   tab separated; rows of the same product, partner and year are added up (e.g. CN8 lines
   under one product);
-* `share` = value from the partner / total value of the product in that year, `scope` is
+* `share` = value from the partner / total value of the resource in that year, `scope` is
   `"imports_value"` and the relation key is `imports_value:<year>`, so every year is kept
-  next to the others and next to the reference data (which uses other scopes);
+  next to the others and next to the reference data (which uses other scopes); other
+  columns (reporter, flow...) are ignored, so filter the file to one reporter and flow first;
 * products become Resource ids `resource:<slug of the product>` unless a map file (columns
-  `product`, `resource`) says otherwise; missing Resources are created with the product name;
+  `product`, `resource`) says otherwise; products mapped to one Resource are added up;
+  missing Resources are created with the (first) product name;
 * partners are ISO 3166 alpha-2 codes (Eurostat's `EL` is Greece) or names or aliases of
   Countries in the store; an unknown code creates a Country (EU membership from `EU27`), an
   unknown name is a problem;
 * every relation cites a Source made for the file (or the given, existing `source_id`).
 
 The bundle is loaded with `keten.ingest.load_bundle`: all of it or, on any problem, nothing.
-Shares already stored for the same product, year and scope count too: re-importing a file
+Shares already stored for the same resource, year and scope count too: re-importing a file
 from which a partner disappeared is refused rather than leaving shares that sum above 1.
 
 >>> slug("Rare earths (REE+), oxides")
@@ -78,7 +80,7 @@ class TradeImport:
 
     report: LoadReport
     source_id: str
-    product_years: int
+    resource_years: int
     shares: int
     created: list[str] = field(default_factory=list)
 
@@ -87,7 +89,7 @@ class TradeImport:
         return {
             **self.report.as_dict(),
             "source_id": self.source_id,
-            "product_years": self.product_years,
+            "resource_years": self.resource_years,
             "shares": self.shares,
             "created": self.created,
         }
@@ -212,13 +214,21 @@ class TradeBundle:
 
     entities: list[dict[str, Any]] = field(default_factory=list)
     relations: list[dict[str, Any]] = field(default_factory=list)
-    product_years: int = 0
+    resource_years: int = 0
     created: list[str] = field(default_factory=list)
 
     def add_entity(self, record: dict[str, Any]) -> None:
         """An entity the store lacks."""
         self.entities.append(record)
         self.created.append(record["id"])
+
+
+@dataclass
+class ResourceYear:
+    """Values per partner of one resource in one year, and the units they came in."""
+
+    values: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    units: set[str] = field(default_factory=set)
 
 
 def build_bundle(
@@ -229,26 +239,29 @@ def build_bundle(
     file: str,
     log: ProblemLog,
 ) -> TradeBundle:
-    """SOURCED_FROM shares per product-year, with the Resources and Countries they need."""
+    """SOURCED_FROM shares per resource-year, with the Resources and Countries they need.
+
+    Products mapped to one Resource are added up (e.g. several HS codes for one material).
+    """
     bundle = TradeBundle()
     countries = CountryIndex.of(store)
-    values: dict[tuple[str, int], dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    units: dict[tuple[str, int], set[str]] = defaultdict(set)
+    resources: dict[str, str] = {}
+    flows: dict[tuple[str, int], ResourceYear] = defaultdict(ResourceYear)
     for row in rows:
         country = _partner(row, countries, bundle, file, log)
+        if row.product not in resources:
+            resources[row.product] = _resource(store, row.product, resource_map, source_id, bundle)
         if country is not None:
-            values[(row.product, row.year)][country] += row.value
-            units[(row.product, row.year)].add(row.unit)
-    resources: dict[str, str] = {}
-    for (product, year), by_country in values.items():
-        if product not in resources:
-            resources[product] = _resource(store, product, resource_map, source_id, bundle)
-        problem = _group_problem(product, year, by_country, units[(product, year)], file)
+            flow = flows[(resources[row.product], row.year)]
+            flow.values[country] += row.value
+            flow.units.add(row.unit)
+    for (resource_id, year), flow in flows.items():
+        problem = _flow_problem(resource_id, year, flow, file)
         if problem:
             log.add(problem)
             continue
-        bundle.product_years += 1
-        bundle.relations += _shares(resources[product], year, by_country, units, product, source_id)
+        bundle.resource_years += 1
+        bundle.relations += _shares(resource_id, year, flow, source_id)
     return bundle
 
 
@@ -300,31 +313,25 @@ def _resource(
     return resource_id
 
 
-def _group_problem(
-    product: str, year: int, by_country: dict[str, float], units: set[str], file: str
-) -> Problem | None:
-    """Why the values of one product-year cannot become shares, if they cannot."""
-    if len(units) > 1:
-        why = f"{product} {year} mixes units {sorted(units)}: values cannot be added"
-        return Problem(file, f"{product} {year}", "unit", why)
-    if sum(by_country.values()) <= 0:
-        return Problem(file, f"{product} {year}", "value", f"{product} {year}: total value is 0")
+def _flow_problem(resource_id: str, year: int, flow: ResourceYear, file: str) -> Problem | None:
+    """Why the values of one resource-year cannot become shares, if they cannot."""
+    where = f"{resource_id} {year}"
+    if len(flow.units) > 1:
+        why = f"{where} mixes units {sorted(flow.units)}: values cannot be added"
+        return Problem(file, where, "unit", why)
+    if sum(flow.values.values()) <= 0:
+        return Problem(file, where, "value", f"{where}: total value is 0")
     return None
 
 
 def _shares(
-    resource_id: str,
-    year: int,
-    by_country: dict[str, float],
-    units: dict[tuple[str, int], set[str]],
-    product: str,
-    source_id: str,
+    resource_id: str, year: int, flow: ResourceYear, source_id: str
 ) -> list[dict[str, Any]]:
-    """One SOURCED_FROM relation per partner: its value and its share of the product-year."""
-    total = sum(by_country.values())
-    (unit,) = units[(product, year)]
+    """One SOURCED_FROM relation per partner: its value and its share of the resource-year."""
+    total = sum(flow.values.values())
+    (unit,) = flow.units
     relations = []
-    for country_id, value in sorted(by_country.items()):
+    for country_id, value in sorted(flow.values.items()):
         relation: dict[str, Any] = {
             "source": resource_id,
             "target": country_id,
@@ -404,4 +411,4 @@ def import_trade(
         store, {"entities": entities, "relations": bundle.relations}, dry_run, file
     )
     created = ([cited] if source and store.get_entity(cited) is None else []) + bundle.created
-    return TradeImport(report, cited, bundle.product_years, len(bundle.relations), created)
+    return TradeImport(report, cited, bundle.resource_years, len(bundle.relations), created)

@@ -35,7 +35,7 @@ def import_sample(tmp_path: Path) -> None:
     assert json.loads(dry.stdout)["shares"] == 4
     done = runner.invoke(app, ["import-trade", str(trade)])
     assert done.exit_code == 0, done.output
-    assert "2 product-years: wrote 4 shares" in done.stdout
+    assert "2 resource-years: wrote 4 shares" in done.stdout
 
 
 def test_import_then_dependencies_as_json_and_table(keten_home: Path, tmp_path: Path) -> None:

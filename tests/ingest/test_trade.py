@@ -131,7 +131,7 @@ def test_import_aggregates_values_into_shares_per_product_year(
     store: SqliteStore, tmp_path: Path
 ) -> None:
     done = import_trade(store, write(tmp_path / "imports 2023.csv", TRADE))
-    assert (done.product_years, done.shares) == (3, 5)
+    assert (done.resource_years, done.shares) == (3, 5)
     gallium = shares_of(store, "resource:gallium")
     expected = {
         ("country:CN", 2022): (700, 700 / 1000),
@@ -172,11 +172,17 @@ def test_import_is_idempotent_and_a_dry_run_writes_nothing(
 
 def test_resource_map_and_source_option(store: SqliteStore, tmp_path: Path) -> None:
     load_bundle(store, {"entities": [{"id": "source:cbs", "kind": "Source", "name": "CBS"}]})
-    mapping = write(tmp_path / "map.csv", "product;resource\nGallium;resource:ga")
-    trade = write(tmp_path / "t.csv", "product;partner;year;value\nGallium;CN;2024;5")
+    mapping = write(tmp_path / "map.csv", "product;resource\nGa;resource:ga\nGa2O3;resource:ga")
+    trade = write(
+        tmp_path / "t.csv",
+        "product;partner;year;value\nGa;CN;2024;5\nGa2O3;CN;2024;3\nGa2O3;DE;2024;2",
+    )
     done = import_trade(store, trade, resource_map=mapping, source_id="source:cbs")
-    (relation,) = shares_of(store, "resource:ga").values()
-    assert relation.props["source_ids"] == ["source:cbs"] and done.created == []
+    shares = {k: r.props["share"] for k, r in shares_of(store, "resource:ga").items()}
+    assert shares == {("country:CN", 2024): (5 + 3) / 10, ("country:DE", 2024): 2 / 10}
+    assert done.resource_years == 1 and done.created == []
+    relation = shares_of(store, "resource:ga")[("country:CN", 2024)]
+    assert relation.props["source_ids"] == ["source:cbs"]
     kept = store.get_entity("resource:ga")
     assert kept is not None and kept.name == "Gallium (reference)"
 
