@@ -22,7 +22,18 @@ import keten
 from keten.api import problems
 from keten.api.keys import KeyStore
 from keten.api.limits import MAX_BODY_BYTES, BodyLimit
-from keten.api.routers import analysis, entities, health, ingest, keys, relations, submissions
+from keten.api.routers import (
+    analysis,
+    entities,
+    export,
+    health,
+    ingest,
+    keys,
+    relations,
+    risk,
+    submissions,
+    supply,
+)
 from keten.config import Settings
 from keten.graph import GraphStore, open_store
 from keten.graph.projection import ProjectionCache
@@ -45,6 +56,7 @@ TAGS = [
     {"name": "relations", "description": "Typed, directed relations between entities."},
     {"name": "ingest", "description": "Whole bundles, all-or-nothing."},
     {"name": "analysis", "description": "Chain effects and the other analyses."},
+    {"name": "export", "description": "The graph as a bundle or STIX 2.1, within clearance."},
     {"name": "keys", "description": "API keys (admin)."},
     {"name": "submissions", "description": "Knowledge proposed by institutes, and its review."},
     {"name": "audit", "description": "Who changed what, when, from which submission."},
@@ -89,6 +101,7 @@ def create_app(
     app.state.projections = ProjectionCache(graph)
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    for module in (health, entities, relations, ingest, analysis, keys, submissions):
+    routers = (health, entities, relations, ingest, submissions, analysis, supply, risk, export)
+    for module in (*routers, keys):
         app.include_router(module.router)
     return app

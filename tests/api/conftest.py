@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,18 +70,32 @@ class Api:
         return client
 
 
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    """A seeded store behind a real uvicorn server on 127.0.0.1."""
-    store = SqliteStore(tmp_path / "keten.sqlite")
+@contextmanager
+def seeded_api(folder: Path) -> Iterator[Api]:
+    """A seeded store in `folder` behind a real uvicorn server on 127.0.0.1."""
+    store = SqliteStore(folder / "keten.sqlite")
     load_bundle(store, SEED)
-    app = create_app(store, Settings(home=tmp_path))
+    app = create_app(store, Settings(home=folder))
     with background_server(app) as url:
         api = Api(url, store, app.state.keys)
         yield api
         for client in api.clients:
             client.close()
     store.close()
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    """A fresh seeded API per test, for tests that write."""
+    with seeded_api(tmp_path) as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
+def shared_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """One seeded API per module, for tests that only read or are refused."""
+    with seeded_api(tmp_path_factory.mktemp("api")) as api:
+        yield api
 
 
 @pytest.fixture

@@ -95,8 +95,8 @@ def test_static_inoperability_follows_the_leontief_equation(api: Api) -> None:
         ("/analysis/inoperability", {"perturbation": {}}, 422),
     ],
 )
-def test_hidden_ids_and_bad_requests(api: Api, path: str, body: dict, status: int) -> None:
-    answer = api.client(Role.READER, Tlp.GREEN).post(path, json=body)
+def test_hidden_ids_and_bad_requests(shared_api: Api, path: str, body: dict, status: int) -> None:
+    answer = shared_api.client(Role.READER, Tlp.GREEN).post(path, json=body)
     assert answer.status_code == status, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
 
@@ -144,7 +144,7 @@ def test_criticality_counts_cascade_sizes_within_clearance(api: Api) -> None:
         ("/analysis/criticality", {"bogus": 1}, 422),
     ],
 )
-def test_bad_analysis_queries(api: Api, path: str, params: dict, status: int) -> None:
-    answer = api.client(Role.READER, Tlp.GREEN).get(path, params=params)
+def test_bad_analysis_queries(shared_api: Api, path: str, params: dict, status: int) -> None:
+    answer = shared_api.client(Role.READER, Tlp.GREEN).get(path, params=params)
     assert answer.status_code == status, answer.text
     assert answer.json()["status"] == status
