@@ -64,8 +64,9 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import IO, Any
 
+import ijson
 import yaml
 
 from keten.ingest.problems import Problem
@@ -441,6 +442,35 @@ def keten_extension(obj: dict[str, Any]) -> dict[str, Any]:
     extensions = obj.get("extensions")
     extension = extensions.get(KETEN_EXTENSION) if isinstance(extensions, dict) else None
     return extension if isinstance(extension, dict) else {}
+
+
+def looks_like_stix(handle: IO[bytes]) -> bool:
+    """True when a JSON file is a STIX bundle, judged by its top-level keys, not by reading it.
+
+    For files too large to parse whole before choosing a reader: it stops at the first
+    top-level key that tells (``type`` or ``objects`` say STIX, ``entities`` or ``relations``
+    say keten) and never walks into the arrays. Broken JSON is left to the reader to report.
+
+    >>> import io
+    >>> looks_like_stix(io.BytesIO(b'{"id": "bundle--1", "objects": []}'))
+    True
+    >>> looks_like_stix(io.BytesIO(b'{"entities": [{"type": "bundle"}]}'))
+    False
+    """
+    try:
+        for prefix, event, value in ijson.parse(handle):
+            if event == "map_key" and prefix == "":
+                if value in {"entities", "relations"}:
+                    return False
+                if value == "objects":
+                    return True
+            elif prefix == "type" and event == "string":
+                return bool(value == "bundle")
+            elif prefix == "" and event != "start_map":
+                return False
+    except ijson.JSONError:
+        return False
+    return False
 
 
 def read_stix_bundle(doc: dict[str, Any], file: str) -> Iterator[RawRecord | Problem]:

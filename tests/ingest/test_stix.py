@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from keten.ingest.stix import (
     StixImport,
     confidence_of,
     credibility_of,
+    looks_like_stix,
     read_stix_bundle,
 )
 
@@ -373,6 +375,23 @@ def test_a_document_without_objects_is_refused() -> None:
     assert [(p.field, p.why) for p in problems] == [  # type: ignore[union-attr]
         ("objects", "a STIX bundle needs an `objects` list")
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "stix"),
+    [
+        (stix2.Bundle(stix2.ThreatActor(name="A")).serialize(), True),
+        ('{"id": "bundle--1", "spec_version": "2.1", "type": "bundle", "objects": []}', True),
+        ('{"id": "bundle--1", "x_meta": {"type": "y"}, "type": "bundle"}', True),
+        ('{"entities": [{"type": "bundle"}], "relations": []}', False),
+        ('{"relations": [], "objects": []}', False),
+        ('{"type": "report"}', False),
+        ("[1, 2]", False),
+        ("{broken", False),
+    ],
+)
+def test_looks_like_stix_reads_only_the_top_level(text: str, stix: bool) -> None:
+    assert looks_like_stix(io.BytesIO(text.encode())) is stix
 
 
 @pytest.mark.skipif(
