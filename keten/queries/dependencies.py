@@ -26,6 +26,8 @@ How shares are read:
   `flagged_share` and `top_supplier_share` are raw shares: what is known to come from there;
 * flagged countries are Countries with `flagged: true` plus those asked for (ISO2 codes, ids
   or names);
+* `persistent` applies CEPII GeoDep's persistence test: strategic in 2 of the 3 years up to
+  the headline year (null while unknown years could decide it);
 * `vital_processes` are those that DEPENDS_ON the resource, or on something it is an INPUT_TO
   (transitively), or on a Resource or Organisation that depends on either; `through` is the
   chain from the resource to what the process depends on directly.
@@ -235,6 +237,10 @@ class ResourceDependency(YearFigures):
     id: str
     name: str
     substitutability: str | None
+    persistent: bool | None = Field(
+        description="Strategic in at least 2 of the 3 years up to `year` (CEPII's test); "
+        "null when the years not known could decide it."
+    )
     suppliers: list[Supplier] = Field(description="Of the headline year, largest first.")
     vital_processes: list[ProcessLink]
     series: list[YearFigures] = Field(description="Every year with shares, oldest first.")
@@ -272,6 +278,7 @@ class DependencyReport(BaseModel):
                                 "hard_to_substitute": True,
                                 "strategic": True,
                             },
+                            "persistent": None,
                             "suppliers": [],
                             "vital_processes": [],
                             "series": [],
@@ -465,10 +472,43 @@ def resource_line(
         id=resource_id,
         name=resource.name,
         substitutability=substitutability,
+        persistent=persistence(series, chosen),
         suppliers=suppliers_of(by_year[chosen], data, flagged),
         vital_processes=dependent_processes(data, resource_id),
         series=series,
     )
+
+
+def persistence(series: list[YearFigures], year: int | None, window: int = 3) -> bool | None:
+    """Strategic in at least 2 of the `window` years up to `year`, in three-valued logic.
+
+    Dependencies churn from year to year (CEPII finds one in five gone a year later), so
+    GeoDep keeps only products that pass in 2 of 3 years. Years without shares, or with an
+    undecided flag, count as unknown: None when they could still tip the answer.
+
+    >>> def fig(y, strategic):
+    ...     flags = Flags(concentrated=True, import_dependent=True,
+    ...                   hard_to_substitute=strategic, strategic=strategic)
+    ...     return YearFigures(year=y, scope=None, coverage=1, hhi=1, hhi_floor=1,
+    ...         non_eu_share=1, flagged_share=0, top_supplier="c", top_supplier_share=1,
+    ...         flags=flags)
+    >>> persistence([fig(2021, True), fig(2023, True)], 2023)
+    True
+    >>> persistence([fig(2022, False), fig(2023, True)], 2023) is None
+    True
+    >>> persistence([fig(2021, False), fig(2022, False), fig(2023, True)], 2023)
+    False
+    """
+    if year is None:
+        return None
+    known = [
+        s.flags.strategic for s in series if s.year is not None and 0 <= year - s.year < window
+    ]
+    passed = sum(flag is True for flag in known)
+    open_years = window - len(known) + sum(flag is None for flag in known)
+    if passed >= 2:
+        return True
+    return None if passed + open_years >= 2 else False
 
 
 def _year_order(year: int | None) -> int:

@@ -181,3 +181,17 @@ def test_reference_raw_materials_are_screened_with_their_cited_shares(
     assert gallium.top_supplier_share == gallium_cn["share"] and gallium.year == gallium_cn["year"]
     assert gallium.flags.strategic is True
     assert "vp:internet-access" in {p.id for p in gallium.vital_processes}
+
+
+def test_persistence_needs_two_strategic_years_of_three(sqlite_store: SqliteStore) -> None:
+    years = {"r:p": ["CN", "CN", "CN"], "r:q": ["DE", "DE", "CN"], "r:r": ["DE", "CN"]}
+    entities = [country("CN", False), country("DE", True)]
+    relations = []
+    for resource, suppliers in years.items():
+        entities.append({"id": resource, "kind": "Resource", "name": resource,
+                         "substitutability": "low"})  # fmt: skip
+        relations += [share(resource, c, 1.0, 2023 - i) for i, c in enumerate(reversed(suppliers))]
+    load_bundle(sqlite_store, {"entities": entities, "relations": relations})
+    found = {k: v.persistent for k, v in lines(sqlite_store).items()}
+    assert found == {"r:p": True, "r:q": False, "r:r": None}
+    assert lines(sqlite_store, year=2022)["r:p"].persistent is True
