@@ -127,7 +127,7 @@ def entity_stix_id(entity: EntityRow) -> str:
 
 
 class StixWriter:
-    """What one export needs to know beyond a record: visible Sources, institutes, types."""
+    """What one export needs beyond a record: visible Sources and identities, ids written."""
 
     def __init__(self, store: GraphStore, clearance: Tlp) -> None:
         self.clearance = clearance
@@ -163,7 +163,10 @@ class StixWriter:
             "name": "keten",
             "description": "keten records: the x-keten-* objects and keten's properties "
             "(keten_id, keten_kind or keten_type, properties) on STIX objects.",
-            "schema": "https://pypi.org/project/keten/",
+            "schema": "Plain text, as STIX allows: on any object, keten_id and keten_kind "
+            "(or keten_type on a relationship) name the keten record, and properties holds its "
+            "other properties as keten stores them; x-keten-<kind> objects are keten entities "
+            "of kinds STIX has no object for. See the keten.graph.stix_export module.",
             "version": "1.0.0",
             "extension_types": ["new-sdo", "property-extension"],
         }

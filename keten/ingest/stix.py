@@ -117,7 +117,7 @@ PREFIXES = {"threat-actor": "actor", "intrusion-set": "actor", "campaign": "thre
 ORGANISATION_CLASSES = frozenset({"organization", "group"})
 
 
-def credibility_of(confidence: Any) -> int:
+def credibility_of(confidence: int | None) -> int:
     """Admiralty credibility of a STIX confidence (Appendix B); 6 when there is none.
 
     >>> [credibility_of(c) for c in (100, 80, 79, 40, 20, 19, 0, None)]
