@@ -36,12 +36,12 @@ import math
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from keten.graph.store import EntityFilter, GraphStore, RelationFilter, RelationRow
+from keten.graph.store import EntityFilter, GraphStore, Page, RelationFilter, RelationRow
 from keten.ingest.loader import LoadReport, load_bundle
 from keten.ingest.problems import BundleRejected, Problem, ProblemLog
 from keten.ingest.readers import RawRecord
@@ -60,6 +60,7 @@ ISO2_ALIASES = {"EL": "GR", "UK": "GB"}
 """Codes that Eurostat uses in place of the ISO ones."""
 REQUIRED = ("product", "partner", "year", "value")
 ISO2 = re.compile(r"^[A-Za-z]{2}$")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,11 +170,11 @@ def read_resource_map(path: Path, log: ProblemLog) -> dict[str, str]:
     return mapping
 
 
-def listed(store: GraphStore, kind: str) -> Iterator[Any]:
-    """Every entity of `kind`, page by page."""
-    cursor = None
+def paged(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
+    """Every item of a cursor-paged store listing."""
+    cursor: str | None = None
     while True:
-        page = store.list_entities(EntityFilter(kind=kind), cursor, 1000)
+        page = fetch(cursor)
         yield from page.items
         cursor = page.next_cursor
         if cursor is None:
@@ -192,7 +193,8 @@ class CountryIndex:
         """The Countries in `store`."""
         by_code: dict[str, str] = {}
         by_name: dict[str, str] = {}
-        for row in listed(store, "Country"):
+        flt = EntityFilter(kind="Country")
+        for row in paged(lambda cursor: store.list_entities(flt, cursor, 1000)):
             code = row.props.get("iso2") or row.id.removeprefix("country:")
             by_code.setdefault(str(code).upper(), row.id)
             for name in [row.name, *(row.props.get("aliases") or [])]:
@@ -362,14 +364,8 @@ def stored_share_problems(store: GraphStore, relations: list[dict[str, Any]]) ->
 
 
 def _stored_shares(store: GraphStore, resource_id: str) -> Iterator[RelationRow]:
-    cursor = None
-    while True:
-        flt = RelationFilter(type="SOURCED_FROM", source=resource_id)
-        page = store.list_relations(flt, cursor, 1000)
-        yield from page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            return
+    flt = RelationFilter(type="SOURCED_FROM", source=resource_id)
+    return paged(lambda cursor: store.list_relations(flt, cursor, 1000))
 
 
 def source_entity(path: Path) -> dict[str, Any]:
@@ -392,8 +388,13 @@ def import_trade(
     """Read a trade CSV and load its shares; raise BundleRejected naming every problem."""
     log = ProblemLog()
     file = str(path)
-    if not path.is_file():
-        raise BundleRejected([Problem(file, "-", "", "no such file")], 1)
+    missing = [
+        Problem(str(p), "-", "", "no such file")
+        for p in (path, resource_map)
+        if p is not None and not p.is_file()
+    ]
+    if missing:
+        raise BundleRejected(missing, len(missing))
     mapping = read_resource_map(resource_map, log) if resource_map else {}
     source = source_entity(path) if source_id is None else None
     cited = source["id"] if source else str(source_id)
@@ -406,9 +407,10 @@ def import_trade(
         log.add(Problem(file, "-", "", "holds no trade rows"))
     if log:
         raise log.rejection()
+    new_source = source is not None and store.get_entity(cited) is None
     entities = ([source] if source else []) + bundle.entities
     report = load_bundle(
         store, {"entities": entities, "relations": bundle.relations}, dry_run, file
     )
-    created = ([cited] if source and store.get_entity(cited) is None else []) + bundle.created
+    created = ([cited] if new_source else []) + bundle.created
     return TradeImport(report, cited, bundle.resource_years, len(bundle.relations), created)

@@ -51,8 +51,6 @@ from keten.queries.errors import AnalysisInputError
 from keten.schema.markings import Tlp
 
 T = TypeVar("T")
-DEPENDENT_KINDS = frozenset({"Resource", "Organisation"})
-"""Kinds a dependency chain passes through on its way to a vital process."""
 
 
 def hhi(shares: Sequence[float]) -> float:

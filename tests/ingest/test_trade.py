@@ -152,7 +152,11 @@ def test_import_aggregates_values_into_shares_per_product_year(
     assert shares_of(store, "resource:nickel-ore")[("country:GR", 2023)].props["share"] == 1.0
     created = store.get_entity("resource:gallium")
     assert created is not None and created.name == "Gallium"
-    assert set(done.created) >= {"resource:gallium", "country:US", "country:GR"}
+    assert set(done.created) == {done.source_id, "resource:gallium", "resource:nickel-ore",
+                                 "country:US", "country:GR"}  # fmt: skip
+    assert import_trade(store, write(tmp_path / "imports 2023.csv", TRADE)).created == []
+    with pytest.raises(BundleRejected, match="2 problem"):
+        import_trade(store, tmp_path / "nope.csv", resource_map=tmp_path / "map.csv")
 
 
 def test_import_is_idempotent_and_a_dry_run_writes_nothing(
