@@ -152,12 +152,18 @@ def embargo_command(
     ] = 0.3,
     hours: Annotated[float, typer.Option("--hours", "-H", min=0, help="Horizon in hours.")] = 168.0,
     year: Annotated[int | None, typer.Option(help="Year of the shares (default: latest).")] = None,
+    scope: Annotated[str | None, typer.Option(help="Use only shares of this scope.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many entities.")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")] = False,
 ) -> None:
     """Shortfalls from a supply stop by COUNTRY, and the chain effects of the resources lost."""
     request = EmbargoRequest(
-        country=country, threshold=threshold, horizon_hours=hours, year=year, limit=limit
+        country=country,
+        threshold=threshold,
+        horizon_hours=hours,
+        year=year,
+        scope=scope,
+        limit=limit,
     )
     store = open_store(Settings.from_env())
     try:
