@@ -10,7 +10,6 @@ import pytest
 
 from keten.api.app import create_app
 from keten.api.keys import KeyStore, Role
-from keten.api.routers import risk
 from keten.api.server import background_server
 from keten.config import Settings
 from keten.graph.projection import build_projection
@@ -31,9 +30,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SqliteSto
     store = SqliteStore(home / "keten.sqlite")
     load_bundle(store, SMALL)
     app = create_app(store, Settings(home=home))
-    if "/analysis/risk" not in app.openapi()["paths"]:  # until app.py includes the router
-        app.include_router(risk.router)
-        app.openapi_schema = None
     keys: KeyStore = app.state.keys
     with background_server(app) as url:
         clients = {
