@@ -179,14 +179,14 @@ def seed_home(home: Path) -> str:
 
 
 @contextmanager
-def served(home: Path) -> Iterator[str]:
+def served(home: Path, workers: int = 1) -> Iterator[str]:
     """`keten serve` over `home` in its own process (so clients and server do not share a GIL)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "KETEN_HOME": str(home)}
     env.pop("KETEN_STORE", None)
-    command = [sys.executable, "-c", SERVE, "serve", "--port", str(port)]
+    command = [sys.executable, "-c", SERVE, "serve", "--port", str(port), "--workers", str(workers)]
     server = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -210,6 +210,7 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--writes", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=1, help="keten serve --workers")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -218,12 +219,15 @@ def main() -> None:
         reader = keys.create(Role.READER, Tlp.RED).secret
         writer = keys.create(Role.CONTRIBUTOR, Tlp.RED).secret
         keys.close()
-        with served(home) as url:
+        with served(home, args.workers) as url:
             health = [lambda c: c.get("/health")]
             base = run_load(url, None, None, health, args.readers, args.seconds, 0, busy)
             mix = reader_requests(busy, busy)
             load = run_load(url, reader, writer, mix, args.readers, args.seconds, args.writes, busy)
-    print(f"{args.readers} readers, {load.seconds:.1f} s, {args.writes} entity+relation writes")
+    print(
+        f"{args.readers} readers, {args.workers} server worker(s), {load.seconds:.1f} s, "
+        f"{args.writes} entity+relation writes"
+    )
     print(f"{'traffic':<22}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for name, result, tally in (
         ("baseline GET /health", base, base.reads),

@@ -1,5 +1,5 @@
-"""Running the API: in the foreground for `keten serve`, or on a background thread for tests,
-notebooks and benchmarks that need a real HTTP server on loopback.
+"""Running the API: in the foreground for `keten serve` (one or more worker processes), or
+on a background thread for tests, notebooks and benchmarks that need a real HTTP server.
 """
 
 from __future__ import annotations
@@ -14,9 +14,22 @@ import uvicorn
 from fastapi import FastAPI
 
 
-def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve `app` until interrupted."""
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve the app of the environment's settings until interrupted.
+
+    Each of `workers` processes builds its own app (store connections, projection cache);
+    SQLite in WAL mode lets them read in parallel while one writes, and keys are checked
+    against the shared key file on every request, so a revocation holds in every worker.
+    """
+    uvicorn.run(
+        "keten.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
 
 
 @contextmanager

@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -20,44 +22,54 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_serve_answers_health_and_keys_work(tmp_path: Path) -> None:
-    env = {**os.environ, "KETEN_HOME": str(tmp_path / "home")}
+def cli_env(home: Path) -> dict[str, str]:
+    env = {**os.environ, "KETEN_HOME": str(home)}
     env.pop("KETEN_STORE", None)
-    key = subprocess.run(
-        [sys.executable, "-c", RUN_CLI, "keys", "create", "--role", "reader"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    return env
+
+
+def create_key(home: Path, role: str) -> str:
+    command = [sys.executable, "-c", RUN_CLI, "keys", "create", "--role", role]
+    done = subprocess.run(command, env=cli_env(home), capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+@contextmanager
+def keten_serve(home: Path, *options: str) -> Iterator[str]:
+    """`keten serve` on a free loopback port; yields its URL once /health answers."""
     port = free_port()
+    command = [sys.executable, "-c", RUN_CLI, "serve", "--port", str(port), *options]
     server = subprocess.Popen(
-        [sys.executable, "-c", RUN_CLI, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        command, env=cli_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
+    url = f"http://127.0.0.1:{port}"
     try:
-        url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
             try:
-                health = httpx.get(f"{url}/health")
+                httpx.get(f"{url}/health")
                 break
             except httpx.TransportError:
                 assert server.poll() is None, server.stderr.read() if server.stderr else ""
                 assert time.monotonic() < deadline, "keten serve did not start"
                 time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_serve_answers_health_and_keys_work(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    key = create_key(home, "reader")
+    with keten_serve(home) as url:
+        health = httpx.get(f"{url}/health")
         assert health.json()["store"] == "sqlite"
         assert httpx.get(f"{url}/entities").status_code == 401
         assert httpx.get(f"{url}/entities", headers={"X-API-Key": key}).status_code == 200
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_serve_binds_loopback_by_default() -> None:
     from keten.cli.serve import serve
 
-    defaults = serve.__defaults__ or ()
-    assert "127.0.0.1" in defaults
+    assert (serve.__defaults__ or ())[0] == "127.0.0.1"
