@@ -12,7 +12,6 @@ from stix2validator import validate_string
 
 from keten.api.app import create_app
 from keten.api.keys import Role
-from keten.api.routers import export
 from keten.api.server import background_server
 from keten.config import Settings
 from keten.graph.sqlite import SqliteStore
@@ -32,14 +31,11 @@ SEED_THREATS = {
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
-    """The seeded store of tests/api/conftest.py plus an actor, served with the export routes."""
+    """The seeded store of tests/api/conftest.py plus an actor and the threat it poses."""
     store = SqliteStore(tmp_path / "keten.sqlite")
     load_bundle(store, SEED)
     load_bundle(store, SEED_THREATS)
     app = create_app(store, Settings(home=tmp_path))
-    if "/export/stix" not in app.openapi()["paths"]:  # until app.py includes the router
-        app.include_router(export.router)
-        app.openapi_schema = None
     with background_server(app) as url:
         api = Api(url, store, app.state.keys)
         yield api
