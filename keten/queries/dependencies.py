@@ -38,6 +38,7 @@ How shares are read:
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -150,6 +151,34 @@ def read_supply(store: GraphStore, clearance: Tlp) -> SupplyData:
         store,
         clearance,
     )
+
+
+class SupplyCache:
+    """One `SupplyData` per clearance, read again only when the store's revision moved.
+
+    Repeated monitor and embargo requests then skip reading every SOURCED_FROM relation.
+    Concurrent requests for a stale clearance wait for one read.
+    """
+
+    def __init__(self, store: GraphStore) -> None:
+        self.store = store
+        self._data: dict[Tlp, SupplyData] = {}
+        self._locks = {level: threading.Lock() for level in Tlp}
+        self.reads = 0
+
+    def get(self, clearance: Tlp) -> SupplyData:
+        """The supply data of the current revision for `clearance`."""
+        clearance = Tlp(clearance)
+        current = self._data.get(clearance)
+        if current is not None and current.revision == self.store.revision():
+            return current
+        with self._locks[clearance]:
+            current = self._data.get(clearance)
+            if current is None or current.revision != self.store.revision():
+                current = read_supply(self.store, clearance)
+                self._data[clearance] = current
+                self.reads += 1
+            return current
 
 
 def resolve_country(text: str, countries: dict[str, EntityRow]) -> str | None:

@@ -90,6 +90,16 @@ def test_dependencies_are_computed_on_what_the_key_may_see(api: Api) -> None:
     assert "country:RU" not in {s["country"] for s in ore["suppliers"]}
 
 
+def test_a_write_shows_in_the_next_answer(api: Api) -> None:
+    reader = api.client(Role.READER)
+    assert reader.get("/analysis/dependencies").json()["total"] == 1
+    new_share = {"source": "r:chip", "target": "country:CN", "type": "SOURCED_FROM",
+                 "share": 0.9, "year": 2024}  # fmt: skip
+    assert api.client(Role.CONTRIBUTOR).post("/relations", json=new_share).status_code == 201
+    answer = reader.get("/analysis/dependencies").json()
+    assert answer["total"] == 2 and answer["revision"] == api.store.revision()
+
+
 def test_dependency_options_and_bad_queries(api: Api) -> None:
     reader = api.client(Role.READER)
     params: dict[str, Any] = {"hhi_threshold": 0.5, "non_eu_threshold": 0.9, "year": 2024}

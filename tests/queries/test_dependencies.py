@@ -12,6 +12,7 @@ from keten.graph.sqlite import SqliteStore
 from keten.ingest import load_bundle, load_paths
 from keten.queries.dependencies import (
     ResourceDependency,
+    SupplyCache,
     Thresholds,
     dependency_report,
     hhi,
@@ -195,3 +196,13 @@ def test_persistence_needs_two_strategic_years_of_three(sqlite_store: SqliteStor
     found = {k: v.persistent for k, v in lines(sqlite_store).items()}
     assert found == {"r:p": True, "r:q": False, "r:r": None}
     assert lines(sqlite_store, year=2022)["r:p"].persistent is True
+
+
+def test_the_cache_reads_again_only_after_a_write(store: SqliteStore) -> None:
+    cache = SupplyCache(store)
+    first = cache.get(Tlp.RED)
+    assert cache.get(Tlp.RED) is first and cache.get(Tlp.GREEN) is not first
+    assert cache.reads == 2
+    load_bundle(store, {"relations": [share("r:part", "CN", 0.5, 2024)]})
+    fresh = cache.get(Tlp.RED)
+    assert fresh is not first and "r:part" in fresh.shares and cache.reads == 3

@@ -7,19 +7,42 @@ out of the figures, and the embargo's cascade runs on the caller's projection.
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 
-from keten.api.deps import ReaderDep, StoreDep
+from keten.api.deps import ReaderDep
 from keten.api.problems import responses
 from keten.api.routers.analysis import ProjectionDep
-from keten.queries.dependencies import DependencyReport, Thresholds, dependency_report, read_supply
+from keten.queries.dependencies import (
+    DependencyReport,
+    SupplyCache,
+    SupplyData,
+    Thresholds,
+    dependency_report,
+)
 from keten.queries.embargo import EmbargoRequest, EmbargoResult, embargo
 
 router = APIRouter(
     prefix="/analysis", tags=["analysis"], responses=responses(400, 401, 403, 404, 422)
 )
+
+
+_cache_lock = threading.Lock()
+
+
+def get_supply(request: Request, principal: ReaderDep) -> SupplyData:
+    """The supply data of the current revision as the caller's clearance sees it (cached)."""
+    state = request.app.state
+    with _cache_lock:
+        if getattr(state, "supply", None) is None:
+            state.supply = SupplyCache(state.store)
+    cache: SupplyCache = state.supply
+    return cache.get(principal.clearance)
+
+
+SupplyDep = Annotated[SupplyData, Depends(get_supply)]
 
 
 def split_codes(values: list[str]) -> list[str]:
@@ -29,8 +52,7 @@ def split_codes(values: list[str]) -> list[str]:
 
 @router.get("/dependencies")
 def dependencies(
-    store: StoreDep,
-    principal: ReaderDep,
+    data: SupplyDep,
     year: Annotated[
         int | None, Query(ge=1900, le=2100, description="Year of the headline (default latest).")
     ] = None,
@@ -56,7 +78,6 @@ def dependencies(
     """Per resource: HHI of its suppliers, non-EU and flagged shares, top supplier, the vital
     processes that need it, and the EU 2021 screening flags, with a time series per year.
     """
-    data = read_supply(store, principal.clearance)
     thresholds = Thresholds(hhi=hhi_threshold, non_eu_share=non_eu_threshold)
     return dependency_report(
         data, year, scope, split_codes(flagged), thresholds, strategic_only=strategic_only
@@ -65,12 +86,9 @@ def dependencies(
 
 @router.post("/embargo")
 def run_embargo(
-    body: Annotated[EmbargoRequest, Body()],
-    store: StoreDep,
-    principal: ReaderDep,
-    projection: ProjectionDep,
+    body: Annotated[EmbargoRequest, Body()], data: SupplyDep, projection: ProjectionDep
 ) -> EmbargoResult:
     """What a supply stop by `country` takes away from each resource (passed down INPUT_TO),
     and the cascade from the resources whose shortfall reaches `threshold`.
     """
-    return embargo(read_supply(store, principal.clearance), projection, body)
+    return embargo(data, projection, body)
