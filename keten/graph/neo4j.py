@@ -39,7 +39,6 @@ BATCH = 5_000
 """Rows per UNWIND: large enough to amortise round trips, small enough for the heap."""
 STREAM_PAGE = 10_000
 """Rows per read transaction when streaming the whole graph (export, projection)."""
-LEVELS = {m.value: m.level for m in Tlp}
 R = TypeVar("R")
 
 
@@ -59,7 +58,7 @@ def entity_params(rows: Iterable[EntityRow]) -> list[dict[str, Any]]:
             "kind": r.kind,
             "name": r.name,
             "marking": r.marking,
-            "level": LEVELS[r.marking],
+            "level": Tlp(r.marking).level,
             "props": dump_props(r.props),
             "search": search_text(r.name, r.props),
             "created_at": r.created_at or stamp,
@@ -87,7 +86,7 @@ def relation_params(rows: Iterable[RelationRow]) -> list[dict[str, Any]]:
             "target": r.target,
             "key": r.key,
             "marking": r.marking,
-            "level": LEVELS[r.marking],
+            "level": Tlp(r.marking).level,
             "props": dump_props(r.props),
             "flat": flat_props(r.props),
             "created_at": r.created_at or stamp,
