@@ -79,6 +79,15 @@ def test_stored_shares_count_unless_the_bundle_replaces_them() -> None:
     assert problem.value == pytest.approx(0.6 + 0.4 + 0.2)
 
 
+def test_a_share_outside_zero_one_is_refused_naming_the_field(sqlite_store: SqliteStore) -> None:
+    relation = {"source": "resource:ga", "target": "country:CN", "type": "SOURCED_FROM",
+                "share": 1.5, "year": 2023}  # fmt: skip
+    with pytest.raises(BundleRejected) as refused:
+        load_bundle(sqlite_store, {**COUNTRIES, "relations": [relation]})
+    assert [(p.where, p.field) for p in refused.value.problems] == [("relations[0]", "share")]
+    assert sqlite_store.revision() == 0
+
+
 @pytest.mark.skipif(
     "shares" not in BundleChecker.__dataclass_fields__,
     reason="keten.ingest.checker does not apply the share check yet",
