@@ -69,8 +69,8 @@ from typing import IO, Any
 import ijson
 import yaml
 
+from keten.ingest import readers  # the module, so that readers may import this one in turn
 from keten.ingest.problems import Problem
-from keten.ingest.readers import Item, RawRecord
 from keten.schema.markings import Tlp
 from keten.schema.relations import allowed_endpoints
 
@@ -194,7 +194,7 @@ class StixImport:
     places: dict[str, str] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
 
-    def read(self, doc: Any) -> Iterator[Item]:
+    def read(self, doc: Any) -> Iterator[readers.Item]:
         """Records of the bundle: entities first, then the Sources they cite, then relations."""
         objects = doc.get("objects") if isinstance(doc, dict) else None
         if not isinstance(objects, list):
@@ -206,7 +206,7 @@ class StixImport:
             if stix_id in self.ids and obj["type"] != "relationship":
                 yield from self._entity(obj, sources)
         for source in sources.values():
-            yield RawRecord("entity", source, self.file, "external_references")
+            yield readers.RawRecord("entity", source, self.file, "external_references")
         for stix_id, obj in self.objects.items():
             if obj["type"] == "relationship":
                 yield from self._relationship(obj, stix_id)
@@ -274,7 +274,9 @@ class StixImport:
         elif kind == "identity":
             self.skipped[f"identity of class {obj.get('identity_class')}"] += 1
 
-    def _entity(self, obj: dict[str, Any], sources: dict[str, dict[str, Any]]) -> Iterator[Item]:
+    def _entity(
+        self, obj: dict[str, Any], sources: dict[str, dict[str, Any]]
+    ) -> Iterator[readers.Item]:
         """The keten entity of one mapped object (nothing for a reference country)."""
         stix_id = obj["id"]
         where = self.places[stix_id]
@@ -296,7 +298,7 @@ class StixImport:
         if not extension:
             record.update(self._native_properties(obj, sources))
         record.update(self._provenance(obj, extension))
-        yield RawRecord("entity", record, self.file, where)
+        yield readers.RawRecord("entity", record, self.file, where)
 
     def _native_properties(
         self, obj: dict[str, Any], sources: dict[str, dict[str, Any]]
@@ -377,7 +379,7 @@ class StixImport:
                 record["institute"] = name
         return record
 
-    def _relationship(self, obj: dict[str, Any], stix_id: str) -> Iterator[Item]:
+    def _relationship(self, obj: dict[str, Any], stix_id: str) -> Iterator[readers.Item]:
         """The keten relation of one relationship, or a count in `skipped`."""
         where = self.places[stix_id]
         extension = keten_extension(obj)
@@ -405,7 +407,7 @@ class StixImport:
                 return
             record = {**mapped, "stix_id": stix_id}
         record.update(self._provenance(obj, extension))
-        yield RawRecord("relation", record, self.file, where)
+        yield readers.RawRecord("relation", record, self.file, where)
 
     def _end(self, stix_id: str) -> tuple[str, str] | None:
         """(keten id, kind) of a relationship end: in the bundle, or derived from its id."""
@@ -473,6 +475,6 @@ def looks_like_stix(handle: IO[bytes]) -> bool:
     return False
 
 
-def read_stix_bundle(doc: dict[str, Any], file: str) -> Iterator[RawRecord | Problem]:
+def read_stix_bundle(doc: dict[str, Any], file: str) -> Iterator[readers.RawRecord | Problem]:
     """Records of a STIX 2.1 bundle document (the JSON reader's hook); see the module doc."""
     yield from StixImport(file).read(doc)
