@@ -1,0 +1,20 @@
+# The keten API for the server deployment (see docker-compose.yml).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    KETEN_HOME=/var/lib/keten
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY keten ./keten
+RUN pip install . \
+    && useradd --system --uid 10001 --home-dir /var/lib/keten --create-home keten
+
+USER keten
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')"
+CMD ["keten", "serve", "--host", "0.0.0.0", "--port", "8000"]
