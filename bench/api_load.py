@@ -37,6 +37,7 @@ from keten.schema.markings import Tlp
 
 Request = Callable[[httpx.Client], httpx.Response]
 SERVE = "import keten.cli.serve; from keten.cli.app import app; app()"
+WARM_UP_SECONDS = 3.0
 
 
 @dataclass
@@ -220,9 +221,11 @@ def main() -> None:
         writer = keys.create(Role.CONTRIBUTOR, Tlp.RED).secret
         keys.close()
         with served(home, args.workers) as url:
+            mix = reader_requests(busy, busy)
+            # untimed warm-up: every worker started, numba compiled, projections built
+            run_load(url, reader, None, mix, args.readers, WARM_UP_SECONDS, 0, busy)
             health = [lambda c: c.get("/health")]
             base = run_load(url, None, None, health, args.readers, args.seconds, 0, busy)
-            mix = reader_requests(busy, busy)
             load = run_load(url, reader, writer, mix, args.readers, args.seconds, args.writes, busy)
     print(
         f"{args.readers} readers, {args.workers} server worker(s), {load.seconds:.1f} s, "
