@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from keten.cli.app import app
+from keten.config import Settings
 
 
 @app.command()
@@ -22,4 +24,17 @@ def serve(
     """Serve the HTTP API (docs at /docs) over the store KETEN_HOME / KETEN_STORE select."""
     from keten.api.server import serve as run
 
+    check_store()
     run(host=host, port=port, workers=workers)
+
+
+def check_store() -> None:
+    """Open and close the configured store once, so a bad setting is one clear line, not a
+    traceback from every worker."""
+    from keten.graph import open_store
+
+    try:
+        open_store(Settings.from_env()).close()
+    except Exception as exc:
+        Console(stderr=True).print(f"[bold red]cannot open the store:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None

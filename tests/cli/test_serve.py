@@ -73,3 +73,13 @@ def test_serve_binds_loopback_by_default() -> None:
     from keten.cli.serve import serve
 
     assert (serve.__defaults__ or ())[0] == "127.0.0.1"
+
+
+def test_a_bad_store_setting_is_one_clear_error(tmp_path: Path) -> None:
+    env = {**cli_env(tmp_path / "home"), "KETEN_STORE": "http://localhost:7474"}
+    command = [sys.executable, "-c", RUN_CLI, "serve", "--port", str(free_port())]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "cannot open the store" in done.stderr
+    assert "KETEN_STORE" in done.stderr
+    assert "Traceback" not in done.stderr
