@@ -8,13 +8,17 @@ that failed last (largest (time + buffer, depth + 1), ties to the smaller predec
 requirement's label is larger than the labels it was derived from, which is what makes label
 setting exact here: once popped, a node's label is final.
 
+The queue is an indexed binary heap over node indices ordered by (time, depth, index), with
+decrease-key, so that nodes leave it in exactly the order `affected` is sorted in and no
+stale entries pile up. Each search touches only what it reaches and `reset` undoes just
+that, so repeated searches (Monte Carlo runs, criticality) cost nothing per untouched node.
+
 With `sample` set, each edge passes the disruption only with probability `strength` (one draw
 per edge per run), which turns the search into one Monte Carlo run of `propagation`.
 """
 
 from __future__ import annotations
 
-import heapq
 from typing import Any
 
 import numpy as np
@@ -23,7 +27,7 @@ from numba import njit
 from keten.graph.projection import FloatArray, Int64Array, IntArray, Projection
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, inline="always")
 def _better(t: float, d: Any, p: Any, t0: float, d0: Any, p0: Any) -> bool:
     """True when label (t, d, p) is lexicographically smaller than (t0, d0, p0)."""
     if t != t0:
@@ -31,6 +35,50 @@ def _better(t: float, d: Any, p: Any, t0: float, d0: Any, p0: Any) -> bool:
     if d != d0:
         return d < d0
     return p < p0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _before(a: Any, b: Any, time: FloatArray, depth: Int64Array) -> bool:
+    """Queue order of nodes a and b: (time, depth, index)."""
+    return _better(time[a], depth[a], a, time[b], depth[b], b)
+
+
+@njit(cache=True, nogil=True)
+def _sift_up(
+    heap: Int64Array, pos: Int64Array, i: Any, time: FloatArray, depth: Int64Array
+) -> None:
+    node = heap[i]
+    while i > 0:
+        parent = (i - 1) >> 1
+        other = heap[parent]
+        if not _before(node, other, time, depth):
+            break
+        heap[i] = other
+        pos[other] = i
+        i = parent
+    heap[i] = node
+    pos[node] = i
+
+
+@njit(cache=True, nogil=True)
+def _sift_down(
+    heap: Int64Array, pos: Int64Array, size: Any, time: FloatArray, depth: Int64Array
+) -> None:
+    i = 0
+    node = heap[0]
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        if child + 1 < size and _before(heap[child + 1], heap[child], time, depth):
+            child += 1
+        if not _before(heap[child], node, time, depth):
+            break
+        heap[i] = heap[child]
+        pos[heap[i]] = i
+        i = child
+    heap[i] = node
+    pos[node] = i
 
 
 @njit(cache=True, nogil=True)
@@ -53,29 +101,37 @@ def settle(
     group_time: FloatArray,
     group_depth: Int64Array,
     group_pred: Int64Array,
+    heap: Int64Array,
+    pos: Int64Array,
     order: Int64Array,
 ) -> int:
     """Run one search; fills `order` with settled nodes by label and returns how many.
 
-    State arrays must come in reset (time inf, depth/pred -1, settled False, group_count 0,
-    group_time -inf); `reset` puts them back using `order` and the touched groups.
+    State arrays must come in reset (time inf, depth/pred/pos -1, settled False, group_count
+    0, group_time -inf); `reset` puts them back using `order`.
     """
-    heap = [(0.0, 0, np.int64(0))]
-    heap.pop()
+    size = 0
     for s in sources:
-        if time[s] != 0.0:
+        if pos[s] < 0 and not settled[s]:
             time[s] = 0.0
             depth[s] = 0
             pred[s] = -1
-            heapq.heappush(heap, (0.0, 0, np.int64(s)))
+            heap[size] = s
+            size += 1
+            _sift_up(heap, pos, size - 1, time, depth)
     count = 0
-    while heap:
-        t, d, u = heapq.heappop(heap)
-        if settled[u] or t != time[u] or d != depth[u]:
-            continue
+    while size > 0:
+        u = heap[0]
+        size -= 1
+        pos[u] = -1
+        if size > 0:
+            heap[0] = heap[size]
+            _sift_down(heap, pos, size, time, depth)
         settled[u] = True
         order[count] = u
         count += 1
+        t = time[u]
+        d = depth[u]
         for e in range(indptr[u], indptr[u + 1]):
             v = targets[e]
             if settled[v] or strength[e] < min_strength:
@@ -97,13 +153,17 @@ def settle(
                 ct = group_time[g]
                 cd = group_depth[g]
                 cp = group_pred[g]
-            if ct > horizon:
+            if ct > horizon or not _better(ct, cd, cp, time[v], depth[v], pred[v]):
                 continue
-            if _better(ct, cd, cp, time[v], depth[v], pred[v]):
-                time[v] = ct
-                depth[v] = cd
-                pred[v] = cp
-                heapq.heappush(heap, (ct, cd, np.int64(v)))
+            time[v] = ct
+            depth[v] = cd
+            pred[v] = cp
+            if pos[v] < 0:
+                heap[size] = v
+                size += 1
+                _sift_up(heap, pos, size - 1, time, depth)
+            else:
+                _sift_up(heap, pos, pos[v], time, depth)
     return count
 
 
@@ -149,6 +209,8 @@ class Workspace:
         self.group_time = np.full(groups, -np.inf)
         self.group_depth = np.zeros(groups, dtype=np.int64)
         self.group_pred = np.full(groups, -1, dtype=np.int64)
+        self.heap = np.empty(n, dtype=np.int64)
+        self.pos = np.full(n, -1, dtype=np.int64)
         self.order = np.empty(n, dtype=np.int64)
 
     def run(
@@ -176,6 +238,8 @@ class Workspace:
                 self.group_time,
                 self.group_depth,
                 self.group_pred,
+                self.heap,
+                self.pos,
                 self.order,
             )
         )
@@ -223,13 +287,15 @@ def monte_carlo(
     group_time = np.full(groups, -np.inf)
     group_depth = np.zeros(groups, dtype=np.int64)
     group_pred = np.full(groups, -1, dtype=np.int64)
+    heap = np.empty(n, dtype=np.int64)
+    pos = np.full(n, -1, dtype=np.int64)
     order = np.empty(n, dtype=np.int64)
     hits = np.zeros(n, dtype=np.int64)
     for _ in range(runs):
         count = settle(
             indptr, targets, buffer_hours, strength, group, group_size, sources, horizon,
             min_strength, True, time, depth, pred, settled, group_count, group_time,
-            group_depth, group_pred, order,
+            group_depth, group_pred, heap, pos, order,
         )  # fmt: skip
         for i in range(count):
             hits[order[i]] += 1

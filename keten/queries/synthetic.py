@@ -4,10 +4,12 @@ Real dependency networks are dominated by a few hubs: empirical studies of Europ
 infrastructure disruptions find energy and telecom to be the main initiators of cascades
 (Luiijf et al. 2010, IJSSE 2(1)). The generator therefore draws dependency targets from a
 heavy-tailed popularity with a handful of named hubs (power, telecom, fuel, transport,
-drinking water, payments) that a large share of everything depends on. Buffers, strengths,
-redundancy groups, threats, actors, interests and supplier countries come in fixed
-proportions. Every record carries `synthetic: true` and cites `source:synthetic`, so that
-generated data can never be mistaken for knowledge.
+drinking water, payments) that a large share of everything depends on. Dependencies on a
+hub have no alternative; nine in ten others belong to one of two redundancy groups of their
+dependent (interchangeable suppliers), so that a cascade runs mainly through the hubs.
+Buffers (15% none, else 1 h to 3 days), strengths, threats, actors, interests and supplier
+countries come in fixed proportions. Every record carries `synthetic: true` and cites
+`source:synthetic`, so that generated data can never be mistaken for knowledge.
 
 Records are produced lazily from numpy arrays, so a million relations cost little memory.
 
@@ -187,11 +189,13 @@ def generate_network(entities: int, relations: int, seed: int = 0) -> SyntheticN
     code = np.concatenate([np.zeros(depends, dtype=np.int8), fixed[2]])
     total = rel_source.shape[0]
     is_dep = code == 0
-    buffer = np.where(rng.random(total) < 0.3, 0.0, rng.choice(BUFFERS, total))
+    buffer = np.where(rng.random(total) < 0.15, 0.0, rng.choice(BUFFERS, total))
     buffer[~(is_dep | (code == 2))] = 0.0
     strength = np.where(rng.random(total) < 0.5, 1.0, np.round(rng.uniform(0.1, 1.0, total), 2))
     strength[~(is_dep | (code == 2))] = 1.0
-    group = np.where(is_dep & (rng.random(total) < 0.1), rng.integers(0, 2, total), -1)
+    on_hub = np.isin(rel_target, at["Resource"][: len(HUBS)])
+    alternatives = is_dep & ~on_hub & (rng.random(total) < 0.9)
+    group = np.where(alternatives, rng.integers(0, 2, total), -1)
     share = np.round(rng.uniform(0.05, 0.9, total), 2)
     return SyntheticNetwork(
         ids,
