@@ -141,8 +141,8 @@ MISSING_IDS = (
 )
 
 RELATIONS_OF_ENTITY = (
-    "MATCH (n:Entity {id: $id}) "
-    "OPTIONAL MATCH (a:Entity)-[r]->(b:Entity) WHERE a = n OR b = n "
+    "MATCH (n:Entity {id: $id}) OPTIONAL MATCH (n)-[r]-(:Entity) "
+    "WITH DISTINCT r WITH r, startNode(r) AS a, endNode(r) AS b "
     f"RETURN {RELATION_RETURN}"
 )
 """Every relation touching an entity (one row with null columns when it has none)."""
@@ -227,11 +227,21 @@ def list_relations(
 
 
 RELATIONS_TOUCHING = (
-    "UNWIND $ids AS id MATCH (n:Entity {id: id}) "
-    "MATCH (a:Entity)-[r]->(b:Entity) WHERE (a = n OR b = n) AND "
-    f"{RELATION_VISIBLE} RETURN DISTINCT {RELATION_RETURN}"
+    "UNWIND $ids AS id MATCH (:Entity {id: id})-[r]-(:Entity) "
+    "WITH DISTINCT r WITH r, startNode(r) AS a, endNode(r) AS b "
+    f"WHERE {RELATION_VISIBLE} RETURN {RELATION_RETURN}"
 )
 """Visible relations with an end among `$ids`: one hop of `neighbourhood`."""
+ENTITY_IDS_PAGE = (
+    "MATCH (a:Entity) WHERE a.id > $after AND a.level <= $level "
+    "RETURN a.id AS id ORDER BY id LIMIT $limit"
+)
+"""The next ids in order, served from the uniqueness index (streaming the relations)."""
+RELATIONS_FROM = (
+    "UNWIND $ids AS id MATCH (a:Entity {id: id})-[r]->(b:Entity) "
+    f"WHERE {RELATION_VISIBLE} RETURN {RELATION_RETURN}"
+)
+"""The visible relations leaving these entities."""
 ENTITIES_BY_ID = f"UNWIND $ids AS id MATCH (n:Entity {{id: id}}) RETURN {ENTITY_RETURN} ORDER BY id"
 
 COUNT_ENTITIES = "MATCH (n:Entity) WHERE n.level <= $level RETURN count(n) AS total"

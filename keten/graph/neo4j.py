@@ -414,14 +414,29 @@ class Neo4jStore:
             cursor = page.next_cursor
 
     def iter_relations(self, clearance: Tlp = Tlp.RED) -> Iterator[RelationRow]:
-        """Every visible relation, ordered by identity, one read transaction a page."""
-        cursor: str | None = None
+        """Every visible relation, ordered by identity, streamed a page of sources at a time.
+
+        Pages follow the source ids through the uniqueness index, so each read transaction
+        touches only its own sources' relations (keyset paging on the relation identity
+        would sort every relation for every page).
+        """
+        after = ""
+        level = clearance.level
+
+        def page(tx: ManagedTransaction) -> tuple[list[str], list[RelationRow]]:
+            records = tx.run(cypher.ENTITY_IDS_PAGE, after=after, level=level, limit=STREAM_PAGE)
+            ids = [r["id"] for r in records]
+            rows = [
+                relation_from_record(r) for r in tx.run(cypher.RELATIONS_FROM, ids=ids, level=level)
+            ]
+            return ids, sorted(rows, key=lambda r: r.ref)
+
         while True:
-            page = self.list_relations(RelationFilter(clearance=clearance), cursor, STREAM_PAGE)
-            yield from page.items
-            if page.next_cursor is None:
+            ids, rows = self._read(page)
+            yield from rows
+            if len(ids) < STREAM_PAGE:
                 return
-            cursor = page.next_cursor
+            after = ids[-1]
 
     def projection_rows(
         self, clearance: Tlp = Tlp.RED
