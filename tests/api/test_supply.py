@@ -19,7 +19,6 @@ from schemathesis.core.result import Ok
 
 from keten.api.app import create_app
 from keten.api.keys import Role
-from keten.api.routers import supply
 from keten.api.server import background_server
 from keten.config import Settings
 from keten.graph.projection import build_projection
@@ -59,13 +58,10 @@ SUPPLY: dict[str, Any] = {
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
-    """A server over the supply bundle (the supply router added if the app lacks it)."""
+    """A server over the supply bundle."""
     store = SqliteStore(tmp_path / "keten.sqlite")
     load_bundle(store, SUPPLY)
     app = create_app(store, Settings(home=tmp_path))
-    if "/analysis/dependencies" not in app.openapi()["paths"]:
-        app.include_router(supply.router)
-        app.openapi_schema = None
     with background_server(app) as url:
         running = Api(url, store, app.state.keys)
         yield running
