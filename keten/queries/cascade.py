@@ -53,7 +53,12 @@ class CascadeRequest(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"sources": ["r:electricity"], "horizon_hours": 72, "min_strength": 0, "limit": 100}
+                {
+                    "sources": ["vp:electricity-national"],
+                    "horizon_hours": 72,
+                    "min_strength": 0,
+                    "limit": 100,
+                }
             ]
         },
     )

@@ -41,9 +41,9 @@ class InoperabilityRequest(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"perturbation": {"r:electricity": 0.5}, "mode": "static", "scale": 0.5},
+                {"perturbation": {"vp:electricity-national": 0.5}, "mode": "static", "scale": 0.5},
                 {
-                    "perturbation": {"r:electricity": 0.8},
+                    "perturbation": {"vp:electricity-national": 0.8},
                     "mode": "dynamic",
                     "steps": 48,
                     "duration_steps": 12,

@@ -42,7 +42,7 @@ class PathsRequest(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "source": "actor:state-actor-x",
+                    "source": "actor:ransomware-groups",
                     "target": "interest:economic-security",
                     "k": 3,
                     "relation_types": ["POSES", "DISRUPTS", "DEPENDS_ON", "SAFEGUARDS"],

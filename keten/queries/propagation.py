@@ -31,7 +31,7 @@ class PropagationRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"sources": ["r:electricity"], "horizon_hours": 72, "runs": 2000}]
+            "examples": [{"sources": ["threat:power-outage"], "horizon_hours": 72, "runs": 2000}]
         },
     )
 

@@ -38,7 +38,7 @@ INTERESTS = [
     "economic-security",
     "ecological-security",
     "social-political-stability",
-    "international-rule-of-law",
+    "international-legal-order",
 ]
 BUFFERS = np.array([1, 2, 4, 8, 12, 24, 48, 72], dtype=np.float64)
 PROVENANCE = {"synthetic": True, "source_ids": [SOURCE_ID], "contributor": "keten generate"}

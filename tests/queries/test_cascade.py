@@ -9,9 +9,12 @@ from typing import Any
 
 import pytest
 
-from keten.graph.projection import Projection
+from keten.graph.projection import Projection, build_projection
+from keten.graph.sqlite import SqliteStore
+from keten.ingest import load_paths
 from keten.queries.cascade import CascadeRequest, cascade
 from keten.queries.errors import AnalysisInputError, UnknownEntityError
+from keten.schema.markings import Tlp
 from tests.queries.conftest import Edge, random_network
 from tests.queries.reference import reference
 
@@ -113,3 +116,22 @@ def test_request_model_bounds() -> None:
     for bad in bad_requests:
         with pytest.raises(ValueError):
             CascadeRequest.model_validate(bad)
+
+
+def test_reference_knowledge_base_matches_the_fixpoint(sqlite_store: SqliteStore) -> None:
+    from keten.data import reference_bundle_path
+
+    load_paths(sqlite_store, [reference_bundle_path()])
+    p = build_projection(sqlite_store, Tlp.RED)
+    entities = [(e.id, e.kind) for e in sqlite_store.iter_entities()]
+    relations: list[Edge] = [
+        (r.source, r.type, r.target, r.props) for r in sqlite_store.iter_relations()
+    ]
+    threats = [e for e, kind in entities if kind == "Threat"]
+    assert "threat:power-outage" in threats
+    for threat in threats:
+        expected = reference(entities, relations, [threat], 168, 0)
+        result = cascade(p, [threat], 168, limit=10_000)
+        assert {a.id: (a.time_to_impact_hours, a.depth) for a in result.affected} == expected
+    outage = cascade(p, ["threat:power-outage"], 168)
+    assert outage.total > 5 and outage.interests
