@@ -25,8 +25,8 @@ from keten.graph.named_queries import load_queries
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("cypher_lint.mjs")
 LINTER = ROOT / "node_modules" / "@neo4j-cypher" / "language-support"
-ERROR = 1
-"""LSP DiagnosticSeverity.Error."""
+WARNING = 2
+"""LSP DiagnosticSeverity: 1 error, 2 warning (deprecations among them); both fail."""
 
 
 def lint(statements: list[dict[str, Any]], tmp_path: Path) -> list[dict[str, Any]]:
@@ -51,11 +51,11 @@ def lint(statements: list[dict[str, Any]], tmp_path: Path) -> list[dict[str, Any
 
 
 def errors_of(results: list[dict[str, Any]], texts: dict[str, str]) -> list[str]:
-    """Readable error lines: statement name, message and the text around the offset."""
+    """Readable problem lines: statement name, message and the text around the offset."""
     found = []
     for result in results:
         for d in result["diagnostics"]:
-            if d["severity"] == ERROR:
+            if d["severity"] <= WARNING:
                 text = texts[result["name"]]
                 at = d["offset"] or 0
                 found.append(f"{result['name']}: {d['message']} near {text[at : at + 40]!r}")
@@ -100,14 +100,19 @@ def test_named_queries_pass_neo4j_lint(tmp_path: Path) -> None:
 
 
 def test_the_linter_catches_errors(tmp_path: Path) -> None:
-    """The check can fail: a broken statement and an undeclared parameter are reported."""
+    """The check can fail: syntax, scope, parameter and deprecation problems are reported."""
     broken = [
+        {
+            "name": "deprecated",
+            "cypher": "MATCH (n) CALL { WITH n RETURN 1 AS x } RETURN x",
+            "parameters": {},
+        },
         {"name": "syntax", "cypher": "MATCH (n:Entity RETURN n", "parameters": {}},
         {"name": "unbound", "cypher": "MATCH (n:Entity) RETURN m", "parameters": {}},
         {"name": "param", "cypher": "MATCH (n:Entity {id: $id}) RETURN n", "parameters": {}},
     ]
     results = lint(broken, tmp_path)
-    assert [bool(errors_of([r], {r["name"]: ""})) for r in results] == [True, True, True]
+    assert [bool(errors_of([r], {r["name"]: ""})) for r in results] == [True, True, True, True]
 
 
 @pytest.mark.parametrize("kind", cypher.KINDS)
