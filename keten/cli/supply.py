@@ -200,6 +200,10 @@ def import_trade_command(
     source: Annotated[
         str | None, typer.Option(help="Id of an existing Source to cite (default: one is made).")
     ] = None,
+    marking: Annotated[Tlp, typer.Option(help="TLP marking of the shares.")] = Tlp.CLEAR,
+    institute: Annotated[
+        str | None, typer.Option(help="Institute contributing the data (provenance).")
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check and count, write nothing.")
     ] = False,
@@ -208,7 +212,7 @@ def import_trade_command(
     """Turn trade statistics into supplier shares per product and year, all or nothing."""
     store = open_store(Settings.from_env())
     try:
-        done = import_trade(store, file, resource_map, source, dry_run)
+        done = import_trade(store, file, resource_map, source, dry_run, marking, institute)
     except BundleRejected as rejected:
         err.print(rejected.report(), markup=False, highlight=False, soft_wrap=True)
         err.print("[bold red]nothing was written[/]")

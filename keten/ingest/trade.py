@@ -46,6 +46,7 @@ from keten.ingest.loader import LoadReport, load_bundle
 from keten.ingest.problems import BundleRejected, Problem, ProblemLog
 from keten.ingest.readers import RawRecord
 from keten.ingest.shares import ShareTally
+from keten.schema.markings import Tlp
 
 SCOPE = "imports_value"
 CONTRIBUTOR = "keten import-trade"
@@ -384,8 +385,15 @@ def import_trade(
     resource_map: Path | None = None,
     source_id: str | None = None,
     dry_run: bool = False,
+    marking: Tlp = Tlp.CLEAR,
+    institute: str | None = None,
 ) -> TradeImport:
-    """Read a trade CSV and load its shares; raise BundleRejected naming every problem."""
+    """Read a trade CSV and load its shares; raise BundleRejected naming every problem.
+
+    `marking` applies to the shares and the Source made for the file (the Resources and
+    Countries they need stay clear, so that marking trade data never hides public records);
+    `institute` is recorded on everything the import writes.
+    """
     log = ProblemLog()
     file = str(path)
     missing = [
@@ -408,7 +416,11 @@ def import_trade(
     if log:
         raise log.rejection()
     new_source = source is not None and store.get_entity(cited) is None
+    for record in [*([source] if source else []), *bundle.relations]:
+        record["marking"] = Tlp(marking).value
     entities = ([source] if source else []) + bundle.entities
+    for record in [*entities, *bundle.relations] if institute else []:
+        record["institute"] = institute
     report = load_bundle(
         store, {"entities": entities, "relations": bundle.relations}, dry_run, file
     )

@@ -33,7 +33,7 @@ def import_sample(tmp_path: Path) -> None:
     dry = runner.invoke(app, ["import-trade", str(trade), "--dry-run", "--json"])
     assert dry.exit_code == 0, dry.output
     assert json.loads(dry.stdout)["shares"] == 4
-    done = runner.invoke(app, ["import-trade", str(trade)])
+    done = runner.invoke(app, ["import-trade", str(trade), "--institute", "institute:tno"])
     assert done.exit_code == 0, done.output
     assert "2 resource-years: wrote 4 shares" in done.stdout
 
@@ -44,7 +44,9 @@ def test_import_then_dependencies_as_json_and_table(keten_home: Path, tmp_path: 
     assert answer.exit_code == 0, answer.output
     store = open_store(Settings.from_env())
     expected = dependency_report(read_supply(store, Tlp.RED), 2023, flagged=["ID"])
+    share = store.get_relation(("resource:tin", "SOURCED_FROM", "country:ID", "imports_value:2023"))
     store.close()
+    assert share is not None and share.props["institute"] == "institute:tno"
     assert json.loads(answer.stdout) == expected.model_dump(mode="json")
     tin = next(r for r in json.loads(answer.stdout)["resources"] if r["id"] == "resource:tin")
     assert tin["flagged_share"] == 0.6 and tin["non_eu_share"] == 0.6
@@ -83,3 +85,21 @@ def test_errors_exit_non_zero_naming_the_problem(keten_home: Path, tmp_path: Pat
     refused = runner.invoke(app, ["import-trade", str(bad)])
     assert refused.exit_code == 1
     assert "line 2" in refused.output and "value" in refused.output
+
+
+def test_marked_trade_data_is_hidden_from_lower_clearances(
+    keten_home: Path, tmp_path: Path
+) -> None:
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    trade = tmp_path / "secret.csv"
+    trade.write_text("product,partner,year,value\nTin,CN,2023,5\n")
+    done = runner.invoke(app, ["import-trade", str(trade), "--marking", "amber"])
+    assert done.exit_code == 0, done.output
+    store = open_store(Settings.from_env())
+    green = {r.id for r in dependency_report(read_supply(store, Tlp.GREEN)).resources}
+    red = {r.id for r in dependency_report(read_supply(store, Tlp.RED)).resources}
+    resource = store.get_entity("resource:tin", Tlp.CLEAR)
+    store.close()
+    assert "resource:tin" in red - green and resource is not None
+    wrong = runner.invoke(app, ["import-trade", str(trade), "--marking", "purple"])
+    assert wrong.exit_code != 0 and "purple" in wrong.output
