@@ -58,13 +58,19 @@ def flag_letters(flags: Flags) -> str:
     )
 
 
+def yes_no(value: bool | None) -> str:
+    """yes, no, or ? when undecided."""
+    return "?" if value is None else ("yes" if value else "no")
+
+
 def dependency_table(report: DependencyReport) -> Table:
     """One row per resource: headline figures and flags."""
     flagged = ", ".join(c.removeprefix("country:") for c in report.flagged_countries) or "none"
     table = Table(
         title=f"{report.total} resources (revision {report.revision}); flagged: {flagged}",
         caption=f"flags: C = HHI > {report.thresholds.hhi:g}, I = non-EU share > "
-        f"{report.thresholds.non_eu_share:g}, H = hard to substitute (? = unknown)",
+        f"{report.thresholds.non_eu_share:g}, H = hard to substitute (? = unknown); "
+        "2 of 3 y = strategic in 2 of the 3 years up to the year shown",
         title_justify="left",
         caption_justify="left",
     )
@@ -73,9 +79,9 @@ def dependency_table(report: DependencyReport) -> Table:
         table.add_column(column, justify="right")
     table.add_column("flags")
     table.add_column("strategic")
+    table.add_column("2 of 3 y")
     table.add_column("processes", justify="right")
     for line in report.resources:
-        strategic = line.flags.strategic
         table.add_row(
             line.id.removeprefix("resource:"),
             "-" if line.year is None else str(line.year),
@@ -84,7 +90,8 @@ def dependency_table(report: DependencyReport) -> Table:
             f"{line.top_supplier.removeprefix('country:')} {line.top_supplier_share:.0%}",
             f"{line.flagged_share:.0%}",
             flag_letters(line.flags),
-            "?" if strategic is None else ("yes" if strategic else "no"),
+            yes_no(line.flags.strategic),
+            yes_no(line.persistent),
             str(len(line.vital_processes)),
         )
     return table
