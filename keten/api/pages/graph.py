@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from pyvis.network import Network
 
-from keten.api.pages.style import kind_colour, kind_shape
+from keten.api.pages.style import kind_colour, kind_shape, relation_colour
 from keten.api.pages.tooltips import entity_title, relation_title, shorten
 from keten.graph.store import EntityRow, RelationRow
 
@@ -34,7 +34,11 @@ def vis_options(node_count: int) -> dict[str, Any]:
     return {
         "physics": {
             "solver": "forceAtlas2Based",
-            "forceAtlas2Based": {"gravitationalConstant": -60, "springLength": 110},
+            "forceAtlas2Based": {
+                "gravitationalConstant": -90,
+                "springLength": 140,
+                "avoidOverlap": 0.4,
+            },
             "stabilization": {"enabled": True, "iterations": STABILISATION_ITERATIONS},
         },
         "layout": {"improvedLayout": node_count <= 100, "randomSeed": 7},
@@ -95,13 +99,24 @@ class GraphPage:
         ids = self.network.node_map
         if row.source in ids and row.target in ids:
             self.network.add_edge(
-                row.source, row.target, title=relation_title(row), label=label, width=width
+                row.source,
+                row.target,
+                title=relation_title(row),
+                label=label,
+                width=width,
+                color=relation_colour(row.type),
+                type=row.type,
             )
 
     def kind_legend(self) -> None:
         """A legend entry for each kind on the page."""
         kinds = sorted({str(node.get("kind", "")) for node in self.network.nodes} - {""})
         self.legend += [LegendItem(kind, kind_colour(kind), kind_shape(kind)) for kind in kinds]
+
+    def relation_legend(self) -> None:
+        """A legend entry for each relation type on the page."""
+        types = sorted({str(edge.get("type", "")) for edge in self.network.edges} - {""})
+        self.legend += [LegendItem(t, relation_colour(t), "line") for t in types]
 
     def data(self) -> dict[str, Any]:
         """What the page script draws: nodes, edges, options and each node's link."""

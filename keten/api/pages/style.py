@@ -4,7 +4,7 @@ Colours per kind follow the Okabe-Ito palette (readable with colour blindness); 
 bands use a sequential orange-red scale, darkest for what fails first.
 
 >>> band_of(0.0).label, band_of(5.0).label, band_of(1e9).label
-('source (0 h)', '1-6 h', 'after 1 week')
+('at once (0 h)', '1-6 h', 'after 1 week')
 >>> kind_colour("Threat")
 '#D55E00'
 """
@@ -38,6 +38,17 @@ KIND_SHAPES: dict[str, str] = {
 }
 OTHER_SHAPE = "dot"
 
+RELATION_COLOURS: dict[str, str] = {
+    "DEPENDS_ON": "#5f6b7a",
+    "DISRUPTS": "#D55E00",
+    "THREATENS": "#CC79A7",
+    "SAFEGUARDS": "#009E73",
+    "POSES": "#8E44AD",
+    "SOURCED_FROM": "#7f7f7f",
+    "INPUT_TO": "#E69F00",
+}
+OTHER_RELATION_COLOUR = "#b0b0b0"
+
 
 @dataclass(frozen=True, slots=True)
 class Band:
@@ -49,7 +60,7 @@ class Band:
 
 
 TIME_BANDS: tuple[Band, ...] = (
-    Band(0.0, "source (0 h)", "#67000D"),
+    Band(0.0, "at once (0 h)", "#67000D"),
     Band(1.0, "up to 1 h", "#A50F15"),
     Band(6.0, "1-6 h", "#EF3B2C"),
     Band(24.0, "6-24 h", "#FC9272"),
@@ -69,6 +80,11 @@ def kind_shape(kind: str) -> str:
     return KIND_SHAPES.get(kind, OTHER_SHAPE)
 
 
+def relation_colour(rel_type: str) -> str:
+    """The line colour of a relation type."""
+    return RELATION_COLOURS.get(rel_type, OTHER_RELATION_COLOUR)
+
+
 def band_of(hours: float) -> Band:
     """The first band whose upper bound holds `hours`."""
     return next(band for band in TIME_BANDS if hours <= band.upto)
@@ -83,6 +99,7 @@ SHAPE_SYMBOLS: dict[str, str] = {
     "square": "\u25a0",
     "hexagon": "\u2b22",
     "dash": "\u2504",
+    "line": "\u2501",
 }
 
 

@@ -24,6 +24,8 @@ from keten.graph.store import EntityRow, GraphStore, RelationFilter, RelationRow
 from keten.queries.cascade import CascadeResult, cascade
 from keten.schema.markings import Tlp
 
+EDGE_LABELS_UP_TO = 30
+"""Neighbourhoods with more relations than this show types by colour only (and tooltip)."""
 FETCH_FACTOR = 4
 """The neighbourhood walk reads up to this many times `max_nodes` entities, then ranks."""
 MAX_FETCH = 2000
@@ -62,9 +64,15 @@ def neighbourhood_page(
     )
     for row in ranked[:max_nodes]:
         page.add_entity(row, size=26 if row.id == entity_id else 14)
-    for rel in relations:
-        page.add_relation(rel, label=rel.type)
+    shown = [
+        r
+        for r in relations
+        if r.source in page.network.node_map and r.target in page.network.node_map
+    ]
+    for rel in shown:
+        page.add_relation(rel, label=rel.type if len(shown) <= EDGE_LABELS_UP_TO else "")
     page.kind_legend()
+    page.relation_legend()
     if len(ranked) > max_nodes:
         page.notes.append(
             f"Showing {max_nodes} of {len(ranked)} entities: the closest first, then the most "
@@ -236,6 +244,7 @@ def supply_page(store: GraphStore, resource_id: str, clearance: Tlp, max_nodes: 
     for rel in sorted(relations, key=lambda r: r.ref):
         page.add_relation(rel, *supply_label(rel))
     page.kind_legend()
+    page.relation_legend()
     if cut:
         page.notes.append(
             f"Showing the {max_nodes} closest links of the chain; raise `max_nodes` to see more."
