@@ -29,6 +29,7 @@ from keten.api.routers import (
     health,
     ingest,
     keys,
+    pages,
     relations,
     risk,
     submissions,
@@ -102,6 +103,6 @@ def create_app(
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     routers = (health, entities, relations, ingest, submissions, analysis, supply, risk, export)
-    for module in (*routers, keys):
+    for module in (*routers, keys, pages):
         app.include_router(module.router)
     return app
