@@ -117,7 +117,7 @@ def upsert_relations(type_: str) -> str:
     Endpoints must exist (the writer checks first with `MISSING_IDS`).
     """
     rel = relationship_type(type_)
-    flat = ", ".join(f"r.{name} = row.flat.{name}" for name in FLAT_RELATION_PROPS)
+    flat = ", ".join(f"r.{name} = row.{name}" for name in FLAT_RELATION_PROPS)
     return (
         "UNWIND $rows AS row "
         "MATCH (a:Entity {id: row.source}) MATCH (b:Entity {id: row.target}) "

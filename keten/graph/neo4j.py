@@ -40,6 +40,8 @@ BATCH = 5_000
 STREAM_PAGE = 10_000
 """Rows per read transaction when streaming the whole graph (export, projection)."""
 R = TypeVar("R")
+LEVELS = {m.value: m.level for m in Tlp}
+SCALARS = frozenset({str, int, float, bool})
 
 
 class HistoryUnavailableError(ValueError):
@@ -58,7 +60,7 @@ def entity_params(rows: Iterable[EntityRow]) -> list[dict[str, Any]]:
             "kind": r.kind,
             "name": r.name,
             "marking": r.marking,
-            "level": Tlp(r.marking).level,
+            "level": level_of(r.marking),
             "props": dump_props(r.props),
             "search": search_text(r.name, r.props),
             "created_at": r.created_at or stamp,
@@ -68,17 +70,21 @@ def entity_params(rows: Iterable[EntityRow]) -> list[dict[str, Any]]:
     ]
 
 
-def flat_props(props: dict[str, Any]) -> dict[str, Any]:
-    """The analyst-facing scalar properties copied out of `props` (None clears them)."""
-    flat = {}
-    for name in cypher.FLAT_RELATION_PROPS:
-        value = props.get(name)
-        flat[name] = value if isinstance(value, str | int | float | bool) else None
-    return flat
+def level_of(marking: str) -> int:
+    """The rank of a TLP marking; an unknown marking is refused by name."""
+    level = LEVELS.get(marking)
+    if level is None:
+        raise ValueError(f"unknown marking {marking!r}; expected one of {', '.join(LEVELS)}")
+    return level
+
+
+def scalar(value: Any) -> Any:
+    """A value Neo4j can hold as a plain property, or None (which clears the property)."""
+    return value if type(value) in SCALARS else None
 
 
 def relation_params(rows: Iterable[RelationRow]) -> list[dict[str, Any]]:
-    """`cypher.upsert_relations` rows."""
+    """`cypher.upsert_relations` rows, with `FLAT_RELATION_PROPS` as top-level keys."""
     stamp = now()
     return [
         {
@@ -86,11 +92,15 @@ def relation_params(rows: Iterable[RelationRow]) -> list[dict[str, Any]]:
             "target": r.target,
             "key": r.key,
             "marking": r.marking,
-            "level": Tlp(r.marking).level,
+            "level": level_of(r.marking),
             "props": dump_props(r.props),
-            "flat": flat_props(r.props),
             "created_at": r.created_at or stamp,
             "updated_at": r.updated_at or stamp,
+            "buffer_hours": scalar(r.props.get("buffer_hours")),
+            "strength": scalar(r.props.get("strength")),
+            "redundancy_group": scalar(r.props.get("redundancy_group")),
+            "share": scalar(r.props.get("share")),
+            "year": scalar(r.props.get("year")),
         }
         for r in rows
     ]

@@ -76,15 +76,16 @@ def test_params_carry_level_search_and_flat_properties() -> None:
     assert water["level"] == Tlp.AMBER_STRICT.level
     assert water["search"] == "drinkwatervoorziening\ndrinking water"
     gallium, depends = relation_params(RELATIONS)
-    assert gallium["flat"] == {
+    assert {name: gallium[name] for name in cypher.FLAT_RELATION_PROPS} == {
         "buffer_hours": None,
         "strength": None,
         "redundancy_group": None,
         "share": 0.98,
         "year": 2023,
     }
-    assert depends["flat"]["buffer_hours"] == 4.5 and depends["level"] == Tlp.RED.level
-    assert set(gallium["flat"]) == set(cypher.FLAT_RELATION_PROPS)
+    assert depends["buffer_hours"] == 4.5 and depends["level"] == Tlp.RED.level
+    (odd,) = relation_params([RelationRow("a", "CITES", "b", props={"share": [0.5]})])
+    assert odd["share"] is None
 
 
 def test_props_are_canonical_so_equal_records_compare_equal() -> None:
