@@ -89,6 +89,7 @@ def relation_params(rows: Iterable[RelationRow]) -> list[dict[str, Any]]:
     return [
         {
             "source": r.source,
+            "type": r.type,
             "target": r.target,
             "key": r.key,
             "marking": r.marking,
@@ -149,33 +150,44 @@ class Neo4jWriter:
         self.counts = WriteCounts()
         self.deleted = 0
 
+    prepare = (entity_params, relation_params)
+    """Pure functions from rows to `write_*_params` input, for `keten.ingest.pipeline`."""
+
     def upsert_entities(self, rows: list[EntityRow]) -> None:
-        """Insert or update, grouped by kind (a label); identical records are left alone."""
-        by_kind: dict[str, list[EntityRow]] = defaultdict(list)
-        for row in rows:
-            by_kind[cypher.label(row.kind)].append(row)
+        """Insert or update; identical records are left alone."""
+        self.write_entity_params(entity_params(rows))
+
+    def upsert_relations(self, rows: list[RelationRow]) -> None:
+        """Insert or update; refuses relations whose ends do not exist."""
+        self.write_relation_params(relation_params(rows))
+
+    def write_entity_params(self, params: list[dict[str, Any]]) -> None:
+        """Write rows made by `entity_params`, one UNWIND per kind (a label) and batch."""
+        by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in params:
+            by_kind[cypher.label(row["kind"])].append(row)
         for kind, group in by_kind.items():
             statement = cypher.upsert_entities(kind)
-            for batch in _chunks(entity_params(group)):
+            for batch in _chunks(group):
                 created, updated = self._run_upsert(statement, batch)
                 self.counts.entities_created += created
                 self.counts.entities_updated += updated
                 self.counts.entities_unchanged += len(batch) - created - updated
 
-    def upsert_relations(self, rows: list[RelationRow]) -> None:
-        """Insert or update, grouped by type; refuses relations whose ends do not exist."""
-        ends = sorted({r.source for r in rows} | {r.target for r in rows})
+    def write_relation_params(self, params: list[dict[str, Any]]) -> None:
+        """Write rows made by `relation_params`, one UNWIND per type and batch."""
+        ends = sorted({p["source"] for p in params} | {p["target"] for p in params})
         missing: list[str] = []
         for batch in _chunks(ends):
             missing += self.tx.run(cypher.MISSING_IDS, ids=batch).single()["missing"]
         if missing:
             raise ValueError(f"relations refer to unknown entities: {', '.join(missing[:20])}")
-        by_type: dict[str, list[RelationRow]] = defaultdict(list)
-        for row in rows:
-            by_type[cypher.relationship_type(row.type)].append(row)
+        by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in params:
+            by_type[cypher.relationship_type(row["type"])].append(row)
         for type_, group in by_type.items():
             statement = cypher.upsert_relations(type_)
-            for batch in _chunks(relation_params(group)):
+            for batch in _chunks(group):
                 created, updated = self._run_upsert(statement, batch)
                 self.counts.relations_created += created
                 self.counts.relations_updated += updated
