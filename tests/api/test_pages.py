@@ -362,6 +362,17 @@ def test_search_lists_matches_with_links_to_their_views(red: httpx.Client) -> No
     assert "No entity matches" in red.get("/pages/search?q=zzzz-nothing").text
     index = red.get("/pages").text
     assert 'action="/pages/search"' in index and "/pages/supply/resource%3Agallium" in index
+    for form in ("cascade", "neighbourhood", "supply"):
+        assert f'action="/pages/{form}"' in index
+
+
+def test_the_index_forms_lead_to_their_views(red: httpx.Client) -> None:
+    answer = red.get("/pages/neighbourhood?id=vp:hub&depth=2", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/pages/neighbourhood/vp%3Ahub?depth=2"
+    supply = red.get("/pages/supply?id=resource:gallium", follow_redirects=True)
+    assert supply.status_code == 200 and "Supply chain of Gallium" in supply.text
+    assert red.get("/pages/supply?id=").status_code == 422
 
 
 # --- in a real browser -------------------------------------------------------------------

@@ -83,6 +83,16 @@ def neighbourhood_page(
     return page
 
 
+def named(ids: Sequence[str], shown: int = 3) -> str:
+    """'a, b, c and 2 more' for a title.
+
+    >>> named(["a", "b", "c", "d", "e"])
+    'a, b, c and 2 more'
+    """
+    head = ", ".join(ids[:shown])
+    return head if len(ids) <= shown else f"{head} and {len(ids) - shown} more"
+
+
 def hours_text(hours: float) -> str:
     """12.0 -> '12 h', 0.5 -> '0.5 h'."""
     return f"{hours:g} h"
@@ -102,7 +112,7 @@ def cascade_page(
     """
     result = cascade(projection, sources, horizon_hours, min_strength, limit=max_nodes)
     page = GraphPage(
-        title="Chain effects of " + ", ".join(sources),
+        title="Chain effects of " + named(sources),
         subtitle=f"within {hours_text(horizon_hours)}, edges of strength >= {min_strength:g}",
     )
     draw_affected(page, store, result, clearance)
@@ -118,7 +128,7 @@ def cascade_page(
             f"Showing the {len(result.affected)} earliest of {result.total} affected entities; "
             "raise `max_nodes` or shorten `horizon_hours` to see the rest."
         )
-    if result.total == len(sources):
+    if result.total == len(set(sources)):
         page.notes.append("Nothing depends on the sources within the horizon.")
     page.table_columns = ["time to impact", "entity", "kind", "depth", "via"]
     return page

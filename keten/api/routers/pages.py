@@ -39,6 +39,7 @@ EXAMPLES = (
 )
 
 EntityPath = Annotated[str, Path(min_length=1, max_length=200)]
+EntityQuery = Annotated[str, Query(min_length=1, max_length=200)]
 MaxNodes = Annotated[
     int, Query(ge=1, le=MAX_NODES, description="Most nodes drawn; the most relevant are kept.")
 ]
@@ -124,6 +125,23 @@ def search(
     return render(
         "search.html", title=title, principal=principal, query=query, results=results, more=more
     )
+
+
+@router.get("/pages/neighbourhood")
+def neighbourhood_form(
+    id: EntityQuery,
+    principal: PagePrincipal,
+    depth: Annotated[int, Query(ge=1, le=3)] = 1,
+) -> Response:
+    """The index form's answer: on to the neighbourhood page of `id`."""
+    target = f"/pages/neighbourhood/{quote(id.strip(), safe='')}?depth={depth}"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/pages/supply")
+def supply_form(id: EntityQuery, principal: PagePrincipal) -> Response:
+    """The index form's answer: on to the supply page of `id`."""
+    return RedirectResponse(f"/pages/supply/{quote(id.strip(), safe='')}", status_code=303)
 
 
 @router.get("/pages/neighbourhood/{entity_id}", response_class=HTMLResponse)
