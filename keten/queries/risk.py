@@ -34,14 +34,13 @@ keten editors, not RbRa scores (`CAVEAT`).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from keten.graph.projection import TYPE_CODE, Projection
+from keten.graph.projection import TYPE_CODE, Int64Array, Projection
 from keten.graph.store import EntityFilter, EntityRow, GraphStore
 from keten.queries.cascade import AffectedEntity, via_chain
 from keten.queries.kernel import Workspace
@@ -190,12 +189,22 @@ def edge_strength(projection: Projection, tail: int, head: int) -> float:
     return float(projection.strength[lo:hi][mask].max())
 
 
-def path_strength(projection: Projection, chain: list[str], node: int) -> float:
-    """Product of edge strengths along `chain` (source ... predecessor) then into `node`."""
-    steps = [projection.index[i] for i in chain] + [node]
-    product = 1.0
-    for tail, head in itertools.pairwise(steps):
-        product *= edge_strength(projection, tail, head)
+def path_strength(
+    projection: Projection, pred: Int64Array, node: int, memo: dict[int, float]
+) -> float:
+    """Product of edge strengths from the source along `pred` into `node`.
+
+    `memo` holds the products already known in this run, so each edge is looked up once.
+    """
+    chain = []
+    u = node
+    while u not in memo and pred[u] >= 0:
+        chain.append(u)
+        u = int(pred[u])
+    product = memo.get(u, 1.0)
+    for v in reversed(chain):
+        product *= edge_strength(projection, int(pred[v]), v)
+        memo[v] = product
     return product
 
 
@@ -224,13 +233,13 @@ class Deriver:
         self.options = options
         self.work = Workspace(projection)
 
-    def hit(self, node: int) -> ProcessHit:
+    def hit(self, node: int, memo: dict[int, float]) -> ProcessHit:
         """The process at `node` as hit in the current run."""
         p = self.projection
         chain = via_chain(self.work.pred, node, p.ids)
         category = self.categories.get(p.ids[node])
         time = float(self.work.time[node])
-        strength = path_strength(p, chain, node)
+        strength = path_strength(p, self.work.pred, node, memo)
         speed = FAST_WEIGHT if time <= FAST_HOURS else 1.0
         points = CATEGORY_WEIGHT.get(category or "", 1.0) * speed * strength
         return ProcessHit(
@@ -249,14 +258,15 @@ class Deriver:
         sources = np.array([threat], dtype=np.int64)
         count = work.run(sources, self.options.horizon_hours, self.options.min_strength)
         try:
-            order = work.order[:count].tolist()
+            settled = work.order[:count]
+            sg = p.safeguards_indptr
+            memo: dict[int, float] = {}
             hits: dict[int, list[ProcessHit]] = {}
-            for node in order:
-                interests = p.interests_of(node).tolist()
-                if interests:
-                    hit = self.hit(node)
-                    for interest in interests:
-                        hits.setdefault(interest, []).append(hit)
+            for node in settled[sg[settled + 1] > sg[settled]].tolist():
+                hit = self.hit(node, memo)
+                for interest in p.interests_of(node).tolist():
+                    hits.setdefault(interest, []).append(hit)
+            order = settled[: 1 + self.options.top].tolist()
             effects = [
                 AffectedEntity(
                     id=p.ids[u],
