@@ -434,8 +434,24 @@ def test_each_view_draws_in_chromium_without_errors(
         drawn = browser_page.evaluate("document.getElementById('graph').dataset.nodeCount")
         assert int(drawn) == expected > 1
         assert browser_page.evaluate("document.querySelector('#graph canvas').width") > 300
+        assert browser_page.evaluate("window.ketenNetwork.physics.options.enabled") is False
     assert browser_page.errors() == []
     assert all(u.startswith((site.url, "data:")) for u in browser_page.requested())
     folder = Path(os.environ.get("KETEN_SCREENSHOTS") or tmp_path)
     png = browser_page.screenshot(folder / f"{view}.png")
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_double_clicking_a_node_opens_its_neighbourhood(
+    browser_page: Page, reference_site: Site
+) -> None:
+    browser_page.goto(reference_site.url + VIEWS["supply"])
+    browser_page.wait_until("document.getElementById('graph').dataset.drawn === 'true'")
+    browser_page.mark()
+    browser_page.evaluate("ketenNetwork.emit('doubleClick', {nodes: ['country:CN']}), 0")
+    browser_page.wait_for_load()
+    assert browser_page.evaluate("location.pathname") == "/pages/neighbourhood/country%3ACN"
+    browser_page.wait_until("document.getElementById('graph').dataset.drawn === 'true'")
+    assert browser_page.errors() == []
