@@ -32,7 +32,6 @@ import httpx
 from bench.cascade import fill_store, loopback_server
 from keten.api.app import create_app
 from keten.api.keys import Role
-from keten.api.routers import pages
 from keten.config import Settings
 from keten.schema.markings import Tlp
 from tests.api.browser import chromium, chromium_path
@@ -83,8 +82,6 @@ def main() -> None:
         home = Path(tmp)
         store = fill_store(home / "keten.sqlite", args.entities, args.relations, 0)
         app = create_app(store, Settings(home=home))
-        if not any(getattr(route, "path", None) == "/pages" for route in app.routes):
-            app.include_router(pages.router)
         key = app.state.keys.create(Role.READER, Tlp.RED, label="bench").secret
         with (
             loopback_server(app) as url,

@@ -23,7 +23,6 @@ from keten.api.app import create_app
 from keten.api.keys import KeyStore, Role
 from keten.api.pages.session import COOKIE
 from keten.api.pages.style import TIME_BANDS, band_of
-from keten.api.routers import pages
 from keten.api.server import background_server
 from keten.config import Settings
 from keten.data import reference_bundle_path
@@ -95,8 +94,6 @@ def serve_site(home: Path, *bundles: dict[str, Any]) -> Iterator[Site]:
     for bundle in bundles:
         load_bundle(store, bundle)
     app = create_app(store, Settings(home=home))
-    if not any(getattr(route, "path", None) == "/pages" for route in app.routes):
-        app.include_router(pages.router)
     with background_server(app) as url:
         yield Site(url, store, app.state.keys)
     store.close()
