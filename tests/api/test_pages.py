@@ -163,6 +163,8 @@ VIEWS = {
 
 
 def test_a_page_without_a_key_sends_the_browser_to_the_login_form(site: Site) -> None:
+    root = httpx.get(site.url + "/", follow_redirects=False)
+    assert root.status_code == 307 and root.headers["location"] == "/pages"
     answer = httpx.get(site.url + VIEWS["cascade"], follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"] == "/login?next=" + quote(VIEWS["cascade"])

@@ -45,6 +45,12 @@ MaxNodes = Annotated[
 ]
 
 
+@router.get("/")
+def root() -> Response:
+    """A browser that opens the server's address lands on the index (or its login)."""
+    return RedirectResponse("/pages", status_code=307)
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(next: Annotated[str | None, Query(max_length=2000)] = None) -> HTMLResponse:
     """The login form: one field for an API key."""
