@@ -29,17 +29,19 @@ err = Console(stderr=True)
 
 
 def cascade_table(result: CascadeResult, hours: float) -> Table:
-    """Affected entities as a rich table, in order of time to impact."""
+    """Affected entities in order of time to impact; `after` is the predecessor that explains
+    the time (the whole chain is in the JSON answer)."""
     table = Table(
         title=f"{result.total:,} entities affected within {hours:g} h "
         f"(showing {len(result.affected):,}; revision {result.revision})",
         title_justify="left",
     )
-    for column, justify in (("hours", "right"), ("depth", "right"), ("kind", "left")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    table.add_column("id")
-    table.add_column("name")
-    table.add_column("via (from the source)", overflow="fold")
+    table.add_column("hours", justify="right")
+    table.add_column("depth", justify="right")
+    table.add_column("kind", no_wrap=True, overflow="ellipsis", max_width=8)
+    table.add_column("id", overflow="fold", min_width=12)
+    table.add_column("name", no_wrap=True, overflow="ellipsis", max_width=20)
+    table.add_column("after", overflow="fold", min_width=14)
     for item in result.affected:
         table.add_row(
             f"{item.time_to_impact_hours:g}",
@@ -47,7 +49,7 @@ def cascade_table(result: CascadeResult, hours: float) -> Table:
             item.kind,
             item.id,
             item.name,
-            " -> ".join(item.via),
+            item.via[-1] if item.via else "",
         )
     return table
 
