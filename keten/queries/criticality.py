@@ -42,7 +42,7 @@ class CriticalityRequest(BaseModel):
     min_strength: Annotated[float, Field(ge=0, le=1)] = 0.0
     kind: Annotated[EntityKind | None, Field(description="Rank only entities of this kind.")] = None
     limit: Annotated[int, Field(ge=1, le=1000)] = 20
-    candidates: Annotated[int, Field(ge=1, le=5000)] = 200
+    candidates: Annotated[int, Field(ge=1, le=5000)] = 50
     betweenness_samples: Annotated[int, Field(ge=1, le=5000)] = 200
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
 
