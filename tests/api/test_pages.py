@@ -252,6 +252,7 @@ def test_the_vis_network_library_is_served_by_keten(site: Site) -> None:
     assert script.headers["content-type"].startswith("text/javascript")
     assert b"vis-network" in script.content[:200] and len(script.content) > 100_000
     assert httpx.get(site.url + "/pages/static/nope.js").status_code == 404
+    assert httpx.get(site.url + "/pages/static/templates%2Fbase.html").status_code == 404
 
 
 def test_hostile_names_are_escaped_everywhere(red: httpx.Client) -> None:

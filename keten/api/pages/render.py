@@ -1,5 +1,8 @@
 """HTML rendering of the pages with Jinja2 (autoescaped: names and ids are untrusted text).
 
+The templates live in keten/api/static/pages/templates, where the package data of the
+wheel already reaches; `/pages/static/` serves only the named assets, never a template.
+
 Every page answer carries a Content-Security-Policy that allows scripts only from keten
 itself and forbids every other origin, so a page cannot load from a CDN by accident and
 injected markup could not run a script.
@@ -28,7 +31,7 @@ HEADERS = {
 }
 
 environment = Environment(
-    loader=PackageLoader("keten.api.pages", "templates"),
+    loader=PackageLoader("keten.api", "static/pages/templates"),
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
