@@ -14,7 +14,8 @@ same sources and horizon:
   the projection is built by a first request that is not timed);
 * `networkx`: `nx.single_source_dijkstra_path_length(graph, source, cutoff=horizon)`.
 
-Times are medians of `--repeat` runs; ratios are against scipy in the same run.
+Times are medians of `--repeat` runs, the three fast ways timed in alternation; ratios are
+against scipy in the same run.
 """
 
 from __future__ import annotations
@@ -61,13 +62,24 @@ from keten.schema.markings import Tlp
 
 def median_seconds(run: Callable[[], Any], repeat: int) -> float:
     """Median wall time of `repeat` calls (after one untimed warm-up call)."""
-    run()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+    return interleaved_medians({"run": run}, repeat)["run"]
+
+
+def interleaved_medians(runs: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
+    """Median wall time of each way, timed in alternation (one untimed warm-up each).
+
+    Alternating means a burst of load from elsewhere on the machine hits every way alike,
+    so the ratios stay meaningful on a shared machine.
+    """
+    for run in runs.values():
         run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def fill_store(path: Path, entities: int, relations: int, seed: int) -> SqliteStore:
@@ -166,9 +178,15 @@ def report(store: SqliteStore, p: Projection, home: Path, args: argparse.Namespa
             def post(body: dict[str, Any] = body) -> None:
                 client.post("/analysis/cascade", json=body, headers=headers).raise_for_status()
 
-            scipy_s = median_seconds(partial(dijkstra, matrix, indices=u, limit=h), args.repeat)
-            kernel_s = median_seconds(partial(cascade, p, [source], h, 0.0, 100), args.repeat)
-            http_s = median_seconds(post, args.repeat)
+            timed = interleaved_medians(
+                {
+                    "scipy": partial(dijkstra, matrix, indices=u, limit=h),
+                    "kernel": partial(cascade, p, [source], h, 0.0, 100),
+                    "http": post,
+                },
+                args.repeat,
+            )
+            scipy_s, kernel_s, http_s = timed["scipy"], timed["kernel"], timed["http"]
             nx_run = partial(nx.single_source_dijkstra_path_length, graph, u, cutoff=h)
             nx_s = median_seconds(nx_run, 3)
             reached = cascade(p, [source], h, 0.0, 1).total
