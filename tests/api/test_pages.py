@@ -309,6 +309,9 @@ def test_nodes_carry_provenance_and_kind_colours(red: httpx.Client, site: Site) 
     assert f"grading: {row.props['reliability']}{row.props['credibility']}" in title
     assert row.props["source_ids"][0] in title
     assert nodes["org:hostile"]["color"] != nodes[row.id]["color"]  # Organisation vs process
+    amber = graph_data(red.get("/pages/neighbourhood/org:amber-operator").text)["nodes"]
+    assert [n["color"]["border"] for n in amber if n["id"] == "org:amber-operator"] == ["#FFC000"]
+    assert "border: TLP:AMBER" in red.get("/pages/neighbourhood/org:amber-operator").text
 
 
 def test_cascade_colours_each_node_by_the_api_time_to_impact(red: httpx.Client, site: Site) -> None:
@@ -320,7 +323,9 @@ def test_cascade_colours_each_node_by_the_api_time_to_impact(red: httpx.Client, 
     nodes = {node["id"]: node for node in graph_data(html)["nodes"]}
     assert len(api["affected"]) > 3
     for item in api["affected"]:
-        assert nodes[item["id"]]["color"] == band_of(item["time_to_impact_hours"]).colour
+        assert (
+            nodes[item["id"]]["color"]["background"] == band_of(item["time_to_impact_hours"]).colour
+        )
     for interest in api["interests"]:
         assert interest["id"] in nodes
     assert all(band.label in html for band in TIME_BANDS)
@@ -351,6 +356,7 @@ def test_supply_shows_the_shares_that_the_store_holds(red: httpx.Client, site: S
         RelationFilter(type="INPUT_TO", source="resource:gallium"), limit=100
     ).items
     assert {p.target for p in products} <= node_ids(html)
+    assert "Who supplies Gallium" in html and 'href="/pages/neighbourhood/country%3ACN"' in html
     not_resource = red.get("/pages/supply/vp:electricity-national")
     assert not_resource.status_code == 422
 

@@ -17,7 +17,13 @@ from urllib.parse import quote
 
 from pyvis.network import Network
 
-from keten.api.pages.style import kind_colour, kind_shape, relation_colour
+from keten.api.pages.style import (
+    MARKING_COLOURS,
+    kind_colour,
+    kind_shape,
+    marking_border,
+    relation_colour,
+)
 from keten.api.pages.tooltips import entity_title, relation_title, shorten
 from keten.graph.store import EntityRow, RelationRow
 
@@ -79,19 +85,26 @@ class GraphPage:
     table: list[dict[str, str]] = field(default_factory=list)
     """Rows shown under the graph (e.g. the cascade's times), the same facts as text."""
     table_columns: list[str] = field(default_factory=list)
+    table_caption: str = ""
 
     def add_entity(
         self, row: EntityRow, colour: str | None = None, extra: tuple[str, ...] = (), size: int = 14
     ) -> None:
-        """Draw an entity: coloured by kind unless `colour` says otherwise."""
+        """Draw an entity: filled by kind unless `colour` says otherwise, its border
+        showing its TLP marking.
+        """
+        border, width = marking_border(row.marking)
+        fill = colour or kind_colour(row.kind)
         self.network.add_node(
             row.id,
             label=shorten(row.name, LABEL_WIDTH),
             title=entity_title(row, extra),
-            color=colour or kind_colour(row.kind),
+            color={"background": fill, "border": border},
+            borderWidth=width,
             shape=kind_shape(row.kind),
             size=size,
             kind=row.kind,
+            marking=row.marking,
         )
 
     def add_relation(self, row: RelationRow, label: str = "", width: float = 1.0) -> None:
@@ -112,6 +125,15 @@ class GraphPage:
         """A legend entry for each kind on the page."""
         kinds = sorted({str(node.get("kind", "")) for node in self.network.nodes} - {""})
         self.legend += [LegendItem(kind, kind_colour(kind), kind_shape(kind)) for kind in kinds]
+
+    def marking_legend(self) -> list[LegendItem]:
+        """A legend entry for each marking above clear on the page."""
+        present = {str(node.get("marking", "")) for node in self.network.nodes}
+        return [
+            LegendItem(f"border: TLP:{marking.upper()}", colour, "ring")
+            for marking, colour in MARKING_COLOURS.items()
+            if marking in present
+        ]
 
     def relation_legend(self) -> None:
         """A legend entry for each relation type on the page."""

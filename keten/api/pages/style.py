@@ -38,6 +38,15 @@ KIND_SHAPES: dict[str, str] = {
 }
 OTHER_SHAPE = "dot"
 
+MARKING_COLOURS: dict[str, str] = {
+    "green": "#33A02C",
+    "amber": "#FFC000",
+    "amber+strict": "#FF8C00",
+    "red": "#E31A1C",
+}
+"""Node borders for records marked above TLP:CLEAR (TLP 2.0 colours, darkened for white)."""
+CLEAR_BORDER = "#555555"
+
 RELATION_COLOURS: dict[str, str] = {
     "DEPENDS_ON": "#5f6b7a",
     "DISRUPTS": "#D55E00",
@@ -80,6 +89,12 @@ def kind_shape(kind: str) -> str:
     return KIND_SHAPES.get(kind, OTHER_SHAPE)
 
 
+def marking_border(marking: str) -> tuple[str, int]:
+    """Border colour and width that show a node's TLP marking (thin grey for clear)."""
+    colour = MARKING_COLOURS.get(marking)
+    return (colour, 4) if colour else (CLEAR_BORDER, 1)
+
+
 def relation_colour(rel_type: str) -> str:
     """The line colour of a relation type."""
     return RELATION_COLOURS.get(rel_type, OTHER_RELATION_COLOUR)
@@ -100,6 +115,7 @@ SHAPE_SYMBOLS: dict[str, str] = {
     "hexagon": "\u2b22",
     "dash": "\u2504",
     "line": "\u2501",
+    "ring": "\u25ef",
 }
 
 

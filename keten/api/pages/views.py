@@ -18,6 +18,7 @@ import networkx as nx
 
 from keten.api.pages.graph import GraphPage, LegendItem
 from keten.api.pages.style import TIME_BANDS, band_of, kind_shape
+from keten.api.pages.tooltips import shorten
 from keten.api.problems import ApiProblem
 from keten.graph.projection import Projection
 from keten.graph.store import EntityRow, GraphStore, RelationFilter, RelationRow
@@ -131,6 +132,7 @@ def cascade_page(
     if result.total == len(set(sources)):
         page.notes.append("Nothing depends on the sources within the horizon.")
     page.table_columns = ["time to impact", "entity", "kind", "depth", "via"]
+    page.table_caption = "Affected entities, earliest first"
     return page
 
 
@@ -255,6 +257,7 @@ def supply_page(store: GraphStore, resource_id: str, clearance: Tlp, max_nodes: 
         page.add_relation(rel, *supply_label(rel))
     page.kind_legend()
     page.relation_legend()
+    supplier_table(page, focus, rows, relations)
     if cut:
         page.notes.append(
             f"Showing the {max_nodes} closest links of the chain; raise `max_nodes` to see more."
@@ -262,11 +265,46 @@ def supply_page(store: GraphStore, resource_id: str, clearance: Tlp, max_nodes: 
     return page
 
 
+def supplier_table(
+    page: GraphPage, focus: EntityRow, rows: list[EntityRow], relations: list[RelationRow]
+) -> None:
+    """The focus's suppliers as a table: share, year, scope and sources, largest first."""
+    names = {row.id: row.name for row in rows}
+    shares = [r for r in relations if r.type == "SOURCED_FROM" and r.source == focus.id]
+    shares.sort(
+        key=lambda r: (-float(r.props.get("share") or 0), str(r.props.get("year")), r.target)
+    )
+    page.table_columns = ["entity", "share", "year", "scope", "sources"]
+    page.table_caption = f"Who supplies {focus.name}"
+    page.table = [
+        {
+            "entity": names.get(r.target, r.target),
+            "id": r.target,
+            "share": share_text(r),
+            "year": str(r.props.get("year", "")),
+            "scope": str(r.props.get("scope", "")),
+            "sources": shorten(r.props.get("source_ids", "")),
+        }
+        for r in shares
+    ]
+
+
+def share_of(rel: RelationRow) -> float | None:
+    """The `share` of a relation when it has a numeric one."""
+    share = rel.props.get("share")
+    return float(share) if isinstance(share, int | float) else None
+
+
+def share_text(rel: RelationRow) -> str:
+    """'71%' for a share of 0.71, '' without one."""
+    share = share_of(rel)
+    return "" if share is None else f"{share:.0%}"
+
+
 def supply_label(rel: RelationRow) -> tuple[str, float]:
     """Edge label and width: SOURCED_FROM shows its share and year, and is as wide as it."""
-    if rel.type != "SOURCED_FROM" or not isinstance(rel.props.get("share"), int | float):
+    share = share_of(rel)
+    if rel.type != "SOURCED_FROM" or share is None:
         return rel.type, 1.0
-    share = float(rel.props["share"])
     year = rel.props.get("year")
-    label = f"{share:.0%}" + (f" ({year})" if year else "")
-    return label, 1.0 + 7.0 * share
+    return share_text(rel) + (f" ({year})" if year else ""), 1.0 + 7.0 * share
