@@ -107,10 +107,13 @@ class Projection:
         return self.safeguards[self.safeguards_indptr[node] : self.safeguards_indptr[node + 1]]
 
     @cached_property
-    def kind_codes(self) -> tuple[list[str], IntArray]:
-        """Distinct kinds and, per node, the position of its kind in that list."""
-        names, codes = np.unique(np.asarray(self.kinds, dtype=object), return_inverse=True)
-        return [str(n) for n in names], codes.astype(np.int32)
+    def safeguards_map(self) -> dict[str, list[str]]:
+        """Process id -> ids of the interests it safeguards (only processes that have some)."""
+        counts = np.diff(self.safeguards_indptr)
+        return {
+            self.ids[u]: [self.ids[i] for i in self.interests_of(u).tolist()]
+            for u in np.flatnonzero(counts).tolist()
+        }
 
     @cached_property
     def propagation_graph(self) -> nx.DiGraph:

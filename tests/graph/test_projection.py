@@ -57,7 +57,10 @@ def test_arrays_follow_the_propagation_direction(sqlite_store: SqliteStore) -> N
     assert p.group[power] == p.group[gas] >= 0
     assert p.group_size.tolist() == [2]
     assert [p.ids[i] for i in p.interests_of(p.index["vp:water"])] == ["i:social"]
+    assert p.safeguards_map == {"vp:water": ["i:social"]}
     assert p.relation_graph.has_edge(p.index["r:power"], p.index["vp:water"])
+    edge = p.propagation_graph.edges[p.index["r:power"], p.index["vp:water"]]
+    assert edge == {"buffer_hours": 6.0, "strength": 1.0}
     assert p.revision == sqlite_store.revision()
 
 

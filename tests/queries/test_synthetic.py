@@ -23,7 +23,8 @@ def test_sizes_hubs_and_marking() -> None:
     refs = {(r["source"], r["type"], r["target"]) for r in relations}
     assert len(relations) == len(refs) == 12_000
     assert all(r["synthetic"] and r["source_ids"] == [SOURCE_ID] for r in relations)
-    assert all(e.get("synthetic") or e["id"] == SOURCE_ID for e in entities)
+    assert all(e["synthetic"] and e["source_ids"] == [SOURCE_ID] for e in entities)
+    assert any(e["id"] == SOURCE_ID and e["kind"] == "Source" for e in entities)
     needed = Counter(r["target"] for r in relations if r["type"] == "DEPENDS_ON")
     top = [node for node, _ in needed.most_common(6)]
     assert {"res:power", "res:telecom"} <= set(top)
