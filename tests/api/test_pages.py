@@ -293,6 +293,9 @@ def test_neighbourhood_keeps_the_closest_hops_and_says_when_it_cut(red: httpx.Cl
     html = red.get("/pages/neighbourhood/vp:hub?depth=2&max_nodes=11").text
     assert node_ids(html) == {"vp:hub", *(f"org:spoke-{i}" for i in range(10))}
     assert "Showing 11 of 21 entities" in html
+    assert 'href="/pages/neighbourhood/vp:hub?depth=2&amp;max_nodes=500"' in html
+    few = red.get("/pages/cascade?sources=vp:hub&max_nodes=500&horizon_hours=0").text
+    assert "Show up to" not in few
     full = red.get("/pages/neighbourhood/vp:hub?depth=2").text
     assert len(node_ids(full)) == 21 and 'class="note"' not in full
     edges = graph_data(full)["edges"]

@@ -86,6 +86,8 @@ class GraphPage:
     """Rows shown under the graph (e.g. the cascade's times), the same facts as text."""
     table_columns: list[str] = field(default_factory=list)
     table_caption: str = ""
+    cut: bool = False
+    """True when the page left out entities to stay within `max_nodes`."""
 
     def add_entity(
         self, row: EntityRow, colour: str | None = None, extra: tuple[str, ...] = (), size: int = 14

@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
-from keten.api.pages.graph import GraphPage, page_link
+from keten.api.pages.graph import MAX_NODES, GraphPage, page_link
 from keten.api.pages.style import shape_symbol
 
 CSP = (
@@ -45,8 +45,10 @@ def render(template: str, status: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
-def render_graph(page: GraphPage, **context: Any) -> HTMLResponse:
-    """A graph page: the network's data and the legend, notes and table around it."""
+def render_graph(page: GraphPage, more: str | None = None, **context: Any) -> HTMLResponse:
+    """A graph page: the network's data and the legend, notes and table around it; `more`
+    is the address of the same view with the largest node cap, offered when it was cut.
+    """
     data = page.data()
     return render(
         "graph.html",
@@ -59,5 +61,7 @@ def render_graph(page: GraphPage, **context: Any) -> HTMLResponse:
         table_caption=page.table_caption,
         data=data,
         node_count=len(data["nodes"]),
+        more=more if page.cut else None,
+        most=MAX_NODES,
         **context,
     )

@@ -75,6 +75,7 @@ def neighbourhood_page(
     page.kind_legend()
     page.relation_legend()
     if len(ranked) > max_nodes:
+        page.cut = True
         page.notes.append(
             f"Showing {max_nodes} of {len(ranked)} entities: the closest first, then the most "
             "connected. Raise `max_nodes` or lower `depth` to see the rest."
@@ -120,11 +121,10 @@ def cascade_page(
     draw_interests(page, store, result, clearance)
     page.legend += [LegendItem(band.label, band.colour) for band in TIME_BANDS]
     page.legend.append(LegendItem("dashed: safeguards an interest", "#8a8a8a", "dash"))
-    kinds = sorted(
-        {a.kind for a in result.affected} | ({"Interest"} if result.interests else set())
-    )
+    kinds = {a.kind for a in result.affected} | ({"Interest"} if result.interests else set())
     page.legend += [LegendItem(kind, "#ffffff", kind_shape(kind)) for kind in sorted(kinds)]
     if result.total > len(result.affected):
+        page.cut = True
         page.notes.append(
             f"Showing the {len(result.affected)} earliest of {result.total} affected entities; "
             "raise `max_nodes` or shorten `horizon_hours` to see the rest."
@@ -259,6 +259,7 @@ def supply_page(store: GraphStore, resource_id: str, clearance: Tlp, max_nodes: 
     page.relation_legend()
     supplier_table(page, focus, rows, relations)
     if cut:
+        page.cut = True
         page.notes.append(
             f"Showing the {max_nodes} closest links of the chain; raise `max_nodes` to see more."
         )

@@ -150,8 +150,17 @@ def supply_form(id: EntityQuery, principal: PagePrincipal) -> Response:
     return RedirectResponse(f"/pages/supply/{quote(id.strip(), safe='')}", status_code=303)
 
 
+def more_of(request: Request) -> str | None:
+    """This page's address with the largest node cap (None if it has that cap already)."""
+    if request.query_params.get("max_nodes") == str(MAX_NODES):
+        return None
+    query = request.url.include_query_params(max_nodes=MAX_NODES).query
+    return f"{request.url.path}?{query}"
+
+
 @router.get("/pages/neighbourhood/{entity_id}", response_class=HTMLResponse)
 def neighbourhood(
+    request: Request,
     entity_id: EntityPath,
     store: StoreDep,
     principal: PagePrincipal,
@@ -160,11 +169,12 @@ def neighbourhood(
 ) -> HTMLResponse:
     """An entity and what lies within `depth` hops of it, coloured by kind."""
     page = neighbourhood_page(store, entity_id, depth, principal.clearance, max_nodes)
-    return render_graph(page, principal=principal)
+    return render_graph(page, more_of(request), principal=principal)
 
 
 @router.get("/pages/cascade", response_class=HTMLResponse)
 def cascade(
+    request: Request,
     store: StoreDep,
     principal: PagePrincipal,
     projection: PageProjection,
@@ -177,11 +187,12 @@ def cascade(
     page = cascade_page(
         store, projection, sources, horizon_hours, min_strength, principal.clearance, max_nodes
     )
-    return render_graph(page, principal=principal)
+    return render_graph(page, more_of(request), principal=principal)
 
 
 @router.get("/pages/supply/{resource_id}", response_class=HTMLResponse)
 def supply(
+    request: Request,
     resource_id: EntityPath,
     store: StoreDep,
     principal: PagePrincipal,
@@ -189,4 +200,4 @@ def supply(
 ) -> HTMLResponse:
     """A resource's suppliers (edge width = share), inputs, products and dependents."""
     page = supply_page(store, resource_id, principal.clearance, max_nodes)
-    return render_graph(page, principal=principal)
+    return render_graph(page, more_of(request), principal=principal)
