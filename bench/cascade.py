@@ -213,7 +213,7 @@ def other_analyses(p: Projection, repeat: int) -> None:
         "paths, 3 shortest actor -> interest": partial(
             paths,
             p,
-            PathsRequest(source="actor:000000", target="interest:economic-security", k=3),
+            PathsRequest(source="actor:000000", target="interest:synthetic-economic-security", k=3),
         ),
     }
     for label, run in runs.items():

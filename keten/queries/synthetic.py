@@ -160,7 +160,7 @@ def _entities(entities: int) -> tuple[list[str], list[str], dict[str, np.ndarray
         prefix = KIND_PREFIX[kind]
         start = len(ids)
         if kind == "Interest":
-            names = INTERESTS
+            names = [f"synthetic-{name}" for name in INTERESTS]  # never overwrite real ones
         elif kind == "Source":
             names = ["synthetic"]
         elif kind == "Resource":

@@ -8,6 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from keten.data import reference_bundle_path
 from keten.graph.projection import build_projection
 from keten.graph.sqlite import SqliteStore
 from keten.ingest import load_paths
@@ -25,12 +26,22 @@ def test_sizes_hubs_and_marking() -> None:
     assert all(r["synthetic"] and r["source_ids"] == [SOURCE_ID] for r in relations)
     assert all(e["synthetic"] and e["source_ids"] == [SOURCE_ID] for e in entities)
     assert any(e["id"] == SOURCE_ID and e["kind"] == "Source" for e in entities)
+    # no id can overwrite a record of the reference knowledge base
+    reference = {e.id for e in SyntheticStore(net).iter_entities()} & reference_ids()
+    assert reference == set()
     needed = Counter(r["target"] for r in relations if r["type"] == "DEPENDS_ON")
     top = [node for node, _ in needed.most_common(6)]
     assert {"res:power", "res:telecom"} <= set(top)
     assert {r["type"] for r in relations} >= {"DEPENDS_ON", "DISRUPTS", "SAFEGUARDS", "POSES"}
     assert any("redundancy_group" in r for r in relations)
     assert generate_network(2_000, 12_000, seed=3).rel_target.tolist() == net.rel_target.tolist()
+
+
+def reference_ids() -> set[str]:
+    """Ids of the reference knowledge base shipped with keten."""
+    store = SqliteStore(":memory:")
+    load_paths(store, [reference_bundle_path()])
+    return {e.id for e in store.iter_entities()}
 
 
 def test_refuses_impossible_sizes() -> None:
