@@ -30,7 +30,8 @@ test: install lint
 	$(BIN)/pytest -q
 
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench.load_speed
+	$(BIN)/python -m bench.cascade
 
 clean:
 	rm -rf $(VENV) .keten .pytest_cache .mypy_cache .ruff_cache

@@ -3,8 +3,10 @@
 from keten.cli import (  # noqa: F401  (importing a module registers its commands)
     analysis,
     keys,
+    risk,
     serve,
     store_commands,
+    supply,
 )
 from keten.cli.app import app
 

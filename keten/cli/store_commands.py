@@ -17,6 +17,7 @@ from keten.cli.app import app
 from keten.config import Settings
 from keten.graph import GraphStore, open_store
 from keten.graph.export import write_graphml, write_json
+from keten.graph.stix_export import write_stix
 from keten.ingest import Attribution, BundleRejected, LoadReport, load_paths
 from keten.schema.markings import Tlp
 
@@ -28,6 +29,7 @@ class ExportFormat(StrEnum):
 
     JSON = "json"
     GRAPHML = "graphml"
+    STIX = "stix"
 
 
 def store_from_env() -> GraphStore:
@@ -120,9 +122,13 @@ def export(
         Tlp, typer.Option(help="Leave out everything marked above this TLP.")
     ] = Tlp.RED,
 ) -> None:
-    """Write the whole store as a bundle (json, loadable again) or GraphML."""
+    """Write the whole store as a bundle (json, loadable again), GraphML or STIX 2.1."""
     store = store_from_env()
-    writer = write_json if fmt == ExportFormat.JSON else write_graphml
+    writer = {
+        ExportFormat.JSON: write_json,
+        ExportFormat.GRAPHML: write_graphml,
+        ExportFormat.STIX: write_stix,
+    }[fmt]
     try:
         if out is None:
             counts = writer(store, sys.stdout.buffer, clearance)

@@ -14,6 +14,7 @@ from typing import Protocol
 from keten.graph.store import EntityRow, RelationRow
 from keten.ingest.problems import Problem, ProblemLog
 from keten.ingest.readers import Item, RawRecord
+from keten.ingest.shares import ShareTally
 from keten.ingest.validate import entity_rows, relation_rows
 from keten.schema.relations import allowed_endpoints
 
@@ -50,6 +51,7 @@ class BundleChecker:
     refused: set[str] = field(default_factory=set)
     pending: list[_Pending] = field(default_factory=list)
     records: int = 0
+    shares: ShareTally = field(default_factory=ShareTally)
 
     def add(self, item: Item) -> None:
         """Take one record (or a reader's problem); validate and write in batches."""
@@ -69,6 +71,7 @@ class BundleChecker:
         for entity in entities:
             self.kinds[entity.id] = entity.kind
         passed, relations, relation_problems = relation_rows(self.relations)
+        self.shares.add(passed, relations)
         for problem in problems + relation_problems:
             self.log.add(problem)
         self._check_endpoints(passed, relations)
@@ -111,6 +114,8 @@ class BundleChecker:
             if source and target:
                 self._check(rel_type, source, target, file, where)
         self.pending.clear()
+        for problem in self.shares.problems():
+            self.log.add(problem)
 
     def _check(self, rel_type: str, source: str, target: str, file: str, where: str) -> None:
         if not allowed_endpoints(rel_type, source, target):

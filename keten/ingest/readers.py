@@ -18,6 +18,7 @@ import orjson
 import yaml
 
 from keten.ingest.problems import Problem
+from keten.ingest.stix import looks_like_stix, read_stix_bundle
 
 Side = Literal["entity", "relation"]
 STREAM_JSON_ABOVE = 32 * 1024 * 1024
@@ -95,14 +96,22 @@ def read_bundle(bundle: Any, file: str) -> Iterator[Item]:
 
 
 def read_json(path: Path) -> Iterator[Item]:
-    """A JSON bundle; large files are streamed with ijson."""
+    """A JSON bundle (or a STIX 2.1 bundle); large keten bundles are streamed with ijson."""
     if path.stat().st_size <= STREAM_JSON_ABOVE:
         try:
             bundle = orjson.loads(path.read_bytes())
         except orjson.JSONDecodeError as exc:
             yield Problem(str(path), f"line {exc.lineno}", "", f"invalid JSON: {exc.msg}")
             return
-        yield from read_bundle(bundle, str(path))
+        if isinstance(bundle, dict) and bundle.get("type") == "bundle":
+            yield from read_stix_bundle(bundle, str(path))
+        else:
+            yield from read_bundle(bundle, str(path))
+        return
+    with path.open("rb") as handle:
+        stix = looks_like_stix(handle)
+    if stix:
+        yield from read_stix_bundle(orjson.loads(path.read_bytes()), str(path))
         return
     for key, side in (("entities", "entity"), ("relations", "relation")):
         with path.open("rb") as handle:

@@ -37,7 +37,10 @@ def entity_rows(batch: list[RawRecord]) -> Checked[EntityRow]:
         records = ENTITY_BATCH.validate_python([item.data for item in batch])
     except ValidationError:
         return split(batch, [entity_row(i.data, i.file, i.where) for i in batch])
-    return batch, [to_entity_row(record) for record in records], []
+    rows = [to_entity_row(record) for record in records]
+    if any(oversized(row.props) for row in rows):
+        return split(batch, [entity_row(i.data, i.file, i.where) for i in batch])
+    return batch, rows, []
 
 
 def relation_rows(batch: list[RawRecord]) -> Checked[RelationRow]:
@@ -48,7 +51,10 @@ def relation_rows(batch: list[RawRecord]) -> Checked[RelationRow]:
         return split(batch, [relation_row(i.data, i.file, i.where) for i in batch])
     if any(relation_rule_errors(record) for record in records):
         return split(batch, [relation_row(i.data, i.file, i.where) for i in batch])
-    return batch, [to_relation_row(record) for record in records], []
+    rows = [to_relation_row(record) for record in records]
+    if any(oversized(row.props) for row in rows):
+        return split(batch, [relation_row(i.data, i.file, i.where) for i in batch])
+    return batch, rows, []
 
 
 def split(batch: list[RawRecord], results: list[R | list[Problem]]) -> Checked[R]:
@@ -77,7 +83,8 @@ def entity_row(data: Any, file: str, where: str) -> EntityRow | list[Problem]:
         record = ENTITY_ADAPTER.validate_python(data)
     except ValidationError as exc:
         return problems_of(exc, file, where, skip_first=True)
-    return to_entity_row(record)
+    row = to_entity_row(record)
+    return oversized_problems(row.props, file, where) or row
 
 
 def to_entity_row(record: dict[str, Any]) -> EntityRow:
@@ -99,7 +106,8 @@ def relation_row(data: Any, file: str, where: str) -> RelationRow | list[Problem
     broken = relation_rule_errors(record)
     if broken:
         return [Problem(file, where, f, why, record.get(f)) for f, why in broken]
-    return to_relation_row(record)
+    row = to_relation_row(record)
+    return oversized_problems(row.props, file, where) or row
 
 
 def to_relation_row(record: dict[str, Any]) -> RelationRow:
@@ -116,6 +124,24 @@ def properties(rest: dict[str, Any]) -> dict[str, Any]:
     if None in rest.values() or [] in rest.values():
         return {k: v for k, v in rest.items() if v is not None and v != []}
     return rest
+
+
+def oversized(value: Any) -> bool:
+    """True when a value holds an integer outside the 64-bit range stores can keep."""
+    kind = type(value)
+    if kind is int:
+        return not -(2**63) <= value < 2**64
+    if kind is list:
+        return any(oversized(v) for v in value)
+    if kind is dict:
+        return any(oversized(v) for v in value.values())
+    return False
+
+
+def oversized_problems(props: dict[str, Any], file: str, where: str) -> list[Problem]:
+    """One problem per property holding an integer too large to store."""
+    why = "holds an integer outside the 64-bit range the store keeps"
+    return [Problem(file, where, k, why) for k, v in props.items() if oversized(v)]
 
 
 def problems_of(exc: ValidationError, file: str, where: str, skip_first: bool) -> list[Problem]:

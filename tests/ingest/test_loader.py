@@ -234,3 +234,15 @@ def test_pipeline_refuses_and_dry_runs(sqlite_store: SqliteStore, tmp_path: Path
         ("line 2", "target", "vp:ghost")
     ]
     assert sqlite_store.get_entity("vp:new") is None and sqlite_store.revision() == 1
+
+
+def test_integers_too_large_to_store_are_refused(sqlite_store: SqliteStore) -> None:
+    bundle = {
+        "entities": [
+            {"id": "t:1", "kind": "Threat", "name": "T", "sizes": [1, 2**70]},
+            {"id": "t:2", "kind": "Threat", "name": "U", "small": -(2**63)},
+        ]
+    }
+    with pytest.raises(BundleRejected) as refused:
+        load_bundle(sqlite_store, bundle)
+    assert [(p.where, p.field) for p in refused.value.problems] == [("entities[0]", "sizes")]
