@@ -38,6 +38,7 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
+from keten.graph.assessments import AssessmentRule, choose_assessments
 from keten.graph.store import EntityRow
 from keten.schema.markings import Tlp
 from keten.schema.relations import RelationType
@@ -186,11 +187,15 @@ def _csr(
     return indptr, head[order], [np.asarray(c)[order] for c in columns]
 
 
-def build_projection(store: ReadableStore, clearance: Tlp) -> Projection:
+def build_projection(
+    store: ReadableStore, clearance: Tlp, assessments: AssessmentRule = "all"
+) -> Projection:
     """Read the store once into a `Projection` for `clearance` (hidden records stay out).
 
     The revision is read first: if a write lands while reading, the next `ProjectionCache.get`
     sees a newer revision and rebuilds, so an answer is never labelled newer than its data.
+    Where institutes assessed the same dependency differently, `assessments` picks which
+    counts (see keten.graph.assessments).
     """
     revision = store.revision()
     ids, kinds, names = _entities(store.iter_entities(clearance))
@@ -207,7 +212,7 @@ def build_projection(store: ReadableStore, clearance: Tlp) -> Projection:
     rel_source: list[int] = []
     rel_target: list[int] = []
     rel_type: list[int] = []
-    for rel in store.iter_relations(clearance):
+    for rel in choose_assessments(store.iter_relations(clearance), assessments):
         s, t = index.get(rel.source), index.get(rel.target)
         code = TYPE_CODE.get(rel.type)
         if s is None or t is None or code is None:
@@ -276,21 +281,22 @@ class ProjectionCache:
 
     def __init__(self, store: ReadableStore) -> None:
         self.store = store
-        self._projections: dict[Tlp, Projection] = {}
+        self._projections: dict[tuple[Tlp, AssessmentRule], Projection] = {}
         self._locks: dict[Tlp, threading.Lock] = {level: threading.Lock() for level in Tlp}
         self.builds = 0
 
-    def get(self, clearance: Tlp) -> Projection:
-        """The projection of the current revision for `clearance`."""
+    def get(self, clearance: Tlp, assessments: AssessmentRule = "all") -> Projection:
+        """The projection of the current revision for `clearance` and assessment rule."""
         clearance = Tlp(clearance)
+        key = (clearance, assessments)
         revision = self.store.revision()
-        current = self._projections.get(clearance)
+        current = self._projections.get(key)
         if current is not None and current.revision == revision:
             return current
         with self._locks[clearance]:
-            current = self._projections.get(clearance)
+            current = self._projections.get(key)
             if current is None or current.revision != self.store.revision():
-                current = build_projection(self.store, clearance)
-                self._projections[clearance] = current
+                current = build_projection(self.store, clearance, assessments)
+                self._projections[key] = current
                 self.builds += 1
             return current

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 
 from keten.api.deps import ReaderDep
 from keten.api.problems import responses
+from keten.graph.assessments import AssessmentRule
 from keten.graph.projection import Projection, ProjectionCache
 from keten.queries.cascade import CascadeRequest, CascadeResult, cascade
 from keten.queries.criticality import CriticalityRequest, CriticalityResult, criticality
@@ -25,10 +26,20 @@ router = APIRouter(
 )
 
 
-def get_projection(request: Request, principal: ReaderDep) -> Projection:
+def get_projection(
+    request: Request,
+    principal: ReaderDep,
+    assessments: Annotated[
+        AssessmentRule,
+        Query(
+            description="When institutes assessed a dependency differently: use all of them "
+            "(default: the earliest failure wins) or only the most reliable one."
+        ),
+    ] = "all",
+) -> Projection:
     """The analysis graph of the current revision as the caller's clearance sees it."""
     cache: ProjectionCache = request.app.state.projections
-    return cache.get(principal.clearance)
+    return cache.get(principal.clearance, assessments)
 
 
 ProjectionDep = Annotated[Projection, Depends(get_projection)]
