@@ -5,8 +5,8 @@ Run: `.venv/bin/python -m bench.load_speed [--entities N] [--relations M]`
 It writes a JSONL bundle (N entities, M DEPENDS_ON relations with provenance and
 properties), loads it with `keten.ingest.load_paths` into a new store, and then, in the same
 process, times the baseline: the same rows, already parsed and turned into statement
-parameters, inserted with one `executemany` per batch into an empty store. The ratio says
-what parsing, validation and checking cost on top of the inserts themselves.
+parameters, inserted with one `executemany` of the insert statement per batch into an empty
+store. The ratio says what parsing, validation and checking cost on top of the inserts themselves.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from keten.graph.sqlite import UPSERT_ENTITY, UPSERT_RELATION, SqliteStore
+from keten.graph.sqlite import INSERT_ENTITY, INSERT_RELATION, SqliteStore
 from keten.ingest import load_paths
 
 
@@ -70,9 +70,9 @@ def baseline(path: Path, db: Path) -> float:
     start = time.perf_counter()
     conn.execute("BEGIN IMMEDIATE")
     for k in range(0, len(e_params), 5000):
-        conn.executemany(UPSERT_ENTITY, e_params[k : k + 5000])
+        conn.executemany(INSERT_ENTITY, e_params[k : k + 5000])
     for k in range(0, len(r_params), 5000):
-        conn.executemany(UPSERT_RELATION, r_params[k : k + 5000])
+        conn.executemany(INSERT_RELATION, r_params[k : k + 5000])
     conn.execute("COMMIT")
     seconds = time.perf_counter() - start
     store.close()

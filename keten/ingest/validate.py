@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from keten.graph.store import EntityRow, RelationRow
@@ -38,7 +39,7 @@ def entity_rows(batch: list[RawRecord]) -> Checked[EntityRow]:
     except ValidationError:
         return split(batch, [entity_row(i.data, i.file, i.where) for i in batch])
     rows = [to_entity_row(record) for record in records]
-    if any(oversized(row.props) for row in rows):
+    if not storable([row.props for row in rows]):
         return split(batch, [entity_row(i.data, i.file, i.where) for i in batch])
     return batch, rows, []
 
@@ -52,7 +53,7 @@ def relation_rows(batch: list[RawRecord]) -> Checked[RelationRow]:
     if any(relation_rule_errors(record) for record in records):
         return split(batch, [relation_row(i.data, i.file, i.where) for i in batch])
     rows = [to_relation_row(record) for record in records]
-    if any(oversized(row.props) for row in rows):
+    if not storable([row.props for row in rows]):
         return split(batch, [relation_row(i.data, i.file, i.where) for i in batch])
     return batch, rows, []
 
@@ -126,22 +127,24 @@ def properties(rest: dict[str, Any]) -> dict[str, Any]:
     return rest
 
 
-def oversized(value: Any) -> bool:
-    """True when a value holds an integer outside the 64-bit range stores can keep."""
-    kind = type(value)
-    if kind is int:
-        return not -(2**63) <= value < 2**64
-    if kind is list:
-        return any(oversized(v) for v in value)
-    if kind is dict:
-        return any(oversized(v) for v in value.values())
-    return False
+def storable(value: Any) -> bool:
+    """True when the store can write `value`: orjson refuses integers beyond 64 bits.
+
+    One orjson call over a whole batch costs a fraction of walking the values in Python.
+    """
+    try:
+        orjson.dumps(value)
+    except TypeError:
+        return False
+    return True
 
 
 def oversized_problems(props: dict[str, Any], file: str, where: str) -> list[Problem]:
     """One problem per property holding an integer too large to store."""
     why = "holds an integer outside the 64-bit range the store keeps"
-    return [Problem(file, where, k, why) for k, v in props.items() if oversized(v)]
+    if storable(props):
+        return []
+    return [Problem(file, where, k, why) for k, v in props.items() if not storable(v)]
 
 
 def problems_of(exc: ValidationError, file: str, where: str, skip_first: bool) -> list[Problem]:
