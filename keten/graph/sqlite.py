@@ -43,6 +43,7 @@ from keten.graph.store import (
     RelationFilter,
     RelationRow,
     WriteCounts,
+    walk_neighbourhood,
 )
 from keten.schema.markings import Tlp
 
@@ -533,25 +534,11 @@ class SqliteStore:
         """Entities within `depth` hops either way (at most `limit`) and relations among them."""
         if self.get_entity(entity_id, clearance) is None:
             return [], []
-        seen, frontier = {entity_id}, {entity_id}
-        relations: dict[tuple[str, str, str, str], RelationRow] = {}
-        for _ in range(depth):
-            found = self._touching(frontier, clearance)
-            frontier = set()
-            for rel in found:
-                for end in (rel.source, rel.target):
-                    if end not in seen and len(seen) < limit:
-                        seen.add(end)
-                        frontier.add(end)
-                if rel.source in seen and rel.target in seen:
-                    relations[rel.ref] = rel
-            if not frontier:
-                break
-        for rel in self._touching(frontier, clearance):
-            if rel.source in seen and rel.target in seen:
-                relations[rel.ref] = rel
+        seen, relations = walk_neighbourhood(
+            entity_id, depth, limit, lambda ids: self._touching(ids, clearance)
+        )
         entities = self._entities(seen)
-        return entities, sorted(relations.values(), key=lambda r: r.ref)
+        return entities, relations
 
     def _touching(self, ids: set[str], clearance: Tlp) -> list[RelationRow]:
         if not ids:

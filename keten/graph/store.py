@@ -7,7 +7,7 @@ what the store returns can be handed to the API or an exporter as it is.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
@@ -107,6 +107,45 @@ class Page(Generic[T]):
 
     items: list[T]
     next_cursor: str | None
+
+
+def paged(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
+    """Every item of a cursor-paged listing: `fetch(cursor)` gives one page."""
+    cursor: str | None = None
+    while True:
+        page = fetch(cursor)
+        yield from page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return
+
+
+def walk_neighbourhood(
+    start: str, depth: int, limit: int, touching: Callable[[set[str]], list[RelationRow]]
+) -> tuple[set[str], list[RelationRow]]:
+    """Breadth-first walk either way from `start`, one `touching(frontier)` call per hop.
+
+    Returns the ids reached (at most `limit`) and the relations among them, sorted; both
+    stores share it so that their neighbourhoods agree exactly.
+    """
+    seen, frontier = {start}, {start}
+    relations: dict[tuple[str, str, str, str], RelationRow] = {}
+    for _ in range(depth):
+        found = touching(frontier)
+        frontier = set()
+        for rel in found:
+            for end in (rel.source, rel.target):
+                if end not in seen and len(seen) < limit:
+                    seen.add(end)
+                    frontier.add(end)
+            if rel.source in seen and rel.target in seen:
+                relations[rel.ref] = rel
+        if not frontier:
+            break
+    for rel in touching(frontier):
+        if rel.source in seen and rel.target in seen:
+            relations[rel.ref] = rel
+    return seen, sorted(relations.values(), key=lambda r: r.ref)
 
 
 @dataclass(slots=True)

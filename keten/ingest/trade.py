@@ -36,12 +36,12 @@ import math
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from keten.graph.store import EntityFilter, GraphStore, Page, RelationFilter, RelationRow
+from keten.graph.store import EntityFilter, GraphStore, RelationFilter, RelationRow, paged
 from keten.ingest.loader import LoadReport, load_bundle
 from keten.ingest.problems import BundleRejected, Problem, ProblemLog
 from keten.ingest.readers import RawRecord
@@ -61,7 +61,6 @@ ISO2_ALIASES = {"EL": "GR", "UK": "GB"}
 """Codes that Eurostat uses in place of the ISO ones."""
 REQUIRED = ("product", "partner", "year", "value")
 ISO2 = re.compile(r"^[A-Za-z]{2}$")
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,17 +168,6 @@ def read_resource_map(path: Path, log: ProblemLog) -> dict[str, str]:
             continue
         mapping[product] = resource
     return mapping
-
-
-def paged(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
-    """Every item of a cursor-paged store listing."""
-    cursor: str | None = None
-    while True:
-        page = fetch(cursor)
-        yield from page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            return
 
 
 @dataclass

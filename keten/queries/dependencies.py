@@ -40,18 +40,23 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from keten.graph.store import EntityFilter, EntityRow, GraphStore, Page, RelationFilter, RelationRow
+from keten.graph.store import (
+    EntityFilter,
+    EntityRow,
+    GraphStore,
+    RelationFilter,
+    RelationRow,
+    paged,
+)
 from keten.queries.errors import AnalysisInputError
 from keten.schema.markings import Tlp
-
-T = TypeVar("T")
 
 
 def hhi(shares: Sequence[float]) -> float:
@@ -98,17 +103,6 @@ class SupplyData:
             rows = paged(lambda cursor: self.store.list_relations(flt, cursor, 1000))
             self._dependents[entity_id] = sorted({r.source for r in rows})
         return self._dependents[entity_id]
-
-
-def paged(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
-    """Every item of a cursor-paged listing."""
-    cursor: str | None = None
-    while True:
-        page = fetch(cursor)
-        yield from page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            return
 
 
 def read_supply(store: GraphStore, clearance: Tlp) -> SupplyData:
