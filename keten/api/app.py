@@ -24,6 +24,7 @@ from keten.api.keys import KeyStore
 from keten.api.limits import MAX_BODY_BYTES, BodyLimit
 from keten.api.routers import (
     analysis,
+    cypher,
     entities,
     export,
     health,
@@ -61,6 +62,7 @@ TAGS = [
     {"name": "keys", "description": "API keys (admin)."},
     {"name": "submissions", "description": "Knowledge proposed by institutes, and its review."},
     {"name": "audit", "description": "Who changed what, when, from which submission."},
+    {"name": "cypher", "description": "Read-only Cypher on the Neo4j store (named queries)."},
 ]
 
 
@@ -102,7 +104,7 @@ def create_app(
     app.state.projections = ProjectionCache(graph)
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    routers = (health, entities, relations, ingest, submissions, analysis, supply, risk, export)
-    for module in (*routers, keys, pages):
+    routers = (health, entities, relations, ingest, submissions, analysis, supply, risk)
+    for module in (*routers, export, cypher, keys, pages):
         app.include_router(module.router)
     return app

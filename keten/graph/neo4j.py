@@ -28,6 +28,7 @@ from keten.graph.sqlite import decode_cursor, dump_props, encode_cursor, now, se
 from keten.graph.store import (
     EntityFilter,
     EntityRow,
+    HistoryUnavailableError,
     Page,
     RelationFilter,
     RelationRow,
@@ -43,10 +44,6 @@ STREAM_PAGE = 10_000
 R = TypeVar("R")
 LEVELS = {m.value: m.level for m in Tlp}
 SCALARS = frozenset({str, int, float, bool})
-
-
-class HistoryUnavailableError(ValueError):
-    """`as_of` and the audit trail need the store's history, which only SQLite keeps."""
 
 
 # -- rows <-> Cypher parameters (pure functions) ------------------------------------------

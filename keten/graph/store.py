@@ -109,6 +109,10 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
+class HistoryUnavailableError(ValueError):
+    """`as_of` and the audit trail need the store's history, which only SQLite keeps."""
+
+
 def paged(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
     """Every item of a cursor-paged listing: `fetch(cursor)` gives one page."""
     cursor: str | None = None

@@ -23,7 +23,7 @@ from keten.api.deps import (
 )
 from keten.api.problems import ApiProblem, invalid_cursor, responses
 from keten.api.schemas import ENTITY_EXAMPLE, EntityDeleted, EntityPage, Neighbourhood, Record
-from keten.graph.store import EntityFilter, GraphStore
+from keten.graph.store import EntityFilter, GraphStore, HistoryUnavailableError
 from keten.ingest import load_bundle
 from keten.schema.entities import AnyEntity, EntityKind
 from keten.schema.markings import Tlp
@@ -61,6 +61,8 @@ def read_entities(
     )
     try:
         page = store.list_entities(flt, cursor=cursor, limit=limit)
+    except HistoryUnavailableError as error:
+        raise ApiProblem(409, "no-history", str(error)) from None
     except ValueError:
         raise invalid_cursor() from None
     return EntityPage(items=[e.as_record() for e in page.items], next_cursor=page.next_cursor)

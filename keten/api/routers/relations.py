@@ -24,7 +24,7 @@ from keten.api.deps import (
 )
 from keten.api.problems import ApiProblem, invalid_cursor, responses
 from keten.api.schemas import RELATION_EXAMPLE, Record, RelationDeleted, RelationPage
-from keten.graph.store import RelationFilter
+from keten.graph.store import HistoryUnavailableError, RelationFilter
 from keten.ingest import load_bundle
 from keten.schema.markings import Tlp
 from keten.schema.relations import Relation, RelationType
@@ -57,6 +57,8 @@ def read_relations(
     )
     try:
         page = store.list_relations(flt, cursor=cursor, limit=limit)
+    except HistoryUnavailableError as error:
+        raise ApiProblem(409, "no-history", str(error)) from None
     except ValueError:
         raise invalid_cursor() from None
     return RelationPage(items=[r.as_record() for r in page.items], next_cursor=page.next_cursor)

@@ -25,6 +25,7 @@ from keten.api.deps import (
 )
 from keten.api.problems import ApiProblem, invalid_cursor, responses
 from keten.api.schemas import IngestReport
+from keten.graph.store import HistoryUnavailableError
 from keten.ingest.submissions import Status, SubmissionError, SubmissionQueue
 
 router = APIRouter(tags=["submissions"], responses=responses(401, 403, 422))
@@ -153,7 +154,7 @@ def reject(
     return SubmissionOut(**submission.as_dict())
 
 
-@router.get("/audit", tags=["audit"], responses=responses(501))
+@router.get("/audit", tags=["audit"], responses=responses(409))
 def audit(
     store: StoreDep,
     principal: ReviewerDep,
@@ -170,9 +171,11 @@ def audit(
     """Who changed what, when, from which submission (append-only; reviewers and admins)."""
     read = getattr(store, "audit", None)
     if read is None:
-        raise ApiProblem(501, "no-audit", f"the {store.name} store keeps no audit trail")
+        raise ApiProblem(409, "no-audit", f"the {store.name} store keeps no audit trail")
     try:
         page = read(entity=entity, since=since, cursor=cursor, limit=limit)
+    except HistoryUnavailableError as error:
+        raise ApiProblem(409, "no-audit", str(error)) from None
     except ValueError as error:
         if "cursor" in str(error):
             raise invalid_cursor() from None
