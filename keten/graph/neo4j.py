@@ -24,7 +24,7 @@ from neo4j import READ_ACCESS, WRITE_ACCESS, Driver, GraphDatabase, ManagedTrans
 from neo4j.exceptions import Neo4jError, ServiceUnavailable
 
 from keten.graph import cypher
-from keten.graph.sqlite import decode_cursor, dump_props, encode_cursor, now, search_text
+from keten.graph.sqlite import dump_props, now, search_text
 from keten.graph.store import (
     EntityFilter,
     EntityRow,
@@ -33,6 +33,8 @@ from keten.graph.store import (
     RelationFilter,
     RelationRow,
     WriteCounts,
+    decode_cursor,
+    page_of,
     walk_neighbourhood,
 )
 from keten.schema.markings import Tlp
@@ -306,9 +308,7 @@ class Neo4jStore:
             (params["after"],) = decode_cursor(cursor, 1)
         statement = cypher.list_entities(flt.kind, bool(flt.text), bool(flt.marking), bool(cursor))
         rows = [entity_from_record(r) for r in self._records(statement, **params)]
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return Page(rows, encode_cursor((rows[-1].id,)) if more else None)
+        return page_of(rows, limit, lambda e: (e.id,))
 
     def get_relation(
         self, ref: tuple[str, str, str, str], clearance: Tlp = Tlp.RED
@@ -348,9 +348,7 @@ class Neo4jStore:
             flt.type, bool(flt.source), bool(flt.target), bool(flt.marking), bool(cursor)
         )
         rows = [relation_from_record(r) for r in self._records(statement, **params)]
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return Page(rows, encode_cursor(rows[-1].ref) if more else None)
+        return page_of(rows, limit, lambda r: r.ref)
 
     def delete_entity(self, entity_id: str, actor: str | None = None) -> list[RelationRow] | None:
         """Delete an entity with its relations; returns those relations, None if absent."""

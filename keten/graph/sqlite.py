@@ -14,7 +14,6 @@ process killed mid-load leaves the file as it was (SQLite's journal rolls it bac
 
 from __future__ import annotations
 
-import base64
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -43,6 +42,8 @@ from keten.graph.store import (
     RelationFilter,
     RelationRow,
     WriteCounts,
+    decode_cursor,
+    page_of,
     walk_neighbourhood,
 )
 from keten.schema.markings import Tlp
@@ -124,24 +125,6 @@ def search_text(name: str, props: dict[str, Any]) -> str:
     """What text search matches: the name and the aliases, lower-cased."""
     aliases = props.get("aliases") or []
     return "\n".join([name, *map(str, aliases)]).lower()
-
-
-def encode_cursor(values: tuple[str, ...]) -> str:
-    """Opaque cursor: the key of the last row of a page."""
-    return base64.urlsafe_b64encode(orjson.dumps(values)).decode()
-
-
-def decode_cursor(cursor: str, size: int) -> tuple[str, ...]:
-    """Inverse of `encode_cursor`; a tampered cursor raises ValueError."""
-    try:
-        values = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, orjson.JSONDecodeError) as exc:
-        raise ValueError("invalid cursor") from exc
-    if not isinstance(values, list) or len(values) != size:
-        raise ValueError("invalid cursor")
-    if not all(isinstance(v, str) for v in values):
-        raise ValueError("invalid cursor")
-    return tuple(values)
 
 
 def escape_like(text: str) -> str:
@@ -425,9 +408,7 @@ class SqliteStore:
             "ORDER BY id LIMIT :limit"
         )
         rows = [entity_from_row(r) for r in self._conn().execute(query, params)]
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return Page(rows, encode_cursor((rows[-1].id,)) if more else None)
+        return page_of(rows, limit, lambda e: (e.id,))
 
     def get_relation(
         self, ref: tuple[str, str, str, str], clearance: Tlp = Tlp.RED
@@ -472,9 +453,7 @@ class SqliteStore:
             "ORDER BY source, type, target, key LIMIT :limit"
         )
         rows = [relation_from_row(r) for r in self._conn().execute(query, params)]
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return Page(rows, encode_cursor(rows[-1].ref) if more else None)
+        return page_of(rows, limit, lambda r: r.ref)
 
     def delete_entity(self, entity_id: str, actor: str | None = None) -> list[RelationRow] | None:
         """Delete an entity with its relations; returns those relations, None if absent."""
@@ -524,9 +503,7 @@ class SqliteStore:
                 raise ValueError("invalid cursor")
             after = int(text)
         rows = read_audit(self._conn(), entity, since, after, limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return Page(rows, encode_cursor((str(rows[-1].seq),)) if more else None)
+        return page_of(rows, limit, lambda e: (str(e.seq),))
 
     def neighbourhood(
         self, entity_id: str, depth: int = 1, clearance: Tlp = Tlp.RED, limit: int = 500

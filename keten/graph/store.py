@@ -7,9 +7,12 @@ what the store returns can be handed to the API or an exporter as it is.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+
+import orjson
 
 from keten.schema.markings import Tlp
 
@@ -107,6 +110,31 @@ class Page(Generic[T]):
 
     items: list[T]
     next_cursor: str | None
+
+
+def encode_cursor(values: tuple[str, ...]) -> str:
+    """Opaque cursor: the key of the last row of a page."""
+    return base64.urlsafe_b64encode(orjson.dumps(values)).decode()
+
+
+def decode_cursor(cursor: str, size: int) -> tuple[str, ...]:
+    """Inverse of `encode_cursor`; a tampered cursor raises ValueError."""
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, orjson.JSONDecodeError) as exc:
+        raise ValueError("invalid cursor") from exc
+    if not isinstance(values, list) or len(values) != size:
+        raise ValueError("invalid cursor")
+    if not all(isinstance(v, str) for v in values):
+        raise ValueError("invalid cursor")
+    return tuple(values)
+
+
+def page_of(rows: list[T], limit: int, key: Callable[[T], tuple[str, ...]]) -> Page[T]:
+    """A page from up to `limit + 1` fetched rows: the extra row says a next page exists."""
+    if len(rows) <= limit:
+        return Page(rows, None)
+    return Page(rows[:limit], encode_cursor(key(rows[limit - 1])))
 
 
 class HistoryUnavailableError(ValueError):

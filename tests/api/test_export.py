@@ -10,15 +10,12 @@ import httpx
 import pytest
 from stix2validator import validate_string
 
-from keten.api.app import create_app
 from keten.api.keys import Role
-from keten.api.server import background_server
-from keten.config import Settings
 from keten.graph.sqlite import SqliteStore
 from keten.ingest import load_bundle, load_items
 from keten.ingest.stix import read_stix_bundle
 from keten.schema.markings import Tlp
-from tests.api.conftest import SEED, Api
+from tests.api.conftest import Api, seeded_api
 
 SEED_THREATS = {
     "entities": [
@@ -32,16 +29,9 @@ SEED_THREATS = {
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
     """The seeded store of tests/api/conftest.py plus an actor and the threat it poses."""
-    store = SqliteStore(tmp_path / "keten.sqlite")
-    load_bundle(store, SEED)
-    load_bundle(store, SEED_THREATS)
-    app = create_app(store, Settings(home=tmp_path))
-    with background_server(app) as url:
-        api = Api(url, store, app.state.keys)
+    with seeded_api(tmp_path) as api:
+        load_bundle(api.store, SEED_THREATS)
         yield api
-        for client in api.clients:
-            client.close()
-    store.close()
 
 
 def test_stix_export_validates_and_holds_what_a_green_key_may_see(api: Api) -> None:
