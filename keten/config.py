@@ -1,13 +1,22 @@
 """Where keten keeps its data and which store it talks to, read from the environment.
 
 `KETEN_HOME` (default `./.keten`) holds the embedded store and the API keys; `KETEN_STORE`
-selects the graph store: unset means SQLite in `KETEN_HOME`, a `bolt://` or `neo4j://` URI
-means Neo4j with `KETEN_NEO4J_USER` and `KETEN_NEO4J_PASSWORD`.
+selects the graph store: `sqlite` means SQLite in `KETEN_HOME`, a `bolt://` or `neo4j://` URI
+means Neo4j with `KETEN_NEO4J_USER` and `KETEN_NEO4J_PASSWORD`. The variables that
+`make neo4j-up` prints (`NEO4J_URI`, `NEO4J_USER`, `NEO4J_PASSWORD`) work too: with
+`KETEN_STORE` unset, `NEO4J_URI` selects that server, and the `NEO4J_` user and password
+stand in for the `KETEN_NEO4J_` ones. With neither set, the store is SQLite.
+
+>>> Settings.from_env({"NEO4J_URI": "bolt://127.0.0.1:7687", "NEO4J_PASSWORD": "pw"}).store_uri
+'bolt://127.0.0.1:7687'
+>>> Settings.from_env({"KETEN_STORE": "sqlite", "NEO4J_URI": "bolt://x"}).uses_neo4j
+False
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,13 +31,15 @@ class Settings:
     neo4j_password: str = ""
 
     @classmethod
-    def from_env(cls) -> Settings:
-        """Read the KETEN_* variables."""
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read the KETEN_* (and NEO4J_*) variables of `env` (default: the process's)."""
+        env = os.environ if env is None else env
+        store = env.get("KETEN_STORE") or env.get("NEO4J_URI") or None
         return cls(
-            home=Path(os.environ.get("KETEN_HOME", "./.keten")),
-            store_uri=os.environ.get("KETEN_STORE") or None,
-            neo4j_user=os.environ.get("KETEN_NEO4J_USER", "neo4j"),
-            neo4j_password=os.environ.get("KETEN_NEO4J_PASSWORD", ""),
+            home=Path(env.get("KETEN_HOME", "./.keten")),
+            store_uri=None if store == "sqlite" else store,
+            neo4j_user=env.get("KETEN_NEO4J_USER") or env.get("NEO4J_USER") or "neo4j",
+            neo4j_password=env.get("KETEN_NEO4J_PASSWORD") or env.get("NEO4J_PASSWORD") or "",
         )
 
     @property
@@ -53,3 +64,13 @@ class Settings:
             "bolt+ssc",
             "neo4j+ssc",
         }
+
+
+def private_file(path: Path) -> None:
+    """Create `path` (and its folder) readable by the owner only, if it does not exist yet.
+
+    Store files hold knowledge marked up to TLP:RED and key hashes; SQLite gives its
+    journal files the permissions of the database file, so they stay private too.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))

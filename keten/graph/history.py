@@ -8,18 +8,27 @@ if it was last updated at or before T, else the version that was valid at T.
 The audit trail records who changed what, when and from which submission. Small writes (the
 API, accepted submissions) get one entry per changed record; bulk loads get one entry with
 their counts, so that auditing never dominates a million-record load.
+
+Every time here is the stamp of the write transaction (kept in the one-row `clock` table
+while it runs), so versions, audit entries and records of one write agree to the
+millisecond. Each audit entry carries the least clearance that may read it (`level`); a
+bulk entry keeps its counts per level, and a reader sees the sum of the levels it may see.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from keten.graph.rows import MARKINGS, normalise_time
+
 HISTORY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS clock (one INTEGER PRIMARY KEY CHECK (one = 1), stamp TEXT NOT NULL);
+INSERT OR IGNORE INTO clock VALUES (1, '');
 CREATE TABLE IF NOT EXISTS entity_versions (
     id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, marking INTEGER NOT NULL,
     props TEXT NOT NULL, search TEXT NOT NULL, created_at TEXT NOT NULL,
@@ -37,18 +46,19 @@ CREATE TRIGGER IF NOT EXISTS entities_keep_version AFTER UPDATE ON entities BEGI
     INSERT INTO entity_versions VALUES (old.id, old.kind, old.name, old.marking, old.props,
         old.search, old.created_at, old.updated_at, new.updated_at);
 END;
-CREATE TRIGGER IF NOT EXISTS entities_keep_deleted AFTER DELETE ON entities BEGIN
+DROP TRIGGER IF EXISTS entities_keep_deleted;
+CREATE TRIGGER entities_keep_deleted AFTER DELETE ON entities BEGIN
     INSERT INTO entity_versions VALUES (old.id, old.kind, old.name, old.marking, old.props,
-        old.search, old.created_at, old.updated_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+        old.search, old.created_at, old.updated_at, (SELECT stamp FROM clock));
 END;
 CREATE TRIGGER IF NOT EXISTS relations_keep_version AFTER UPDATE ON relations BEGIN
     INSERT INTO relation_versions VALUES (old.source, old.type, old.target, old.key,
         old.marking, old.props, old.created_at, old.updated_at, new.updated_at);
 END;
-CREATE TRIGGER IF NOT EXISTS relations_keep_deleted AFTER DELETE ON relations BEGIN
+DROP TRIGGER IF EXISTS relations_keep_deleted;
+CREATE TRIGGER relations_keep_deleted AFTER DELETE ON relations BEGIN
     INSERT INTO relation_versions VALUES (old.source, old.type, old.target, old.key,
-        old.marking, old.props, old.created_at, old.updated_at,
-        strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+        old.marking, old.props, old.created_at, old.updated_at, (SELECT stamp FROM clock));
 END;
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -59,7 +69,8 @@ CREATE TABLE IF NOT EXISTS audit (
     other TEXT,
     relation TEXT,
     submission TEXT,
-    detail TEXT
+    detail TEXT,
+    level INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS audit_entity ON audit (entity, seq);
 CREATE INDEX IF NOT EXISTS audit_other ON audit (other, seq);
@@ -94,13 +105,11 @@ AUDIT_EACH_UP_TO = 1_000
 """Writes of up to this many records get an audit entry per changed record."""
 
 
-def normalise_time(value: str | datetime) -> str:
-    """Any ISO 8601 time (or date) as the store's UTC text format, for comparisons."""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
+def upgrade(conn: sqlite3.Connection) -> None:
+    """Bring an audit table made by an earlier keten up to this schema (adds `level`)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(audit)")}
+    if "level" not in columns:
+        conn.execute("ALTER TABLE audit ADD COLUMN level INTEGER NOT NULL DEFAULT 0")
 
 
 @dataclass(slots=True)
@@ -114,7 +123,11 @@ class AuditContext:
 
 @dataclass(slots=True)
 class AuditEntry:
-    """One line of the audit trail."""
+    """One line of the audit trail.
+
+    `seq` orders entries and makes the paging cursor; answers leave it out, since its gaps
+    would count the entries a reader may not see.
+    """
 
     seq: int
     at: str
@@ -126,8 +139,8 @@ class AuditEntry:
     detail: dict[str, Any] | None
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {name: getattr(self, name) for name in self.__slots__}
+        """JSON-ready form (without `seq`)."""
+        return {name: getattr(self, name) for name in self.__slots__ if name != "seq"}
 
 
 def record_change(
@@ -137,11 +150,15 @@ def record_change(
     entity: str | None,
     relation: tuple[str, str, str, str] | None = None,
     detail: dict[str, Any] | None = None,
+    level: int = 0,
 ) -> None:
-    """Append one entry (inside the caller's transaction, so it lands with the change)."""
+    """Append one entry (inside the caller's transaction, so it lands with the change).
+
+    `level` is the least clearance that may read it: that of the record it is about.
+    """
     conn.execute(
-        "INSERT INTO audit (at, actor, action, entity, other, relation, submission, detail) "
-        "VALUES (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit (at, actor, action, entity, other, relation, submission, detail, "
+        "level) VALUES ((SELECT stamp FROM clock), ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             context.actor,
             action,
@@ -150,8 +167,33 @@ def record_change(
             orjson.dumps(list(relation)).decode() if relation else None,
             context.submission,
             orjson.dumps(detail).decode() if detail else None,
+            level,
         ),
     )
+
+
+def record_bulk(
+    conn: sqlite3.Connection, context: AuditContext, counts: dict[int, dict[str, int]]
+) -> None:
+    """One entry for a bulk write, its counts kept per level (see `visible_counts`)."""
+    used = sorted(level for level, c in counts.items() if any(c.values()))
+    if used:
+        detail = {"levels": {MARKINGS[level]: counts[level] for level in used}}
+        record_change(conn, context, f"bulk-{context.action}", None, None, detail, used[0])
+
+
+def visible_counts(levels: dict[str, dict[str, int]], clearance_level: int) -> dict[str, int]:
+    """The counts of a bulk entry a reader of `clearance_level` may see: summed over levels.
+
+    >>> visible_counts({"clear": {"entities_created": 2}, "red": {"entities_created": 5}}, 1)
+    {'entities_created': 2}
+    """
+    total: dict[str, int] = {}
+    for marking, counts in levels.items():
+        if MARKINGS.index(marking) <= clearance_level:
+            for name, value in counts.items():
+                total[name] = total.get(name, 0) + value
+    return {name: value for name, value in total.items() if value}
 
 
 def read_audit(
@@ -160,10 +202,12 @@ def read_audit(
     since: str | None,
     after_seq: int,
     limit: int,
+    clearance_level: int = len(MARKINGS) - 1,
 ) -> list[AuditEntry]:
-    """Entries in order, optionally touching `entity` (either end of a relation) or recent."""
-    where = ["seq > :after"]
-    params: dict[str, Any] = {"after": after_seq, "limit": limit}
+    """Entries in order that `clearance_level` may read, optionally about `entity` (either
+    end of a relation) or since a time."""
+    where = ["seq > :after", "level <= :level"]
+    params: dict[str, Any] = {"after": after_seq, "limit": limit, "level": clearance_level}
     if entity:
         where.append("(entity = :entity OR other = :entity)")
         params["entity"] = entity
@@ -175,16 +219,22 @@ def read_audit(
         f"WHERE {' AND '.join(where)} ORDER BY seq LIMIT :limit",
         params,
     )
-    return [
-        AuditEntry(
-            seq,
-            at,
-            actor,
-            action,
-            entity_id if relation is None else None,
-            orjson.loads(relation) if relation else None,
-            submission,
-            orjson.loads(detail) if detail else None,
-        )
-        for seq, at, actor, action, entity_id, relation, submission, detail in rows
-    ]
+    return [entry_of(row, clearance_level) for row in rows]
+
+
+def entry_of(row: Iterable[Any], clearance_level: int) -> AuditEntry:
+    """An audit row as an entry, bulk counts summed over the levels the reader may see."""
+    seq, at, actor, action, entity_id, relation, submission, detail = row
+    details = orjson.loads(detail) if detail else None
+    if details and "levels" in details:
+        details = {"counts": visible_counts(details.pop("levels"), clearance_level), **details}
+    return AuditEntry(
+        seq,
+        at,
+        actor,
+        action,
+        entity_id if relation is None else None,
+        orjson.loads(relation) if relation else None,
+        submission,
+        details,
+    )

@@ -24,7 +24,7 @@ from neo4j import READ_ACCESS, WRITE_ACCESS, Driver, GraphDatabase, ManagedTrans
 from neo4j.exceptions import Neo4jError, ServiceUnavailable
 
 from keten.graph import cypher
-from keten.graph.sqlite import dump_props, now, search_text
+from keten.graph.rows import dump_props, now, search_text
 from keten.graph.store import (
     EntityFilter,
     EntityRow,

@@ -3,7 +3,9 @@
 Entities and relations are rows with their identity, kind or type and marking in columns
 (indexed for the filters the API offers) and the remaining properties as a JSON document.
 A bulk write is one `BEGIN IMMEDIATE` transaction: a bundle lands whole or not at all, and a
-process killed mid-load leaves the file as it was (SQLite's journal rolls it back).
+process killed mid-load leaves the file as it was (SQLite's journal rolls it back). Writing
+is `keten.graph.sqlite_writer`'s job; this module reads, deletes and keeps the revisions.
+The file and its journal are created readable by their owner only.
 
 >>> store = SqliteStore(":memory:")
 >>> with store.writer() as w:
@@ -16,41 +18,53 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from keten.config import private_file
 from keten.graph.history import (
-    AUDIT_EACH_UP_TO,
     ENTITY_SNAPSHOT,
     HISTORY_SCHEMA,
     RELATION_SNAPSHOT,
     AuditContext,
     AuditEntry,
-    normalise_time,
     read_audit,
-    record_change,
+    upgrade,
+)
+from keten.graph.rows import NOTHING, next_stamp, normalise_time, now
+from keten.graph.sqlite_writer import (
+    ENTITY_COLUMNS,
+    RELATION_COLUMNS,
+    RELATION_TARGET_INDEX,
+    SqliteWriter,
+    entity_from_row,
+    entity_params,
+    json_list,
+    relation_from_row,
+    relation_params,
 )
 from keten.graph.store import (
     EntityFilter,
     EntityRow,
+    HasRelationsError,
     Page,
+    Ref,
     RelationFilter,
     RelationRow,
-    WriteCounts,
+    WriteMode,
     decode_cursor,
     page_of,
+    redact_sources,
     walk_neighbourhood,
 )
 from keten.schema.markings import Tlp
 
+__all__ = ["SqliteStore", "entity_params", "now", "relation_params"]
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', 0);
 CREATE TABLE IF NOT EXISTS entities (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -74,35 +88,15 @@ CREATE TABLE IF NOT EXISTS relations (
     PRIMARY KEY (source, type, target, key)
 ) WITHOUT ROWID;
 """
-RELATION_TARGET_INDEX = "CREATE INDEX IF NOT EXISTS relations_target ON relations (target, type)"
-DEFER_INDEX_BELOW = 100_000
-"""A bulk load rebuilds the target index at the end when the table held fewer relations."""
+REVISIONS = """
+INSERT OR IGNORE INTO meta (key, value)
+SELECT 'revision:' || level, coalesce((SELECT value FROM meta WHERE key = 'revision'), 0)
+FROM (SELECT 0 AS level UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3
+      UNION ALL SELECT 4)
+"""
+"""One revision counter per clearance level (a store made before them starts from the one)."""
 
-# A write is INSERT OR IGNORE, then UPDATE where something differs. One upsert statement
-# would do, but SQLite runs an upsert about 2.5 times slower once the table has an UPDATE
-# trigger (the history keeps before images by trigger); these two statements are not slowed.
-INSERT_ENTITY = """
-INSERT OR IGNORE INTO entities (id, kind, name, marking, props, search, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-"""
-UPDATE_ENTITY = """
-UPDATE entities SET kind = ?2, name = ?3, marking = ?4, props = ?5, search = ?6, updated_at = ?8
-WHERE id = ?1 AND (kind IS NOT ?2 OR name IS NOT ?3 OR marking IS NOT ?4 OR props IS NOT ?5)
-"""
-INSERT_RELATION = """
-INSERT OR IGNORE INTO relations (source, type, target, key, marking, props, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-"""
-UPDATE_RELATION = """
-UPDATE relations SET marking = ?5, props = ?6, updated_at = ?8
-WHERE source = ?1 AND type = ?2 AND target = ?3 AND key = ?4
-    AND (marking IS NOT ?5 OR props IS NOT ?6)
-"""
-
-ENTITY_COLUMNS = "id, kind, name, marking, props, created_at, updated_at"
-RELATION_COLUMNS = "source, type, target, key, marking, props, created_at, updated_at"
-MARKINGS = [m.value for m in Tlp]
-LEVELS = {m.value: m.level for m in Tlp}
+MARKING_LEVELS = {m.value: m.level for m in Tlp}
 RELATION_VISIBLE = """
     r.marking <= :level
     AND (SELECT marking FROM entities WHERE id = r.source) <= :level
@@ -111,196 +105,9 @@ RELATION_VISIBLE = """
 """A relation is visible when it and both its ends are at or below the clearance level."""
 
 
-def now() -> str:
-    """UTC timestamp in ISO 8601, the format every store writes."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def dump_props(props: dict[str, Any]) -> str:
-    """Canonical JSON of a property dict: sorted keys, so equal records compare equal."""
-    return orjson.dumps(props, option=orjson.OPT_SORT_KEYS).decode()
-
-
-def search_text(name: str, props: dict[str, Any]) -> str:
-    """What text search matches: the name and the aliases, lower-cased."""
-    aliases = props.get("aliases") or []
-    return "\n".join([name, *map(str, aliases)]).lower()
-
-
 def escape_like(text: str) -> str:
     """Escape LIKE wildcards so that user text matches literally."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def entity_from_row(row: tuple[Any, ...]) -> EntityRow:
-    """Map a SELECT of ENTITY_COLUMNS to an EntityRow."""
-    id_, kind, name, marking, props, created, updated = row
-    return EntityRow(id_, kind, name, MARKINGS[marking], orjson.loads(props), created, updated)
-
-
-def relation_from_row(row: tuple[Any, ...]) -> RelationRow:
-    """Map a SELECT of RELATION_COLUMNS to a RelationRow."""
-    source, type_, target, key, marking, props, created, updated = row
-    return RelationRow(
-        source, type_, target, key, MARKINGS[marking], orjson.loads(props), created, updated
-    )
-
-
-def entity_params(rows: list[EntityRow]) -> list[tuple[Any, ...]]:
-    """Statement parameters of entity rows: pure, so the loading pipeline can run it elsewhere."""
-    stamp = now()
-    return [
-        (
-            r.id,
-            r.kind,
-            r.name,
-            LEVELS[r.marking],
-            dump_props(r.props),
-            search_text(r.name, r.props),
-            r.created_at or stamp,
-            r.updated_at or stamp,
-        )
-        for r in rows
-    ]
-
-
-def relation_params(rows: list[RelationRow]) -> list[tuple[Any, ...]]:
-    """INSERT_RELATION / UPDATE_RELATION parameters; a pure function like `entity_params`."""
-    stamp = now()
-    return [
-        (
-            r.source,
-            r.type,
-            r.target,
-            r.key,
-            LEVELS[r.marking],
-            dump_props(r.props),
-            r.created_at or stamp,
-            r.updated_at or stamp,
-        )
-        for r in rows
-    ]
-
-
-class SqliteWriter:
-    """The open transaction of `SqliteStore.writer()`."""
-
-    def __init__(self, conn: sqlite3.Connection, context: AuditContext) -> None:
-        self.conn = conn
-        self.context = context
-        self.audited = 0
-        self.bulk = False
-        self._seen = [0, 0]
-        self._created = [0, 0]
-        self._updated = [0, 0]
-        self.deleted = 0
-        self.index_deferred = False
-
-    @property
-    def counts(self) -> WriteCounts:
-        """Created, updated and unchanged records so far in this transaction."""
-        seen, created, updated = self._seen, self._created, self._updated
-        return WriteCounts(
-            entities_created=created[0],
-            entities_updated=updated[0],
-            entities_unchanged=seen[0] - created[0] - updated[0],
-            relations_created=created[1],
-            relations_updated=updated[1],
-            relations_unchanged=seen[1] - created[1] - updated[1],
-        )
-
-    prepare = (entity_params, relation_params)
-    """Pure functions from rows to `write_*_params` input, for `keten.ingest.pipeline`."""
-
-    def upsert_entities(self, rows: list[EntityRow]) -> None:
-        """Insert or update; an identical record is left alone (no change, no new revision)."""
-        self.write_entity_params(entity_params(rows))
-
-    def upsert_relations(self, rows: list[RelationRow]) -> None:
-        """Insert or update; an identical record is left alone."""
-        self.write_relation_params(relation_params(rows))
-
-    def write_entity_params(self, params: list[tuple[Any, ...]]) -> None:
-        """Write entities already turned into statement parameters by `entity_params`."""
-        self._write(0, INSERT_ENTITY, UPDATE_ENTITY, params)
-
-    def write_relation_params(self, params: list[tuple[Any, ...]]) -> None:
-        """Write relations already turned into statement parameters by `relation_params`."""
-        self._write(1, INSERT_RELATION, UPDATE_RELATION, params)
-
-    def _write(self, side: int, insert: str, update: str, params: list[tuple[Any, ...]]) -> None:
-        """Insert the new, update the changed; count both (side 0 entities, 1 relations)."""
-        self._seen[side] += len(params)
-        if self._audit_each(len(params)):
-            self._write_audited(side, insert, update, params)
-            return
-        created = self.conn.executemany(insert, params).rowcount
-        self._created[side] += created
-        if created < len(params):  # some existed (or repeat within the batch): update those
-            self._updated[side] += self.conn.executemany(update, params).rowcount
-
-    def _audit_each(self, rows: int) -> bool:
-        """Small writes are audited record by record; past AUDIT_EACH_UP_TO, in one entry."""
-        self.audited += rows
-        self.bulk = self.bulk or self.audited > AUDIT_EACH_UP_TO
-        return not self.bulk
-
-    def _write_audited(
-        self, side: int, insert: str, update: str, params: list[tuple[Any, ...]]
-    ) -> None:
-        """Row by row, so that each created or changed record gets its audit entry."""
-        for row in params:
-            if self.conn.execute(insert, row).rowcount:
-                self._created[side] += 1
-                action = "create"
-            elif self.conn.execute(update, row).rowcount:
-                self._updated[side] += 1
-                action = "update"
-            else:
-                continue
-            if side:
-                record_change(self.conn, self.context, action, None, tuple(row[:4]))
-            else:
-                record_change(self.conn, self.context, action, row[0])
-
-    def finish(self) -> None:
-        """Before commit: rebuild a deferred index, note a bulk write in the audit trail."""
-        if self.index_deferred:
-            self.conn.execute(RELATION_TARGET_INDEX)
-        if self.bulk and self.changed:
-            counts = {k: v for k, v in self.counts.as_dict().items() if v}
-            record_change(
-                self.conn, self.context, f"bulk-{self.context.action}", None, None, counts
-            )
-
-    def defer_indexes(self) -> None:
-        """Before a bulk load into a small table: drop the target index, rebuilt at commit.
-
-        One sorted index build is about a third cheaper than a million random index inserts;
-        inside the transaction, so a refused or killed load keeps the index as it was.
-        """
-        size = self.conn.execute("SELECT count(*) FROM relations").fetchone()[0]
-        if size < DEFER_INDEX_BELOW:
-            self.conn.execute("DROP INDEX IF EXISTS relations_target")
-            self.index_deferred = True
-
-    def kinds_of(self, ids: Iterable[str]) -> dict[str, str]:
-        """Kinds of the ids known to the store, as seen inside this transaction."""
-        found: dict[str, str] = {}
-        batch = list(ids)
-        for start in range(0, len(batch), 10_000):
-            chunk = orjson.dumps(batch[start : start + 10_000]).decode()
-            rows = self.conn.execute(
-                "SELECT id, kind FROM entities WHERE id IN (SELECT value FROM json_each(?))",
-                (chunk,),
-            )
-            found.update(rows)
-        return found
-
-    @property
-    def changed(self) -> bool:
-        """True when the transaction created or updated anything."""
-        return bool(any(self._created) or any(self._updated) or self.deleted)
 
 
 class SqliteStore:
@@ -311,13 +118,16 @@ class SqliteStore:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(self.path))
         self._local = threading.local()
         self._shared: sqlite3.Connection | None = None
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._conn().executescript(SCHEMA + HISTORY_SCHEMA)
-        self._conn().execute(RELATION_TARGET_INDEX)
+        conn = self._conn()
+        conn.executescript(SCHEMA + HISTORY_SCHEMA)
+        conn.execute(REVISIONS)
+        upgrade(conn)
+        conn.execute(RELATION_TARGET_INDEX)
 
     def _conn(self) -> sqlite3.Connection:
         if self.path == ":memory:":  # one connection: an in-memory database is per connection
@@ -343,31 +153,57 @@ class SqliteStore:
         conn.execute("PRAGMA temp_store = MEMORY")
         return conn
 
-    def revision(self) -> int:
-        """Monotonic counter raised by each write that changed something."""
-        row = self._conn().execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
+    def revision(self, clearance: Tlp = Tlp.RED) -> int:
+        """How many writes changed something a key of `clearance` can see."""
+        row = (
+            self._conn()
+            .execute("SELECT value FROM meta WHERE key = ?", (f"revision:{clearance.level}",))
+            .fetchone()
+        )
         return int(row[0])
 
     @contextmanager
     def writer(
-        self, actor: str | None = None, action: str = "write", submission: str | None = None
+        self,
+        actor: str | None = None,
+        action: str = "write",
+        submission: str | None = None,
+        mode: WriteMode = WriteMode.MERGE,
     ) -> Iterator[SqliteWriter]:
         """One write transaction: committed on normal exit, rolled back on any exception.
 
-        `actor`, `action` and `submission` go into the audit trail with what changed.
+        `actor`, `action` and `submission` go into the audit trail with what changed; the
+        revision counters of every clearance that can see a change move by one.
         """
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
-        writer = SqliteWriter(conn, AuditContext(actor, action, submission))
         try:
+            last = conn.execute("SELECT stamp FROM clock").fetchone()[0]
+            stamp = next_stamp(last)
+            conn.execute("UPDATE clock SET stamp = ?", (stamp,))
+            writer = SqliteWriter(conn, AuditContext(actor, action, submission), mode, stamp)
             yield writer
             writer.finish()
-            if writer.changed:
-                conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
+            if writer.least_level < NOTHING:
+                conn.execute(
+                    "UPDATE meta SET value = value + 1 WHERE key IN "
+                    "(SELECT 'revision:' || value FROM json_each(?))",
+                    (json_list(range(writer.least_level, NOTHING)),),
+                )
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def _green_ids(self, ids: set[str]) -> set[str]:
+        """Those of `ids` whose entities are marked green (for redacting below green)."""
+        query = (
+            "SELECT id FROM entities WHERE id IN (SELECT value FROM json_each(?)) AND marking = 1"
+        )
+        return {row[0] for row in self._conn().execute(query, (json_list(ids),))}
+
+    def _redact(self, rows: list[Any], clearance: Tlp) -> list[Any]:
+        return redact_sources(rows, clearance, self._green_ids)
 
     def get_entity(self, entity_id: str, clearance: Tlp = Tlp.RED) -> EntityRow | None:
         """One entity, or None when absent or above `clearance`."""
@@ -379,7 +215,7 @@ class SqliteStore:
             )
             .fetchone()
         )
-        return entity_from_row(row) if row else None
+        return self._redact([entity_from_row(row)], clearance)[0] if row else None
 
     def list_entities(
         self, flt: EntityFilter, cursor: str | None = None, limit: int = 100
@@ -408,11 +244,9 @@ class SqliteStore:
             "ORDER BY id LIMIT :limit"
         )
         rows = [entity_from_row(r) for r in self._conn().execute(query, params)]
-        return page_of(rows, limit, lambda e: (e.id,))
+        return page_of(self._redact(rows, flt.clearance), limit, lambda e: (e.id,))
 
-    def get_relation(
-        self, ref: tuple[str, str, str, str], clearance: Tlp = Tlp.RED
-    ) -> RelationRow | None:
+    def get_relation(self, ref: Ref, clearance: Tlp = Tlp.RED) -> RelationRow | None:
         """One relation by identity, or None when absent or not visible."""
         query = (
             f"SELECT {RELATION_COLUMNS} FROM relations r WHERE source = :s AND type = :t "
@@ -424,7 +258,7 @@ class SqliteStore:
             .execute(query, {"s": s, "t": t, "g": g, "k": k, "level": clearance.level})
             .fetchone()
         )
-        return relation_from_row(row) if row else None
+        return self._redact([relation_from_row(row)], clearance)[0] if row else None
 
     def list_relations(
         self, flt: RelationFilter, cursor: str | None = None, limit: int = 100
@@ -453,40 +287,64 @@ class SqliteStore:
             "ORDER BY source, type, target, key LIMIT :limit"
         )
         rows = [relation_from_row(r) for r in self._conn().execute(query, params)]
-        return page_of(rows, limit, lambda r: r.ref)
+        return page_of(self._redact(rows, flt.clearance), limit, lambda r: r.ref)
 
-    def delete_entity(self, entity_id: str, actor: str | None = None) -> list[RelationRow] | None:
-        """Delete an entity with its relations; returns those relations, None if absent."""
+    def delete_entity(
+        self,
+        entity_id: str,
+        clearance: Tlp = Tlp.RED,
+        cascade: bool = False,
+        actor: str | None = None,
+    ) -> list[RelationRow] | None:
+        """Delete an entity (see `GraphStore.delete_entity`); the visible relations that went."""
         with self.writer(actor, "delete") as w:
-            conn = w.conn
-            if conn.execute("SELECT 1 FROM entities WHERE id = ?", (entity_id,)).fetchone() is None:
+            entity = w.stored_entities([entity_id]).get(entity_id)
+            if entity is None or not clearance.allows(entity.marking):
                 return None
-            gone = [
+            touching = [
                 relation_from_row(r)
-                for r in conn.execute(
+                for r in w.conn.execute(
                     f"SELECT {RELATION_COLUMNS} FROM relations WHERE source = ?1 OR target = ?1",
                     (entity_id,),
                 )
             ]
-            conn.execute("DELETE FROM relations WHERE source = ?1 OR target = ?1", (entity_id,))
-            conn.execute("DELETE FROM entities WHERE id = ?", (entity_id,))
-            for rel in gone:
-                record_change(conn, w.context, "delete", None, rel.ref)
-            record_change(conn, w.context, "delete", entity_id)
-            w.deleted += 1
-        return gone
+            visible = self._visible(touching, clearance)
+            if visible and not cascade:
+                raise HasRelationsError(entity_id, len(visible))
+            w.delete_entity(entity, touching)
+        return self._redact(visible, clearance)
 
-    def delete_relation(self, ref: tuple[str, str, str, str], actor: str | None = None) -> bool:
-        """Delete one relation; False when it was not there."""
+    def _visible(self, relations: list[RelationRow], clearance: Tlp) -> list[RelationRow]:
+        """Those of `relations` a key of `clearance` can see (they and both ends)."""
+        if clearance == Tlp.RED:
+            return relations
+        ends = {end for r in relations for end in (r.source, r.target)}
+        query = (
+            "SELECT id FROM entities WHERE id IN (SELECT value FROM json_each(?)) AND marking <= ?"
+        )
+        seen = {row[0] for row in self._conn().execute(query, (json_list(ends), clearance.level))}
+        return [
+            r
+            for r in relations
+            if clearance.allows(r.marking) and r.source in seen and r.target in seen
+        ]
+
+    def delete_relation(
+        self, ref: Ref, clearance: Tlp = Tlp.RED, actor: str | None = None
+    ) -> RelationRow | None:
+        """Delete one visible relation; the row deleted, or None when it was not there."""
         with self.writer(actor, "delete") as w:
-            cur = w.conn.execute(
-                "DELETE FROM relations WHERE source = ? AND type = ? AND target = ? AND key = ?",
-                ref,
-            )
-            if cur.rowcount:
-                record_change(w.conn, w.context, "delete", None, ref)
-            w.deleted += cur.rowcount
-        return cur.rowcount > 0
+            relation = self.get_relation(ref, clearance)
+            if relation is None:
+                return None
+            w.delete_relation(relation, self._visible_from(relation))
+        return relation
+
+    def _visible_from(self, relation: RelationRow) -> int:
+        """The least clearance level that sees a relation: its own and both ends' markings."""
+        query = "SELECT max(marking) FROM entities WHERE id IN (?, ?)"
+        ends = self._conn().execute(query, (relation.source, relation.target)).fetchone()[0]
+        return max(MARKING_LEVELS[relation.marking], ends or 0)
 
     def audit(
         self,
@@ -494,15 +352,17 @@ class SqliteStore:
         since: str | None = None,
         cursor: str | None = None,
         limit: int = 100,
+        clearance: Tlp = Tlp.RED,
     ) -> Page[AuditEntry]:
-        """The audit trail in order, optionally for one entity (and its relations) or since."""
+        """The audit trail in order: entries `clearance` may read, optionally for one entity
+        (and its relations) or since a time."""
         after = 0
         if cursor:
             (text,) = decode_cursor(cursor, 1)
             if not text.isdigit():
                 raise ValueError("invalid cursor")
             after = int(text)
-        rows = read_audit(self._conn(), entity, since, after, limit + 1)
+        rows = read_audit(self._conn(), entity, since, after, limit + 1, clearance.level)
         return page_of(rows, limit, lambda e: (str(e.seq),))
 
     def neighbourhood(
@@ -515,7 +375,7 @@ class SqliteStore:
             entity_id, depth, limit, lambda ids: self._touching(ids, clearance)
         )
         entities = self._entities(seen)
-        return entities, relations
+        return self._redact(entities, clearance), self._redact(relations, clearance)
 
     def _touching(self, ids: set[str], clearance: Tlp) -> list[RelationRow]:
         if not ids:
@@ -525,7 +385,7 @@ class SqliteStore:
             f"AND {RELATION_VISIBLE}"
         )
         query = query.replace("IN ids", "IN (SELECT value FROM json_each(:ids))")
-        params = {"ids": orjson.dumps(sorted(ids)).decode(), "level": clearance.level}
+        params = {"ids": json_list(sorted(ids)), "level": clearance.level}
         return [relation_from_row(r) for r in self._conn().execute(query, params)]
 
     def _entities(self, ids: set[str]) -> list[EntityRow]:
@@ -533,14 +393,14 @@ class SqliteStore:
             f"SELECT {ENTITY_COLUMNS} FROM entities "
             "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id"
         )
-        rows = self._conn().execute(query, (orjson.dumps(sorted(ids)).decode(),))
+        rows = self._conn().execute(query, (json_list(sorted(ids)),))
         return [entity_from_row(r) for r in rows]
 
     def iter_entities(self, clearance: Tlp = Tlp.RED) -> Iterator[EntityRow]:
         """Every entity at or below `clearance`, ordered by id, streamed."""
         query = f"SELECT {ENTITY_COLUMNS} FROM entities WHERE marking <= ? ORDER BY id"
-        for row in self._conn().execute(query, (clearance.level,)):
-            yield entity_from_row(row)
+        rows = self._conn().execute(query, (clearance.level,))
+        yield from self._stream(rows, entity_from_row, clearance)
 
     def iter_relations(self, clearance: Tlp = Tlp.RED) -> Iterator[RelationRow]:
         """Every visible relation (it and both endpoints at or below clearance), streamed."""
@@ -548,8 +408,13 @@ class SqliteStore:
             query = f"SELECT {RELATION_COLUMNS} FROM relations r"
         else:
             query = f"SELECT {RELATION_COLUMNS} FROM relations r WHERE {RELATION_VISIBLE}"
-        for row in self._conn().execute(query, {"level": clearance.level}):
-            yield relation_from_row(row)
+        rows = self._conn().execute(query, {"level": clearance.level})
+        yield from self._stream(rows, relation_from_row, clearance)
+
+    def _stream(self, cursor: sqlite3.Cursor, convert: Any, clearance: Tlp) -> Iterator[Any]:
+        """Rows of a query, converted and redacted a few thousand at a time."""
+        while batch := cursor.fetchmany(5_000):
+            yield from self._redact([convert(row) for row in batch], clearance)
 
     def counts(self, clearance: Tlp = Tlp.RED) -> dict[str, int]:
         """Numbers of visible entities and relations."""
@@ -562,6 +427,10 @@ class SqliteStore:
             {"level": clearance.level},
         ).fetchone()[0]
         return {"entities": int(entities), "relations": int(relations)}
+
+    def is_empty(self) -> bool:
+        """True when the store holds no entity (a RESTORE is only for an empty store)."""
+        return self._conn().execute("SELECT 1 FROM entities LIMIT 1").fetchone() is None
 
     def close(self) -> None:
         """Close every connection this store opened."""

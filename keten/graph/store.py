@@ -3,18 +3,72 @@
 Records cross this boundary as plain rows: the id columns, the marking, and the remaining
 properties as a dict. Rows are what validation produced, so stores never re-validate, and
 what the store returns can be handed to the API or an exporter as it is.
+
+Writes merge (see `keten.graph.merge`, shared by every store so that they agree exactly): a
+row written for an identity that is stored updates the fields it gives and keeps the rest;
+a property given as None is removed; a marking of `KEEP` keeps the stored one. A whole
+record is replaced only in `WriteMode.REPLACE`. Times are the server's: every write
+transaction has one stamp, later than any stamp before it, and the records it creates or
+changes carry it (`WriteMode.RESTORE`, for loading an export into an empty store, keeps
+the times the rows bring).
+
+Clearance is a property of every answer. Reads take the caller's clearance and return what
+a store holding only the records at or below it would return: hidden records are absent,
+`source_ids` naming hidden records are left out (`redact_sources`), revisions count only the
+writes that changed something the clearance can see, and the audit trail shows only entries
+about visible records.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import orjson
 
-from keten.schema.markings import Tlp
+from keten.schema.markings import Tlp, namespace_of
+
+KEEP = ""
+"""The marking of a written row that gives none: keep the stored one (clear for a new record)."""
+
+Ref = tuple[str, str, str, str]
+"""The identity of a relation: (source, type, target, key)."""
+
+
+class WriteMode(StrEnum):
+    """How a write treats a record that is already stored."""
+
+    MERGE = "merge"
+    """Update the fields given, keep the others; None removes a property (the default)."""
+    REPLACE = "replace"
+    """The record as given is the whole record; fields it leaves out are removed."""
+    RESTORE = "restore"
+    """Like REPLACE, and keep the rows' own `created_at`/`updated_at` (loading an export)."""
+
+
+class KindChangeError(ValueError):
+    """A write would change the kind of a stored entity: ids keep their kind for ever."""
+
+
+class StoreUnavailableError(ConnectionError):
+    """The store cannot be reached (a server down or refusing us); the API answers 503.
+
+    The message is one line for a person: where, what failed, what to check.
+    """
+
+
+class HasRelationsError(ValueError):
+    """An entity with visible relations was to be deleted without `cascade`."""
+
+    def __init__(self, entity_id: str, relations: int) -> None:
+        super().__init__(
+            f"{entity_id} has {relations} relation(s); delete them first or ask for cascade"
+        )
+        self.relations = relations
 
 
 @dataclass(slots=True)
@@ -138,7 +192,56 @@ def page_of(rows: list[T], limit: int, key: Callable[[T], tuple[str, ...]]) -> P
 
 
 class HistoryUnavailableError(ValueError):
-    """`as_of` and the audit trail need the store's history, which only SQLite keeps."""
+    """`as_of` or the audit trail asked of a store that keeps no history."""
+
+
+def etag(record: dict[str, Any]) -> str:
+    """A strong HTTP entity tag of a record as a reader sees it (changes with any field).
+
+    >>> etag({"id": "a"}) == etag({"id": "a"}), etag({"id": "a"}) == etag({"id": "b"})
+    (True, False)
+    """
+    digest = hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return f'"{digest[:32]}"'
+
+
+def hidden_by_namespace(identity: str, clearance: Tlp) -> bool:
+    """True when the id or key lies in the namespace of a marking above `clearance`."""
+    namespace = namespace_of(identity)
+    return namespace is not None and namespace.level > clearance.level
+
+
+Row = TypeVar("Row", EntityRow, RelationRow)
+
+
+def redact_sources(
+    rows: list[Row], clearance: Tlp, green_ids: Callable[[set[str]], set[str]]
+) -> list[Row]:
+    """Leave out of each row's `source_ids` the records the clearance may not see.
+
+    An id in a namespace above the clearance is dropped by its name alone; below green, ids
+    of the plain namespace are looked up (`green_ids` names those among them marked green).
+    The rows are changed in place and returned.
+    """
+    if clearance == Tlp.RED:
+        return rows
+    cited = {i for row in rows for i in row.props.get("source_ids") or ()}
+    if not cited:
+        return rows
+    hidden = {i for i in cited if hidden_by_namespace(i, clearance)}
+    if clearance.level < Tlp.GREEN.level:
+        hidden |= green_ids(cited - hidden)
+    if not hidden:
+        return rows
+    for row in rows:
+        cites = row.props.get("source_ids")
+        if cites and not hidden.isdisjoint(cites):
+            kept = [i for i in cites if i not in hidden]
+            if kept:
+                row.props["source_ids"] = kept
+            else:
+                del row.props["source_ids"]
+    return rows
 
 
 def paged(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
@@ -180,6 +283,34 @@ def walk_neighbourhood(
     return seen, sorted(relations.values(), key=lambda r: r.ref)
 
 
+CHANGES_LISTED = 1_000
+"""A write lists the fields it changed for this many records; counts cover all of them."""
+
+
+@dataclass(slots=True)
+class Change:
+    """One stored record a write changed, and the names of the fields that changed."""
+
+    entity: str | None
+    relation: Ref | None
+    fields: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form: `entity` (an id) or `relation` (its identity), and `fields`."""
+        if self.entity is not None:
+            return {"entity": self.entity, "fields": self.fields}
+        return {"relation": list(self.relation or ()), "fields": self.fields}
+
+
+@dataclass(slots=True)
+class Conflict:
+    """Two records of one identity in one write that disagree on some fields."""
+
+    entity: str | None
+    relation: Ref | None
+    fields: list[str]
+
+
 @dataclass(slots=True)
 class WriteCounts:
     """What a write did: records created, updated (changed), and left alone (identical)."""
@@ -197,18 +328,38 @@ class WriteCounts:
 
 
 class Writer(Protocol):
-    """The open transaction of a bulk write; see `GraphStore.writer`."""
+    """The open transaction of a bulk write; see `GraphStore.writer`.
+
+    Rows passed in are what validation made of the input: properties given as None are to
+    be removed, a marking of `KEEP` keeps the stored one, and `created_at`/`updated_at` are
+    ignored unless the write is a RESTORE.
+    """
 
     counts: WriteCounts
+    changes: list[Change]
+    """The first `CHANGES_LISTED` stored records this write changed, with the fields."""
+    conflicts: list[Conflict]
+    """Records of one identity written twice in this transaction with different values."""
 
     def upsert_entities(self, rows: list[EntityRow]) -> None:
-        """Insert or update entities; identical records change nothing."""
+        """Merge entities into the store (see `WriteMode`); identical ones change nothing.
+
+        Raises KindChangeError for a row whose id is stored with another kind.
+        """
 
     def upsert_relations(self, rows: list[RelationRow]) -> None:
-        """Insert or update relations; identical records change nothing."""
+        """Merge relations into the store; both ends must exist."""
 
     def kinds_of(self, ids: Iterable[str]) -> dict[str, str]:
         """Kinds of the given ids as the store holds them inside this transaction."""
+        ...
+
+    def stored_entities(self, ids: Iterable[str]) -> dict[str, EntityRow]:
+        """The stored rows of these ids inside this transaction (unredacted)."""
+        ...
+
+    def stored_relations(self, refs: Iterable[Ref]) -> dict[Ref, RelationRow]:
+        """The stored rows of these relation identities inside this transaction."""
         ...
 
 
@@ -218,16 +369,22 @@ class GraphStore(Protocol):
 
     name: str
 
-    def revision(self) -> int:
-        """Monotonic counter, raised by every write that changed something."""
+    def revision(self, clearance: Tlp = Tlp.RED) -> int:
+        """How many writes changed something a key of `clearance` can see (monotonic)."""
         ...
 
     def writer(
-        self, actor: str | None = None, action: str = "write", submission: str | None = None
+        self,
+        actor: str | None = None,
+        action: str = "write",
+        submission: str | None = None,
+        mode: WriteMode = WriteMode.MERGE,
     ) -> Any:
         """Context manager yielding a `Writer`: commit on normal exit, nothing kept on error.
 
-        actor, action and submission say who writes and why, for the audit trail.
+        actor, action and submission say who writes and why, for the audit trail; `mode`
+        says how rows for stored identities are applied. Writers are serialised: one
+        write transaction at a time, each with a stamp later than every earlier one.
         """
         ...
 
@@ -253,12 +410,37 @@ class GraphStore(Protocol):
         """Relations ordered by identity, filtered, one page at a time."""
         ...
 
-    def delete_entity(self, entity_id: str) -> list[RelationRow] | None:
-        """Delete an entity and its relations; returns the relations removed, None if absent."""
+    def delete_entity(
+        self,
+        entity_id: str,
+        clearance: Tlp = Tlp.RED,
+        cascade: bool = False,
+        actor: str | None = None,
+    ) -> list[RelationRow] | None:
+        """Delete an entity; None when absent or above `clearance`.
+
+        Relations the clearance can see must be asked for with `cascade` (else
+        HasRelationsError); they are deleted with it and returned. Relations it cannot see
+        go too, unreported, since nothing may hang on a deleted entity. Deleted records stay
+        in the history (`as_of`) and the audit trail.
+        """
         ...
 
-    def delete_relation(self, ref: tuple[str, str, str, str]) -> bool:
-        """Delete one relation; False if it was not there."""
+    def delete_relation(
+        self, ref: Ref, clearance: Tlp = Tlp.RED, actor: str | None = None
+    ) -> RelationRow | None:
+        """Delete one visible relation; the row deleted, or None when it was not there."""
+        ...
+
+    def audit(
+        self,
+        entity: str | None = None,
+        since: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+        clearance: Tlp = Tlp.RED,
+    ) -> Page[Any]:
+        """The audit trail in order: entries about records `clearance` may see."""
         ...
 
     def neighbourhood(

@@ -7,6 +7,19 @@ They live in their own module because both the store (filtering by clearance) an
 True
 >>> Tlp.GREEN.allows(Tlp.RED)
 False
+
+Records marked above green live in id namespaces of their own: an entity marked amber has an
+id ending in `@amber`, a relation marked red a key ending in `@red`. Clear and green share the
+plain namespace, and every key that writes is cleared for green at least, so a writer can
+never give a record an identity that a record it may not see already holds: a write answers
+alike whether or not such a record exists.
+
+>>> namespace_of("actor:apt-x@red"), namespace_of("vp:drinking-water")
+(<Tlp.RED: 'red'>, None)
+>>> marking_problem("vp:x@amber", "red")
+'an identity ending in @amber holds only amber records, not red ones'
+>>> marking_problem("vp:x", "amber")
+'a record marked amber needs an identity ending in @amber'
 """
 
 from __future__ import annotations
@@ -45,3 +58,37 @@ class Tlp(StrEnum):
 
 
 _ORDER = {m: i for i, m in enumerate(Tlp)}
+
+
+NAMESPACED = (Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED)
+"""Markings whose records carry the marking as a suffix of their identity."""
+_SUFFIXES = {f"@{m.value}": m for m in NAMESPACED}
+WRITER_CLEARANCE = Tlp.GREEN
+"""The least clearance of a key that writes: every writer sees the whole plain namespace."""
+
+
+def namespace_of(identity: str) -> Tlp | None:
+    """The marking an entity id or relation key is reserved for, or None for the plain one."""
+    at = identity.rfind("@")
+    return _SUFFIXES.get(identity[at:]) if at >= 0 else None
+
+
+def marking_problem(identity: str, marking: str | None) -> str | None:
+    """Why `marking` may not go with this id or key, or None when it may (None: not given)."""
+    namespace = namespace_of(identity)
+    if namespace is not None:
+        if marking is None or marking == namespace.value:
+            return None
+        return (
+            f"an identity ending in @{namespace.value} holds only {namespace.value} records, "
+            f"not {marking} ones"
+        )
+    if marking is None or Tlp(marking).level <= WRITER_CLEARANCE.level:
+        return None
+    return f"a record marked {marking} needs an identity ending in @{marking}"
+
+
+def implied_marking(identity: str) -> str | None:
+    """The marking an identity's namespace implies, or None for the plain namespace."""
+    namespace = namespace_of(identity)
+    return namespace.value if namespace else None
