@@ -3,6 +3,9 @@
 The checker holds what a bundle check needs across batches (the kinds of the bundle's
 entities, relations whose endpoints come later, every problem) and hands valid rows to a
 `Sink`, so the same checking serves an in-process load and the two-process pipeline.
+
+An id keeps its kind for ever: each batch's new ids are looked up in the store, and a record
+that gives a stored id, or an id earlier in the bundle, another kind is refused by place.
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ class Sink(Protocol):
         """Kinds of stored entities, as the write transaction sees them."""
         ...
 
+    def stored_shares(self, resources: list[str]) -> list[RelationRow]:
+        """Stored SOURCED_FROM relations of these resources that the writer may see."""
+        ...
+
 
 @dataclass
 class BundleChecker:
@@ -66,10 +73,9 @@ class BundleChecker:
 
     def flush(self) -> None:
         """Validate the batches and write them (pointless once the bundle is refused)."""
-        _, entities, problems = entity_rows(self.entities)
+        passed_entities, entities, problems = entity_rows(self.entities)
         self._note_refused(problems)
-        for entity in entities:
-            self.kinds[entity.id] = entity.kind
+        self._check_kinds(passed_entities, entities)
         passed, relations, relation_problems = relation_rows(self.relations)
         self.shares.add(passed, relations)
         for problem in problems + relation_problems:
@@ -79,6 +85,22 @@ class BundleChecker:
             self.sink.upsert_entities(entities)
             self.sink.upsert_relations(relations)
         self.entities, self.relations = [], []
+
+    def _check_kinds(self, items: list[RawRecord], rows: list[EntityRow]) -> None:
+        """Note the kinds of a batch; refuse a kind other than the one stored or given
+        before in this bundle."""
+        new = {row.id for row in rows if row.id not in self.kinds}
+        stored = self.sink.kinds_of(new) if new else {}
+        for item, row in zip(items, rows, strict=True):
+            before = self.kinds.get(row.id) or stored.get(row.id)
+            if before is None or before == row.kind:
+                self.kinds[row.id] = row.kind
+                continue
+            if row.id in stored:
+                why = f"{row.id} is a {before} in the store; an id keeps its kind for ever"
+            else:
+                why = f"an earlier record in this bundle gives {row.id} the kind {before}"
+            self.log.add(Problem(item.file, item.where, "kind", why, row.kind))
 
     def _note_refused(self, problems: list[Problem]) -> None:
         """Remember ids of refused entities, so relations to them are not reported twice."""
@@ -114,6 +136,9 @@ class BundleChecker:
             if source and target:
                 self._check(rel_type, source, target, file, where)
         self.pending.clear()
+        resources = self.shares.resources()
+        if resources:
+            self.shares.add_stored(self.sink.stored_shares(resources))
         for problem in self.shares.problems():
             self.log.add(problem)
 

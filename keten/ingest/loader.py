@@ -4,21 +4,39 @@ Records are validated and written in batches inside a single store transaction. 
 kinds of relations are checked against the bundle's own entities and, for ids the bundle
 does not define, against the store. Any problem rolls the transaction back, so a refused
 bundle (or a dry run) leaves the store exactly as it was.
+
+A load merges into what is stored (see `keten.graph.merge`); `WriteMode.REPLACE` replaces
+whole records, and `WriteMode.RESTORE` loads an export, times included, into an empty
+store. The report counts new, changed and unchanged records and lists the fields that
+changed. Everything a load checks against the store (kinds, shares) and everything its
+report says (the revision) keeps to the writer's clearance.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from keten.graph.store import GraphStore, WriteCounts, Writer
-from keten.ingest.checker import BATCH, BundleChecker
+from keten.graph.store import (
+    EntityRow,
+    GraphStore,
+    KindChangeError,
+    RelationFilter,
+    RelationRow,
+    WriteCounts,
+    WriteMode,
+    Writer,
+    paged,
+)
+from keten.ingest.checker import BATCH, BundleChecker, Sink
 from keten.ingest.pipeline import write_from_child
-from keten.ingest.problems import ProblemLog
+from keten.ingest.problems import BundleRejected, Problem, ProblemLog
 from keten.ingest.readers import Item, read_bundle, read_paths
+from keten.schema.markings import Tlp
 
 Progress = Callable[[int], None]
 PIPELINE_ABOVE = 32 * 1024 * 1024
@@ -33,6 +51,9 @@ class LoadReport:
     counts: WriteCounts
     dry_run: bool
     revision: int
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    """The first records whose stored values changed, with the fields that changed."""
+    mode: WriteMode = WriteMode.MERGE
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for the API and `--json` output."""
@@ -40,7 +61,9 @@ class LoadReport:
             "records": self.records,
             "dry_run": self.dry_run,
             "revision": self.revision,
+            "mode": self.mode.value,
             **self.counts.as_dict(),
+            "changes": self.changes,
         }
 
 
@@ -50,11 +73,50 @@ class _DryRunDone(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Attribution:
-    """Who loads, as what action, for which submission: what the audit trail records."""
+    """Who loads, as what action, for which submission (what the audit trail records), and
+    the writer's clearance (what the load may check against and report)."""
 
     actor: str | None = None
     action: str = "load"
     submission: str | None = None
+    clearance: Tlp = Tlp.RED
+
+
+Precondition = Callable[[Writer], None]
+"""Run first inside the write transaction (an `If-Match` check); raise to write nothing."""
+
+
+@dataclass(slots=True)
+class LoadSink:
+    """The checker's sink for a load: the writer, and the stored shares the writer may see."""
+
+    writer: Writer
+    store: GraphStore
+    clearance: Tlp
+
+    def upsert_entities(self, rows: list[EntityRow]) -> None:
+        """Write entities."""
+        self.writer.upsert_entities(rows)
+
+    def upsert_relations(self, rows: list[RelationRow]) -> None:
+        """Write relations."""
+        self.writer.upsert_relations(rows)
+
+    def kinds_of(self, ids: Iterable[str]) -> dict[str, str]:
+        """Kinds of stored entities, as the write transaction sees them."""
+        return self.writer.kinds_of(ids)
+
+    def stored_shares(self, resources: list[str]) -> list[RelationRow]:
+        """Stored SOURCED_FROM relations of these resources within the clearance."""
+        found: list[RelationRow] = []
+        for resource in resources:
+            flt = RelationFilter("SOURCED_FROM", source=resource, clearance=self.clearance)
+            found += paged(partial(self.store.list_relations, flt, limit=1000))
+        return found
+
+
+Check = Callable[[Writer, Sink], tuple[int, ProblemLog]]
+"""Checks and writes a load's records through the sink; returns (records, problems)."""
 
 
 def load_items(
@@ -63,11 +125,13 @@ def load_items(
     dry_run: bool = False,
     progress: Progress | None = None,
     by: Attribution = Attribution(),
+    mode: WriteMode = WriteMode.MERGE,
+    precondition: Precondition | None = None,
 ) -> LoadReport:
     """Validate and write `items` in one transaction; raise BundleRejected on any problem."""
 
-    def check_here(writer: Writer) -> tuple[int, ProblemLog]:
-        checker = BundleChecker(writer)
+    def check_here(writer: Writer, sink: Sink) -> tuple[int, ProblemLog]:
+        checker = BundleChecker(sink)
         for item in items:
             checker.add(item)
             if progress and checker.records % BATCH == 0:
@@ -75,32 +139,55 @@ def load_items(
         checker.finish()
         return checker.records, checker.log
 
-    return in_transaction(store, check_here, dry_run, progress, by)
+    return in_transaction(store, check_here, dry_run, progress, by, mode, precondition)
 
 
 def in_transaction(
     store: GraphStore,
-    check: Callable[[Writer], tuple[int, ProblemLog]],
+    check: Check,
     dry_run: bool,
     progress: Progress | None,
     by: Attribution,
+    mode: WriteMode = WriteMode.MERGE,
+    precondition: Precondition | None = None,
 ) -> LoadReport:
     """Run a check-and-write in one store transaction; commit only a clean, real load."""
-    counts = WriteCounts()
-    records = 0
+    if mode is WriteMode.RESTORE and not store.is_empty():
+        why = "a restore loads an export into an empty store, and this store holds records"
+        raise BundleRejected([Problem("-", "-", "mode", why, mode.value)], 1)
     try:
-        with store.writer(by.actor, by.action, by.submission) as writer:
-            records, log = check(writer)
-            counts = writer.counts
+        with store.writer(by.actor, by.action, by.submission, mode) as writer:
+            if precondition:
+                precondition(writer)
+            records, log = check(writer, LoadSink(writer, store, by.clearance))
+            counts, changes = writer.counts, [c.as_dict() for c in writer.changes]
             if progress:
                 progress(records)
+            for conflict in writer.conflicts:
+                log.add(conflict_problem(conflict.entity, conflict.relation, conflict.fields))
             if log:
                 raise log.rejection()
             if dry_run:
                 raise _DryRunDone
     except _DryRunDone:
         pass
-    return LoadReport(records, counts, dry_run, store.revision())
+    except KindChangeError as error:
+        raise BundleRejected([Problem("-", "-", "kind", str(error))], 1) from None
+    return LoadReport(records, counts, dry_run, store.revision(by.clearance), changes, mode)
+
+
+def conflict_problem(
+    entity: str | None, relation: tuple[str, str, str, str] | None, fields: list[str]
+) -> Problem:
+    """The problem of two records of one identity in one load that disagree."""
+    value: Any = entity
+    what = f"id {entity}"
+    if entity is None:
+        source, type_, target, key = relation or ("", "", "", "")
+        what = f"relation {source} -[{type_}]-> {target}" + (f" (key {key})" if key else "")
+        value = list(relation or ())
+    why = f"two records in this load give {what} different values for: {', '.join(fields)}"
+    return Problem("-", what, "id" if entity is not None else "key", why, value)
 
 
 def load_paths(
@@ -109,6 +196,7 @@ def load_paths(
     dry_run: bool = False,
     progress: Progress | None = None,
     by: Attribution = Attribution(),
+    mode: WriteMode = WriteMode.MERGE,
 ) -> LoadReport:
     """Load bundle files and folders; all paths land together or not at all.
 
@@ -116,10 +204,12 @@ def load_paths(
     """
     files = [Path(p) for p in paths]
     if total_size(files) > PIPELINE_ABOVE and (os.cpu_count() or 1) > 1:
-        return in_transaction(
-            store, lambda writer: write_from_child(writer, files, progress), dry_run, progress, by
-        )
-    return load_items(store, read_paths(files), dry_run, progress, by)
+
+        def in_child(writer: Writer, sink: Sink) -> tuple[int, ProblemLog]:
+            return write_from_child(writer, files, progress, sink.stored_shares)
+
+        return in_transaction(store, in_child, dry_run, progress, by, mode)
+    return load_items(store, read_paths(files), dry_run, progress, by, mode)
 
 
 def total_size(paths: list[Path]) -> int:
@@ -139,6 +229,9 @@ def load_bundle(
     dry_run: bool = False,
     name: str = "bundle",
     by: Attribution = Attribution(),
+    mode: WriteMode = WriteMode.MERGE,
+    precondition: Precondition | None = None,
 ) -> LoadReport:
     """Load an in-memory bundle (an API request body, an accepted submission)."""
-    return load_items(store, read_bundle(bundle, name), dry_run, by=by)
+    items = read_bundle(bundle, name)
+    return load_items(store, items, dry_run, by=by, mode=mode, precondition=precondition)

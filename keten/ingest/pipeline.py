@@ -27,6 +27,8 @@ Progress = Callable[[int], None]
 
 Prepare = tuple[Callable[[list[EntityRow]], Any], Callable[[list[RelationRow]], Any]]
 """A writer's pure functions from rows to its statement parameters (see SqliteWriter)."""
+Shares = Callable[[list[str]], list[RelationRow]]
+"""Stored SOURCED_FROM relations of some resources, as the writer may see them."""
 
 
 class PipeSink:
@@ -67,6 +69,11 @@ class PipeSink:
         answer: dict[str, str] = self.conn.recv()
         return answer
 
+    def stored_shares(self, resources: list[str]) -> list[RelationRow]:
+        """Ask the parent for the stored shares of these resources."""
+        self.conn.send(("shares?", resources))
+        return [RelationRow(*row) for row in self.conn.recv()]
+
 
 def check_in_child(paths: list[str], conn: Connection, prepare: Prepare | None) -> None:
     """Child process body: check every record, stream rows, end with the problem log.
@@ -91,7 +98,7 @@ def check_in_child(paths: list[str], conn: Connection, prepare: Prepare | None) 
 
 
 def write_from_child(
-    writer: Writer, paths: list[Path], progress: Progress | None
+    writer: Writer, paths: list[Path], progress: Progress | None, shares: Shares
 ) -> tuple[int, ProblemLog]:
     """Parent side: start the checker process and write what it sends, in `writer`."""
     defer_indexes = getattr(writer, "defer_indexes", None)
@@ -109,7 +116,7 @@ def write_from_child(
     collecting = gc.isenabled()
     gc.disable()  # as in the child: millions of short-lived rows, no cycles
     try:
-        return serve(parent, writer, progress)
+        return serve(parent, writer, progress, shares)
     finally:
         if collecting:
             gc.enable()
@@ -119,7 +126,9 @@ def write_from_child(
             process.kill()
 
 
-def serve(conn: Connection, writer: Writer, progress: Progress | None) -> tuple[int, ProblemLog]:
+def serve(
+    conn: Connection, writer: Writer, progress: Progress | None, shares: Shares
+) -> tuple[int, ProblemLog]:
     """Handle the child's messages until it is done; returns (records, problems)."""
     while True:
         try:
@@ -137,6 +146,9 @@ def serve(conn: Connection, writer: Writer, progress: Progress | None) -> tuple[
                 writer.write_relation_params(params)  # type: ignore[attr-defined]
             case ("kinds?", ids):
                 conn.send(writer.kinds_of(ids))
+            case ("shares?", resources):
+                rows = shares(resources)
+                conn.send([(r.source, r.type, r.target, r.key, r.marking, r.props) for r in rows])
             case ("progress", records):
                 if progress:
                     progress(records)

@@ -124,16 +124,61 @@ def read_json(path: Path) -> Iterator[Item]:
 
 
 def read_yaml(path: Path) -> Iterator[Item]:
-    """A YAML bundle (small, hand-written files: parsed whole)."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    """A YAML bundle (small, hand-written files: parsed whole).
+
+    Aliases may repeat what an anchor holds, but a file whose aliases would expand it beyond
+    `ALIAS_EXPANSION_LIMIT` nodes is refused before anything is built ("billion laughs").
+    """
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(path.read_text(encoding="utf-8"))
     try:
-        bundle = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+        node = loader.get_single_node()
+        if node is not None and expanded_size(node) > ALIAS_EXPANSION_LIMIT:
+            why = f"its aliases expand to more than {ALIAS_EXPANSION_LIMIT:,} values"
+            yield Problem(str(path), "-", "", f"refused YAML: {why}")
+            return
+        bundle = loader.construct_document(node) if node is not None else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "-"
         yield Problem(str(path), where, "", f"invalid YAML: {exc}")
         return
+    finally:
+        loader.dispose()
     yield from read_bundle(bundle if bundle is not None else {}, str(path))
+
+
+ALIAS_EXPANSION_LIMIT = 1_000_000
+"""Most values a YAML bundle may hold once its aliases are expanded."""
+
+
+def expanded_size(root: yaml.Node) -> int:
+    """How many values a composed YAML document holds with every alias expanded.
+
+    Aliases compose to the very node of their anchor, so the sizes of shared nodes are
+    counted once each (by identity) and multiplied where they are used; the walk is
+    iterative, so deep nesting cannot exhaust the stack.
+    """
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if children_done or not children:
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def read_jsonl(path: Path) -> Iterator[Item]:

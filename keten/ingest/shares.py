@@ -11,6 +11,12 @@ that went into it.
 A relation is identified by (source, type, target, key), so a bundle that repeats one
 relation counts it once, with its last share, as the store would keep it.
 
+Shares already stored count too (`add_stored`), as far as the writer may see them: a key
+never learns of shares above its clearance from a refusal. A share without a scope is
+refused where the same resource and year have scoped shares: the monitor reads the most
+complete scope of a year as its headline, and an unscoped share would silently compete
+with, and could replace, figures whose scope someone stated.
+
 >>> from keten.graph.store import RelationRow
 >>> from keten.ingest.readers import RawRecord
 >>> tally = ShareTally()
@@ -64,6 +70,8 @@ class ShareTally:
     """
 
     groups: dict[GroupKey, dict[RelationRef, Place]] = field(default_factory=dict)
+    scopes: dict[tuple[str, int | None], set[str]] = field(default_factory=dict)
+    """Named scopes seen (in the bundle or stored) per resource and year."""
 
     def add(self, items: Iterable[RawRecord], rows: Iterable[RelationRow]) -> None:
         """Count the SOURCED_FROM rows of a validated batch (`items` aligned with `rows`)."""
@@ -76,20 +84,36 @@ class ShareTally:
         `add`); a stored row the bundle replaces (same identity) is not counted.
         """
         for row in rows:
-            group = self.groups.get(group_key(row)) if row.type == "SOURCED_FROM" else None
+            if row.type != "SOURCED_FROM":
+                continue
+            key = group_key(row)
+            if key[2] is not None:
+                self.scopes.setdefault(key[:2], set()).add(key[2])
+            group = self.groups.get(key)
             if group is not None and row.ref not in group:
                 group[row.ref] = Place("store", row.target, _share(row), row.target)
 
+    def resources(self) -> list[str]:
+        """The resources the bundle gives shares of (whose stored shares count too)."""
+        return sorted({resource for resource, _, _ in self.groups})
+
     def _put(self, row: RelationRow, place: Place) -> None:
-        self.groups.setdefault(group_key(row), {})[row.ref] = place
+        key = group_key(row)
+        if key[2] is not None:
+            self.scopes.setdefault(key[:2], set()).add(key[2])
+        self.groups.setdefault(key, {})[row.ref] = place
 
     def problems(self) -> list[Problem]:
-        """One problem per resource-year-scope whose shares sum above 1 + TOLERANCE."""
+        """One problem per resource-year-scope whose shares sum above 1 + TOLERANCE, and one
+        per unscoped share given where the resource-year has scoped ones."""
         found = []
         for (resource, year, scope), places in sorted(self.groups.items(), key=_sort_key):
             total = sum(p.share for p in places.values())
             if total > 1.0 + TOLERANCE:
                 found.append(_problem(resource, year, scope, total, list(places.values())))
+            named = self.scopes.get((resource, year))
+            if scope is None and named:
+                found += _unscoped(resource, year, sorted(named), list(places.values()))
         return found
 
 
@@ -118,3 +142,17 @@ def _problem(
         f"above 1: {parts}{from_store}; records at {', '.join(p.where for p in in_bundle)}"
     )
     return Problem(in_bundle[0].file, in_bundle[0].where, "share", why, round(total, 6))
+
+
+def _unscoped(
+    resource: str, year: int | None, named: list[str], places: list[Place]
+) -> list[Problem]:
+    """Problems for the bundle's unscoped shares of a resource-year that has scoped ones."""
+    when = "no year" if year is None else str(year)
+    scopes = ", ".join(repr(n) for n in named)
+    why = (
+        f"{resource} has shares for {when} under scope {scopes}; give this share a scope "
+        "(the monitor would read an unscoped share as a whole of its own, which could "
+        "replace those figures as the headline)"
+    )
+    return [Problem(p.file, p.where, "scope", why) for p in places if p.file != "store"]

@@ -71,7 +71,7 @@ import yaml
 
 from keten.ingest import readers  # the module, so that readers may import this one in turn
 from keten.ingest.problems import Problem
-from keten.schema.markings import Tlp
+from keten.schema.markings import Tlp, namespaced
 from keten.schema.relations import allowed_endpoints
 
 KETEN_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://pypi.org/project/keten/#stix")
@@ -201,6 +201,7 @@ class StixImport:
             yield Problem(self.file, "-", "objects", "a STIX bundle needs an `objects` list")
             return
         yield from self._index(objects)
+        self._namespace_ids()
         sources: dict[str, dict[str, Any]] = {}
         for stix_id, obj in self.objects.items():
             if stix_id in self.ids and obj["type"] != "relationship":
@@ -240,6 +241,20 @@ class StixImport:
             self.objects[stix_id] = obj
             self.places[stix_id] = where
             yield from self._assign(obj, stix_id, where)
+
+    def _namespace_ids(self) -> None:
+        """Move the ids of objects marked above green into their marking's namespace (once
+        every marking definition of the bundle is known)."""
+        for stix_id, keten_id in self.ids.items():
+            self.ids[stix_id] = namespaced(keten_id, self._marking(self.objects[stix_id]))
+
+    def _marking(self, obj: dict[str, Any]) -> str | None:
+        """The most restrictive TLP marking an object carries, or None."""
+        refs = obj.get("object_marking_refs") or []
+        if not isinstance(refs, list):
+            return None
+        levels = [self.markings[m] for m in refs if isinstance(m, str) and m in self.markings]
+        return max(levels, key=lambda m: Tlp(m).level) if levels else None
 
     def _assign(self, obj: dict[str, Any], stix_id: str, where: str) -> Iterator[Problem]:
         """Record the keten id and kind of one object (or count it as skipped)."""
@@ -296,14 +311,15 @@ class StixImport:
             if obj.get(key):
                 record[key] = obj[key]
         if not extension:
-            record.update(self._native_properties(obj, sources))
+            record.update(self._native_properties(obj, sources, self._marking(obj)))
         record.update(self._provenance(obj, extension))
         yield readers.RawRecord("entity", record, self.file, where)
 
     def _native_properties(
-        self, obj: dict[str, Any], sources: dict[str, dict[str, Any]]
+        self, obj: dict[str, Any], sources: dict[str, dict[str, Any]], marking: str | None
     ) -> dict[str, Any]:
-        """Kind-specific properties of a plain STIX object, its stix_id and cited Sources."""
+        """Kind-specific properties of a plain STIX object, its stix_id and cited Sources
+        (which carry the object's marking: a reference is as secret as what cites it)."""
         kind = obj["type"]
         record: dict[str, Any] = {"stix_id": obj["id"]}
         if kind == "threat-actor":
@@ -318,20 +334,25 @@ class StixImport:
             record["sector"] = ", ".join(obj["sectors"])
         elif kind == "location":
             record["iso2"] = self.ids[obj["id"]].partition(":")[2]
-        cited = [self._source(ref, sources) for ref in obj.get("external_references") or []]
+        references = obj.get("external_references") or []
+        cited = [self._source(ref, sources, marking) for ref in references]
         if any(cited):
             record["source_ids"] = sorted({c for c in cited if c})
         return record
 
-    def _source(self, ref: Any, sources: dict[str, dict[str, Any]]) -> str | None:
+    def _source(
+        self, ref: Any, sources: dict[str, dict[str, Any]], marking: str | None
+    ) -> str | None:
         """The Source entity of one external reference (added to `sources`); its id."""
         if not isinstance(ref, dict) or not isinstance(ref.get("source_name"), str):
             return None
         name, url = ref["source_name"], ref.get("url")
         if ref.get("external_id"):
             name = f"{name} {ref['external_id']}"
-        source_id = f"source:stix-{derived_uuid(url or name)}"
+        source_id = namespaced(f"source:stix-{derived_uuid(url or name)}", marking)
         record = {"id": source_id, "kind": "Source", "name": name}
+        if marking:
+            record["marking"] = marking
         if url:
             record["url"] = url
         if ref.get("description"):
@@ -357,10 +378,9 @@ class StixImport:
     def _provenance(self, obj: dict[str, Any], extension: dict[str, Any]) -> dict[str, Any]:
         """Marking, credibility, times and creator of an object, as keten provenance."""
         record: dict[str, Any] = {}
-        refs = obj.get("object_marking_refs") or []
-        levels = [self.markings[m] for m in refs if m in self.markings]
-        if levels:
-            record["marking"] = max(levels, key=lambda m: Tlp(m).level)
+        marking = self._marking(obj)
+        if marking:
+            record["marking"] = marking
         if obj.get("created"):
             record["created_at"] = obj["created"]
         if obj.get("modified"):
@@ -407,6 +427,9 @@ class StixImport:
                 return
             record = {**mapped, "stix_id": stix_id}
         record.update(self._provenance(obj, extension))
+        key = namespaced(str(record.get("key") or ""), record.get("marking"))
+        if key:
+            record["key"] = key
         yield readers.RawRecord("relation", record, self.file, where)
 
     def _end(self, stix_id: str) -> tuple[str, str] | None:

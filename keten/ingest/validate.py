@@ -4,20 +4,28 @@ Validation is the schema's (pydantic); this module only maps its errors onto the
 file/place/field/value/why shape of a bundle report and splits records into store columns.
 Batches are validated in one pydantic call (the fast path); only a batch that holds a bad
 record is gone through record by record to name every problem.
+
+What a record says is what the write does (see `keten.graph.merge`): a field given as null
+(or an empty list) removes that field, a field left out keeps what is stored, and a record
+without a marking keeps the stored one, or takes the one its id's namespace implies.
+Text that no export could carry (control characters other than tab and line breaks, lone
+surrogates) is refused, as are integers beyond 64 bits.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from keten.graph.store import EntityRow, RelationRow
+from keten.graph.store import KEEP, EntityRow, RelationRow
 from keten.ingest.problems import Problem
 from keten.ingest.readers import RawRecord
 from keten.schema import EntityKind, RelationType
 from keten.schema.entities import ENTITY_ADAPTER, AnyEntity
+from keten.schema.markings import implied_marking, marking_problem
 from keten.schema.relations import RELATION_ADAPTER, Relation, relation_rule_errors
 
 KINDS = ", ".join(EntityKind)
@@ -31,31 +39,51 @@ RELATION_BATCH: TypeAdapter[list[Any]] = TypeAdapter(list[Relation])
 Checked = tuple[list[RawRecord], list[R], list[Problem]]
 """Records that passed, their rows (aligned), and the problems of those that did not."""
 
+ESCAPED_CONTROL = re.compile(rb"\\u00[01][0-9a-f]|\\[bf]")
+"""Control characters as orjson escapes them (tab, CR and LF have other escapes)."""
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+"""Characters refused in text: XML (GraphML, STIX) cannot carry them, nor UTF-8 surrogates."""
+
 
 def entity_rows(batch: list[RawRecord]) -> Checked[EntityRow]:
     """Validate a batch of entity records."""
-    try:
-        records = ENTITY_BATCH.validate_python([item.data for item in batch])
-    except ValidationError:
-        return split(batch, [entity_row(i.data, i.file, i.where) for i in batch])
-    rows = [to_entity_row(record) for record in records]
-    if not storable([row.props for row in rows]):
-        return split(batch, [entity_row(i.data, i.file, i.where) for i in batch])
-    return batch, rows, []
+    data = [item.data for item in batch]
+    if clean(data):
+        try:
+            records = ENTITY_BATCH.validate_python(data)
+        except ValidationError:
+            pass
+        else:
+            rows = [to_entity_row(record) for record in records]
+            if not any(marking_problem(r.id, r.marking or None) for r in rows):
+                return batch, rows, []
+    return split(batch, [entity_row(i.data, i.file, i.where) for i in batch])
 
 
 def relation_rows(batch: list[RawRecord]) -> Checked[RelationRow]:
     """Validate a batch of relation records."""
+    data = [item.data for item in batch]
+    if clean(data):
+        try:
+            records = RELATION_BATCH.validate_python(data)
+        except ValidationError:
+            pass
+        else:
+            if not any(relation_rule_errors(record) for record in records):
+                rows = [to_relation_row(record) for record in records]
+                if not any(marking_problem(r.key, r.marking or None) for r in rows):
+                    return batch, rows, []
+    return split(batch, [relation_row(i.data, i.file, i.where) for i in batch])
+
+
+def clean(data: Any) -> bool:
+    """True when `data` holds no oversized integer and no refused character (one orjson call
+    over a whole batch costs a fraction of walking its values in Python)."""
     try:
-        records = RELATION_BATCH.validate_python([item.data for item in batch])
-    except ValidationError:
-        return split(batch, [relation_row(i.data, i.file, i.where) for i in batch])
-    if any(relation_rule_errors(record) for record in records):
-        return split(batch, [relation_row(i.data, i.file, i.where) for i in batch])
-    rows = [to_relation_row(record) for record in records]
-    if not storable([row.props for row in rows]):
-        return split(batch, [relation_row(i.data, i.file, i.where) for i in batch])
-    return batch, rows, []
+        text = orjson.dumps(data)
+    except TypeError:
+        return False
+    return ESCAPED_CONTROL.search(text) is None
 
 
 def split(batch: list[RawRecord], results: list[R | list[Problem]]) -> Checked[R]:
@@ -78,28 +106,70 @@ def entity_row(data: Any, file: str, where: str) -> EntityRow | list[Problem]:
         return [Problem(file, where, "", "an entity must be an object", data)]
     if "kind" not in data:
         return [Problem(file, where, "kind", f"missing; one of {KINDS}")]
-    if data["kind"] not in KIND_NAMES:
-        return [Problem(file, where, "kind", f"unknown kind; one of {KINDS}", data["kind"])]
+    kind = data["kind"]
+    if not isinstance(kind, str) or kind not in KIND_NAMES:
+        return [Problem(file, where, "kind", f"unknown kind; one of {KINDS}", kind)]
+    refused = text_problems(data, file, where)
+    if refused:
+        return refused
     try:
         record = ENTITY_ADAPTER.validate_python(data)
     except ValidationError as exc:
         return problems_of(exc, file, where, skip_first=True)
     row = to_entity_row(record)
-    return oversized_problems(row.props, file, where) or row
+    why = marking_problem(row.id, row.marking or None)
+    if why:
+        return [Problem(file, where, "marking", why, row.marking)]
+    return row
 
 
 def to_entity_row(record: dict[str, Any]) -> EntityRow:
     """Split a freshly validated entity into store columns and properties (consumes it)."""
     entity_id, kind, name = record.pop("id"), record.pop("kind"), record.pop("name")
-    marking = record.pop("marking", None) or "clear"
+    marking = given_marking(entity_id, record)
     created, updated = timestamps(record)
     return EntityRow(entity_id, kind, name, marking, properties(record), created, updated)
+
+
+def given_marking(identity: str, record: dict[str, Any]) -> str:
+    """The marking a record gives (popped): KEEP when it gives none and its identity's
+    namespace implies none; a null marking is the namespace's, or clear."""
+    if "marking" not in record:
+        return implied_marking(identity) or KEEP
+    marking: str | None = record.pop("marking")
+    return marking or implied_marking(identity) or "clear"
+
+
+def text_problems(data: Any, file: str, where: str, path: str = "") -> list[Problem]:
+    """One problem per value holding a refused character or an integer beyond 64 bits."""
+    if isinstance(data, dict):
+        found = []
+        for key, value in data.items():
+            inner = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and CONTROL.search(key):
+                found.append(Problem(file, where, inner, CONTROL_WHY))
+            found += text_problems(value, file, where, inner)
+        return found
+    if isinstance(data, list):
+        return [p for i, v in enumerate(data) for p in text_problems(v, file, where, f"{path}.{i}")]
+    if isinstance(data, str) and CONTROL.search(data):
+        return [Problem(file, where, path, CONTROL_WHY, data)]
+    if isinstance(data, int) and not -(2**63) <= data < 2**64:
+        return [Problem(file, where, path, OVERSIZED_WHY)]
+    return []
+
+
+CONTROL_WHY = "holds a control character or lone surrogate that no export format can carry"
+OVERSIZED_WHY = "holds an integer outside the 64-bit range the store keeps"
 
 
 def relation_row(data: Any, file: str, where: str) -> RelationRow | list[Problem]:
     """Validate a relation record; the row to store, or every problem with it."""
     if not isinstance(data, dict):
         return [Problem(file, where, "", "a relation must be an object", data)]
+    refused = text_problems(data, file, where)
+    if refused:
+        return refused
     try:
         record = RELATION_ADAPTER.validate_python(data)
     except ValidationError as exc:
@@ -108,43 +178,26 @@ def relation_row(data: Any, file: str, where: str) -> RelationRow | list[Problem
     if broken:
         return [Problem(file, where, f, why, record.get(f)) for f, why in broken]
     row = to_relation_row(record)
-    return oversized_problems(row.props, file, where) or row
+    why = marking_problem(row.key, row.marking or None)
+    if why:
+        return [Problem(file, where, "marking", why, row.marking)]
+    return row
 
 
 def to_relation_row(record: dict[str, Any]) -> RelationRow:
     """Split a freshly validated relation into store columns and properties (consumes it)."""
     source, rel_type, target = record.pop("source"), record.pop("type"), record.pop("target")
     key = record.pop("key", None) or ""
-    marking = record.pop("marking", None) or "clear"
+    marking = given_marking(key, record)
     created, updated = timestamps(record)
     return RelationRow(source, rel_type, target, key, marking, properties(record), created, updated)
 
 
 def properties(rest: dict[str, Any]) -> dict[str, Any]:
-    """What goes into the properties document: the rest, without nulls and empty lists."""
-    if None in rest.values() or [] in rest.values():
-        return {k: v for k, v in rest.items() if v is not None and v != []}
+    """The remaining fields as properties; an empty list removes its field like a null."""
+    if [] in rest.values():
+        return {k: None if v == [] else v for k, v in rest.items()}
     return rest
-
-
-def storable(value: Any) -> bool:
-    """True when the store can write `value`: orjson refuses integers beyond 64 bits.
-
-    One orjson call over a whole batch costs a fraction of walking the values in Python.
-    """
-    try:
-        orjson.dumps(value)
-    except TypeError:
-        return False
-    return True
-
-
-def oversized_problems(props: dict[str, Any], file: str, where: str) -> list[Problem]:
-    """One problem per property holding an integer too large to store."""
-    why = "holds an integer outside the 64-bit range the store keeps"
-    if storable(props):
-        return []
-    return [Problem(file, where, k, why) for k, v in props.items() if not storable(v)]
 
 
 def problems_of(exc: ValidationError, file: str, where: str, skip_first: bool) -> list[Problem]:

@@ -92,3 +92,17 @@ def implied_marking(identity: str) -> str | None:
     """The marking an identity's namespace implies, or None for the plain namespace."""
     namespace = namespace_of(identity)
     return namespace.value if namespace else None
+
+
+def namespaced(identity: str, marking: str | None) -> str:
+    """`identity` moved into the namespace of `marking` if that marking has one.
+
+    For importers whose source ids know nothing of keten's namespaces (STIX, trade data).
+
+    >>> namespaced("actor:stix-1", "amber"), namespaced("actor:stix-1", "green")
+    ('actor:stix-1@amber', 'actor:stix-1')
+    """
+    if marking is None or namespace_of(identity) is not None:
+        return identity
+    tlp = Tlp(marking)
+    return f"{identity}@{tlp.value}" if tlp in NAMESPACED else identity

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from keten.data import reference_bundle_path
 from keten.graph.sqlite import SqliteStore
+from keten.graph.store import WriteMode
 from keten.ingest import BundleRejected, load_bundle, load_paths
 
 BUNDLE = {
@@ -245,4 +247,130 @@ def test_integers_too_large_to_store_are_refused(sqlite_store: SqliteStore) -> N
     }
     with pytest.raises(BundleRejected) as refused:
         load_bundle(sqlite_store, bundle)
-    assert [(p.where, p.field) for p in refused.value.problems] == [("entities[0]", "sizes")]
+    assert [(p.where, p.field) for p in refused.value.problems] == [("entities[0]", "sizes.1")]
+
+
+# -- knowledge is never lost silently ----------------------------------------------------
+
+
+@pytest.fixture
+def reference_store(tmp_path: Path) -> SqliteStore:
+    """A store holding the reference knowledge base, as after `keten init`."""
+    store = SqliteStore(tmp_path / "reference.sqlite")
+    load_paths(store, [reference_bundle_path()])
+    return store
+
+
+def test_a_partial_record_keeps_what_it_does_not_mention(reference_store: SqliteStore) -> None:
+    before = reference_store.get_entity("vp:gas-national")
+    assert before is not None and {"sector", "category", "source_ids"} <= set(before.props)
+    partial = {"id": "vp:gas-national", "kind": "VitalProcess", "name": "Gas"}
+    report = load_bundle(reference_store, {"entities": [partial]})
+    after = reference_store.get_entity("vp:gas-national")
+    assert after is not None and after.name == "Gas" and after.props == before.props
+    assert (report.counts.entities_updated, report.changes) == (
+        1,
+        [{"entity": "vp:gas-national", "fields": ["name"]}],
+    )
+    removal = {**partial, "ministry": None}
+    load_bundle(reference_store, {"entities": [removal]})
+    assert "ministry" not in reference_store.get_entity("vp:gas-national").props  # type: ignore[union-attr]
+
+
+def test_replace_is_an_explicit_mode(reference_store: SqliteStore) -> None:
+    partial = {"id": "vp:gas-national", "kind": "VitalProcess", "name": "Gas"}
+    report = load_bundle(reference_store, {"entities": [partial]}, mode=WriteMode.REPLACE)
+    assert reference_store.get_entity("vp:gas-national").props == {}  # type: ignore[union-attr]
+    assert report.as_dict()["mode"] == "replace"
+    (entry,) = reference_store.audit(entity="vp:gas-national").items[-1:]
+    assert entry.detail is not None and entry.detail["mode"] == "replace"
+
+
+def test_an_id_keeps_its_kind(reference_store: SqliteStore) -> None:
+    wrong = {"id": "vp:drinking-water", "kind": "Resource", "name": "Water"}
+    with pytest.raises(BundleRejected) as refused:
+        load_bundle(reference_store, {"entities": [wrong]})
+    (problem,) = refused.value.problems
+    assert (problem.where, problem.field, problem.value) == ("entities[0]", "kind", "Resource")
+    assert "vp:drinking-water is a VitalProcess in the store" in problem.why
+    assert reference_store.get_entity("vp:drinking-water").kind == "VitalProcess"  # type: ignore[union-attr]
+
+
+def test_two_different_records_with_one_id_are_refused(sqlite_store: SqliteStore) -> None:
+    same = {"id": "vp:a", "kind": "VitalProcess", "name": "A"}
+    load_bundle(sqlite_store, {"entities": [same, dict(same)]})  # exact repeats are fine
+    other_kind = {**same, "kind": "Resource"}
+    with pytest.raises(BundleRejected) as refused:
+        load_bundle(
+            sqlite_store, {"entities": [{**same, "id": "vp:b"}, {**other_kind, "id": "vp:b"}]}
+        )
+    assert refused.value.problems[0].where == "entities[1]"
+    other_name = {**same, "name": "A2"}
+    with pytest.raises(BundleRejected) as refused:
+        load_bundle(
+            sqlite_store, {"entities": [{**same, "id": "vp:c"}, {**other_name, "id": "vp:c"}]}
+        )
+    assert "vp:c" in refused.value.problems[0].why and "name" in refused.value.problems[0].why
+    rel = {"source": "vp:a", "target": "vp:a", "type": "CITES"}
+    with pytest.raises(BundleRejected):
+        load_bundle(sqlite_store, {"relations": [{**rel, "note": "x"}, {**rel, "note": "y"}]})
+    assert sqlite_store.get_entity("vp:b") is None and sqlite_store.get_entity("vp:c") is None
+
+
+def test_times_sent_with_records_are_the_servers(sqlite_store: SqliteStore) -> None:
+    record = {"id": "vp:a", "kind": "VitalProcess", "name": "A"}
+    past = "2001-01-01T00:00:00Z"
+    load_bundle(sqlite_store, {"entities": [{**record, "created_at": past, "updated_at": past}]})
+    stored = sqlite_store.get_entity("vp:a")
+    assert stored is not None and stored.created_at > "2020" and stored.updated_at > "2020"
+
+
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        ({"id": "vp:a", "kind": {}, "name": "A"}, "kind"),
+        ({"id": "vp:a", "kind": ["VitalProcess"], "name": "A"}, "kind"),
+        ({"id": {"x": 1}, "kind": "VitalProcess", "name": "A"}, "id"),
+        ({"id": "vp:a", "kind": "VitalProcess", "name": 7}, "name"),
+        ({"id": "vp:\x00a", "kind": "VitalProcess", "name": "A"}, "id"),
+        ({"id": "vp:a", "kind": "VitalProcess", "name": "A\x1b[31m"}, "name"),
+        ({"id": "vp:a", "kind": "VitalProcess", "name": "A", "note": "\ud800"}, "note"),
+        ({"id": "vp:a", "kind": "VitalProcess", "name": "A", "marking": "red"}, "marking"),
+        ({"id": "vp:a@red", "kind": "VitalProcess", "name": "A", "marking": "amber"}, "marking"),
+    ],
+)
+def test_bad_values_are_refused_by_name(
+    sqlite_store: SqliteStore, record: dict[str, object], field: str
+) -> None:
+    with pytest.raises(BundleRejected) as refused:
+        load_bundle(sqlite_store, {"entities": [record]})
+    assert [(p.where, p.field) for p in refused.value.problems] == [("entities[0]", field)]
+    assert sqlite_store.revision() == 0
+
+
+def test_relations_of_the_wrong_type_are_refused_by_name(sqlite_store: SqliteStore) -> None:
+    bad = {"source": "vp:a", "target": "vp:b", "type": {"DEPENDS_ON": 1}}
+    with pytest.raises(BundleRejected) as refused:
+        load_bundle(sqlite_store, {"relations": [bad]})
+    assert [(p.where, p.field) for p in refused.value.problems] == [("relations[0]", "type")]
+
+
+def test_yaml_aliases_cannot_blow_up(tmp_path: Path, sqlite_store: SqliteStore) -> None:
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join([*lines, "entities: [*a8]"]) + "\n")
+    assert bomb.stat().st_size < 1000
+    with pytest.raises(BundleRejected) as refused:
+        load_paths(sqlite_store, [bomb])
+    assert "aliases expand" in refused.value.problems[0].why
+    fine = tmp_path / "anchors.yaml"
+    fine.write_text(
+        "defaults: &d {kind: VitalProcess, sector: Energy}\n"
+        "entities:\n  - {<<: *d, id: 'vp:a', name: A}\n  - {<<: *d, id: 'vp:b', name: B}\n"
+    )
+    with pytest.raises(BundleRejected) as refused:
+        load_paths(sqlite_store, [fine])  # `defaults` is no bundle key, but the aliases expand
+    assert [(p.field, p.why) for p in refused.value.problems] == [
+        ("defaults", "unknown top-level keys")
+    ]

@@ -28,6 +28,7 @@ from keten.ingest.stix import (
     looks_like_stix,
     read_stix_bundle,
 )
+from keten.schema.markings import namespaced
 
 ADMIRALTY_LABELS = {
     1: "1 - Confirmed by other sources",
@@ -122,7 +123,7 @@ def stix_object(doc: dict[str, Any], kind: str, index: int = 0) -> dict[str, Any
 def test_objects_become_keten_entities(store: SqliteStore, feed: dict[str, Any]) -> None:
     load_stix(store, feed)
     actor = stix_object(feed, "threat-actor")
-    row = store.get_entity(f"actor:stix-{actor['id'].partition('--')[2]}")
+    row = store.get_entity(f"actor:stix-{actor['id'].partition('--')[2]}@amber")
     assert row is not None
     record = row.as_record()
     assert record["kind"] == "Actor"
@@ -142,6 +143,7 @@ def test_objects_become_keten_entities(store: SqliteStore, feed: dict[str, Any])
         "Annual report",
         "https://example.org/r",
     )
+    assert source.marking == "amber" and source.id.endswith("@amber")  # as secret as its citer
 
     intrusion_set = stix_object(feed, "intrusion-set")
     row = store.get_entity(f"actor:stix-{intrusion_set['id'].partition('--')[2]}")
@@ -173,7 +175,7 @@ def test_objects_become_keten_entities(store: SqliteStore, feed: dict[str, Any])
 
 def test_relationships_become_keten_relations(store: SqliteStore, feed: dict[str, Any]) -> None:
     load_stix(store, feed)
-    actor = "actor:stix-" + stix_object(feed, "threat-actor")["id"].partition("--")[2]
+    actor = "actor:stix-" + stix_object(feed, "threat-actor")["id"].partition("--")[2] + "@amber"
     intrusion_set = "actor:stix-" + stix_object(feed, "intrusion-set")["id"].partition("--")[2]
     campaign = "threat:stix-" + stix_object(feed, "campaign")["id"].partition("--")[2]
     operator = "org:stix-" + stix_object(feed, "identity", 1)["id"].partition("--")[2]
@@ -252,7 +254,7 @@ def test_relationship_to_an_object_loaded_earlier(store: SqliteStore) -> None:
 def test_tlp_markings(store: SqliteStore, markings: list[Any], expected: str) -> None:
     actor = stix2.ThreatActor(name="Marked", object_marking_refs=markings)
     load_stix(store, as_doc(actor))
-    row = store.get_entity(f"actor:stix-{uuid_of(actor)}")
+    row = store.get_entity(namespaced(f"actor:stix-{uuid_of(actor)}", expected))
     assert row is not None
     assert row.marking == expected
 
@@ -288,8 +290,8 @@ def test_tlp_definitions_in_the_bundle(store: SqliteStore) -> None:
     doc = as_doc(statement_definition, amber, red)
     doc["objects"] += [tlp1, tlp2]
     load_stix(store, doc)
-    assert store.get_entity(f"actor:stix-{uuid_of(amber)}").marking == "amber"  # type: ignore[union-attr]
-    assert store.get_entity(f"actor:stix-{uuid_of(red)}").marking == "red"  # type: ignore[union-attr]
+    assert store.get_entity(f"actor:stix-{uuid_of(amber)}@amber").marking == "amber"  # type: ignore[union-attr]
+    assert store.get_entity(f"actor:stix-{uuid_of(red)}@red").marking == "red"  # type: ignore[union-attr]
 
 
 def test_confidence_follows_the_stix_appendix_b_table() -> None:

@@ -9,11 +9,12 @@ import pytest
 
 from keten.graph.sqlite import SqliteStore
 from keten.graph.store import RelationFilter, RelationRow
-from keten.ingest import BundleRejected, load_bundle
+from keten.ingest import Attribution, BundleRejected, load_bundle
 from keten.ingest.checker import BundleChecker
 from keten.ingest.readers import RawRecord
 from keten.ingest.shares import TOLERANCE, ShareTally
 from keten.ingest.trade import import_trade
+from keten.schema.markings import Tlp
 
 COUNTRIES: dict[str, Any] = {
     "entities": [
@@ -38,7 +39,7 @@ def tally_of(rows: list[RelationRow]) -> ShareTally:
 
 
 def test_shares_above_one_are_refused_naming_resource_year_sum_and_records() -> None:
-    rows = [share_row("country:CN", 0.7), share_row("country:RU", 0.6, scope="eu_sourcing")]
+    rows = [share_row("country:CN", 0.7, 2022), share_row("country:RU", 0.6, scope="eu_sourcing")]
     rows.append(share_row("country:US", 0.5, scope="eu_sourcing"))
     (problem,) = tally_of(rows).problems()
     assert problem.value == pytest.approx(0.6 + 0.5) and problem.field == "share"
@@ -56,7 +57,7 @@ def test_the_tolerance_lets_rounded_shares_pass_and_no_more() -> None:
 def test_years_and_scopes_are_separate_wholes_and_repeats_count_once() -> None:
     rows = [
         share_row("country:CN", 0.8, 2022),
-        share_row("country:CN", 0.8, 2023),
+        share_row("country:CN", 0.8, 2023, scope="eu_sourcing"),
         share_row("country:CN", 0.8, 2023, scope="global_extraction"),
         share_row("country:CN", 0.8, None),
     ]
@@ -64,6 +65,36 @@ def test_years_and_scopes_are_separate_wholes_and_repeats_count_once() -> None:
     repeated = [share_row("country:CN", 0.9), share_row("country:US", 0.3)]
     repeated.append(share_row("country:US", 0.1))  # same relation again: the last share counts
     assert tally_of(repeated).problems() == []
+
+
+def test_an_unscoped_share_is_refused_beside_scoped_ones() -> None:
+    mixed = tally_of([share_row("country:CN", 0.9), share_row("country:US", 0.2, scope="eu")])
+    (problem,) = mixed.problems()
+    assert (problem.where, problem.field) == ("relations[0]", "scope")
+    assert "resource:x" in problem.why and "'eu'" in problem.why
+    later = tally_of([share_row("country:CN", 0.9)])
+    later.add_stored([share_row("country:US", 0.2, scope="eu")])
+    assert [p.field for p in later.problems()] == ["scope"]
+    other_year = tally_of([share_row("country:CN", 0.9, 2022)])
+    other_year.add_stored([share_row("country:US", 0.2, scope="eu")])
+    assert other_year.problems() == []
+
+
+def test_every_load_counts_the_stored_shares_it_may_see(sqlite_store: SqliteStore) -> None:
+    def share(code: str, value: float, **extra: Any) -> dict[str, Any]:
+        return {"source": "resource:ga", "target": f"country:{code}", "type": "SOURCED_FROM",
+                "share": value, "year": 2023, **extra}  # fmt: skip
+
+    hidden = share("DE", 0.2, key="@red", scope="eu")
+    load_bundle(sqlite_store, {**COUNTRIES, "relations": [share("CN", 0.7, scope="eu"), hidden]})
+    with pytest.raises(BundleRejected) as refused:
+        load_bundle(sqlite_store, {"relations": [share("DE", 0.4, scope="eu")]})
+    assert "2 of them already in the store" in refused.value.problems[0].why
+    with pytest.raises(BundleRejected) as refused:
+        load_bundle(sqlite_store, {"relations": [share("DE", 0.1)]})
+    assert refused.value.problems[0].field == "scope"
+    green = Attribution(clearance=Tlp.GREEN)
+    load_bundle(sqlite_store, {"relations": [share("DE", 0.3, scope="eu")]}, by=green)
 
 
 def test_stored_shares_count_unless_the_bundle_replaces_them() -> None:
