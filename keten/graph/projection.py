@@ -57,7 +57,7 @@ FloatArray = npt.NDArray[np.float64]
 class ReadableStore(Protocol):
     """The part of `GraphStore` a projection reads."""
 
-    def revision(self) -> int: ...
+    def revision(self, clearance: Tlp = Tlp.RED) -> int: ...
 
     def iter_entities(self, clearance: Tlp = Tlp.RED) -> Any: ...
 
@@ -197,7 +197,7 @@ def build_projection(
     Where institutes assessed the same dependency differently, `assessments` picks which
     counts (see keten.graph.assessments).
     """
-    revision = store.revision()
+    revision = store.revision(clearance)
     ids, kinds, names = _entities(store.iter_entities(clearance))
     index = {entity_id: i for i, entity_id in enumerate(ids)}
     tails: list[int] = []
@@ -289,13 +289,13 @@ class ProjectionCache:
         """The projection of the current revision for `clearance` and assessment rule."""
         clearance = Tlp(clearance)
         key = (clearance, assessments)
-        revision = self.store.revision()
+        revision = self.store.revision(clearance)
         current = self._projections.get(key)
         if current is not None and current.revision == revision:
             return current
         with self._locks[clearance]:
             current = self._projections.get(key)
-            if current is None or current.revision != self.store.revision():
+            if current is None or current.revision != self.store.revision(clearance):
                 current = build_projection(self.store, clearance, assessments)
                 self._projections[key] = current
                 self.builds += 1

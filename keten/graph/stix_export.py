@@ -323,7 +323,7 @@ def write_stix(store: GraphStore, out: IO[bytes], clearance: Tlp = Tlp.RED) -> d
     """Stream a STIX 2.1 bundle of what `clearance` may see to `out`; returns the counts."""
     writer = StixWriter(store, clearance)
     counts = {"entities": 0, "relations": 0, "objects": 0}
-    bundle_id = f"bundle--{derived_uuid(f'bundle:{store.revision()}:{clearance.value}')}"
+    bundle_id = f"bundle--{derived_uuid(f'bundle:{store.revision(clearance)}:{clearance.value}')}"
     out.write(b'{"type": "bundle", "id": "' + bundle_id.encode() + b'", "objects": [')
 
     def emit(obj: dict[str, Any]) -> None:

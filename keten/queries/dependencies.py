@@ -107,7 +107,7 @@ class SupplyData:
 
 def read_supply(store: GraphStore, clearance: Tlp) -> SupplyData:
     """Read Resources, Countries, processes, SOURCED_FROM and INPUT_TO visible at `clearance`."""
-    revision = store.revision()
+    revision = store.revision(clearance)
 
     def entities(kind: str) -> dict[str, EntityRow]:
         flt = EntityFilter(kind=kind, clearance=clearance)
@@ -164,11 +164,11 @@ class SupplyCache:
         """The supply data of the current revision for `clearance`."""
         clearance = Tlp(clearance)
         current = self._data.get(clearance)
-        if current is not None and current.revision == self.store.revision():
+        if current is not None and current.revision == self.store.revision(clearance):
             return current
         with self._locks[clearance]:
             current = self._data.get(clearance)
-            if current is None or current.revision != self.store.revision():
+            if current is None or current.revision != self.store.revision(clearance):
                 current = read_supply(self.store, clearance)
                 self._data[clearance] = current
                 self.reads += 1
