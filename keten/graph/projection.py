@@ -16,7 +16,7 @@ once, per store revision and clearance, into compact arrays:
 
 >>> from keten.graph.store import EntityRow, RelationRow
 >>> class Tiny:
-...     def revision(self): return 1
+...     def revision(self, clearance): return 1
 ...     def iter_entities(self, clearance): return iter([EntityRow("r:power", "Resource", "Power"),
 ...         EntityRow("vp:water", "VitalProcess", "Water")])
 ...     def iter_relations(self, clearance): return iter([RelationRow("vp:water", "DEPENDS_ON",

@@ -20,7 +20,7 @@ Choices where the contract is silent:
 >>> from keten.graph.projection import build_projection
 >>> from keten.graph.store import EntityRow, RelationRow
 >>> class Tiny:
-...     def revision(self): return 3
+...     def revision(self, clearance): return 3
 ...     def iter_entities(self, clearance): return iter([
 ...         EntityRow("r:power", "Resource", "Power"),
 ...         EntityRow("vp:water", "VitalProcess", "Water")])

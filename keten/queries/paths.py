@@ -10,7 +10,7 @@ each step lists the stored relations that make it, in their stored direction.
 >>> from keten.graph.projection import build_projection
 >>> from keten.graph.store import EntityRow, RelationRow
 >>> class Tiny:
-...     def revision(self): return 1
+...     def revision(self, clearance): return 1
 ...     def iter_entities(self, clearance): return iter([EntityRow("a:x", "Actor", "X"),
 ...         EntityRow("t:hack", "Threat", "Hack"), EntityRow("vp:grid", "VitalProcess", "Grid")])
 ...     def iter_relations(self, clearance): return iter([

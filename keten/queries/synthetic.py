@@ -117,7 +117,7 @@ class SyntheticStore:
     def __init__(self, network: SyntheticNetwork) -> None:
         self.network = network
 
-    def revision(self) -> int:
+    def revision(self, clearance: Tlp = Tlp.RED) -> int:
         """Generated data never changes."""
         return 1
 

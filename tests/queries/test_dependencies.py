@@ -19,7 +19,7 @@ from keten.queries.dependencies import (
     read_supply,
 )
 from keten.queries.errors import AnalysisInputError
-from keten.schema.markings import Tlp
+from keten.schema.markings import Tlp, namespaced
 
 
 def country(code: str, eu: bool, **props: Any) -> dict[str, Any]:
@@ -28,7 +28,7 @@ def country(code: str, eu: bool, **props: Any) -> dict[str, Any]:
 
 
 def share(resource: str, code: str, value: float, year: int | None, **props: Any) -> dict[str, Any]:
-    key = f"{props.get('scope', '')}:{year}"
+    key = namespaced(f"{props.get('scope', '')}:{year}", props.get("marking"))
     record = {"source": resource, "target": f"country:{code}", "type": "SOURCED_FROM", "key": key,
               "share": value, **props}  # fmt: skip
     if year is not None:
