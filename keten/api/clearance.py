@@ -1,111 +1,89 @@
-"""Writes under a clearance: nobody writes what they could not read.
+"""Writes under a clearance: nobody writes what they could not read, nor learns what exists.
 
-Reads are filtered by the store (every query takes the caller's clearance). Writes need
-three more checks, made here before anything is written: a record may not be marked above
-the key's clearance; a record may not overwrite one the key cannot see; and a relation may
-not hang on an entity the key cannot see (reported exactly as an unknown entity, so that
-a write reveals no more than a read).
+Reads are filtered by the store (every query takes the caller's clearance). A write is
+checked here before anything is written, and only against the write itself, never against
+the store: a record may not be marked above the key's clearance, and no identity it gives
+or refers to (an id, a relation key, an endpoint, a cited source) may lie in the namespace
+of a marking above it. Records marked above green carry their marking in their identity
+(`keten.schema.markings`), and every key that writes is cleared for green at least, so a
+write can never collide with a record its key may not see: the answer to a write is the
+same whether or not such a record exists.
+
+>>> checks = identity_problems({"id": "actor:x@red", "kind": "Actor", "name": "X"}, Tlp.AMBER)
+>>> [(field, why.split(":")[0]) for field, why in checks]
+[('id', 'in the namespace of red')]
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from keten.api.bodies import refuse_huge_integers
 from keten.api.problems import ApiProblem
-from keten.graph.store import GraphStore, RelationFilter
-from keten.ingest import BundleRejected, Problem
 from keten.ingest.readers import RawRecord, read_bundle
-from keten.schema.markings import Tlp
+from keten.schema.markings import WRITER_CLEARANCE, Tlp, namespace_of
 
-UNKNOWN_ENDPOINT = "no such entity in this bundle or in the store"
 MARKINGS = frozenset(m.value for m in Tlp)
-MAX_ID = 200
+IDENTITY_FIELDS = {"entity": ("id",), "relation": ("source", "target", "key")}
 
 
-def check_bundle_write(store: GraphStore, clearance: Tlp, bundle: Any, name: str) -> None:
-    """Raise a 403 problem or a refusal when a key of `clearance` may not write `bundle`."""
+def check_bundle_write(clearance: Tlp, bundle: Any, name: str) -> None:
+    """Raise a 403 problem when a key of `clearance` may not write `bundle`.
+
+    Decided by the bundle alone, so that the answer says nothing about the store.
+    """
     refuse_huge_integers(bundle, name)
+    if clearance.level < WRITER_CLEARANCE.level:
+        detail = f"writing needs clearance {WRITER_CLEARANCE.value} or above"
+        raise ApiProblem(403, "above-clearance", detail)
     if clearance == Tlp.RED:
         return
-    check = WriteCheck(store, clearance)
-    for item in read_bundle(bundle, name):
-        if isinstance(item, RawRecord) and isinstance(item.data, dict):
-            check.record(item)
-    if check.forbidden:
+    forbidden = [
+        {"file": item.file, "where": item.where, "field": field, "why": why}
+        for item in read_bundle(bundle, name)
+        if isinstance(item, RawRecord) and isinstance(item.data, dict)
+        for field, why in record_problems(item.data, item.side, clearance)
+    ]
+    if forbidden:
         detail = "the key's clearance does not cover this write"
-        raise ApiProblem(403, "above-clearance", detail, check.forbidden)
-    if check.unknown:
-        raise BundleRejected(check.unknown, len(check.unknown))
+        raise ApiProblem(403, "above-clearance", detail, forbidden)
 
 
-@dataclass
-class WriteCheck:
-    """The records of one write seen so far, and what is wrong with them."""
-
-    store: GraphStore
-    clearance: Tlp
-    forbidden: list[dict[str, Any]] = field(default_factory=list)
-    unknown: list[Problem] = field(default_factory=list)
-    defined: set[str] = field(default_factory=set)
-
-    def record(self, item: RawRecord) -> None:
-        """Check one entity or relation record (entities come first in a bundle)."""
-        data = item.data
-        marking = data.get("marking") or "clear"
-        if marking in MARKINGS and not self.clearance.allows(marking):
-            why = f"marked {marking}, above the key's clearance {self.clearance.value}"
-            self._forbid(item, "marking", why)
-        if item.side == "entity":
-            self._entity(item, data.get("id"))
-        else:
-            self._relation(item, data)
-
-    def _forbid(self, item: RawRecord, field: str, why: str) -> None:
-        self.forbidden.append({"file": item.file, "where": item.where, "field": field, "why": why})
-
-    def _entity(self, item: RawRecord, entity_id: Any) -> None:
-        if isinstance(entity_id, str):
-            self.defined.add(entity_id)
-            if self._hidden(entity_id):
-                self._forbid(item, "id", "an existing record the key may not see has this id")
-
-    def _relation(self, item: RawRecord, data: dict[str, Any]) -> None:
-        hidden_end = False
-        for end in ("source", "target"):
-            end_id = data.get(end)
-            if isinstance(end_id, str) and end_id not in self.defined and self._hidden(end_id):
-                self.unknown.append(Problem(item.file, item.where, end, UNKNOWN_ENDPOINT, end_id))
-                hidden_end = True
-        ref = (data.get("source"), data.get("type"), data.get("target"), data.get("key") or "")
-        if hidden_end or not all(isinstance(part, str) and len(part) <= MAX_ID for part in ref):
-            return
-        relation_ref = cast(tuple[str, str, str, str], ref)
-        if self.store.get_relation(relation_ref) and not self.store.get_relation(
-            relation_ref, self.clearance
-        ):
-            self._forbid(item, "type", "an existing relation the key may not see has this identity")
-
-    def _hidden(self, entity_id: str) -> bool:
-        """True when the entity exists but is marked above the clearance."""
-        if len(entity_id) > MAX_ID:
-            return False
-        entity = self.store.get_entity(entity_id)
-        return entity is not None and not self.clearance.allows(entity.marking)
+def record_problems(record: dict[str, Any], side: str, clearance: Tlp) -> list[tuple[str, str]]:
+    """(field, why) for each part of one record above `clearance`."""
+    found = []
+    marking = record.get("marking")
+    if isinstance(marking, str) and marking in MARKINGS and not clearance.allows(marking):
+        found.append(("marking", f"marked {marking}, above the key's clearance {clearance}"))
+    return found + identity_problems(record, clearance, IDENTITY_FIELDS[side])
 
 
-def count_relations_of(store: GraphStore, entity_id: str, clearance: Tlp = Tlp.RED) -> int:
-    """How many relations touching `entity_id` a key of `clearance` can see."""
-    total = 0
-    for end in ("source", "target"):
-        flt = RelationFilter(clearance=clearance, **{end: entity_id})
-        cursor: str | None = None
-        while True:
-            page = store.list_relations(flt, cursor=cursor, limit=1000)
-            # a self-loop shows up on both ends; count it on the source side only
-            total += sum(1 for r in page.items if end == "source" or r.source != entity_id)
-            cursor = page.next_cursor
-            if cursor is None:
-                break
-    return total
+def identity_problems(
+    record: dict[str, Any], clearance: Tlp, fields: tuple[str, ...] = ("id",)
+) -> list[tuple[str, str]]:
+    """(field, why) for each identity in `record` that lies above `clearance`."""
+    found = []
+    for field in fields:
+        if above(record.get(field), clearance):
+            found.append((field, above_why(str(record[field]), clearance)))
+    cited = record.get("source_ids")
+    if isinstance(cited, list):
+        found += [
+            (f"source_ids.{i}", above_why(str(c), clearance))
+            for i, c in enumerate(cited)
+            if above(c, clearance)
+        ]
+    return found
+
+
+def above(identity: Any, clearance: Tlp) -> bool:
+    """True when `identity` is a string in the namespace of a marking above `clearance`."""
+    namespace = namespace_of(identity) if isinstance(identity, str) else None
+    return namespace is not None and not clearance.allows(namespace)
+
+
+def above_why(identity: str, clearance: Tlp) -> str:
+    """Why an identity may not be written by a key of `clearance`."""
+    namespace = namespace_of(identity)
+    assert namespace is not None
+    return f"in the namespace of {namespace}: {identity!r} is above the key's clearance {clearance}"

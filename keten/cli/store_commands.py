@@ -18,6 +18,7 @@ from keten.config import Settings
 from keten.graph import GraphStore, open_store
 from keten.graph.export import write_graphml, write_json
 from keten.graph.stix_export import write_stix
+from keten.graph.store import WriteMode
 from keten.ingest import Attribution, BundleRejected, LoadReport, load_paths
 from keten.schema.markings import Tlp
 
@@ -37,13 +38,21 @@ def store_from_env() -> GraphStore:
     return open_store(Settings.from_env())
 
 
-def cli_user() -> Attribution:
-    """The audit trail's actor for command-line loads: the local user."""
-    return Attribution(actor=f"cli:{getpass.getuser()}", action="load")
+def cli_user(contributor: str | None = None) -> Attribution:
+    """The audit trail's actor for command-line loads: `--contributor`, else the local user."""
+    return Attribution(actor=contributor or f"cli:{getpass.getuser()}", action="load")
 
 
-def load_with_progress(store: GraphStore, paths: list[Path], dry_run: bool) -> LoadReport:
-    """Load with a rich progress line on stderr; exits 1 with the report when refused."""
+def load_with_progress(
+    store: GraphStore,
+    paths: list[Path],
+    dry_run: bool,
+    by: Attribution | None = None,
+    mode: WriteMode = WriteMode.MERGE,
+    as_json: bool = False,
+) -> LoadReport:
+    """Load with a rich progress line on stderr; exits 1 with the report when refused (as
+    JSON on stdout with `as_json`)."""
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("validating and loading", total=None)
@@ -52,10 +61,15 @@ def load_with_progress(store: GraphStore, paths: list[Path], dry_run: bool) -> L
             progress.update(task, description=f"{records:,} records")
 
         try:
-            return load_paths(store, paths, dry_run=dry_run, progress=advance, by=cli_user())
+            return load_paths(store, paths, dry_run, advance, by or cli_user(), mode)
         except BundleRejected as rejected:
             progress.stop()
-            err.print(rejected.report(), markup=False, highlight=False, soft_wrap=True)
+            if as_json:
+                problems = [p.as_dict() for p in rejected.problems]
+                refusal = {"refused": True, "total": rejected.total, "problems": problems}
+                typer.echo(orjson.dumps(refusal, default=str).decode())
+            else:
+                err.print(rejected.report(), markup=False, highlight=False, soft_wrap=True)
             err.print("[bold red]nothing was written[/]")
             raise typer.Exit(1) from None
 
@@ -87,7 +101,7 @@ def init(
         if reference:
             report = load_with_progress(store, [reference_bundle_path()], dry_run=False)
             err.print(f"reference knowledge base: {describe(report)}")
-        err.print(f"store ready: {store.name}, revision {store.revision()}")
+        err.print(f"store ready: {store.name}, revision {store.revision(Tlp.RED)}")
     finally:
         store.close()
 
@@ -98,12 +112,31 @@ def load(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate and count, write nothing.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the counts and changed fields as JSON.")
+    ] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace whole records instead of merging.")
+    ] = False,
+    restore: Annotated[
+        bool,
+        typer.Option("--restore", help="Load an export into an empty store, keeping its times."),
+    ] = False,
+    contributor: Annotated[
+        str | None, typer.Option(help="Who loads, for the audit trail (default: you).")
+    ] = None,
 ) -> None:
-    """Load bundles (JSON, YAML, JSONL, CSV, folders): all of them or, on any problem, none."""
+    """Load bundles (JSON, YAML, JSONL, CSV, folders): all of them or, on any problem, none.
+
+    Records merge into what is stored: fields a record leaves out are kept, a null removes
+    one. `--replace` makes each record the whole record (audited as a replace).
+    """
+    if replace and restore:
+        raise typer.BadParameter("--replace and --restore exclude each other")
+    mode = WriteMode.RESTORE if restore else WriteMode.REPLACE if replace else WriteMode.MERGE
     store = store_from_env()
     try:
-        report = load_with_progress(store, paths, dry_run)
+        report = load_with_progress(store, paths, dry_run, cli_user(contributor), mode, as_json)
     finally:
         store.close()
     if as_json:

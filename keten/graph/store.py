@@ -457,6 +457,10 @@ class GraphStore(Protocol):
         """Every visible relation whose endpoints are visible too, streamed."""
         ...
 
+    def is_empty(self) -> bool:
+        """True when the store holds no entity (a RESTORE loads only into an empty store)."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

@@ -9,6 +9,10 @@ reviewer's reason. The queue is its own SQLite file in KETEN_HOME, whatever the 
 Relations proposed through a submission are keyed by their institute (unless they carry a
 key), so that two institutes' assessments of the same dependency are both kept; the
 analysis then picks one per pair by a documented rule (see keten.graph.projection).
+
+A submission carries the highest marking it touches (`bundle_marking`): only reviewers
+cleared for it see it, in lists and by id, and only they may decide it; to everyone else
+it is answered as if it did not exist.
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ from typing import Any
 
 import orjson
 
-from keten.graph.sqlite import now
+from keten.config import private_file
+from keten.graph.rows import now
 from keten.graph.store import GraphStore
 from keten.ingest.loader import Attribution, LoadReport, load_bundle
+from keten.ingest.readers import RawRecord, read_bundle
+from keten.schema.markings import Tlp, namespace_of
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -39,10 +46,32 @@ CREATE TABLE IF NOT EXISTS submissions (
     submitted_at TEXT NOT NULL,
     reviewer TEXT,
     reviewed_at TEXT,
-    reason TEXT
+    reason TEXT,
+    marking INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS submissions_status ON submissions (status, submitted_at);
 """
+IDENTITY_FIELDS = {"entity": ("id",), "relation": ("source", "target", "key")}
+
+
+def bundle_marking(bundle: Any) -> Tlp:
+    """The highest marking a bundle touches: stated markings and the namespaces of every id,
+    key, endpoint and cited source in it (a reviewer must be cleared for all of them)."""
+    levels = [Tlp.CLEAR]
+    for item in read_bundle(bundle, "bundle"):
+        if not (isinstance(item, RawRecord) and isinstance(item.data, dict)):
+            continue
+        record = item.data
+        marking = record.get("marking")
+        if isinstance(marking, str) and marking in set(Tlp):
+            levels.append(Tlp(marking))
+        cited = record.get("source_ids")
+        identities = [record.get(f) for f in IDENTITY_FIELDS[item.side]]
+        for identity in identities + (cited if isinstance(cited, list) else []):
+            namespace = namespace_of(identity) if isinstance(identity, str) else None
+            if namespace is not None:
+                levels.append(namespace)
+    return max(levels, key=lambda tlp: tlp.level)
 
 
 class Status(StrEnum):
@@ -75,6 +104,7 @@ class Submission:
     reviewer: str | None = None
     reviewed_at: str | None = None
     reason: str | None = None
+    marking: Tlp = Tlp.CLEAR
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (without the bundle itself)."""
@@ -103,10 +133,15 @@ class SubmissionQueue:
     """The review queue, one SQLite file (safe to share between threads)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.executescript(SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(submissions)")}
+        if "marking" not in columns:  # a queue made by an earlier keten
+            self._conn.execute(
+                "ALTER TABLE submissions ADD COLUMN marking INTEGER NOT NULL DEFAULT 0"
+            )
         self._lock = threading.Lock()
 
     def submit(
@@ -116,10 +151,13 @@ class SubmissionQueue:
         contributor: str,
         institute: str | None = None,
         note: str | None = None,
+        clearance: Tlp = Tlp.RED,
     ) -> Submission:
-        """Check the bundle against the store now (raises BundleRejected), then queue it."""
+        """Check the bundle against the store now, as far as the contributor's `clearance`
+        reaches (raises BundleRejected), then queue it."""
         stamped = with_provenance(bundle, contributor, institute)
-        report = load_bundle(store, stamped, dry_run=True, name="submission")
+        by = Attribution(contributor, "submit", None, clearance)
+        report = load_bundle(store, stamped, dry_run=True, name="submission", by=by)
         submission = Submission(
             id=f"sub-{uuid.uuid4().hex[:12]}",
             status=Status.PENDING,
@@ -128,11 +166,12 @@ class SubmissionQueue:
             note=note,
             counts=report.as_dict(),
             submitted_at=now(),
+            marking=bundle_marking(stamped),
         )
         with self._lock:
             self._conn.execute(
                 "INSERT INTO submissions (id, status, contributor, institute, note, bundle, "
-                "counts, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "counts, submitted_at, marking) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     submission.id,
                     submission.status.value,
@@ -142,13 +181,16 @@ class SubmissionQueue:
                     orjson.dumps(stamped).decode(),
                     orjson.dumps(submission.counts).decode(),
                     submission.submitted_at,
+                    submission.marking.level,
                 ),
             )
         return submission
 
-    def get(self, submission_id: str) -> Submission | None:
-        """One submission, or None."""
-        row = self._conn.execute(f"{SELECT} WHERE id = ?", (submission_id,)).fetchone()
+    def get(self, submission_id: str, clearance: Tlp = Tlp.RED) -> Submission | None:
+        """One submission the clearance covers, or None."""
+        row = self._conn.execute(
+            f"{SELECT} WHERE id = ? AND marking <= ?", (submission_id, clearance.level)
+        ).fetchone()
         return from_row(row) if row else None
 
     def bundle(self, submission_id: str) -> dict[str, Any]:
@@ -161,36 +203,46 @@ class SubmissionQueue:
         bundle: dict[str, Any] = orjson.loads(row[0])
         return bundle
 
-    def list(self, status: Status | None = None, limit: int = 100) -> list[Submission]:
-        """Submissions, oldest first, optionally of one status."""
+    def list(
+        self, status: Status | None = None, limit: int = 100, clearance: Tlp = Tlp.RED
+    ) -> list[Submission]:
+        """Submissions the clearance covers, oldest first, optionally of one status.
+
+        (Parameters are text: SQLite compares them with the integer column as numbers.)
+        """
+        where, params = "marking <= ?", [str(clearance.level)]
         if status:
-            rows = self._conn.execute(
-                f"{SELECT} WHERE status = ? ORDER BY submitted_at LIMIT ?", (status.value, limit)
-            )
-        else:
-            rows = self._conn.execute(f"{SELECT} ORDER BY submitted_at LIMIT ?", (limit,))
+            where += " AND status = ?"
+            params.append(status.value)
+        rows = self._conn.execute(
+            f"{SELECT} WHERE {where} ORDER BY submitted_at LIMIT ?", (*params, limit)
+        )
         return [from_row(r) for r in rows]
 
-    def accept(self, store: GraphStore, submission_id: str, reviewer: str) -> LoadReport:
+    def accept(
+        self, store: GraphStore, submission_id: str, reviewer: str, clearance: Tlp = Tlp.RED
+    ) -> LoadReport:
         """Load a pending submission into the store (all or nothing) and mark it accepted."""
         with self._lock:
-            self._pending(submission_id)
-            by = Attribution(reviewer, "accept", submission_id)
+            self._pending(submission_id, clearance)
+            by = Attribution(reviewer, "accept", submission_id, clearance)
             report = load_bundle(store, self.bundle(submission_id), name=submission_id, by=by)
             self._review(submission_id, Status.ACCEPTED, reviewer, None)
         return report
 
-    def reject(self, submission_id: str, reviewer: str, reason: str) -> Submission:
+    def reject(
+        self, submission_id: str, reviewer: str, reason: str, clearance: Tlp = Tlp.RED
+    ) -> Submission:
         """Mark a pending submission rejected, with the reviewer's reason."""
         with self._lock:
-            self._pending(submission_id)
+            self._pending(submission_id, clearance)
             self._review(submission_id, Status.REJECTED, reviewer, reason)
         submission = self.get(submission_id)
         assert submission is not None
         return submission
 
-    def _pending(self, submission_id: str) -> None:
-        submission = self.get(submission_id)
+    def _pending(self, submission_id: str, clearance: Tlp) -> None:
+        submission = self.get(submission_id, clearance)
         if submission is None:
             raise SubmissionError(404, f"no submission {submission_id!r}")
         if submission.status != Status.PENDING:
@@ -212,13 +264,13 @@ class SubmissionQueue:
 
 SELECT = (
     "SELECT id, status, contributor, institute, note, counts, submitted_at, reviewer, "
-    "reviewed_at, reason FROM submissions"
+    "reviewed_at, reason, marking FROM submissions"
 )
 
 
 def from_row(row: tuple[Any, ...]) -> Submission:
     """A SELECT row as a Submission."""
-    sid, status, contributor, institute, note, counts, submitted, reviewer, reviewed, reason = row
+    sid, status, contributor, institute, note, counts, submitted, reviewer, reviewed = row[:9]
     return Submission(
         sid,
         Status(status),
@@ -229,5 +281,6 @@ def from_row(row: tuple[Any, ...]) -> Submission:
         submitted,
         reviewer,
         reviewed,
-        reason,
+        row[9],
+        list(Tlp)[row[10]],
     )

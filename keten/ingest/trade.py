@@ -46,7 +46,7 @@ from keten.ingest.loader import LoadReport, load_bundle
 from keten.ingest.problems import BundleRejected, Problem, ProblemLog
 from keten.ingest.readers import RawRecord
 from keten.ingest.shares import ShareTally
-from keten.schema.markings import Tlp
+from keten.schema.markings import Tlp, namespaced
 
 SCOPE = "imports_value"
 CONTRIBUTOR = "keten import-trade"
@@ -357,10 +357,10 @@ def _stored_shares(store: GraphStore, resource_id: str) -> Iterator[RelationRow]
     return paged(lambda cursor: store.list_relations(flt, cursor, 1000))
 
 
-def source_entity(path: Path) -> dict[str, Any]:
-    """The Source entity that the shares of a file cite."""
+def source_entity(path: Path, marking: Tlp = Tlp.CLEAR) -> dict[str, Any]:
+    """The Source entity that the shares of a file cite (in the namespace of `marking`)."""
     return {
-        "id": f"source:trade-{slug(path.stem) or 'file'}",
+        "id": namespaced(f"source:trade-{slug(path.stem) or 'file'}", marking.value),
         "kind": "Source",
         "name": f"Trade statistics imported from {path.name}",
         "contributor": CONTRIBUTOR,
@@ -392,7 +392,7 @@ def import_trade(
     if missing:
         raise BundleRejected(missing, len(missing))
     mapping = read_resource_map(resource_map, log) if resource_map else {}
-    source = source_entity(path) if source_id is None else None
+    source = source_entity(path, Tlp(marking)) if source_id is None else None
     cited = source["id"] if source else str(source_id)
     if source is None and store.get_entity(cited) is None:
         log.add(Problem(file, "-", "source", "no such Source entity in the store", cited))
@@ -406,6 +406,8 @@ def import_trade(
     new_source = source is not None and store.get_entity(cited) is None
     for record in [*([source] if source else []), *bundle.relations]:
         record["marking"] = Tlp(marking).value
+    for relation in bundle.relations:
+        relation["key"] = namespaced(relation["key"], Tlp(marking).value)
     entities = ([source] if source else []) + bundle.entities
     for record in [*entities, *bundle.relations] if institute else []:
         record["institute"] = institute

@@ -13,7 +13,7 @@ def test_list_filters_by_kind_text_and_marking(api: Api) -> None:
     by_alias = reader.get("/entities", params={"q": "drinkWATER"}).json()["items"]
     assert [e["id"] for e in by_alias] == ["vp:water"]
     amber = reader.get("/entities", params={"marking": "amber"}).json()["items"]
-    assert [e["id"] for e in amber] == ["vp:secret"]
+    assert [e["id"] for e in amber] == ["vp:secret@amber"]
 
 
 def test_cursor_pages_walk_every_entity_once_in_id_order(api: Api) -> None:
@@ -55,7 +55,9 @@ def test_an_invalid_entity_is_refused_naming_the_field(api: Api) -> None:
 
 def test_delete_answers_with_the_relations_that_went_with_it(api: Api) -> None:
     admin = api.client(Role.ADMIN)
-    answer = admin.delete("/entities/vp:water")
+    refused = admin.delete("/entities/vp:water")
+    assert refused.status_code == 409 and refused.json()["type"].endswith("has-relations")
+    answer = admin.delete("/entities/vp:water", params={"cascade": "true"})
     assert answer.status_code == 200
     removed = {(r["source"], r["type"], r["target"]) for r in answer.json()["relations_removed"]}
     expected = {
@@ -79,6 +81,6 @@ def test_neighbourhood_grows_with_depth(api: Api) -> None:
         "vp:power",
         "int:territorial",
         "threat:storm",
-        "vp:secret",
+        "vp:secret@amber",
     }
     assert reader.get("/entities/nope/neighbourhood").status_code == 404

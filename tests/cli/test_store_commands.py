@@ -18,10 +18,10 @@ runner = CliRunner()
 BUNDLE = {
     "entities": [
         {"id": "vp:power", "kind": "VitalProcess", "name": "Electricity", "aliases": ["Stroom"]},
-        {"id": "vp:water", "kind": "VitalProcess", "name": "Drinking water", "marking": "amber"},
+        {"id": "vp:water@amber", "kind": "VitalProcess", "name": "Drinking water", "marking": "amber"},
     ],
     "relations": [
-        {"source": "vp:water", "target": "vp:power", "type": "DEPENDS_ON", "buffer_hours": 4}
+        {"source": "vp:water@amber", "target": "vp:power", "type": "DEPENDS_ON", "buffer_hours": 4}
     ],
 }
 
@@ -44,7 +44,7 @@ def test_load_dry_run_then_load(keten_home: Path, tmp_path: Path) -> None:
     assert store.revision() == 0
     done = runner.invoke(app, ["load", str(bundle)])
     assert done.exit_code == 0 and "2 new" in done.stdout
-    assert store.revision() == 1 and store.get_entity("vp:water") is not None
+    assert store.revision() == 1 and store.get_entity("vp:water@amber") is not None
 
 
 def test_refused_load_exits_non_zero_with_report(keten_home: Path, tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ def test_export_json_round_trips(keten_home: Path, tmp_path: Path) -> None:
     result = keten("export", "--format", "json")
     assert result.returncode == 0, result.stderr
     exported = json.loads(result.stdout)
-    assert [e["id"] for e in exported["entities"]] == ["vp:power", "vp:water"]
+    assert [e["id"] for e in exported["entities"]] == ["vp:power", "vp:water@amber"]
     assert exported["relations"][0]["buffer_hours"] == 4.0
     again = tmp_path / "again.json"
     again.write_text(result.stdout)
@@ -82,9 +82,9 @@ def test_export_graphml(keten_home: Path, tmp_path: Path) -> None:
     out = tmp_path / "g.graphml"
     assert runner.invoke(app, ["export", "--format", "graphml", "--out", str(out)]).exit_code == 0
     graph = nx.read_graphml(out)
-    assert set(graph.nodes) == {"vp:power", "vp:water"}
+    assert set(graph.nodes) == {"vp:power", "vp:water@amber"}
     assert graph.nodes["vp:power"]["aliases"] == '["Stroom"]'
-    assert list(graph.edges(data="type")) == [("vp:water", "vp:power", "DEPENDS_ON")]
+    assert list(graph.edges(data="type")) == [("vp:water@amber", "vp:power", "DEPENDS_ON")]
 
 
 def test_schema_prints_json_schema() -> None:

@@ -17,7 +17,7 @@ def fill(store: SqliteStore) -> None:
         w.upsert_entities(
             [
                 EntityRow("r:power", "Resource", "Power"),
-                EntityRow("r:gas", "Resource", "Gas", marking="amber"),
+                EntityRow("r:gas@amber", "Resource", "Gas", marking="amber"),
                 EntityRow("vp:water", "VitalProcess", "Water"),
                 EntityRow("t:storm", "Threat", "Storm"),
                 EntityRow("i:social", "Interest", "Social"),
@@ -32,11 +32,11 @@ def fill(store: SqliteStore) -> None:
                     props={"buffer_hours": 6, "redundancy_group": "energy"},
                 ),
                 RelationRow(
-                    "vp:water", "DEPENDS_ON", "r:gas", props={"redundancy_group": "energy"}
+                    "vp:water", "DEPENDS_ON", "r:gas@amber", props={"redundancy_group": "energy"}
                 ),
                 RelationRow("t:storm", "DISRUPTS", "r:power", props={"strength": 0.5}),
                 RelationRow("vp:water", "SAFEGUARDS", "i:social"),
-                RelationRow("r:power", "LOCATED_IN", "vp:water", marking="red"),
+                RelationRow("r:power", "LOCATED_IN", "vp:water", "@red", marking="red"),
             ]
         )
 
@@ -53,7 +53,7 @@ def test_arrays_follow_the_propagation_direction(sqlite_store: SqliteStore) -> N
     power = p.indptr[p.index["r:power"]]
     assert p.buffer_hours[power] == 6.0
     # both water edges share one group of two members
-    gas = p.indptr[p.index["r:gas"]]
+    gas = p.indptr[p.index["r:gas@amber"]]
     assert p.group[power] == p.group[gas] >= 0
     assert p.group_size.tolist() == [2]
     assert [p.ids[i] for i in p.interests_of(p.index["vp:water"])] == ["i:social"]
@@ -67,7 +67,7 @@ def test_arrays_follow_the_propagation_direction(sqlite_store: SqliteStore) -> N
 def test_clearance_hides_entities_and_their_edges(sqlite_store: SqliteStore) -> None:
     fill(sqlite_store)
     p = build_projection(sqlite_store, Tlp.GREEN)
-    assert "r:gas" not in p.index
+    assert "r:gas@amber" not in p.index
     # the hidden member no longer counts: the group has one visible member
     assert p.group_size.tolist() == [1]
     assert p.relation_graph.number_of_edges() == 3

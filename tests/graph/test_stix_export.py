@@ -31,13 +31,13 @@ TLP2 = {
 HIDDEN = {
     "entities": [
         {
-            "id": "source:secret-report",
+            "id": "source:secret-report@amber",
             "kind": "Source",
             "name": "Secret report",
             "marking": "amber",
         },
         {
-            "id": "actor:secret-cell",
+            "id": "actor:secret-cell@amber",
             "kind": "Actor",
             "name": "Secret cell",
             "actor_type": "terrorist",
@@ -47,15 +47,16 @@ HIDDEN = {
             "id": "actor:open-group",
             "kind": "Actor",
             "name": "Open group",
-            "source_ids": ["source:secret-report", "source:csbn-2023"],
+            "source_ids": ["source:secret-report@amber", "source:csbn-2023"],
         },
     ],
     "relations": [
-        {"source": "actor:secret-cell", "target": "threat:terrorist-attack", "type": "POSES"},
+        {"source": "actor:secret-cell@amber", "target": "threat:terrorist-attack", "type": "POSES"},
         {
             "source": "actor:open-group",
             "target": "threat:ransomware",
             "type": "POSES",
+            "key": "@red",
             "marking": "red",
         },
     ],
@@ -152,7 +153,7 @@ def test_hazards_and_processes_are_keten_objects(store: SqliteStore) -> None:
 def test_nothing_above_the_clearance_leaks(store: SqliteStore) -> None:
     green = export(store, Tlp.GREEN)
     assert "Secret" not in green
-    assert expected_id("threat-actor", "actor:secret-cell") not in green
+    assert expected_id("threat-actor", "actor:secret-cell@amber") not in green
     objects = by_id(green)
     open_group = objects[expected_id("threat-actor", "actor:open-group")]
     assert [r["external_id"] for r in open_group["external_references"]] == ["source:csbn-2023"]
@@ -161,11 +162,11 @@ def test_nothing_above_the_clearance_leaks(store: SqliteStore) -> None:
     )
 
     amber = by_id(export(store, Tlp.AMBER))
-    cell = amber[expected_id("threat-actor", "actor:secret-cell")]
+    cell = amber[expected_id("threat-actor", "actor:secret-cell@amber")]
     assert cell["object_marking_refs"] == [TLP2["amber"]]
     assert cell["threat_actor_types"] == ["terrorist"]
     cited = amber[expected_id("threat-actor", "actor:open-group")]["external_references"]
-    assert {r["external_id"] for r in cited} == {"source:secret-report", "source:csbn-2023"}
+    assert {r["external_id"] for r in cited} == {"source:secret-report@amber", "source:csbn-2023"}
 
 
 def test_the_same_store_exports_the_same_bytes(store: SqliteStore) -> None:

@@ -123,8 +123,7 @@ def test_unknown_country_is_refused_by_name(store: SqliteStore) -> None:
 
 
 def test_hidden_shares_are_not_used(store: SqliteStore) -> None:
-    load_bundle(
-        store,
-        {"relations": [{**BUNDLE["relations"][0], "marking": "amber"}]},
-    )
+    first = BUNDLE["relations"][0]  # moved into the amber namespace: deleted, written anew
+    store.delete_relation((first["source"], first["type"], first["target"], ""))
+    load_bundle(store, {"relations": [{**first, "key": "@amber", "marking": "amber"}]})
     assert run(store, Tlp.GREEN, threshold=0.3).shortfalls[0].id == "r:old"

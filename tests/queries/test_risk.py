@@ -22,7 +22,7 @@ SMALL: dict[str, list[dict[str, Any]]] = {
     "entities": [
         {"id": "interest:phys", "kind": "Interest", "name": "Physical security"},
         {"id": "interest:econ", "kind": "Interest", "name": "Economic security"},
-        {"id": "interest:hidden", "kind": "Interest", "name": "Hidden", "marking": "amber"},
+        {"id": "interest:hidden@amber", "kind": "Interest", "name": "Hidden", "marking": "amber"},
         {"id": "vp:power", "kind": "VitalProcess", "name": "Power", "category": "A"},
         {"id": "vp:water", "kind": "VitalProcess", "name": "Water", "category": "B"},
         {
@@ -30,13 +30,13 @@ SMALL: dict[str, list[dict[str, Any]]] = {
             "kind": "Threat",
             "name": "Outage",
             "likelihood": "C",
-            "impact": {"interest:phys": "E", "interest:hidden": "D"},
+            "impact": {"interest:phys": "E", "interest:hidden@amber": "D"},
             "malicious": False,
             "source_ids": ["source:report"],
         },
         {"id": "threat:quiet", "kind": "Threat", "name": "Quiet"},
         {
-            "id": "threat:secret",
+            "id": "threat:secret@amber",
             "kind": "Threat",
             "name": "Secret",
             "likelihood": "E",
@@ -54,7 +54,7 @@ SMALL: dict[str, list[dict[str, Any]]] = {
     ],
     "relations": [
         {"source": "threat:outage", "target": "vp:power", "type": "DISRUPTS"},
-        {"source": "threat:secret", "target": "vp:water", "type": "DISRUPTS"},
+        {"source": "threat:secret@amber", "target": "vp:water", "type": "DISRUPTS"},
         {
             "source": "vp:water",
             "target": "vp:power",
@@ -104,7 +104,7 @@ def test_stated_classes_win_and_derivation_is_shown(small: SqliteStore) -> None:
     result = integrated_analysis(small, project(small))
     outage = next(t for t in result.threats if t.id == "threat:outage")
     assert outage.likelihood == "C"
-    assert outage.impact == {"interest:econ": "C", "interest:hidden": "D", "interest:phys": "E"}
+    assert outage.impact == {"interest:econ": "C", "interest:hidden@amber": "D", "interest:phys": "E"}
     assert outage.impact_basis["interest:phys"] == "stated"
     assert outage.impact_basis["interest:econ"] == "derived"
     assert outage.score == 3 * 5
@@ -144,10 +144,10 @@ def test_threat_without_classes_has_no_score(small: SqliteStore) -> None:
 def test_clearance_hides_threats_and_interests(small: SqliteStore) -> None:
     red = integrated_analysis(small, project(small, Tlp.RED))
     green = integrated_analysis(small, project(small, Tlp.GREEN))
-    assert {t.id for t in red.threats} == {"threat:outage", "threat:quiet", "threat:secret"}
+    assert {t.id for t in red.threats} == {"threat:outage", "threat:quiet", "threat:secret@amber"}
     assert {t.id for t in green.threats} == {"threat:outage", "threat:quiet"}
     outage = next(t for t in green.threats if t.id == "threat:outage")
-    assert "interest:hidden" not in outage.impact
+    assert "interest:hidden@amber" not in outage.impact
     assert [i.id for i in green.interests] == ["interest:econ", "interest:phys"]
     assert "hidden" not in green.model_dump_json()
 
@@ -156,7 +156,7 @@ def test_interest_summary_ranks_worst_first(small: SqliteStore) -> None:
     result = integrated_analysis(small, project(small))
     econ = next(i for i in result.interests if i.id == "interest:econ")
     assert [(r.id, r.impact) for r in econ.threats] == [
-        ("threat:secret", "E"),
+        ("threat:secret@amber", "E"),
         ("threat:outage", "C"),
     ]
 

@@ -1,16 +1,17 @@
 """Entities: list with filters and cursor paging, get, upsert, delete, neighbourhood.
 
 Every read passes the caller's clearance to the store, so an entity marked above it is
-answered exactly like one that does not exist.
+answered exactly like one that does not exist. A write merges into what is stored (fields
+left out are kept, a null removes one); `?mode=replace` replaces the whole record. Reads
+give an `ETag` and writes honour `If-Match`, so a write never overwrites unseen changes.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Response
 
-from keten.api.clearance import check_bundle_write, count_relations_of
 from keten.api.deps import (
     MAX_ID,
     AdminDep,
@@ -21,10 +22,11 @@ from keten.api.deps import (
     ReaderDep,
     StoreDep,
 )
+from keten.api.preconditions import IfMatch, check_entity, entity_precondition, revision_tag
 from keten.api.problems import ApiProblem, invalid_cursor, responses
 from keten.api.schemas import ENTITY_EXAMPLE, EntityDeleted, EntityPage, Neighbourhood, Record
-from keten.graph.store import EntityFilter, GraphStore, HistoryUnavailableError
-from keten.ingest import load_bundle
+from keten.api.writes import ModeQuery, attribution, write_bundle
+from keten.graph.store import EntityFilter, HasRelationsError, HistoryUnavailableError, etag
 from keten.schema.entities import AnyEntity, EntityKind
 from keten.schema.markings import Tlp
 
@@ -42,6 +44,7 @@ def not_found(entity_id: str) -> ApiProblem:
 def read_entities(
     store: StoreDep,
     principal: ReaderDep,
+    response: Response,
     kind: Annotated[EntityKind | None, Query(description="Only this kind.")] = None,
     q: Annotated[
         str | None, Query(max_length=200, description="Text in the name or an alias.")
@@ -65,58 +68,71 @@ def read_entities(
         raise ApiProblem(409, "no-history", str(error)) from None
     except ValueError:
         raise invalid_cursor() from None
+    response.headers["ETag"] = revision_tag(store.revision(principal.clearance))
     return EntityPage(items=[e.as_record() for e in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/{entity_id}", responses=responses(404))
-def read_entity(entity_id: EntityIdPath, store: StoreDep, principal: ReaderDep) -> Record:
-    """One entity with all its properties."""
+def read_entity(
+    entity_id: EntityIdPath, store: StoreDep, principal: ReaderDep, response: Response
+) -> Record:
+    """One entity with all its properties; its `ETag` serves `If-Match` on a later write."""
     entity = store.get_entity(entity_id, principal.clearance)
     if entity is None:
         raise not_found(entity_id)
-    return entity.as_record()
+    record = entity.as_record()
+    response.headers["ETag"] = etag(record)
+    return record
 
 
 @router.post(
     "",
     status_code=201,
-    responses={200: {"description": "Updated or unchanged"}, **responses(400, 413)},
+    responses={200: {"description": "Updated or unchanged"}, **responses(400, 412, 413)},
 )
 def upsert_entity(
     entity: Annotated[AnyEntity, Body(examples=[ENTITY_EXAMPLE])],
     store: StoreDep,
     principal: ContributorDep,
     response: Response,
+    mode: ModeQuery = "merge",
+    if_match: IfMatch = None,
 ) -> Record:
-    """Create or update one entity (201 when created, 200 otherwise), validated like a bundle."""
-    return write_entity(store, principal.clearance, dict(entity), response)
-
-
-def write_entity(
-    store: GraphStore, clearance: Tlp, entity: dict[str, Any], response: Response
-) -> Record:
-    """Check, load and read back one entity."""
-    bundle = {"entities": [entity]}
-    check_bundle_write(store, clearance, bundle, "body")
-    report = load_bundle(store, bundle, name="body")
+    """Create an entity (201) or merge into the stored one (200): fields left out are kept,
+    a null removes one; `mode=replace` makes the record as given the whole record."""
+    entity_id = str(entity["id"])
+    precondition = entity_precondition(store, entity_id, principal.clearance, if_match)
+    report = write_bundle(store, principal, {"entities": [dict(entity)]}, mode, precondition)
     if not report.counts.entities_created:
         response.status_code = 200
-    stored = store.get_entity(entity["id"], clearance)
+    stored = store.get_entity(entity_id, principal.clearance)
     assert stored is not None, "an entity just written is visible to its writer"
-    return stored.as_record()
+    answer = stored.as_record()
+    response.headers["ETag"] = etag(answer)
+    return answer
 
 
-@router.delete("/{entity_id}", responses=responses(404))
-def delete_entity(entity_id: EntityIdPath, store: StoreDep, principal: AdminDep) -> EntityDeleted:
-    """Delete an entity and every relation that touches it; answers with those relations."""
-    if store.get_entity(entity_id, principal.clearance) is None:
+@router.delete("/{entity_id}", responses=responses(404, 409, 412))
+def delete_entity(
+    entity_id: EntityIdPath,
+    store: StoreDep,
+    principal: AdminDep,
+    cascade: Annotated[
+        bool, Query(description="Delete the relations that hang on it too (else 409).")
+    ] = False,
+    if_match: IfMatch = None,
+) -> EntityDeleted:
+    """Delete an entity; with `cascade`, the relations that touch it too (listed in the
+    answer). Its history stays: `as_of` earlier times and the audit trail still show it."""
+    if if_match is not None:
+        check_entity(store, entity_id, principal.clearance, if_match)
+    by = attribution(principal, "delete")
+    try:
+        removed = store.delete_entity(entity_id, principal.clearance, cascade, by.actor)
+    except HasRelationsError as error:
+        raise ApiProblem(409, "has-relations", str(error)) from None
+    if removed is None:
         raise not_found(entity_id)
-    if count_relations_of(store, entity_id) != count_relations_of(
-        store, entity_id, principal.clearance
-    ):
-        detail = "relations of this entity are marked above the key's clearance"
-        raise ApiProblem(403, "above-clearance", detail)
-    removed = store.delete_entity(entity_id) or []
     return EntityDeleted(deleted=entity_id, relations_removed=[r.as_record() for r in removed])
 
 

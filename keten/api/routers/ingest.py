@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
-from keten.api.clearance import check_bundle_write
 from keten.api.deps import ContributorDep, StoreDep
+from keten.api.preconditions import IfMatchRevision, revision_precondition
 from keten.api.problems import responses
 from keten.api.schemas import ENTITY_EXAMPLE, RELATION_EXAMPLE, IngestReport
-from keten.ingest import load_bundle
+from keten.api.writes import ModeQuery, write_bundle
 from keten.schema.entities import EntityKind
 
-router = APIRouter(tags=["ingest"], responses=responses(400, 401, 403, 413, 422))
+router = APIRouter(tags=["ingest"], responses=responses(400, 401, 403, 412, 413, 422))
 
 BUNDLE_EXAMPLE = {
     "entities": [
@@ -50,12 +50,17 @@ def ingest_bundle(
     store: StoreDep,
     principal: ContributorDep,
     dry_run: Annotated[bool, Query(description="Validate and count, write nothing.")] = False,
+    mode: ModeQuery = "merge",
+    if_match: IfMatchRevision = None,
 ) -> IngestReport:
     """Validate and load a bundle `{"entities": [...], "relations": [...]}`.
 
     Either every record lands or none does: a bundle with any bad record is refused with a
-    422 problem whose `errors` name each bad record (where, field, value, why).
+    422 problem whose `errors` name each bad record (where, field, value, why). Records
+    merge into what is stored; the answer counts new, changed and unchanged records and
+    lists the fields that changed. `If-Match: "rev-N"` (a listing's ETag) writes only if
+    nothing the key can see changed since.
     """
-    check_bundle_write(store, principal.clearance, bundle, "body")
-    report = load_bundle(store, bundle, dry_run=dry_run, name="body")
+    precondition = revision_precondition(store, principal.clearance, if_match)
+    report = write_bundle(store, principal, bundle, mode, precondition, dry_run)
     return IngestReport(**report.as_dict())

@@ -1,7 +1,7 @@
 """Relations: list with filters and cursor paging, upsert, delete by identity.
 
 A relation is hidden from a key when it, or either of its endpoints, is marked above the
-key's clearance.
+key's clearance. Writes merge like entity writes, and honour `If-Match`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response
 
-from keten.api.clearance import check_bundle_write
 from keten.api.deps import (
     MAX_ID,
     AdminDep,
@@ -22,10 +21,11 @@ from keten.api.deps import (
     ReaderDep,
     StoreDep,
 )
+from keten.api.preconditions import IfMatch, check_relation, relation_precondition, revision_tag
 from keten.api.problems import ApiProblem, invalid_cursor, responses
 from keten.api.schemas import RELATION_EXAMPLE, Record, RelationDeleted, RelationPage
-from keten.graph.store import HistoryUnavailableError, RelationFilter
-from keten.ingest import load_bundle
+from keten.api.writes import ModeQuery, attribution, write_bundle
+from keten.graph.store import HistoryUnavailableError, RelationFilter, etag
 from keten.schema.markings import Tlp
 from keten.schema.relations import Relation, RelationType
 
@@ -38,6 +38,7 @@ OptionalId = Annotated[str | None, Query(min_length=1, max_length=MAX_ID)]
 def read_relations(
     store: StoreDep,
     principal: ReaderDep,
+    response: Response,
     type: Annotated[RelationType | None, Query(description="Only this type.")] = None,
     source: OptionalId = None,
     target: OptionalId = None,
@@ -61,33 +62,37 @@ def read_relations(
         raise ApiProblem(409, "no-history", str(error)) from None
     except ValueError:
         raise invalid_cursor() from None
+    response.headers["ETag"] = revision_tag(store.revision(principal.clearance))
     return RelationPage(items=[r.as_record() for r in page.items], next_cursor=page.next_cursor)
 
 
 @router.post(
     "",
     status_code=201,
-    responses={200: {"description": "Updated or unchanged"}, **responses(400, 413)},
+    responses={200: {"description": "Updated or unchanged"}, **responses(400, 412, 413)},
 )
 def upsert_relation(
     relation: Annotated[Relation, Body(examples=[RELATION_EXAMPLE])],
     store: StoreDep,
     principal: ContributorDep,
     response: Response,
+    mode: ModeQuery = "merge",
+    if_match: IfMatch = None,
 ) -> Record:
-    """Create or update one relation (201 when created, 200 otherwise); both ends must exist."""
-    bundle = {"relations": [dict(relation)]}
-    check_bundle_write(store, principal.clearance, bundle, "body")
-    report = load_bundle(store, bundle, name="body")
+    """Create a relation (201) or merge into the stored one (200); both ends must exist."""
+    ref = (relation["source"], relation["type"], relation["target"], relation.get("key") or "")
+    precondition = relation_precondition(store, ref, principal.clearance, if_match)
+    report = write_bundle(store, principal, {"relations": [dict(relation)]}, mode, precondition)
     if not report.counts.relations_created:
         response.status_code = 200
-    ref = (relation["source"], relation["type"], relation["target"], relation.get("key") or "")
     stored = store.get_relation(ref, principal.clearance)
     assert stored is not None, "a relation just written is visible to its writer"
-    return stored.as_record()
+    answer = stored.as_record()
+    response.headers["ETag"] = etag(answer)
+    return answer
 
 
-@router.delete("", responses=responses(404))
+@router.delete("", responses=responses(404, 412))
 def delete_relation(
     store: StoreDep,
     principal: AdminDep,
@@ -95,10 +100,14 @@ def delete_relation(
     type: RelationType,
     target: EntityIdQuery,
     key: Annotated[str, Query(max_length=MAX_ID)] = "",
+    if_match: IfMatch = None,
 ) -> RelationDeleted:
-    """Delete one relation, identified by source, type, target and key."""
+    """Delete one relation, identified by source, type, target and key (history kept)."""
     ref = (source, type.value, target, key)
-    relation = store.get_relation(ref, principal.clearance)
-    if relation is None or not store.delete_relation(ref):
+    if if_match is not None:
+        check_relation(store, ref, principal.clearance, if_match)
+    actor = attribution(principal, "delete").actor
+    relation = store.delete_relation(ref, principal.clearance, actor)
+    if relation is None:
         raise ApiProblem(404, "not-found", f"no relation {source} -[{type.value}]-> {target}")
     return RelationDeleted(deleted=relation.as_record())

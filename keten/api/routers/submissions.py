@@ -25,8 +25,10 @@ from keten.api.deps import (
 )
 from keten.api.problems import ApiProblem, invalid_cursor, responses
 from keten.api.schemas import IngestReport
+from keten.api.writes import who
 from keten.graph.store import HistoryUnavailableError
 from keten.ingest.submissions import Status, SubmissionError, SubmissionQueue
+from keten.schema.markings import Tlp
 
 router = APIRouter(tags=["submissions"], responses=responses(401, 403, 422))
 _queue_lock = threading.Lock()
@@ -86,6 +88,7 @@ class SubmissionOut(BaseModel):
     reviewer: str | None
     reviewed_at: str | None
     reason: str | None
+    marking: Tlp = Field(description="The highest marking the submission touches.")
 
 
 class AuditOut(BaseModel):
@@ -93,11 +96,6 @@ class AuditOut(BaseModel):
 
     items: list[dict[str, Any]]
     next_cursor: str | None
-
-
-def who(principal: Any) -> str:
-    """How a key appears in provenance and the audit trail."""
-    return f"key:{principal.key_id}"
 
 
 def answer(error: SubmissionError) -> ApiProblem:
@@ -110,9 +108,12 @@ def answer(error: SubmissionError) -> ApiProblem:
 def submit(
     body: SubmissionRequest, store: StoreDep, queue: QueueDep, principal: ContributorDep
 ) -> SubmissionOut:
-    """Propose a bundle; checked at once, then pending until a reviewer acts."""
-    check_bundle_write(store, principal.clearance, body.bundle, "bundle")
-    submission = queue.submit(store, body.bundle, who(principal), body.institute, body.note)
+    """Propose a bundle; checked at once, then pending until a reviewer cleared for the
+    highest marking it touches acts."""
+    check_bundle_write(principal.clearance, body.bundle, "bundle")
+    submission = queue.submit(
+        store, body.bundle, who(principal), body.institute, body.note, principal.clearance
+    )
     return SubmissionOut(**submission.as_dict())
 
 
@@ -123,8 +124,9 @@ def list_submissions(
     status: Annotated[Status | None, Query(description="Only this status.")] = None,
     limit: LimitQuery = 100,
 ) -> list[SubmissionOut]:
-    """Submissions, oldest first (reviewers and admins)."""
-    return [SubmissionOut(**s.as_dict()) for s in queue.list(status, limit)]
+    """Submissions the key is cleared for, oldest first (reviewers and admins)."""
+    found = queue.list(status, limit, principal.clearance)
+    return [SubmissionOut(**s.as_dict()) for s in found]
 
 
 @router.post("/submissions/{submission_id}/accept", responses=responses(404, 409))
@@ -133,7 +135,7 @@ def accept(
 ) -> IngestReport:
     """Load a pending submission into the graph (all or nothing) and mark it accepted."""
     try:
-        report = queue.accept(store, submission_id, who(principal))
+        report = queue.accept(store, submission_id, who(principal), principal.clearance)
     except SubmissionError as error:
         raise answer(error) from None
     return IngestReport(**report.as_dict())
@@ -148,7 +150,7 @@ def reject(
 ) -> SubmissionOut:
     """Reject a pending submission with a reason; nothing is loaded."""
     try:
-        submission = queue.reject(submission_id, who(principal), review.reason)
+        submission = queue.reject(submission_id, who(principal), review.reason, principal.clearance)
     except SubmissionError as error:
         raise answer(error) from None
     return SubmissionOut(**submission.as_dict())
@@ -169,11 +171,8 @@ def audit(
     limit: LimitQuery = 100,
 ) -> AuditOut:
     """Who changed what, when, from which submission (append-only; reviewers and admins)."""
-    read = getattr(store, "audit", None)
-    if read is None:
-        raise ApiProblem(409, "no-audit", f"the {store.name} store keeps no audit trail")
     try:
-        page = read(entity=entity, since=since, cursor=cursor, limit=limit)
+        page = store.audit(entity, since, cursor, limit, principal.clearance)
     except HistoryUnavailableError as error:
         raise ApiProblem(409, "no-audit", str(error)) from None
     except ValueError as error:
