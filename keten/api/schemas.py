@@ -74,11 +74,16 @@ class RelationDeleted(BaseModel):
 
 
 class IngestReport(BaseModel):
-    """What an ingest wrote, or for a dry run would write."""
+    """What an ingest wrote, or for a dry run would write; `changes` lists the stored records
+    it changed (up to 1,000) with the fields that changed."""
 
     records: int
     dry_run: bool
     revision: int
+    mode: str = Field(examples=["merge"])
+    changes: list[dict[str, Any]] = Field(
+        default_factory=list, examples=[[{"entity": "vp:gas-national", "fields": ["sector"]}]]
+    )
     entities_created: int
     entities_updated: int
     entities_unchanged: int

@@ -28,25 +28,31 @@ SEED: dict[str, list[dict[str, Any]]] = {
             "name": "Drinking water",
             "aliases": ["Drinkwater"],
         },
-        {"id": "vp:secret", "kind": "VitalProcess", "name": "Hidden process", "marking": "amber"},
+        {
+            "id": "vp:secret@amber",
+            "kind": "VitalProcess",
+            "name": "Hidden process",
+            "marking": "amber",
+        },
         {"id": "int:territorial", "kind": "Interest", "name": "Territorial security"},
         {"id": "threat:storm", "kind": "Threat", "name": "Severe storm"},
     ],
     "relations": [
         {"source": "vp:water", "target": "vp:power", "type": "DEPENDS_ON", "buffer_hours": 8},
-        {"source": "vp:secret", "target": "vp:power", "type": "DEPENDS_ON"},
+        {"source": "vp:secret@amber", "target": "vp:power", "type": "DEPENDS_ON"},
         {"source": "vp:water", "target": "int:territorial", "type": "SAFEGUARDS"},
-        {"source": "vp:secret", "target": "int:territorial", "type": "SAFEGUARDS"},
+        {"source": "vp:secret@amber", "target": "int:territorial", "type": "SAFEGUARDS"},
         {"source": "threat:storm", "target": "vp:power", "type": "DISRUPTS"},
         {
             "source": "vp:power",
             "target": "int:territorial",
             "type": "SAFEGUARDS",
+            "key": "@amber",
             "marking": "amber",
         },
     ],
 }
-"""Two amber records: the entity vp:secret and the relation power -> territorial."""
+"""Two amber records: the entity vp:secret@amber and the relation power -> territorial."""
 
 
 @dataclass

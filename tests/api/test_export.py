@@ -58,7 +58,7 @@ def test_stix_export_with_red_clearance_loads_into_an_empty_store(api: Api, tmp_
     load_items(copy, read_stix_bundle(answer.json(), "export"))
     assert {e.id for e in copy.iter_entities()} == {e.id for e in api.store.iter_entities()}
     assert {r.ref for r in copy.iter_relations()} == {r.ref for r in api.store.iter_relations()}
-    assert copy.get_entity("vp:secret").marking == "amber"  # type: ignore[union-attr]
+    assert copy.get_entity("vp:secret@amber").marking == "amber"  # type: ignore[union-attr]
     copy.close()
 
 
@@ -69,11 +69,11 @@ def test_json_export_is_the_bundle_of_the_keys_clearance(api: Api) -> None:
     bundle = json.loads(green.content)
     ids = {e["id"] for e in bundle["entities"]}
     assert ids == {e.id for e in api.store.iter_entities(Tlp.GREEN)}
-    assert "vp:secret" not in ids
+    assert "vp:secret@amber" not in ids
     assert len(bundle["relations"]) == sum(1 for _ in api.store.iter_relations(Tlp.GREEN))
     assert all(r["marking"] == "clear" for r in bundle["relations"])
     amber = api.client(Role.READER, Tlp.AMBER).get("/export/json").json()
-    assert "vp:secret" in {e["id"] for e in amber["entities"]}
+    assert "vp:secret@amber" in {e["id"] for e in amber["entities"]}
 
 
 @pytest.mark.parametrize("path", ["/export/stix", "/export/json"])

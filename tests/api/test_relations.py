@@ -9,7 +9,7 @@ from tests.api.conftest import Api
 def test_filters_by_type_source_and_target(api: Api) -> None:
     reader = api.client(Role.READER)
     into_power = reader.get("/relations", params={"target": "vp:power"}).json()["items"]
-    assert {r["source"] for r in into_power} == {"vp:water", "vp:secret", "threat:storm"}
+    assert {r["source"] for r in into_power} == {"vp:water", "vp:secret@amber", "threat:storm"}
     depends = reader.get("/relations", params={"type": "DEPENDS_ON", "source": "vp:water"})
     assert [(r["source"], r["target"]) for r in depends.json()["items"]] == [
         ("vp:water", "vp:power")

@@ -64,7 +64,9 @@ def test_reject_and_bad_submissions(api: Api) -> None:
 
     secret = {
         "bundle": {
-            "entities": [{"id": "org:s", "kind": "Organisation", "name": "S", "marking": "amber"}]
+            "entities": [
+                {"id": "org:s@amber", "kind": "Organisation", "name": "S", "marking": "amber"}
+            ]
         }
     }
     assert contributor.post("/submissions", json=secret).status_code == 403

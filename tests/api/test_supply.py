@@ -37,7 +37,7 @@ SUPPLY: dict[str, Any] = {
         {"id": "r:ore", "kind": "Resource", "name": "Ore", "substitutability": "low"},
         {"id": "r:chip", "kind": "Resource", "name": "Chip"},
         {"id": "vp:net", "kind": "VitalProcess", "name": "Internet"},
-        {"id": "vp:spy", "kind": "VitalProcess", "name": "Secret", "marking": "amber"},
+        {"id": "vp:spy@amber", "kind": "VitalProcess", "name": "Secret", "marking": "amber"},
         {"id": "int:econ", "kind": "Interest", "name": "Economic security"},
     ],
     "relations": [
@@ -46,10 +46,10 @@ SUPPLY: dict[str, Any] = {
         {"source": "r:ore", "target": "country:DE", "type": "SOURCED_FROM", "share": 0.2,
          "year": 2024},
         {"source": "r:ore", "target": "country:RU", "type": "SOURCED_FROM", "share": 0.2,
-         "year": 2024, "marking": "amber"},
+         "year": 2024, "key": "@amber", "marking": "amber"},
         {"source": "r:ore", "target": "r:chip", "type": "INPUT_TO"},
         {"source": "vp:net", "target": "r:chip", "type": "DEPENDS_ON", "buffer_hours": 24},
-        {"source": "vp:spy", "target": "r:chip", "type": "DEPENDS_ON"},
+        {"source": "vp:spy@amber", "target": "r:chip", "type": "DEPENDS_ON"},
         {"source": "vp:net", "target": "int:econ", "type": "SAFEGUARDS"},
     ],
 }  # fmt: skip
