@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
+from pluggy import Result
 
 from keten.graph.sqlite import SqliteStore
 
@@ -25,3 +27,23 @@ def keten_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("KETEN_HOME", str(home))
     monkeypatch.delenv("KETEN_STORE", raising=False)
     return home
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, Result[pytest.TestReport]]:
+    """In CI (CI=true) a Neo4j test that would skip fails: .ci/run starts a real server.
+
+    A test counts as a Neo4j test when its node id, its skip reason or its markers
+    mention Neo4j (the `neo4j` marker, the `store[neo4j]` parameter, NEO4J_URI, ...).
+    """
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI") != "true" or not report.skipped or hasattr(report, "wasxfail"):
+        return
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    mentions = " ".join([item.nodeid, reason, *(m.name for m in item.iter_markers())])
+    if "neo4j" in mentions.lower():
+        report.outcome = "failed"
+        report.longrepr = f"Neo4j tests must not skip in CI: {reason}"
