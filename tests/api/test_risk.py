@@ -103,10 +103,10 @@ def test_scenarios(served: tuple[SqliteStore, Clients]) -> None:
     assert answer.json() == expected.model_dump(mode="json")
     assert answer.json()["differences"][0]["only_in_a"] == ["threat:outage", "vp:power"]
 
-    hidden = {"scenarios": [{"name": "s", "sources": ["threat:secret"]}]}
+    hidden = {"scenarios": [{"name": "s", "sources": ["threat:secret@amber"]}]}
     assert clients["red"].post("/analysis/scenarios", json=hidden).status_code == 200
     refused = clients["green"].post("/analysis/scenarios", json=hidden)
-    assert refused.status_code == 404 and "threat:secret" in refused.json()["detail"]
+    assert refused.status_code == 404 and "threat:secret@amber" in refused.json()["detail"]
     twice = {"scenarios": [{"name": "s", "sources": ["vp:power"]}] * 2}
     duplicate = clients["red"].post("/analysis/scenarios", json=twice)
     assert duplicate.status_code == 422 and "unique" in duplicate.text

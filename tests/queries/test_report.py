@@ -81,7 +81,7 @@ def test_text_is_escaped_and_clearance_applies(small: SqliteStore) -> None:
 def test_diagram_formats(small: SqliteStore) -> None:
     result = integrated_analysis(small, project(small))
     assert [(t.id, x, y) for t, x, y in plotted(result)] == [
-        ("threat:secret", 5, 5),
+        ("threat:secret@amber", 5, 5),
         ("threat:outage", 5, 3),
     ]
     png = diagram_bytes(result, "png")

@@ -46,14 +46,14 @@ def test_combined_threats_and_own_horizons(small: SqliteStore) -> None:
         project(small),
         request(
             ("short", ["threat:outage"], 10),
-            ("both", ["threat:outage", "threat:secret"], 10),
+            ("both", ["threat:outage", "threat:secret@amber"], 10),
         ),
     )
     short, both = result.scenarios
     assert [i.id for i in short.interests] == ["interest:econ"]
     assert {i.id for i in both.interests} == {"interest:econ", "interest:phys"}
     (diff,) = result.differences
-    assert diff.only_in_b == ["threat:secret", "vp:water"] and diff.only_in_b_total == 2
+    assert diff.only_in_b == ["threat:secret@amber", "vp:water"] and diff.only_in_b_total == 2
     assert diff.interests_only_in_b == ["interest:phys"]
 
 
@@ -70,8 +70,8 @@ def test_pairs_and_limit(small: SqliteStore) -> None:
 
 
 def test_hidden_and_unknown_ids_are_refused(small: SqliteStore) -> None:
-    with pytest.raises(UnknownEntityError, match="threat:secret"):
-        compare_scenarios(project(small, Tlp.GREEN), request(("s", ["threat:secret"], 72)))
+    with pytest.raises(UnknownEntityError, match="threat:secret@amber"):
+        compare_scenarios(project(small, Tlp.GREEN), request(("s", ["threat:secret@amber"], 72)))
     with pytest.raises(UnknownEntityError, match="vp:nowhere"):
         compare_scenarios(project(small), request(("s", ["vp:nowhere"], 72)))
 
