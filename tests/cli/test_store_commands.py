@@ -18,7 +18,12 @@ runner = CliRunner()
 BUNDLE = {
     "entities": [
         {"id": "vp:power", "kind": "VitalProcess", "name": "Electricity", "aliases": ["Stroom"]},
-        {"id": "vp:water@amber", "kind": "VitalProcess", "name": "Drinking water", "marking": "amber"},
+        {
+            "id": "vp:water@amber",
+            "kind": "VitalProcess",
+            "name": "Drinking water",
+            "marking": "amber",
+        },
     ],
     "relations": [
         {"source": "vp:water@amber", "target": "vp:power", "type": "DEPENDS_ON", "buffer_hours": 4}

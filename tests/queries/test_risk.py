@@ -104,7 +104,11 @@ def test_stated_classes_win_and_derivation_is_shown(small: SqliteStore) -> None:
     result = integrated_analysis(small, project(small))
     outage = next(t for t in result.threats if t.id == "threat:outage")
     assert outage.likelihood == "C"
-    assert outage.impact == {"interest:econ": "C", "interest:hidden@amber": "D", "interest:phys": "E"}
+    assert outage.impact == {
+        "interest:econ": "C",
+        "interest:hidden@amber": "D",
+        "interest:phys": "E",
+    }
     assert outage.impact_basis["interest:phys"] == "stated"
     assert outage.impact_basis["interest:econ"] == "derived"
     assert outage.score == 3 * 5
