@@ -4,14 +4,24 @@ and checked (`tests/graph/test_cypher_lint.py` runs each one through Neo4j's own
 Labels and relationship types cannot be query parameters in Cypher 5, so they are formatted
 into the text; they come only from the schema's whitelists (`EntityKind`, `RelationType`),
 checked by `label` and `relationship_type` before any formatting. Everything else a user
-supplies travels as a parameter.
+supplies travels as a parameter, and rows travel as lists (`UNWIND $rows`).
 
-Storage layout: an entity is `(:Entity:<Kind> {id, kind, name, marking, level, props,
-search, created_at, updated_at})` where `props` is the canonical JSON of the remaining
-properties and `level` the marking's rank (so `level <= $level` is the clearance test). A
-relation is `[:<TYPE> {key, marking, level, props, created_at, updated_at}]` plus the few
-properties analysts filter on (`FLAT_RELATION_PROPS`) copied out of `props` as plain values.
-The revision lives on `(:KetenMeta {id: 'meta'})`.
+Storage layout (see `keten.graph.neo4j_rows` for the property maps):
+
+* an entity is `(:Entity:<Kind> {id, kind, name, marking, created_at, updated_at,
+  keten_level, keten_search, ...its properties})`;
+* a relation is `[:<TYPE> {key, marking, created_at, updated_at, keten_level, ...}]`;
+* `(:KetenMeta {id: 'meta'})` holds the last write stamp, the revision per clearance level,
+  the last audit sequence number, the write lease of a running bulk load and the loads not
+  yet visible (`keten_hidden`); every write transaction locks it first;
+* before images of changed or deleted records are `(:KetenEntityVersion)` and
+  `(:KetenRelationVersion)` nodes (never `Entity`), with `keten_replaced_at`;
+* the audit trail is `(:KetenAudit {seq, at, actor, action, ...})`;
+* a write's changes to stored records wait in `(:KetenPendingEntity)` and
+  `(:KetenPendingRelation)` nodes until its last transaction applies them.
+
+Readers leave out records whose `keten_load` names a load in `keten_hidden`: a bulk load
+spread over many transactions becomes visible in its last, small one.
 
 >>> label("VitalProcess")
 'VitalProcess'
@@ -34,19 +44,17 @@ from keten.schema.relations import RelationType
 
 KINDS: tuple[str, ...] = tuple(k.value for k in EntityKind)
 TYPES: tuple[str, ...] = tuple(t.value for t in RelationType)
-FLAT_RELATION_PROPS = ("buffer_hours", "strength", "redundancy_group", "share", "year")
-"""Relation properties also stored as plain values, for Cypher that filters or sums on them."""
-
-ENTITY_RETURN = (
-    "n.id AS id, n.kind AS kind, n.name AS name, n.marking AS marking, n.props AS props, "
-    "n.created_at AS created_at, n.updated_at AS updated_at"
+INTERNAL_LABELS = (
+    "Entity",
+    "KetenMeta",
+    "KetenEntityVersion",
+    "KetenRelationVersion",
+    "KetenAudit",
+    "KetenPendingEntity",
+    "KetenPendingRelation",
 )
-RELATION_RETURN = (
-    "a.id AS source, type(r) AS type, b.id AS target, r.key AS key, r.marking AS marking, "
-    "r.props AS props, r.created_at AS created_at, r.updated_at AS updated_at"
-)
-RELATION_VISIBLE = "r.level <= $level AND a.level <= $level AND b.level <= $level"
-"""A relation is visible when it and both its ends are at or below the clearance level."""
+SEARCH_INDEX = "keten_entity_search"
+LUCENE_SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/\s])')
 
 
 def label(kind: str) -> str:
@@ -63,104 +71,231 @@ def relationship_type(name: str) -> str:
     return name
 
 
-# -- schema and revision ------------------------------------------------------------------
+def fulltext_query(text: str) -> str:
+    """A Lucene query matching every indexed value that contains `text` (lower-cased).
 
-SCHEMA_STATEMENTS: tuple[str, ...] = (
-    "CREATE CONSTRAINT entity_id IF NOT EXISTS FOR (n:Entity) REQUIRE n.id IS UNIQUE",
-    "CREATE CONSTRAINT keten_meta_id IF NOT EXISTS FOR (m:KetenMeta) REQUIRE m.id IS UNIQUE",
-    "CREATE INDEX entity_kind IF NOT EXISTS FOR (n:Entity) ON (n.kind, n.id)",
-    "CREATE INDEX entity_level IF NOT EXISTS FOR (n:Entity) ON (n.level)",
-)
-"""Run once at start-up, each on its own (schema commands cannot share a transaction)."""
+    The index keeps each search text whole (keyword analyzer), so `*text*` is a substring
+    test; every Lucene operator character in the text is escaped.
 
-ENSURE_META = "MERGE (m:KetenMeta {id: 'meta'}) ON CREATE SET m.revision = 0"
-READ_REVISION = "MATCH (m:KetenMeta {id: 'meta'}) RETURN m.revision AS revision"
-BUMP_REVISION = (
-    "MERGE (m:KetenMeta {id: 'meta'}) ON CREATE SET m.revision = 0 "
-    "SET m.revision = m.revision + 1 RETURN m.revision AS revision"
-)
-WIPE = "MATCH (n) DETACH DELETE n"
-"""Empty the database: only `open_test_store` uses it."""
-
-
-# -- writes -------------------------------------------------------------------------------
-
-
-def upsert_entities(kind: str) -> str:
-    """Insert or update entities of one kind from `$rows` (see `neo4j.entity_params`).
-
-    A row identical to the stored node matches no branch and writes nothing, so a re-load
-    leaves `updated_at` and the revision alone. A node whose kind changed loses its old
-    kind label. Returns the numbers created and updated.
+    >>> fulltext_query("Water (NL)")
+    '*water\\\\ \\\\(nl\\\\)*'
     """
-    others = ":".join(k for k in KINDS if k != label(kind))
+    return "*" + LUCENE_SPECIAL.sub(r"\\\1", text.lower()) + "*"
+
+
+# -- schema and the meta node ---------------------------------------------------------------
+
+
+def schema_statements() -> tuple[str, ...]:
+    """Constraints and indexes, run once at start-up, each on its own."""
+    kinds = tuple(
+        f"CREATE CONSTRAINT keten_{k.lower()}_id IF NOT EXISTS FOR (n:{label(k)}) "
+        "REQUIRE n.id IS UNIQUE"
+        for k in KINDS
+    )
     return (
-        "UNWIND $rows AS row "
-        "OPTIONAL MATCH (old:Entity {id: row.id}) "
-        "WITH row, old IS NULL AS created, old IS NOT NULL AND (old.kind <> row.kind "
-        "OR old.name <> row.name OR old.level <> row.level OR old.props <> row.props) AS changed "
-        "WHERE created OR changed "
-        "MERGE (n:Entity {id: row.id}) "
-        "ON CREATE SET n.created_at = row.created_at "
-        "SET n.kind = row.kind, n.name = row.name, n.marking = row.marking, "
-        "n.level = row.level, n.props = row.props, n.search = row.search, "
-        f"n.updated_at = row.updated_at, n:{kind} "
-        f"REMOVE n:{others} "
-        "RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created, "
-        "sum(CASE WHEN changed THEN 1 ELSE 0 END) AS updated"
+        "CREATE CONSTRAINT keten_entity_id IF NOT EXISTS FOR (n:Entity) REQUIRE n.id IS UNIQUE",
+        *kinds,
+        "CREATE CONSTRAINT keten_meta_id IF NOT EXISTS FOR (m:KetenMeta) REQUIRE m.id IS UNIQUE",
+        "CREATE CONSTRAINT keten_audit_seq IF NOT EXISTS FOR (a:KetenAudit) "
+        "REQUIRE a.seq IS UNIQUE",
+        "CREATE INDEX keten_entity_level IF NOT EXISTS FOR (n:Entity) ON (n.keten_level)",
+        f"CREATE FULLTEXT INDEX {SEARCH_INDEX} IF NOT EXISTS FOR (n:Entity) "
+        "ON EACH [n.keten_search] OPTIONS {indexConfig: {`fulltext.analyzer`: 'keyword'}}",
+        "CREATE INDEX keten_entity_version_id IF NOT EXISTS FOR (v:KetenEntityVersion) ON (v.id)",
+        "CREATE INDEX keten_entity_version_replaced IF NOT EXISTS FOR (v:KetenEntityVersion) "
+        "ON (v.keten_replaced_at)",
+        "CREATE INDEX keten_relation_version_replaced IF NOT EXISTS "
+        "FOR (v:KetenRelationVersion) ON (v.keten_replaced_at)",
+        "CREATE INDEX keten_audit_entity IF NOT EXISTS FOR (a:KetenAudit) ON (a.entity)",
+        "CREATE INDEX keten_audit_other IF NOT EXISTS FOR (a:KetenAudit) ON (a.other)",
+        "CREATE INDEX keten_pending_entity IF NOT EXISTS FOR (p:KetenPendingEntity) "
+        "ON (p.keten_load, p.id)",
+        "CREATE INDEX keten_pending_relation IF NOT EXISTS FOR (p:KetenPendingRelation) "
+        "ON (p.keten_load, p.source)",
     )
 
 
-def upsert_relations(type_: str) -> str:
-    """Insert or update relations of one type from `$rows` (see `neo4j.relation_params`).
+ENSURE_META = (
+    "MERGE (m:KetenMeta {id: 'meta'}) ON CREATE SET m.keten_revisions = [0, 0, 0, 0, 0], "
+    "m.keten_stamp = '', m.keten_audit_seq = 0, m.keten_hidden = [], m.keten_lease = '', "
+    "m.keten_lease_until = 0"
+)
+LOCK_META = "MATCH (m:KetenMeta {id: 'meta'}) SET m.keten_writes = coalesce(m.keten_writes, 0) + 1"
+"""First statement of every write transaction: the meta node's write lock serialises writers."""
+READ_META = (
+    "MATCH (m:KetenMeta {id: 'meta'}) RETURN m.keten_stamp AS stamp, "
+    "m.keten_audit_seq AS seq, m.keten_hidden AS hidden, m.keten_lease AS lease, "
+    "m.keten_lease_until < timestamp() AS expired"
+)
+SET_STAMP = "MATCH (m:KetenMeta {id: 'meta'}) SET m.keten_stamp = $stamp"
+TAKE_LEASE = (
+    "MATCH (m:KetenMeta {id: 'meta'}) SET m.keten_lease = $owner, "
+    "m.keten_lease_until = timestamp() + $millis, "
+    "m.keten_hidden = [x IN coalesce(m.keten_hidden, []) WHERE x <> $load] + [$load]"
+)
+"""Hide a bulk load's records and keep other writers out until it ends (renewed per step)."""
+RELEASE_LOAD = (
+    "MATCH (m:KetenMeta {id: 'meta'}) "
+    "SET m.keten_hidden = [x IN coalesce(m.keten_hidden, []) WHERE x <> $load] "
+    "WITH m WHERE m.keten_lease = $owner SET m.keten_lease = '', m.keten_lease_until = 0"
+)
+"""Show a load (after its last step) or forget it (after its stage is removed)."""
+FINISH_WRITE = (
+    "MATCH (m:KetenMeta {id: 'meta'}) SET m.keten_revisions = [i IN range(0, 4) | "
+    "m.keten_revisions[i] + CASE WHEN i >= $least THEN 1 ELSE 0 END], m.keten_audit_seq = $seq"
+)
+"""Raise the revisions of every clearance from `$least` up and keep the last audit number."""
+READ_REVISION = "MATCH (m:KetenMeta {id: 'meta'}) RETURN m.keten_revisions[$level] AS revision"
+READ_HIDDEN = "MATCH (m:KetenMeta {id: 'meta'}) RETURN coalesce(m.keten_hidden, []) AS hidden"
+WIPE = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+"""Empty the database (tests and benchmarks only): auto-commit, in bounded transactions."""
+SERVER_VERSION = (
+    "CALL dbms.components() YIELD name, versions, edition "
+    "RETURN name, versions[0] AS version, edition"
+)
 
-    Endpoints must exist (the writer checks first with `MISSING_IDS`).
-    """
+
+# -- writing --------------------------------------------------------------------------------
+
+
+def create_entities(kind: str) -> str:
+    """Create new entities of one kind from `$rows` (whole property maps)."""
+    return f"UNWIND $rows AS row CREATE (n:Entity:{label(kind)}) SET n = row"
+
+
+def create_relations(type_: str) -> str:
+    """Create new relations of one type; rows whose ends are not stored are left out (the
+    count says how many were made)."""
     rel = relationship_type(type_)
-    flat = ", ".join(f"r.{name} = row.{name}" for name in FLAT_RELATION_PROPS)
     return (
-        "UNWIND $rows AS row "
-        "MATCH (a:Entity {id: row.source}) MATCH (b:Entity {id: row.target}) "
-        f"OPTIONAL MATCH (a)-[old:{rel} {{key: row.key}}]->(b) "
-        "WITH a, b, row, old IS NULL AS created, "
-        "old IS NOT NULL AND (old.level <> row.level OR old.props <> row.props) AS changed "
-        "WHERE created OR changed "
-        f"MERGE (a)-[r:{rel} {{key: row.key}}]->(b) "
-        "ON CREATE SET r.created_at = row.created_at "
-        "SET r.marking = row.marking, r.level = row.level, r.props = row.props, "
-        f"r.updated_at = row.updated_at, {flat} "
-        "RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created, "
-        "sum(CASE WHEN changed THEN 1 ELSE 0 END) AS updated"
+        "UNWIND $rows AS row MATCH (a:Entity {id: row.source}) MATCH (b:Entity {id: row.target}) "
+        f"CREATE (a)-[r:{rel}]->(b) SET r = row.props RETURN count(r) AS created"
     )
 
 
+STAGE_ENTITY_UPDATES = (
+    "UNWIND $rows AS row MERGE (p:KetenPendingEntity {keten_load: $load, id: row.id}) "
+    "SET p = row, p.keten_load = $load"
+)
+"""Keep the new images of changed entities until the write's last step applies them."""
+STAGE_RELATION_UPDATES = (
+    "UNWIND $rows AS row MERGE (p:KetenPendingRelation {keten_load: $load, source: row.source, "
+    "type: row.type, target: row.target, key: row.props.key}) SET p = row.props, "
+    "p.source = row.source, p.type = row.type, p.target = row.target, p.keten_load = $load"
+)
+APPLY_ENTITY_UPDATES = (
+    "MATCH (p:KetenPendingEntity {keten_load: $load}) MATCH (n:Entity {id: p.id}) "
+    "CREATE (v:KetenEntityVersion) SET v = properties(n), v.keten_replaced_at = p.updated_at "
+    "REMOVE v.keten_load SET n = properties(p) REMOVE n.keten_load DELETE p "
+    "RETURN count(*) AS applied"
+)
+"""Keep each before image as a version, write the new image, drop the pending node."""
+APPLY_RELATION_UPDATES = (
+    "MATCH (p:KetenPendingRelation {keten_load: $load}) "
+    "MATCH (a:Entity {id: p.source})-[r]->(b:Entity {id: p.target}) "
+    "WHERE type(r) = p.type AND r.key = p.key "
+    "CREATE (v:KetenRelationVersion) SET v = properties(r), v.source = a.id, v.type = type(r), "
+    "v.target = b.id, v.keten_replaced_at = p.updated_at REMOVE v.keten_load "
+    "SET r = properties(p) REMOVE r.source, r.type, r.target, r.keten_load DELETE p "
+    "RETURN count(*) AS applied"
+)
+MARK_ENTITIES = "UNWIND $ids AS id MATCH (n:Entity {id: id}) SET n.keten_load = $load"
+"""Hide entities a write created before it first committed part of itself."""
+MARK_RELATIONS = (
+    "UNWIND $refs AS ref MATCH (a:Entity {id: ref[0]})-[r]->(b:Entity {id: ref[2]}) "
+    "WHERE type(r) = ref[1] AND r.key = ref[3] SET r.keten_load = $load"
+)
+STORED_ENTITIES = (
+    "UNWIND $ids AS id OPTIONAL MATCH (p:KetenPendingEntity {keten_load: $load, id: id}) "
+    "OPTIONAL MATCH (n:Entity {id: id}) WITH coalesce(p, n) AS x WHERE x IS NOT NULL "
+    "RETURN properties(x) AS node"
+)
+"""Entities as the open write sees them: its pending images over the stored nodes."""
+STORED_RELATIONS = (
+    "UNWIND $refs AS ref OPTIONAL MATCH (p:KetenPendingRelation {keten_load: $load, "
+    "source: ref[0], type: ref[1], target: ref[2], key: ref[3]}) "
+    "OPTIONAL MATCH (a:Entity {id: ref[0]})-[r]->(b:Entity {id: ref[2]}) "
+    "WHERE type(r) = ref[1] AND r.key = ref[3] "
+    "WITH ref, coalesce(properties(p), properties(r)) AS rel WHERE rel IS NOT NULL "
+    "RETURN ref, rel"
+)
 KINDS_OF = "UNWIND $ids AS id MATCH (n:Entity {id: id}) RETURN n.id AS id, n.kind AS kind"
-MISSING_IDS = (
-    "UNWIND $ids AS id OPTIONAL MATCH (n:Entity {id: id}) "
-    "WITH id, n WHERE n IS NULL RETURN collect(id) AS missing"
+STORED_IDS = "UNWIND $ids AS id MATCH (n:Entity {id: id}) RETURN n.id AS id"
+LEVELS_OF = (
+    "UNWIND $ids AS id MATCH (n:Entity {id: id}) "
+    "OPTIONAL MATCH (p:KetenPendingEntity {keten_load: $load, id: id}) "
+    "RETURN n.id AS id, coalesce(p.keten_level, n.keten_level) AS level"
+)
+"""Marking levels of entities as the open write sees them."""
+TOUCHING_ENTITY = (
+    "MATCH (:Entity {id: $id})-[r]-() WITH DISTINCT r "
+    "RETURN startNode(r).id AS source, type(r) AS type, endNode(r).id AS target, "
+    "properties(r) AS rel"
+)
+"""Every relation touching an entity (inside a write: nothing is hidden from it)."""
+DELETE_ENTITY = (
+    "MATCH (n:Entity {id: $id}) CALL (n) { MATCH (n)-[r]-() WITH DISTINCT r "
+    "CREATE (v:KetenRelationVersion) SET v = properties(r), v.source = startNode(r).id, "
+    "v.type = type(r), v.target = endNode(r).id, v.keten_replaced_at = $stamp "
+    "REMOVE v.keten_load } "
+    "CREATE (v:KetenEntityVersion) SET v = properties(n), v.keten_replaced_at = $stamp "
+    "REMOVE v.keten_load DETACH DELETE n"
+)
+"""Delete an entity and its relations, keeping their last images as versions."""
+DELETE_RELATION = (
+    "MATCH (a:Entity {id: $source})-[r]->(b:Entity {id: $target}) "
+    "WHERE type(r) = $type AND r.key = $key "
+    "CREATE (v:KetenRelationVersion) SET v = properties(r), v.source = a.id, v.type = type(r), "
+    "v.target = b.id, v.keten_replaced_at = $stamp REMOVE v.keten_load DELETE r "
+    "RETURN count(*) AS deleted"
+)
+APPEND_AUDIT = "UNWIND $entries AS entry CREATE (a:KetenAudit) SET a = entry"
+
+DROP_PENDING_ENTITIES = (
+    "MATCH (p:KetenPendingEntity {keten_load: $load}) "
+    "CALL (p) { DELETE p } IN TRANSACTIONS OF 10000 ROWS"
+)
+"""Removing an abandoned load's stage: auto-commit statements in bounded transactions."""
+DROP_PENDING_RELATIONS = (
+    "MATCH (p:KetenPendingRelation {keten_load: $load}) "
+    "CALL (p) { DELETE p } IN TRANSACTIONS OF 10000 ROWS"
+)
+DROP_STAGED_RELATIONS = (
+    "MATCH ()-[r]->() WHERE r.keten_load = $load "
+    "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS"
+)
+DROP_STAGED_ENTITIES = (
+    "MATCH (n:Entity) WHERE n.keten_load = $load "
+    "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 2000 ROWS"
 )
 
-RELATIONS_OF_ENTITY = (
-    "MATCH (n:Entity {id: $id}) OPTIONAL MATCH (n)-[r]-(:Entity) "
-    "WITH DISTINCT r WITH r, startNode(r) AS a, endNode(r) AS b "
-    f"RETURN {RELATION_RETURN}"
+
+# -- reading --------------------------------------------------------------------------------
+
+HIDDEN = (
+    "OPTIONAL MATCH (meta:KetenMeta {id: 'meta'}) WITH coalesce(meta.keten_hidden, []) AS hidden "
 )
-"""Every relation touching an entity (one row with null columns when it has none)."""
-DELETE_ENTITY = "MATCH (n:Entity {id: $id}) DETACH DELETE n RETURN count(*) AS deleted"
+"""Every read starts here: the loads whose records are not visible yet."""
 
 
-def delete_relation(type_: str) -> str:
-    """Delete one relation by identity; returns how many went (0 or 1)."""
-    rel = relationship_type(type_)
-    return (
-        f"MATCH (a:Entity {{id: $source}})-[r:{rel} {{key: $key}}]->(b:Entity {{id: $target}}) "
-        "DELETE r RETURN count(*) AS deleted"
-    )
+def shown(var: str) -> str:
+    """The record `var` is not part of a load that is still hidden."""
+    return f"NOT coalesce({var}.keten_load, '') IN hidden"
 
 
-# -- reads --------------------------------------------------------------------------------
+RELATION_VISIBLE = (
+    "r.keten_level <= $level AND a.keten_level <= $level AND b.keten_level <= $level AND "
+    + shown("r")
+)
+"""A relation is visible when it and both its ends are at or below the clearance level (a
+relation outside hidden loads never touches an entity inside one)."""
+RELATION_RETURN = "a.id AS source, type(r) AS type, b.id AS target, properties(r) AS rel"
 
-GET_ENTITY = f"MATCH (n:Entity {{id: $id}}) WHERE n.level <= $level RETURN {ENTITY_RETURN}"
+GET_ENTITY = (
+    f"{HIDDEN}MATCH (n:Entity {{id: $id}}) WHERE n.keten_level <= $level AND {shown('n')} "
+    "RETURN properties(n) AS node"
+)
 
 
 def list_entities(
@@ -168,31 +303,34 @@ def list_entities(
 ) -> str:
     """One page of entities ordered by id; flags say which filter parameters are present.
 
-    Parameters: `$level`, `$limit`, and `$text` (lower-case), `$marking` (a level), `$after`
-    (the last id of the previous page) when their flag is set.
+    Parameters: `$level`, `$limit`, and `$text` (lower-case) with `$search` (its
+    `fulltext_query`), `$marking` (a level), `$after` (the last id of the previous page)
+    when their flag is set. Text search asks the full-text index, then checks the exact
+    substring.
     """
-    node = f"(n:{label(kind)})" if kind else "(n:Entity)"
-    where = ["n.level <= $level"]
+    where = ["n.keten_level <= $level", shown("n")]
+    if kind:
+        where.append(f"n:{label(kind)}")
     if text:
-        where.append("n.search CONTAINS $text")
+        where.append("n.keten_search CONTAINS $text")
     if marking:
-        where.append("n.level = $marking")
+        where.append("n.keten_level = $marking")
     if after:
         where.append("n.id > $after")
+    if text:
+        source = f"CALL db.index.fulltext.queryNodes('{SEARCH_INDEX}', $search) YIELD node AS n "
+    else:
+        source = f"MATCH (n:{label(kind) if kind else 'Entity'}) "
     return (
-        f"MATCH {node} WHERE {' AND '.join(where)} RETURN {ENTITY_RETURN} ORDER BY id LIMIT $limit"
+        f"{HIDDEN}{source}WITH n, hidden WHERE {' AND '.join(where)} "
+        "WITH n ORDER BY n.id LIMIT $limit RETURN properties(n) AS node"
     )
 
 
-def get_relation(type_: str) -> str:
-    """One relation by identity, if it and both ends are within `$level`."""
-    rel = relationship_type(type_)
-    return (
-        f"MATCH (a:Entity {{id: $source}})-[r:{rel} {{key: $key}}]->(b:Entity {{id: $target}}) "
-        f"WHERE {RELATION_VISIBLE} RETURN {RELATION_RETURN}"
-    )
-
-
+GET_RELATION = (
+    f"{HIDDEN}MATCH (a:Entity {{id: $source}})-[r]->(b:Entity {{id: $target}}) "
+    f"WHERE type(r) = $type AND r.key = $key AND {RELATION_VISIBLE} RETURN {RELATION_RETURN}"
+)
 AFTER_RELATION = (
     "(a.id > $a0 OR (a.id = $a0 AND (type(r) > $a1 OR (type(r) = $a1 AND "
     "(b.id > $a2 OR (b.id = $a2 AND r.key > $a3))))))"
@@ -217,49 +355,151 @@ def list_relations(
     end = "(b:Entity {id: $target})" if target else "(b:Entity)"
     where = [RELATION_VISIBLE]
     if marking:
-        where.append("r.level = $marking")
+        where.append("r.keten_level = $marking")
     if after:
         where.append(AFTER_RELATION)
     return (
-        f"MATCH {start}-[r{rel}]->{end} WHERE {' AND '.join(where)} "
-        f"RETURN {RELATION_RETURN} ORDER BY source, type, target, key LIMIT $limit"
+        f"{HIDDEN}MATCH {start}-[r{rel}]->{end} WHERE {' AND '.join(where)} "
+        f"RETURN {RELATION_RETURN} ORDER BY source, type, target, rel.key LIMIT $limit"
     )
 
 
 RELATIONS_TOUCHING = (
-    "UNWIND $ids AS id MATCH (:Entity {id: id})-[r]-(:Entity) "
-    "WITH DISTINCT r WITH r, startNode(r) AS a, endNode(r) AS b "
+    f"{HIDDEN}UNWIND $ids AS id MATCH (:Entity {{id: id}})-[r]-() "
+    "WITH DISTINCT r, hidden WITH r, hidden, startNode(r) AS a, endNode(r) AS b "
     f"WHERE {RELATION_VISIBLE} RETURN {RELATION_RETURN}"
 )
 """Visible relations with an end among `$ids`: one hop of `neighbourhood`."""
+ENTITIES_BY_ID = (
+    f"{HIDDEN}UNWIND $ids AS id MATCH (n:Entity {{id: id}}) WHERE {shown('n')} "
+    "WITH n ORDER BY n.id RETURN properties(n) AS node"
+)
+GREEN_IDS = (
+    f"{HIDDEN}UNWIND $ids AS id MATCH (n:Entity {{id: id}}) "
+    f"WHERE n.keten_level = 1 AND {shown('n')} RETURN n.id AS id"
+)
+"""Those of `$ids` marked green (redacting `source_ids` for a clear key)."""
 ENTITY_IDS_PAGE = (
-    "MATCH (a:Entity) WHERE a.id > $after AND a.level <= $level "
-    "RETURN a.id AS id ORDER BY id LIMIT $limit"
+    f"{HIDDEN}MATCH (a:Entity) WHERE a.id > $after AND a.keten_level <= $level "
+    f"AND {shown('a')} WITH a ORDER BY a.id LIMIT $limit RETURN a.id AS id"
 )
 """The next ids in order, served from the uniqueness index (streaming the relations)."""
 RELATIONS_FROM = (
-    "UNWIND $ids AS id MATCH (a:Entity {id: id})-[r]->(b:Entity) "
+    f"{HIDDEN}UNWIND $ids AS id MATCH (a:Entity {{id: id}})-[r]->(b:Entity) "
     f"WHERE {RELATION_VISIBLE} RETURN {RELATION_RETURN}"
 )
-"""The visible relations leaving these entities."""
-ENTITIES_BY_ID = f"UNWIND $ids AS id MATCH (n:Entity {{id: id}}) RETURN {ENTITY_RETURN} ORDER BY id"
-
-COUNT_ENTITIES = "MATCH (n:Entity) WHERE n.level <= $level RETURN count(n) AS total"
-COUNT_RELATIONS = (
-    f"MATCH (a:Entity)-[r]->(b:Entity) WHERE {RELATION_VISIBLE} RETURN count(r) AS total"
+COUNT_ENTITIES = (
+    f"{HIDDEN}MATCH (n:Entity) WHERE n.keten_level <= $level AND {shown('n')} "
+    "RETURN count(n) AS total"
 )
-
+COUNT_RELATIONS = (
+    f"{HIDDEN}MATCH (a:Entity)-[r]->(b:Entity) WHERE {RELATION_VISIBLE} RETURN count(r) AS total"
+)
+ANY_ENTITY = f"{HIDDEN}MATCH (n:Entity) WHERE {shown('n')} RETURN n.id AS id LIMIT 1"
 PROJECTION_ENTITIES = (
-    "MATCH (n:Entity) WHERE n.level <= $level RETURN n.id AS id, n.kind AS kind, "
-    "n.name AS name ORDER BY id"
+    f"{HIDDEN}MATCH (n:Entity) WHERE n.keten_level <= $level AND {shown('n')} "
+    "RETURN n.id AS id, n.kind AS kind, n.name AS name"
 )
 PROJECTION_RELATIONS = (
-    "MATCH (a:Entity)-[r:DEPENDS_ON|DISRUPTS|SAFEGUARDS]->(b:Entity) "
-    f"WHERE {RELATION_VISIBLE} RETURN a.id AS source, type(r) AS type, b.id AS target, "
-    "r.key AS key, r.buffer_hours AS buffer_hours, r.strength AS strength, "
-    "r.redundancy_group AS redundancy_group"
+    f"{HIDDEN}MATCH (a:Entity)-[r]->(b:Entity) WHERE {RELATION_VISIBLE} "
+    "RETURN a.id AS source, type(r) AS type, b.id AS target, r.key AS key, "
+    "r.buffer_hours AS buffer_hours, r.strength AS strength, "
+    "r.redundancy_group AS redundancy_group, r.reliability AS reliability, "
+    "r.credibility AS credibility, r.updated_at AS updated_at"
 )
-"""What the analysis projection needs and no more: no props documents, no provenance."""
+"""What the analysis projection and the assessment rule read, and nothing more."""
+
+# -- history --------------------------------------------------------------------------------
+
+ENTITY_SNAPSHOT = (
+    "CALL (hidden) { MATCH (x:Entity) WHERE x.updated_at <= $as_of AND "
+    f"{shown('x')} RETURN x UNION ALL MATCH (x:KetenEntityVersion) "
+    "WHERE x.keten_replaced_at > $as_of AND x.updated_at <= $as_of RETURN x } "
+)
+"""Entities as they were at `$as_of`: current images not newer, and versions valid then."""
+
+
+def list_entities_as_of(
+    kind: bool = False, text: bool = False, marking: bool = False, after: bool = False
+) -> str:
+    """One page of entities as they were at `$as_of` (parameters as `list_entities`, with
+    `$kind` a kind name)."""
+    where = ["x.keten_level <= $level"]
+    if kind:
+        where.append("x.kind = $kind")
+    if text:
+        where.append("x.keten_search CONTAINS $text")
+    if marking:
+        where.append("x.keten_level = $marking")
+    if after:
+        where.append("x.id > $after")
+    return (
+        f"{HIDDEN}{ENTITY_SNAPSHOT}WITH x WHERE {' AND '.join(where)} "
+        "WITH x ORDER BY x.id LIMIT $limit RETURN properties(x) AS node"
+    )
+
+
+RELATION_SNAPSHOT = (
+    "CALL (hidden) { MATCH (a:Entity)-[r]->(b:Entity) WHERE r.updated_at <= $as_of AND "
+    f"{shown('r')} RETURN a.id AS source, type(r) AS type, b.id AS target, properties(r) AS rel "
+    "UNION ALL MATCH (v:KetenRelationVersion) WHERE v.keten_replaced_at > $as_of "
+    "AND v.updated_at <= $as_of "
+    "RETURN v.source AS source, v.type AS type, v.target AS target, properties(v) AS rel } "
+)
+
+
+def level_then(end: str) -> str:
+    """A subquery giving `<end>_level`: the level the entity `end` had at `$as_of`."""
+    return (
+        f"CALL ({end}, hidden) {{ OPTIONAL MATCH (n:Entity {{id: {end}}}) "
+        f"WHERE n.updated_at <= $as_of AND {shown('n')} "
+        f"OPTIONAL MATCH (v:KetenEntityVersion {{id: {end}}}) "
+        "WHERE v.updated_at <= $as_of AND v.keten_replaced_at > $as_of "
+        f"RETURN coalesce(n.keten_level, v.keten_level) AS {end}_level LIMIT 1 }} "
+    )
+
+
+def list_relations_as_of(
+    type_: bool = False,
+    source: bool = False,
+    target: bool = False,
+    marking: bool = False,
+    after: bool = False,
+) -> str:
+    """One page of relations as they were at `$as_of`, visible by their ends then too."""
+    where = ["rel.keten_level <= $level"]
+    for flag, name in ((type_, "type"), (source, "source"), (target, "target")):
+        if flag:
+            where.append(f"{name} = ${name}")
+    if marking:
+        where.append("rel.keten_level = $marking")
+    if after:
+        where.append(
+            "(source > $a0 OR (source = $a0 AND (type > $a1 OR (type = $a1 AND "
+            "(target > $a2 OR (target = $a2 AND rel.key > $a3))))))"
+        )
+    return (
+        f"{HIDDEN}{RELATION_SNAPSHOT}WITH * WHERE {' AND '.join(where)} "
+        f"{level_then('source')}{level_then('target')}"
+        "WITH * WHERE source_level <= $level AND target_level <= $level "
+        "RETURN source, type, target, rel ORDER BY source, type, target, rel.key LIMIT $limit"
+    )
+
+
+def read_audit(entity: bool = False, since: bool = False) -> str:
+    """Audit entries in order after `$after`, those `$level` may read; optionally about
+    `$entity` (either end of a relation) or at or after `$since`."""
+    where = ["a.seq > $after", "a.level <= $level"]
+    if entity:
+        where.append("(a.entity = $entity OR a.other = $entity)")
+    if since:
+        where.append("a.at >= $since")
+    return (
+        f"MATCH (a:KetenAudit) WHERE {' AND '.join(where)} WITH a ORDER BY a.seq LIMIT $limit "
+        "RETURN a.seq AS seq, a.at AS at, a.actor AS actor, a.action AS action, "
+        "a.entity AS entity, a.relation AS relation, a.submission AS submission, "
+        "a.detail_json AS detail"
+    )
 
 
 # -- the catalogue the lint test checks -----------------------------------------------------
@@ -274,68 +514,50 @@ class Statement:
     parameters: tuple[str, ...]
 
 
-def _params(cypher: str, *candidates: str) -> tuple[str, ...]:
-    used = set(re.findall(r"\$(\w+)", cypher))
-    return tuple(p for p in candidates if p in used)
+def parameters_of(cypher: str) -> tuple[str, ...]:
+    """The `$names` a statement uses, in order of first use."""
+    return tuple(dict.fromkeys(re.findall(r"\$(\w+)", cypher)))
 
 
-ALL_PARAMETERS = (
-    "rows",
-    "ids",
-    "id",
-    "level",
-    "limit",
-    "text",
-    "marking",
-    "after",
-    "source",
-    "target",
-    "key",
-    "a0",
-    "a1",
-    "a2",
-    "a3",
-)
+_VERBS = ("MATCH", "MERGE", "UNWIND", "CREATE", "OPTIONAL", "CALL")
+FRAGMENTS = frozenset({"HIDDEN", "ENTITY_SNAPSHOT", "RELATION_SNAPSHOT"})
+"""Constants that begin statements rather than being statements of their own."""
 
 
 def all_statements() -> Iterator[Statement]:
     """Every statement this module can build: each whitelisted label and type, each filter set."""
-    fixed = {
-        name: value
-        for name, value in globals().items()
-        if name.isupper() and isinstance(value, str) and value.lstrip().startswith(_VERBS)
-    }
-    for name, text in fixed.items():
-        yield Statement(name, text, _params(text, *ALL_PARAMETERS))
-    for i, text in enumerate(SCHEMA_STATEMENTS):
-        yield Statement(f"SCHEMA_STATEMENTS[{i}]", text, ())
+    for name, value in globals().items():
+        if name in FRAGMENTS or not isinstance(value, str) or not name.isupper():
+            continue
+        if value.lstrip().startswith(_VERBS):
+            yield _statement(name, value)
+    for i, text in enumerate(schema_statements()):
+        yield Statement(f"schema_statements()[{i}]", text, ())
     for kind in KINDS:
-        yield _statement(f"upsert_entities({kind})", upsert_entities(kind))
+        yield _statement(f"create_entities({kind})", create_entities(kind))
     for type_ in TYPES:
-        yield _statement(f"upsert_relations({type_})", upsert_relations(type_))
-        yield _statement(f"delete_relation({type_})", delete_relation(type_))
-        yield _statement(f"get_relation({type_})", get_relation(type_))
-    flag_sets = list(product((False, True), repeat=4))
+        yield _statement(f"create_relations({type_})", create_relations(type_))
+    flags4 = list(product((False, True), repeat=4))
     for kind_or_none in (None, *KINDS):
-        for has_text, marking, after, _ in flag_sets[::2]:
+        for flags3 in product((False, True), repeat=3):
             yield _statement(
-                f"list_entities({kind_or_none}, text={has_text}, marking={marking}, after={after})",
-                list_entities(kind_or_none, has_text, marking, after),
+                f"list_entities({kind_or_none}, {flags3})", list_entities(kind_or_none, *flags3)
             )
+    for flags in flags4:
+        yield _statement(f"list_entities_as_of{flags}", list_entities_as_of(*flags))
     for type_or_none in (None, *TYPES):
-        for source, target, marking, after in flag_sets:
+        for flags in flags4:
             yield _statement(
-                f"list_relations({type_or_none}, source={source}, target={target}, "
-                f"marking={marking}, after={after})",
-                list_relations(type_or_none, source, target, marking, after),
+                f"list_relations({type_or_none}, {flags})", list_relations(type_or_none, *flags)
             )
-
-
-_VERBS = ("MATCH", "MERGE", "UNWIND", "CREATE", "OPTIONAL")
+    for flags5 in product((False, True), repeat=5):
+        yield _statement(f"list_relations_as_of{flags5}", list_relations_as_of(*flags5))
+    for flags2 in product((False, True), repeat=2):
+        yield _statement(f"read_audit{flags2}", read_audit(*flags2))
 
 
 def _statement(name: str, cypher: str) -> Statement:
-    return Statement(name, cypher, _params(cypher, *ALL_PARAMETERS))
+    return Statement(name, cypher, parameters_of(cypher))
 
 
 WHITELISTED = re.compile(r":(" + "|".join(KINDS + TYPES) + r")\b")
@@ -353,6 +575,9 @@ def shape(cypher: str) -> str:
     return WHITELISTED.sub(":_", cypher)
 
 
+LIST_PARAMETERS = frozenset({"rows", "ids", "refs", "entries", "hidden"})
+
+
 def example_parameters(names: tuple[str, ...]) -> dict[str, Any]:
     """Placeholder values for the linter, which refuses statements with undeclared parameters."""
-    return {name: [] if name in {"rows", "ids"} else "" for name in names}
+    return {name: [] if name in LIST_PARAMETERS else "" for name in names}

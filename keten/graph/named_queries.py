@@ -6,9 +6,9 @@ Both `run` and `run_readonly` execute in a READ access-mode transaction (the ser
 any write) with a row limit and a timeout; `run_readonly` also refuses write clauses up
 front, so the error names the clause instead of surfacing a server error.
 
-Clearance: a named query receives the caller's clearance as `$level` and filters every node
-and relationship on it. Raw Cypher cannot be filtered that way, so it is only for callers
-cleared for everything (TLP:RED).
+Clearance: a named query receives the caller's clearance as `$level` (and the bulk loads
+not yet visible as `$hidden`) and filters every node and relationship on them. Raw Cypher
+cannot be filtered that way, so it is only for callers cleared for everything (TLP:RED).
 
 >>> sorted(load_queries())[:2]
 ['actors_threatening_interest', 'concentrated_sourcing']
@@ -195,7 +195,7 @@ def run(
     query = load_queries().get(name)
     if query is None:
         raise CypherQueryError(f"no named query {name!r}; known: {', '.join(load_queries())}")
-    bound = bind(query, params) | {"level": clearance.level}
+    bound = bind(query, params) | {"level": clearance.level, "hidden": neo4j.hidden_loads()}
     return _result(*neo4j.run_read(query.cypher, bound, _limit(limit)))
 
 

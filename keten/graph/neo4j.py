@@ -1,249 +1,177 @@
-"""`Neo4jStore`: the `GraphStore` contract on a Neo4j 5 server, for shared deployments.
+"""`Neo4jStore`: the `GraphStore` contract on a Neo4j 5 server (5.23 or newer), for shared
+deployments.
 
-Selected by `KETEN_STORE=bolt://...` or `neo4j://...`. Semantics mirror `SqliteStore`:
-idempotent upserts (an identical record changes nothing and raises no revision), a
-`writer()` that is one explicit transaction (a bundle lands whole or not at all), a revision
-counter on `(:KetenMeta {id: 'meta'})` raised in the same transaction as the write, and
-clearance filtering inside every query. Single-record writes and all reads run as managed
-transactions (`execute_write` / `execute_read`), which the driver retries on transient
-errors. Every statement comes from `keten.graph.cypher`.
+Selected by `KETEN_STORE=bolt://...` or `neo4j://...` (a `neo4j://` URI routes to a cluster:
+reads go to followers, writes to the leader). Semantics are `SqliteStore`'s, checked by the
+same contract suite: writes merge through `keten.graph.merge` (`Neo4jWriter`), every write
+transaction locks the meta node first and takes a stamp later than any before it, revisions
+count per clearance, `source_ids` are redacted, changed and deleted records keep their
+before images for `as_of`, and the audit trail is append-only. Every statement comes from
+`keten.graph.cypher`; rows map to native properties in `keten.graph.neo4j_rows`.
 
-Neo4j keeps no history, so `as_of` listings and the audit trail need the SQLite store.
+A server that cannot be reached, refuses our credentials or goes away mid-request raises
+`StoreUnavailableError` with one line saying where, what failed and what to check; the
+driver reconnects by itself on the next call once the server is back.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from typing import Any, TypeVar
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any, ParamSpec, TypeVar
 
 import orjson
 from neo4j import READ_ACCESS, WRITE_ACCESS, Driver, GraphDatabase, ManagedTransaction, Session
-from neo4j.exceptions import Neo4jError, ServiceUnavailable
+from neo4j.exceptions import (
+    AuthError,
+    ConfigurationError,
+    DriverError,
+    IncompleteCommit,
+    ServiceUnavailable,
+    SessionExpired,
+)
 
 from keten.graph import cypher
-from keten.graph.rows import dump_props, now, search_text
+from keten.graph.history import AuditContext, AuditEntry, visible_counts
+from keten.graph.neo4j_rows import entity_from_map, relation_from_map
+from keten.graph.neo4j_writer import WRITE_WAIT, Neo4jWriter
+from keten.graph.rows import LEVELS, normalise_time
 from keten.graph.store import (
     EntityFilter,
     EntityRow,
-    HistoryUnavailableError,
+    HasRelationsError,
     Page,
+    Ref,
     RelationFilter,
     RelationRow,
-    WriteCounts,
+    StoreUnavailableError,
+    WriteMode,
     decode_cursor,
     page_of,
+    redact_sources,
     walk_neighbourhood,
 )
 from keten.schema.markings import Tlp
 
-BATCH = 5_000
-"""Rows per UNWIND: large enough to amortise round trips, small enough for the heap."""
 STREAM_PAGE = 10_000
-"""Rows per read transaction when streaming the whole graph (export, projection)."""
+"""Rows per read transaction when streaming the whole graph (export)."""
+MINIMUM_VERSION = (5, 23)
+"""`CALL (x) { ... }` subqueries, which keten's statements use, came with Neo4j 5.23."""
+P = ParamSpec("P")
 R = TypeVar("R")
-LEVELS = {m.value: m.level for m in Tlp}
-SCALARS = frozenset({str, int, float, bool})
 
 
-# -- rows <-> Cypher parameters (pure functions) ------------------------------------------
+def one_line(text: str) -> str:
+    """A server message on one line."""
+    return re.sub(r"\s+", " ", text).strip()
 
 
-def entity_params(rows: Iterable[EntityRow]) -> list[dict[str, Any]]:
-    """`cypher.upsert_entities` rows: canonical props JSON, marking level, search text."""
-    stamp = now()
-    return [
-        {
-            "id": r.id,
-            "kind": r.kind,
-            "name": r.name,
-            "marking": r.marking,
-            "level": level_of(r.marking),
-            "props": dump_props(r.props),
-            "search": search_text(r.name, r.props),
-            "created_at": r.created_at or stamp,
-            "updated_at": r.updated_at or stamp,
-        }
-        for r in rows
-    ]
+def _unavailable(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn the driver's connection failures into one-line `StoreUnavailableError`s."""
+
+    @functools.wraps(method)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (DriverError, OSError) as exc:
+            store = args[0]
+            assert isinstance(store, Neo4jStore)
+            raise store.unavailable(exc) from exc
+
+    return guarded
 
 
-def level_of(marking: str) -> int:
-    """The rank of a TLP marking; an unknown marking is refused by name."""
-    level = LEVELS.get(marking)
-    if level is None:
-        raise ValueError(f"unknown marking {marking!r}; expected one of {', '.join(LEVELS)}")
-    return level
+def _unavailable_stream(method: Callable[P, Iterator[R]]) -> Callable[P, Iterator[R]]:
+    """`_unavailable` for generators: failures while streaming are caught too."""
 
+    @functools.wraps(method)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> Iterator[R]:
+        try:
+            yield from method(*args, **kwargs)
+        except (DriverError, OSError) as exc:
+            store = args[0]
+            assert isinstance(store, Neo4jStore)
+            raise store.unavailable(exc) from exc
 
-def scalar(value: Any) -> Any:
-    """A value Neo4j can hold as a plain property, or None (which clears the property)."""
-    return value if type(value) in SCALARS else None
-
-
-def relation_params(rows: Iterable[RelationRow]) -> list[dict[str, Any]]:
-    """`cypher.upsert_relations` rows, with `FLAT_RELATION_PROPS` as top-level keys."""
-    stamp = now()
-    return [
-        {
-            "source": r.source,
-            "type": r.type,
-            "target": r.target,
-            "key": r.key,
-            "marking": r.marking,
-            "level": level_of(r.marking),
-            "props": dump_props(r.props),
-            "created_at": r.created_at or stamp,
-            "updated_at": r.updated_at or stamp,
-            "buffer_hours": scalar(r.props.get("buffer_hours")),
-            "strength": scalar(r.props.get("strength")),
-            "redundancy_group": scalar(r.props.get("redundancy_group")),
-            "share": scalar(r.props.get("share")),
-            "year": scalar(r.props.get("year")),
-        }
-        for r in rows
-    ]
-
-
-def entity_from_record(record: Any) -> EntityRow:
-    """An EntityRow from a record with `cypher.ENTITY_RETURN` columns."""
-    return EntityRow(
-        record["id"],
-        record["kind"],
-        record["name"],
-        record["marking"],
-        orjson.loads(record["props"]),
-        record["created_at"],
-        record["updated_at"],
-    )
-
-
-def relation_from_record(record: Any) -> RelationRow:
-    """A RelationRow from a record with `cypher.RELATION_RETURN` columns."""
-    return RelationRow(
-        record["source"],
-        record["type"],
-        record["target"],
-        record["key"],
-        record["marking"],
-        orjson.loads(record["props"]),
-        record["created_at"],
-        record["updated_at"],
-    )
-
-
-def _chunks(rows: list[Any], size: int = BATCH) -> Iterator[list[Any]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
-
-
-# -- the bulk writer ----------------------------------------------------------------------
-
-
-class Neo4jWriter:
-    """The open explicit transaction of `Neo4jStore.writer()`."""
-
-    def __init__(self, tx: Any) -> None:
-        self.tx = tx
-        self.counts = WriteCounts()
-        self.deleted = 0
-
-    prepare = (entity_params, relation_params)
-    """Pure functions from rows to `write_*_params` input, for `keten.ingest.pipeline`."""
-
-    def upsert_entities(self, rows: list[EntityRow]) -> None:
-        """Insert or update; identical records are left alone."""
-        self.write_entity_params(entity_params(rows))
-
-    def upsert_relations(self, rows: list[RelationRow]) -> None:
-        """Insert or update; refuses relations whose ends do not exist."""
-        self.write_relation_params(relation_params(rows))
-
-    def write_entity_params(self, params: list[dict[str, Any]]) -> None:
-        """Write rows made by `entity_params`, one UNWIND per kind (a label) and batch."""
-        by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in params:
-            by_kind[cypher.label(row["kind"])].append(row)
-        for kind, group in by_kind.items():
-            statement = cypher.upsert_entities(kind)
-            for batch in _chunks(group):
-                created, updated = self._run_upsert(statement, batch)
-                self.counts.entities_created += created
-                self.counts.entities_updated += updated
-                self.counts.entities_unchanged += len(batch) - created - updated
-
-    def write_relation_params(self, params: list[dict[str, Any]]) -> None:
-        """Write rows made by `relation_params`, one UNWIND per type and batch."""
-        ends = sorted({p["source"] for p in params} | {p["target"] for p in params})
-        missing: list[str] = []
-        for batch in _chunks(ends):
-            missing += self.tx.run(cypher.MISSING_IDS, ids=batch).single()["missing"]
-        if missing:
-            raise ValueError(f"relations refer to unknown entities: {', '.join(missing[:20])}")
-        by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in params:
-            by_type[cypher.relationship_type(row["type"])].append(row)
-        for type_, group in by_type.items():
-            statement = cypher.upsert_relations(type_)
-            for batch in _chunks(group):
-                created, updated = self._run_upsert(statement, batch)
-                self.counts.relations_created += created
-                self.counts.relations_updated += updated
-                self.counts.relations_unchanged += len(batch) - created - updated
-
-    def _run_upsert(self, statement: str, batch: list[dict[str, Any]]) -> tuple[int, int]:
-        record = self.tx.run(statement, rows=batch).single()
-        return int(record["created"]), int(record["updated"])
-
-    def kinds_of(self, ids: Iterable[str]) -> dict[str, str]:
-        """Kinds of the ids the store holds, as seen inside this transaction."""
-        found: dict[str, str] = {}
-        for batch in _chunks(list(ids)):
-            for record in self.tx.run(cypher.KINDS_OF, ids=batch):
-                found[record["id"]] = record["kind"]
-        return found
-
-    @property
-    def changed(self) -> bool:
-        """True when the transaction created, updated or deleted anything."""
-        c = self.counts
-        return bool(
-            c.entities_created
-            or c.entities_updated
-            or c.relations_created
-            or c.relations_updated
-            or self.deleted
-        )
-
-
-# -- the store ----------------------------------------------------------------------------
+    return guarded
 
 
 class Neo4jStore:
-    """`GraphStore` on Neo4j 5; thread-safe (the driver pools connections, sessions are per call).
+    """`GraphStore` on Neo4j; thread-safe (the driver pools connections, sessions are per call).
 
-    Creates its constraints and indexes on start; a server that cannot be reached is
-    reported with its URI.
+    Creates its constraints and indexes on start.
     """
 
     name = "neo4j"
 
     def __init__(
-        self, uri: str, user: str = "neo4j", password: str = "", *, database: str | None = None
+        self,
+        uri: str,
+        user: str = "neo4j",
+        password: str = "",
+        *,
+        database: str | None = None,
+        tx_rows: int | None = None,
     ) -> None:
         self.uri = uri
+        self.user = user
         self.database = database
-        self._driver: Driver = GraphDatabase.driver(uri, auth=(user, password))
+        self.tx_rows = tx_rows
         try:
-            with self._session(WRITE_ACCESS) as session:
-                for statement in cypher.SCHEMA_STATEMENTS:
-                    session.run(statement).consume()
-                session.execute_write(lambda tx: tx.run(cypher.ENSURE_META).consume())
-        except (ServiceUnavailable, Neo4jError, OSError) as exc:
+            self._driver: Driver = GraphDatabase.driver(
+                uri,
+                auth=(user, password),
+                connection_timeout=5.0,
+                connection_acquisition_timeout=10.0,
+                max_transaction_retry_time=5.0,
+                notifications_disabled_classifications=["UNRECOGNIZED"],
+            )
+        except (ConfigurationError, ValueError) as exc:
+            raise StoreUnavailableError(
+                f"cannot use Neo4j at {uri}: {one_line(str(exc))}; check KETEN_STORE"
+            ) from exc
+        try:
+            self._prepare()
+        except (DriverError, OSError) as exc:
             self._driver.close()
-            raise ConnectionError(f"cannot use Neo4j at {uri}: {exc}") from exc
+            raise self.unavailable(exc) from exc
+
+    def _prepare(self) -> None:
+        """Check the server version, create the schema and the meta node."""
+        with self._session(WRITE_ACCESS) as session:
+            record = session.run(cypher.SERVER_VERSION).single(strict=True)
+            version = tuple(int(p) for p in re.findall(r"\d+", record["version"])[:2])
+            if version < MINIMUM_VERSION:
+                raise StoreUnavailableError(
+                    f"Neo4j at {self.uri} is version {record['version']}; keten needs 5.23 "
+                    "or newer (its Cypher uses CALL (x) { ... } subqueries)"
+                )
+            for statement in cypher.schema_statements():
+                session.run(statement).consume()
+            session.execute_write(lambda tx: tx.run(cypher.ENSURE_META).consume())
+
+    def unavailable(self, exc: BaseException) -> StoreUnavailableError:
+        """One line for a person: where, what failed, what to check."""
+        reason = one_line(getattr(exc, "message", None) or str(exc) or type(exc).__name__)
+        if isinstance(exc, AuthError):
+            return StoreUnavailableError(
+                f"Neo4j at {self.uri} refused user {self.user!r} ({reason}); "
+                "check KETEN_NEO4J_USER and KETEN_NEO4J_PASSWORD"
+            )
+        if isinstance(exc, IncompleteCommit):
+            return StoreUnavailableError(
+                f"lost Neo4j at {self.uri} while committing ({reason}); the write may or may "
+                "not have landed: check it, then try again"
+            )
+        if isinstance(exc, SessionExpired | ServiceUnavailable | OSError):
+            return StoreUnavailableError(
+                f"cannot reach Neo4j at {self.uri} ({reason}); check that the server runs "
+                "and that KETEN_STORE names it"
+            )
+        return StoreUnavailableError(f"Neo4j at {self.uri} failed: {reason}")
 
     def _session(self, access_mode: str) -> Session:
         return self._driver.session(database=self.database, default_access_mode=access_mode)
@@ -252,161 +180,255 @@ class Neo4jStore:
         with self._session(READ_ACCESS) as session:
             return session.execute_read(work)
 
-    def _write(self, work: Callable[[ManagedTransaction], R]) -> R:
-        with self._session(WRITE_ACCESS) as session:
-            return session.execute_write(work)
-
     def _records(self, statement: str, **params: Any) -> list[Any]:
         return self._read(lambda tx: list(tx.run(statement, **params)))
 
-    def revision(self) -> int:
-        """Monotonic counter raised by each write that changed something."""
-        records = self._records(cypher.READ_REVISION)
-        return int(records[0]["revision"]) if records else 0
+    # -- revisions and writes ------------------------------------------------------------
+
+    @_unavailable
+    def revision(self, clearance: Tlp = Tlp.RED) -> int:
+        """How many writes changed something a key of `clearance` can see."""
+        records = self._records(cypher.READ_REVISION, level=Tlp(clearance).level)
+        return int(records[0]["revision"] or 0) if records else 0
 
     @contextmanager
     def writer(
-        self, actor: str | None = None, action: str = "write", submission: str | None = None
+        self,
+        actor: str | None = None,
+        action: str = "write",
+        submission: str | None = None,
+        mode: WriteMode = WriteMode.MERGE,
     ) -> Iterator[Neo4jWriter]:
-        """One explicit write transaction: committed on normal exit, rolled back on error.
+        """One write: committed on normal exit, nothing kept on any exception.
 
-        Explicit rather than managed: a bundle is all-or-nothing, and replaying a caller's
-        block on a transient error is not ours to decide. (Neo4j keeps no audit trail, so
-        actor, action and submission are accepted for the contract and not stored.)
+        Small writes are one transaction; a bulk load goes on in bounded transactions and
+        becomes visible in its last (see `keten.graph.neo4j_writer`).
         """
-        with self._session(WRITE_ACCESS) as session:
-            tx = session.begin_transaction()
-            try:
-                writer = Neo4jWriter(tx)
-                yield writer
-                if writer.changed:
-                    tx.run(cypher.BUMP_REVISION).consume()
-                tx.commit()
-            finally:
-                if not tx.closed():
-                    tx.rollback()
+        try:
+            with self._session(WRITE_ACCESS) as session:
+                context = AuditContext(actor, action, submission)
+                if self.tx_rows:
+                    writer = Neo4jWriter(session, context, mode, self.tx_rows)
+                else:
+                    writer = Neo4jWriter(session, context, mode)
+                writer.begin(WRITE_WAIT)
+                try:
+                    yield writer
+                    writer.commit()
+                except BaseException:
+                    self._abort(writer)
+                    raise
+        except (DriverError, OSError) as exc:
+            raise self.unavailable(exc) from exc
 
+    @staticmethod
+    def _abort(writer: Neo4jWriter) -> None:
+        """Roll back; a server gone meanwhile leaves a hidden stage for the next writer."""
+        with suppress(DriverError, OSError):
+            writer.abort()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _green_ids(self, ids: set[str]) -> set[str]:
+        return {r["id"] for r in self._records(cypher.GREEN_IDS, ids=sorted(ids))}
+
+    def _redact(self, rows: list[Any], clearance: Tlp) -> list[Any]:
+        return redact_sources(rows, clearance, self._green_ids)
+
+    @_unavailable
     def get_entity(self, entity_id: str, clearance: Tlp = Tlp.RED) -> EntityRow | None:
         """One entity, or None when absent or above `clearance`."""
         records = self._records(cypher.GET_ENTITY, id=entity_id, level=clearance.level)
-        return entity_from_record(records[0]) if records else None
+        if not records:
+            return None
+        return self._redact([entity_from_map(records[0]["node"])], clearance)[0]
 
+    @_unavailable
     def list_entities(
         self, flt: EntityFilter, cursor: str | None = None, limit: int = 100
     ) -> Page[EntityRow]:
         """Entities ordered by id; `cursor` continues after the previous page."""
-        if flt.as_of:
-            raise HistoryUnavailableError("as_of listings need the SQLite store's history")
-        if flt.kind and flt.kind not in cypher.KINDS:
-            return Page([], None)
         params: dict[str, Any] = {"level": flt.clearance.level, "limit": limit + 1}
         if flt.text:
             params["text"] = flt.text.lower()
+            params["search"] = cypher.fulltext_query(flt.text)
         if flt.marking:
             params["marking"] = Tlp(flt.marking).level
         if cursor:
             (params["after"],) = decode_cursor(cursor, 1)
-        statement = cypher.list_entities(flt.kind, bool(flt.text), bool(flt.marking), bool(cursor))
-        rows = [entity_from_record(r) for r in self._records(statement, **params)]
-        return page_of(rows, limit, lambda e: (e.id,))
+        if flt.kind and flt.kind not in cypher.KINDS:
+            return Page([], None)
+        flags = (bool(flt.text), bool(flt.marking), bool(cursor))
+        if flt.as_of:
+            params["as_of"] = normalise_time(flt.as_of)
+            if flt.kind:
+                params["kind"] = flt.kind
+            statement = cypher.list_entities_as_of(bool(flt.kind), *flags)
+        else:
+            statement = cypher.list_entities(flt.kind, *flags)
+        rows = [entity_from_map(r["node"]) for r in self._records(statement, **params)]
+        return page_of(self._redact(rows, flt.clearance), limit, lambda e: (e.id,))
 
-    def get_relation(
-        self, ref: tuple[str, str, str, str], clearance: Tlp = Tlp.RED
-    ) -> RelationRow | None:
+    @_unavailable
+    def get_relation(self, ref: Ref, clearance: Tlp = Tlp.RED) -> RelationRow | None:
         """One relation by identity, or None when absent or not visible."""
         source, type_, target, key = ref
-        if type_ not in cypher.TYPES:
-            return None
         records = self._records(
-            cypher.get_relation(type_),
+            cypher.GET_RELATION,
             source=source,
+            type=type_,
             target=target,
             key=key,
             level=clearance.level,
         )
-        return relation_from_record(records[0]) if records else None
+        if not records:
+            return None
+        return self._redact([self._relation(records[0])], clearance)[0]
 
+    @staticmethod
+    def _relation(record: Any) -> RelationRow:
+        return relation_from_map(record["source"], record["type"], record["target"], record["rel"])
+
+    @_unavailable
     def list_relations(
         self, flt: RelationFilter, cursor: str | None = None, limit: int = 100
     ) -> Page[RelationRow]:
         """Relations ordered by identity; hidden if they or an endpoint are above clearance."""
-        if flt.as_of:
-            raise HistoryUnavailableError("as_of listings need the SQLite store's history")
         if flt.type and flt.type not in cypher.TYPES:
             return Page([], None)
         params: dict[str, Any] = {"level": flt.clearance.level, "limit": limit + 1}
-        if flt.source:
-            params["source"] = flt.source
-        if flt.target:
-            params["target"] = flt.target
+        for name in ("type", "source", "target"):
+            if getattr(flt, name):
+                params[name] = getattr(flt, name)
         if flt.marking:
             params["marking"] = Tlp(flt.marking).level
         if cursor:
-            after = decode_cursor(cursor, 4)
-            params.update({f"a{i}": value for i, value in enumerate(after)})
-        statement = cypher.list_relations(
-            flt.type, bool(flt.source), bool(flt.target), bool(flt.marking), bool(cursor)
-        )
-        rows = [relation_from_record(r) for r in self._records(statement, **params)]
-        return page_of(rows, limit, lambda r: r.ref)
+            params.update(zip(("a0", "a1", "a2", "a3"), decode_cursor(cursor, 4), strict=True))
+        flags = (bool(flt.source), bool(flt.target), bool(flt.marking), bool(cursor))
+        if flt.as_of:
+            params["as_of"] = normalise_time(flt.as_of)
+            statement = cypher.list_relations_as_of(bool(flt.type), *flags)
+        else:
+            params.pop("type", None)
+            statement = cypher.list_relations(flt.type, *flags)
+        rows = [self._relation(r) for r in self._records(statement, **params)]
+        return page_of(self._redact(rows, flt.clearance), limit, lambda r: r.ref)
 
-    def delete_entity(self, entity_id: str, actor: str | None = None) -> list[RelationRow] | None:
-        """Delete an entity with its relations; returns those relations, None if absent."""
+    # -- deleting --------------------------------------------------------------------------
 
-        def work(tx: ManagedTransaction) -> list[RelationRow] | None:
-            records = list(tx.run(cypher.RELATIONS_OF_ENTITY, id=entity_id))
-            if not records:
+    def delete_entity(
+        self,
+        entity_id: str,
+        clearance: Tlp = Tlp.RED,
+        cascade: bool = False,
+        actor: str | None = None,
+    ) -> list[RelationRow] | None:
+        """Delete an entity (see `GraphStore.delete_entity`); the visible relations that went."""
+        with self.writer(actor, "delete") as w:
+            entity = w.stored_entities([entity_id]).get(entity_id)
+            if entity is None or not clearance.allows(entity.marking):
                 return None
-            gone = [relation_from_record(r) for r in records if r["source"] is not None]
-            tx.run(cypher.DELETE_ENTITY, id=entity_id).consume()
-            tx.run(cypher.BUMP_REVISION).consume()
-            return gone
+            touching = w.touching(entity_id)
+            visible = self._visible(w, touching, clearance)
+            if visible and not cascade:
+                raise HasRelationsError(entity_id, len(visible))
+            w.delete_entity(entity, touching)
+        return self._redact(visible, clearance)
 
-        return self._write(work)
+    @staticmethod
+    def _visible(w: Neo4jWriter, relations: list[RelationRow], clearance: Tlp) -> list[RelationRow]:
+        """Those of `relations` a key of `clearance` can see (they and both ends)."""
+        if clearance == Tlp.RED:
+            return relations
+        ends = w.levels_of({end for r in relations for end in (r.source, r.target)})
+        seen = {i for i, level in ends.items() if level <= clearance.level}
+        return [
+            r
+            for r in relations
+            if clearance.allows(r.marking) and r.source in seen and r.target in seen
+        ]
 
-    def delete_relation(self, ref: tuple[str, str, str, str], actor: str | None = None) -> bool:
-        """Delete one relation; False when it was not there."""
-        source, type_, target, key = ref
-        if type_ not in cypher.TYPES:
-            return False
+    def delete_relation(
+        self, ref: Ref, clearance: Tlp = Tlp.RED, actor: str | None = None
+    ) -> RelationRow | None:
+        """Delete one visible relation; the row deleted, or None when it was not there."""
+        with self.writer(actor, "delete") as w:
+            relation = w.stored_relations([ref]).get(ref)
+            if relation is None or not self._visible(w, [relation], clearance):
+                return None
+            ends = w.levels_of([relation.source, relation.target]).values()
+            w.delete_relation(relation, max([LEVELS[relation.marking], *ends]))
+        return self._redact([relation], clearance)[0]
 
-        def work(tx: ManagedTransaction) -> bool:
-            record = tx.run(
-                cypher.delete_relation(type_), source=source, target=target, key=key
-            ).single()
-            if record is None or not record["deleted"]:
-                return False
-            tx.run(cypher.BUMP_REVISION).consume()
-            return True
+    # -- history ---------------------------------------------------------------------------
 
-        return self._write(work)
+    @_unavailable
+    def audit(
+        self,
+        entity: str | None = None,
+        since: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+        clearance: Tlp = Tlp.RED,
+    ) -> Page[AuditEntry]:
+        """The audit trail in order: entries `clearance` may read, optionally for one entity
+        (and its relations) or since a time."""
+        after = 0
+        if cursor:
+            (text,) = decode_cursor(cursor, 1)
+            if not text.isdigit():
+                raise ValueError("invalid cursor")
+            after = int(text)
+        params: dict[str, Any] = {"after": after, "level": clearance.level, "limit": limit + 1}
+        if entity:
+            params["entity"] = entity
+        if since:
+            params["since"] = normalise_time(since)
+        records = self._records(cypher.read_audit(bool(entity), bool(since)), **params)
+        entries = [self._entry(r, clearance.level) for r in records]
+        return page_of(entries, limit, lambda e: (str(e.seq),))
 
-    def audit(self, *args: Any, **kwargs: Any) -> Page[Any]:
-        """Neo4j keeps no audit trail: refused with a clear error."""
-        raise HistoryUnavailableError("the audit trail needs the SQLite store")
+    @staticmethod
+    def _entry(record: Any, level: int) -> AuditEntry:
+        """An audit node as an entry, bulk counts summed over the levels the reader may see."""
+        detail = orjson.loads(record["detail"]) if record["detail"] else None
+        if detail and "levels" in detail:
+            detail = {"counts": visible_counts(detail.pop("levels"), level), **detail}
+        relation = record["relation"]
+        return AuditEntry(
+            record["seq"],
+            record["at"],
+            record["actor"],
+            record["action"],
+            record["entity"] if relation is None else None,
+            list(relation) if relation is not None else None,
+            record["submission"],
+            detail,
+        )
 
+    # -- neighbourhoods and streams --------------------------------------------------------
+
+    @_unavailable
     def neighbourhood(
         self, entity_id: str, depth: int = 1, clearance: Tlp = Tlp.RED, limit: int = 500
     ) -> tuple[list[EntityRow], list[RelationRow]]:
-        """Entities within `depth` hops either way (at most `limit`) and relations among them.
-
-        Breadth first, one query per hop, with the same rules as `SqliteStore.neighbourhood`.
-        """
+        """Entities within `depth` hops either way (at most `limit`) and relations among them."""
         if self.get_entity(entity_id, clearance) is None:
             return [], []
         seen, relations = walk_neighbourhood(
             entity_id, depth, limit, lambda ids: self._touching(ids, clearance)
         )
         records = self._records(cypher.ENTITIES_BY_ID, ids=sorted(seen))
-        entities = [entity_from_record(r) for r in records]
-        return entities, relations
+        entities = [entity_from_map(r["node"]) for r in records]
+        return self._redact(entities, clearance), self._redact(relations, clearance)
 
     def _touching(self, ids: set[str], clearance: Tlp) -> list[RelationRow]:
         if not ids:
             return []
         records = self._records(cypher.RELATIONS_TOUCHING, ids=sorted(ids), level=clearance.level)
-        return sorted((relation_from_record(r) for r in records), key=lambda r: r.ref)
+        return sorted((self._relation(r) for r in records), key=lambda r: r.ref)
 
+    @_unavailable_stream
     def iter_entities(self, clearance: Tlp = Tlp.RED) -> Iterator[EntityRow]:
         """Every entity at or below `clearance`, ordered by id, one read transaction a page."""
         cursor: str | None = None
@@ -417,44 +439,52 @@ class Neo4jStore:
                 return
             cursor = page.next_cursor
 
+    @_unavailable_stream
     def iter_relations(self, clearance: Tlp = Tlp.RED) -> Iterator[RelationRow]:
-        """Every visible relation, ordered by identity, streamed a page of sources at a time.
-
-        Pages follow the source ids through the uniqueness index, so each read transaction
-        touches only its own sources' relations (keyset paging on the relation identity
-        would sort every relation for every page).
-        """
+        """Every visible relation, streamed a page of source ids at a time (each read
+        transaction touches only its own sources' relations)."""
         after = ""
         level = clearance.level
 
         def page(tx: ManagedTransaction) -> tuple[list[str], list[RelationRow]]:
             records = tx.run(cypher.ENTITY_IDS_PAGE, after=after, level=level, limit=STREAM_PAGE)
             ids = [r["id"] for r in records]
-            rows = [
-                relation_from_record(r) for r in tx.run(cypher.RELATIONS_FROM, ids=ids, level=level)
-            ]
+            rows = [self._relation(r) for r in tx.run(cypher.RELATIONS_FROM, ids=ids, level=level)]
             return ids, sorted(rows, key=lambda r: r.ref)
 
         while True:
             ids, rows = self._read(page)
-            yield from rows
+            yield from self._redact(rows, clearance)
             if len(ids) < STREAM_PAGE:
                 return
             after = ids[-1]
 
+    @_unavailable
     def projection_rows(
         self, clearance: Tlp = Tlp.RED
-    ) -> tuple[list[tuple[str, str, str]], list[dict[str, Any]]]:
-        """Just what the analysis projection reads: (id, kind, name) and the cascade edges'
-        numbers, without the property documents or provenance."""
+    ) -> tuple[list[EntityRow], list[RelationRow]]:
+        """Just what the analysis projection reads: entities' id, kind and name, and every
+        visible relation with the numbers the cascade and the assessment rule use."""
         level = clearance.level
-        entities = [
-            (r["id"], r["kind"], r["name"])
-            for r in self._records(cypher.PROJECTION_ENTITIES, level=level)
-        ]
-        relations = [r.data() for r in self._records(cypher.PROJECTION_RELATIONS, level=level)]
-        return entities, relations
 
+        def entities(tx: ManagedTransaction) -> list[EntityRow]:
+            result = tx.run(cypher.PROJECTION_ENTITIES, level=level)
+            return [EntityRow(i, k, n) for i, k, n in result]
+
+        def relations(tx: ManagedTransaction) -> list[RelationRow]:
+            out = []
+            for s, t, g, key, buffer, strength, group, rel, cred, updated in tx.run(
+                cypher.PROJECTION_RELATIONS, level=level
+            ):
+                props = {"buffer_hours": buffer, "strength": strength}
+                props |= {"redundancy_group": group, "reliability": rel, "credibility": cred}
+                props = {k: v for k, v in props.items() if v is not None}
+                out.append(RelationRow(s, t, g, key, props=props, updated_at=updated))
+            return out
+
+        return self._read(entities), self._read(relations)
+
+    @_unavailable
     def counts(self, clearance: Tlp = Tlp.RED) -> dict[str, int]:
         """Numbers of visible entities and relations."""
         level = clearance.level
@@ -462,6 +492,17 @@ class Neo4jStore:
         relations = self._records(cypher.COUNT_RELATIONS, level=level)[0]["total"]
         return {"entities": int(entities), "relations": int(relations)}
 
+    @_unavailable
+    def is_empty(self) -> bool:
+        """True when the store holds no visible entity (a RESTORE is only for an empty store)."""
+        return not self._records(cypher.ANY_ENTITY)
+
+    @_unavailable
+    def hidden_loads(self) -> list[str]:
+        """Loads whose records are not visible yet (named queries leave them out)."""
+        return list(self._records(cypher.READ_HIDDEN)[0]["hidden"])
+
+    @_unavailable
     def run_read(
         self, statement: str, params: dict[str, Any], limit: int, timeout: float = 30.0
     ) -> tuple[list[str], list[list[Any]], bool]:
@@ -469,7 +510,9 @@ class Neo4jStore:
 
         The session's READ access mode makes the server refuse any write, whatever the text.
         """
+        from neo4j import unit_of_work
 
+        @unit_of_work(timeout=timeout)
         def work(tx: ManagedTransaction) -> tuple[list[str], list[list[Any]], bool]:
             result = tx.run(statement, params)
             columns = list(result.keys())
@@ -477,31 +520,33 @@ class Neo4jStore:
             result.consume()
             return columns, rows[:limit], len(rows) > limit
 
-        work_with_timeout = _with_timeout(work, timeout)
-        return self._read(work_with_timeout)
+        return self._read(work)
 
+    @_unavailable
+    def clear_abandoned_loads(self) -> None:
+        """Remove the stages of bulk loads whose process died (the next writer does it too)."""
+        with self._session(WRITE_ACCESS) as session:
+            writer = Neo4jWriter(session, AuditContext(), WriteMode.MERGE)
+            writer.begin(0)
+            assert writer.tx is not None
+            writer.tx.rollback()
+
+    @_unavailable
     def wipe(self) -> None:
-        """Delete everything, revision included (tests only)."""
-        self._write(lambda tx: tx.run(cypher.WIPE).consume())
-        self._write(lambda tx: tx.run(cypher.ENSURE_META).consume())
+        """Delete everything, revisions and history included (tests and benchmarks only)."""
+        with self._session(WRITE_ACCESS) as session:
+            session.run(cypher.WIPE).consume()
+            session.execute_write(lambda tx: tx.run(cypher.ENSURE_META).consume())
 
     def close(self) -> None:
         """Close the driver and its connection pool."""
         self._driver.close()
 
 
-def _with_timeout(
-    work: Callable[[ManagedTransaction], R], seconds: float
-) -> Callable[[ManagedTransaction], R]:
-    from neo4j import unit_of_work
-
-    return unit_of_work(timeout=seconds)(work)
-
-
-def open_test_store() -> Neo4jStore:
+def open_test_store(**options: Any) -> Neo4jStore:
     """An empty `Neo4jStore` on the server in NEO4J_URI (NEO4J_USER, NEO4J_PASSWORD).
 
-    For the contract suite: it wipes the database, so point it at a throwaway server.
+    For the tests: it wipes the database, so point it at a throwaway server.
     """
     uri = os.environ.get("NEO4J_URI")
     if not uri:
@@ -511,6 +556,10 @@ def open_test_store() -> Neo4jStore:
         os.environ.get("NEO4J_USER", "neo4j"),
         os.environ.get("NEO4J_PASSWORD", ""),
         database=os.environ.get("NEO4J_DATABASE") or None,
+        **options,
     )
     store.wipe()
     return store
+
+
+__all__ = ["Neo4jStore", "open_test_store"]

@@ -35,7 +35,7 @@ def lint(statements: list[dict[str, Any]], tmp_path: Path) -> list[dict[str, Any
     assert node, "node is not installed: the Cypher lint test needs Node.js and `npm ci`"
     assert LINTER.is_dir(), f"{LINTER} is missing: run `npm ci` in {ROOT}"
     payload = {
-        "labels": [*cypher.KINDS, "Entity", "KetenMeta"],
+        "labels": [*cypher.KINDS, *cypher.INTERNAL_LABELS],
         "relationshipTypes": list(cypher.TYPES),
         "statements": statements,
     }
@@ -91,7 +91,11 @@ def test_named_queries_pass_neo4j_lint(tmp_path: Path) -> None:
         {
             "name": q.name,
             "cypher": q.cypher,
-            "parameters": {"level": 0, **{p.name: p.default or "" for p in q.parameters}},
+            "parameters": {
+                "level": 0,
+                "hidden": [],
+                **{p.name: p.default or "" for p in q.parameters},
+            },
         }
         for q in queries.values()
     ]
@@ -117,13 +121,15 @@ def test_the_linter_catches_errors(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("kind", cypher.KINDS)
 def test_labels_come_only_from_the_whitelist(kind: str) -> None:
-    assert f":{kind} " in cypher.upsert_entities(kind)
+    assert f":{kind})" in cypher.create_entities(kind)
     with pytest.raises(ValueError, match="unknown entity kind"):
-        cypher.upsert_entities(kind + "`) DETACH DELETE (x")
+        cypher.create_entities(kind + "`) DETACH DELETE (x")
+    with pytest.raises(ValueError, match="unknown entity kind"):
+        cypher.list_entities(kind.lower())
 
 
 def test_relationship_types_come_only_from_the_whitelist() -> None:
     with pytest.raises(ValueError, match="unknown relation type"):
-        cypher.upsert_relations("DEPENDS_ON]->() DETACH DELETE (x)<-[:X")
+        cypher.create_relations("DEPENDS_ON]->() DETACH DELETE (x)<-[:X")
     with pytest.raises(ValueError, match="unknown relation type"):
         cypher.list_relations("depends_on")

@@ -19,7 +19,7 @@ from keten.graph.named_queries import (
     run_readonly,
 )
 from keten.graph.sqlite import SqliteStore
-from keten.graph.store import EntityRow, RelationRow
+from keten.graph.store import EntityRow, RelationRow, WriteMode
 from keten.schema.markings import Tlp
 
 needs_neo4j = pytest.mark.skipif(
@@ -41,6 +41,7 @@ def test_library_is_complete_and_documented() -> None:
     for q in queries.values():
         listed = q.as_dict()
         assert listed["description"] and "$level" in listed["cypher"]
+        assert "$hidden" in listed["cypher"]
         for p in q.parameters:
             assert f"${p.name}" in q.cypher, f"{q.name} never uses ${p.name}"
 
@@ -147,7 +148,7 @@ def neo4j() -> Iterator[object]:
 def test_export_from_sqlite_loads_into_neo4j_unchanged(sqlite: SqliteStore, neo4j: object) -> None:
     sample(sqlite)
     entities, relations = list(sqlite.iter_entities()), list(sqlite.iter_relations())
-    with neo4j.writer() as w:  # type: ignore[attr-defined]
+    with neo4j.writer(mode=WriteMode.RESTORE) as w:  # type: ignore[attr-defined]
         w.upsert_entities(entities)
         w.upsert_relations(relations)
     assert list(neo4j.iter_entities()) == entities  # type: ignore[attr-defined]
