@@ -217,7 +217,8 @@ Row = TypeVar("Row", EntityRow, RelationRow)
 def redact_sources(
     rows: list[Row], clearance: Tlp, green_ids: Callable[[set[str]], set[str]]
 ) -> list[Row]:
-    """Leave out of each row's `source_ids` the records the clearance may not see.
+    """Leave out of each row the ids of records the clearance may not see: entries of
+    `source_ids`, and keys of `impact` (a Threat's impact class per Interest).
 
     An id in a namespace above the clearance is dropped by its name alone; below green, ids
     of the plain namespace are looked up (`green_ids` names those among them marked green).
@@ -225,23 +226,43 @@ def redact_sources(
     """
     if clearance == Tlp.RED:
         return rows
-    cited = {i for row in rows for i in row.props.get("source_ids") or ()}
+    cited = {i for row in rows for i in _references(row.props)}
     if not cited:
         return rows
     hidden = {i for i in cited if hidden_by_namespace(i, clearance)}
     if clearance.level < Tlp.GREEN.level:
         hidden |= green_ids(cited - hidden)
-    if not hidden:
-        return rows
-    for row in rows:
-        cites = row.props.get("source_ids")
-        if cites and not hidden.isdisjoint(cites):
-            kept = [i for i in cites if i not in hidden]
-            if kept:
-                row.props["source_ids"] = kept
-            else:
-                del row.props["source_ids"]
+    if hidden:
+        for row in rows:
+            _drop_references(row.props, hidden)
     return rows
+
+
+def _references(props: dict[str, Any]) -> list[str]:
+    """The ids a record's properties name: its cited sources and the interests it rates."""
+    found = [i for i in props.get("source_ids") or () if isinstance(i, str)]
+    impact = props.get("impact")
+    if isinstance(impact, dict):
+        found += [i for i in impact if isinstance(i, str)]
+    return found
+
+
+def _drop_references(props: dict[str, Any], hidden: set[str]) -> None:
+    """Remove the hidden ids from `source_ids` and `impact` (and either when left empty)."""
+    cites = props.get("source_ids")
+    if cites and not hidden.isdisjoint(cites):
+        kept = [i for i in cites if i not in hidden]
+        if kept:
+            props["source_ids"] = kept
+        else:
+            del props["source_ids"]
+    impact = props.get("impact")
+    if isinstance(impact, dict) and not hidden.isdisjoint(impact):
+        rated = {i: c for i, c in impact.items() if i not in hidden}
+        if rated:
+            props["impact"] = rated
+        else:
+            del props["impact"]
 
 
 def paged(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 
 from keten.graph.history import AUDIT_EACH_UP_TO
+from keten.graph.projection import build_projection
 from keten.graph.rows import normalise_time, now
 from keten.graph.store import (
     KEEP,
@@ -267,6 +269,24 @@ def test_source_ids_never_name_what_the_clearance_hides(store: Any) -> None:
     assert all("src:secret@red" not in (e.props.get("source_ids") or []) for e in entities)
 
 
+def test_impact_never_rates_an_interest_the_clearance_hides(store: Any) -> None:
+    impact = {"interest:open": "C", "interest:green": "D", "interest:hidden@amber": "E"}
+    write_entities(
+        store,
+        EntityRow("interest:open", "Interest", "Open"),
+        EntityRow("interest:green", "Interest", "Green", "green"),
+        EntityRow("interest:hidden@amber", "Interest", "Hidden", "amber"),
+        EntityRow("threat:t", "Threat", "T", props={"impact": impact}),
+    )
+    assert store.get_entity("threat:t").props["impact"] == impact
+    assert store.get_entity("threat:t", Tlp.AMBER).props["impact"] == impact
+    assert store.get_entity("threat:t", Tlp.GREEN).props["impact"] == {
+        "interest:open": "C",
+        "interest:green": "D",
+    }
+    assert store.get_entity("threat:t", Tlp.CLEAR).props["impact"] == {"interest:open": "C"}
+
+
 def test_revisions_count_only_what_a_clearance_can_see(store: Any) -> None:
     fill(store)
     assert [store.revision(level) for level in Tlp] == [1, 1, 1, 1, 1]
@@ -469,3 +489,52 @@ def test_bulk_writes_get_one_entry_counted_per_clearance(store: Any) -> None:
     assert entry.detail == {"counts": {"entities_created": AUDIT_EACH_UP_TO + 2}}
     (green,) = store.audit(clearance=Tlp.GREEN).items
     assert green.detail == {"counts": {"entities_created": AUDIT_EACH_UP_TO + 1}}
+
+
+# -- the analysis projection --------------------------------------------------------------
+
+
+class FullStreams:
+    """A store seen only through `iter_entities`/`iter_relations` (no `projection_rows`)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def revision(self, clearance: Tlp = Tlp.RED) -> int:
+        return int(self.store.revision(clearance))
+
+    def iter_entities(self, clearance: Tlp = Tlp.RED) -> Any:
+        return self.store.iter_entities(clearance)
+
+    def iter_relations(self, clearance: Tlp = Tlp.RED) -> Any:
+        return self.store.iter_relations(clearance)
+
+
+@pytest.mark.parametrize("clearance", [Tlp.CLEAR, Tlp.RED])
+@pytest.mark.parametrize("rule", ["all", "most_reliable"])
+def test_projection_reads_the_same_graph_however_it_reads(
+    store: Any, clearance: Tlp, rule: Any
+) -> None:
+    fill(store)
+    with store.writer() as w:
+        w.upsert_relations(
+            [
+                RelationRow("vp:water", "DEPENDS_ON", "vp:power", "tno", props={"strength": 0.3}),
+                RelationRow(
+                    "vp:water", "DEPENDS_ON", "vp:power", "rivm", props={"reliability": "A"}
+                ),
+                RelationRow(
+                    "vp:water",
+                    "DEPENDS_ON",
+                    "org:hospital",
+                    props={"redundancy_group": "g", "buffer_hours": 2},
+                ),
+            ]
+        )
+    narrow = build_projection(store, clearance, rule)
+    full = build_projection(FullStreams(store), clearance, rule)
+    for name, value in vars(full).items():
+        if isinstance(value, np.ndarray):
+            assert np.array_equal(getattr(narrow, name), value), name
+        elif not name.startswith("_"):
+            assert getattr(narrow, name) == value, name
