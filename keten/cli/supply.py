@@ -17,10 +17,11 @@ from rich.table import Table
 
 from keten.cli.analysis import cascade_table, interests_table
 from keten.cli.app import app
+from keten.cli.store_commands import cli_user
 from keten.config import Settings
 from keten.graph import open_store
 from keten.graph.projection import build_projection
-from keten.ingest import BundleRejected
+from keten.ingest import Attribution, BundleRejected
 from keten.ingest.trade import import_trade
 from keten.queries.cascade import CascadeResult
 from keten.queries.dependencies import (
@@ -219,7 +220,8 @@ def import_trade_command(
     """Turn trade statistics into supplier shares per product and year, all or nothing."""
     store = open_store(Settings.from_env())
     try:
-        done = import_trade(store, file, resource_map, source, dry_run, marking, institute)
+        by = Attribution(cli_user().actor, "import-trade")
+        done = import_trade(store, file, resource_map, source, dry_run, marking, institute, by)
     except BundleRejected as rejected:
         err.print(rejected.report(), markup=False, highlight=False, soft_wrap=True)
         err.print("[bold red]nothing was written[/]")

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from keten.graph.store import EntityFilter, GraphStore, RelationFilter, RelationRow, paged
-from keten.ingest.loader import LoadReport, load_bundle
+from keten.ingest.loader import Attribution, LoadReport, load_bundle
 from keten.ingest.problems import BundleRejected, Problem, ProblemLog
 from keten.ingest.readers import RawRecord
 from keten.ingest.shares import ShareTally
@@ -375,8 +375,11 @@ def import_trade(
     dry_run: bool = False,
     marking: Tlp = Tlp.CLEAR,
     institute: str | None = None,
+    by: Attribution = Attribution(action="import-trade"),
 ) -> TradeImport:
     """Read a trade CSV and load its shares; raise BundleRejected naming every problem.
+
+    `by` names who imports, for the audit trail.
 
     `marking` applies to the shares and the Source made for the file (the Resources and
     Countries they need stay clear, so that marking trade data never hides public records);
@@ -412,7 +415,7 @@ def import_trade(
     for record in [*entities, *bundle.relations] if institute else []:
         record["institute"] = institute
     report = load_bundle(
-        store, {"entities": entities, "relations": bundle.relations}, dry_run, file
+        store, {"entities": entities, "relations": bundle.relations}, dry_run, file, by
     )
     created = ([cited] if new_source else []) + bundle.created
     return TradeImport(report, cited, bundle.resource_years, len(bundle.relations), created)
