@@ -116,6 +116,7 @@ def schema_statements() -> tuple[str, ...]:
     )
 
 
+META_EXISTS = "MATCH (m:KetenMeta {id: 'meta'}) RETURN count(m) AS found"
 ENSURE_META = (
     "MERGE (m:KetenMeta {id: 'meta'}) ON CREATE SET m.keten_revisions = [0, 0, 0, 0, 0], "
     "m.keten_stamp = '', m.keten_audit_seq = 0, m.keten_hidden = [], m.keten_lease = '', "

@@ -21,6 +21,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from operator import attrgetter
 from typing import Any, ParamSpec, TypeVar
 
 import orjson
@@ -151,7 +152,8 @@ class Neo4jStore:
                 )
             for statement in cypher.schema_statements():
                 session.run(statement).consume()
-            session.execute_write(lambda tx: tx.run(cypher.ENSURE_META).consume())
+            if not session.run(cypher.META_EXISTS).single(strict=True)["found"]:
+                session.execute_write(lambda tx: tx.run(cypher.ENSURE_META).consume())
 
     def unavailable(self, exc: BaseException) -> StoreUnavailableError:
         """One line for a person: where, what failed, what to check."""
@@ -480,6 +482,7 @@ class Neo4jStore:
                 props |= {"redundancy_group": group, "reliability": rel, "credibility": cred}
                 props = {k: v for k, v in props.items() if v is not None}
                 out.append(RelationRow(s, t, g, key, props=props, updated_at=updated))
+            out.sort(key=attrgetter("source", "type", "target", "key"))  # as iter_relations
             return out
 
         return self._read(entities), self._read(relations)

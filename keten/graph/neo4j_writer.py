@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 from neo4j import ManagedTransaction, Session, Transaction
+from neo4j.exceptions import TransientError
 
 from keten.graph import cypher
 from keten.graph.history import AUDIT_EACH_UP_TO, AuditContext
@@ -83,10 +84,13 @@ def _start_ticks(pid: int) -> str:
 
 
 def owner_alive(owner: str) -> bool:
-    """False when `owner` is a process of this host that no longer runs; True otherwise
-    (a process on another host is trusted until its lease expires)."""
-    host, _, rest = owner.partition(":")
-    pid_text, _, ticks = rest.partition(":")
+    """False when `owner` (`process_owner()` and a load id) is a process of this host that
+    no longer runs; True otherwise (one on another host is trusted until its lease expires).
+
+    >>> owner_alive(process_owner() + ":load"), owner_alive(socket.gethostname() + ":999999999:1:x")
+    (True, False)
+    """
+    host, pid_text, ticks = [*owner.split(":"), "", ""][:3]
     if host != socket.gethostname() or not pid_text.isdigit():
         return True
     pid = int(pid_text)
@@ -140,8 +144,8 @@ class Neo4jWriter:
         self.context = context
         self.mode = mode
         self.tx_rows = tx_rows
-        self.owner = process_owner()
         self.load = uuid.uuid4().hex
+        self.owner = f"{process_owner()}:{self.load}"
         self.tx: Transaction | None = None
         self.stamp = ""
         self.staged = False
@@ -169,7 +173,11 @@ class Neo4jWriter:
         deadline = time.monotonic() + wait
         while True:
             tx = self.session.begin_transaction()
-            tx.run(cypher.LOCK_META).consume()
+            try:
+                tx.run(cypher.LOCK_META).consume()
+            except TransientError:  # a deadlock with a schema or meta statement: try again
+                tx.rollback()
+                continue
             meta = tx.run(cypher.READ_META).single(strict=True)
             lease, hidden = meta["lease"], list(meta["hidden"] or [])
             lease_live = bool(lease) and not meta["expired"] and owner_alive(lease)

@@ -187,6 +187,16 @@ def _csr(
     return indptr, head[order], [np.asarray(c)[order] for c in columns]
 
 
+def _rows(store: ReadableStore, clearance: Tlp) -> tuple[Any, Any]:
+    """Entities and relations to read: only the columns the projection needs when the store
+    offers them (`projection_rows`: a server store then sends no property documents), else
+    the full streams."""
+    narrow = getattr(store, "projection_rows", None)
+    if narrow is not None:
+        return narrow(clearance)
+    return store.iter_entities(clearance), store.iter_relations(clearance)
+
+
 def build_projection(
     store: ReadableStore, clearance: Tlp, assessments: AssessmentRule = "all"
 ) -> Projection:
@@ -198,7 +208,8 @@ def build_projection(
     counts (see keten.graph.assessments).
     """
     revision = store.revision(clearance)
-    ids, kinds, names = _entities(store.iter_entities(clearance))
+    entity_rows, relation_rows = _rows(store, clearance)
+    ids, kinds, names = _entities(entity_rows)
     index = {entity_id: i for i, entity_id in enumerate(ids)}
     tails: list[int] = []
     heads: list[int] = []
@@ -212,7 +223,7 @@ def build_projection(
     rel_source: list[int] = []
     rel_target: list[int] = []
     rel_type: list[int] = []
-    for rel in choose_assessments(store.iter_relations(clearance), assessments):
+    for rel in choose_assessments(relation_rows, assessments):
         s, t = index.get(rel.source), index.get(rel.target)
         code = TYPE_CODE.get(rel.type)
         if s is None or t is None or code is None:
