@@ -134,7 +134,9 @@ start() {
   mkdir -p "$DIR"
   chmod 700 "$DIR"
   [[ -f $LOG ]] && mv -f "$LOG" "$LOG.1"
-  local -a jvm=(-Xmx"${NEO4J_HEAP:-1g}" -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError -Dfile.encoding=UTF-8)
+  # G1PeriodicGCInterval: an idle server hands heap grown by a big query back to the system.
+  local -a jvm=(-Xmx"${NEO4J_HEAP:-1g}" -XX:+UseG1GC -XX:G1PeriodicGCInterval=30000
+    -XX:+ExitOnOutOfMemoryError -Dfile.encoding=UTF-8)
   [[ -f $JSA ]] && jvm+=(-XX:SharedArchiveFile="$JSA" -Xlog:cds=off -Xlog:cds+dynamic=off)
   local -a settings=(
     "server.memory.pagecache.size=${NEO4J_PAGECACHE:-512m}"
