@@ -19,7 +19,9 @@ from pathlib import Path
 
 import orjson
 
-from keten.graph.sqlite import INSERT_ENTITY, INSERT_RELATION, SqliteStore
+from keten.graph.rows import now
+from keten.graph.sqlite import SqliteStore
+from keten.graph.sqlite_writer import INSERT_ENTITY_NEW, INSERT_RELATION_NEW
 from keten.ingest import load_paths
 
 
@@ -67,12 +69,15 @@ def baseline(path: Path, db: Path) -> float:
     e_params, r_params = entity_params(entities), relation_params(relations)
     store = SqliteStore(db)
     conn = store._conn()
+    stamp = (now(),)
+    e_params = [p + stamp for p in e_params]
+    r_params = [p + stamp for p in r_params]
     start = time.perf_counter()
     conn.execute("BEGIN IMMEDIATE")
     for k in range(0, len(e_params), 5000):
-        conn.executemany(INSERT_ENTITY, e_params[k : k + 5000])
+        conn.executemany(INSERT_ENTITY_NEW, e_params[k : k + 5000])
     for k in range(0, len(r_params), 5000):
-        conn.executemany(INSERT_RELATION, r_params[k : k + 5000])
+        conn.executemany(INSERT_RELATION_NEW, r_params[k : k + 5000])
     conn.execute("COMMIT")
     seconds = time.perf_counter() - start
     store.close()

@@ -49,23 +49,21 @@ RELATION_COLUMNS = "source, type, target, key, marking, props, created_at, updat
 
 INSERT_ENTITY_NEW = """
 INSERT OR IGNORE INTO entities (id, kind, name, marking, props, search, created_at, updated_at)
-SELECT ?1, ?2, ?3, max(?4, 0), ?5, ?6, stamp, stamp FROM clock WHERE ?10 >= 0
+VALUES (?1, ?2, ?3, max(?4, 0), ?5, ?6, ?11, ?11)
 """
-"""The fast path: new entities get the transaction's stamp (input times are ignored; the
-always-true `?10 >= 0` only makes the statement take the whole parameter tuple)."""
+"""The fast path: new entities get the transaction's stamp, appended to each parameter tuple
+as ?11 (the times a row brings are ignored)."""
 INSERT_ENTITY_RESTORED = """
 INSERT OR IGNORE INTO entities (id, kind, name, marking, props, search, created_at, updated_at)
-SELECT ?1, ?2, ?3, max(?4, 0), ?5, ?6, coalesce(?8, ?9, stamp), coalesce(?9, stamp)
-FROM clock WHERE ?10 >= 0
+VALUES (?1, ?2, ?3, max(?4, 0), ?5, ?6, coalesce(?8, ?9, ?11), coalesce(?9, ?11))
 """
 INSERT_RELATION_NEW = """
 INSERT OR IGNORE INTO relations (source, type, target, key, marking, props, created_at, updated_at)
-SELECT ?1, ?2, ?3, ?4, max(?5, 0), ?6, stamp, stamp FROM clock WHERE ?10 >= 0
+VALUES (?1, ?2, ?3, ?4, max(?5, 0), ?6, ?11, ?11)
 """
 INSERT_RELATION_RESTORED = """
 INSERT OR IGNORE INTO relations (source, type, target, key, marking, props, created_at, updated_at)
-SELECT ?1, ?2, ?3, ?4, max(?5, 0), ?6, coalesce(?8, ?9, stamp), coalesce(?9, stamp)
-FROM clock WHERE ?10 >= 0
+VALUES (?1, ?2, ?3, ?4, max(?5, 0), ?6, coalesce(?8, ?9, ?11), coalesce(?9, ?11))
 """
 PUT_ENTITY = """
 INSERT INTO entities (id, kind, name, marking, props, search, created_at, updated_at)
@@ -89,23 +87,19 @@ AUDIT_LEVEL = -1
 """Position of the audit level in a parameter tuple (the last)."""
 
 
-def nulls_of(props: dict[str, Any]) -> str | None:
-    """The properties a row removes (given as None), as JSON, or None when there are none."""
+def split_props(props: dict[str, Any]) -> tuple[str, str | None]:
+    """A row's properties as (canonical JSON of those it sets, JSON list of those it removes,
+    or None when it removes none)."""
     if None not in props.values():
-        return None
-    return orjson.dumps(sorted(k for k, v in props.items() if v is None)).decode()
+        return dump_props(props), None
+    removed = sorted(k for k, v in props.items() if v is None)
+    return dump_props({k: v for k, v in props.items() if v is not None}), orjson.dumps(
+        removed
+    ).decode()
 
 
-def kept(props: dict[str, Any]) -> dict[str, Any]:
-    """The properties a row sets."""
-    if None not in props.values():
-        return props
-    return {k: v for k, v in props.items() if v is not None}
-
-
-def level_param(marking: str) -> int:
-    """A marking as a parameter: its level, or -1 for KEEP."""
-    return -1 if marking == KEEP else LEVELS[marking]
+LEVEL_PARAMS = {**LEVELS, KEEP: -1}
+"""A marking as a parameter: its level, or -1 for KEEP."""
 
 
 def entity_params(rows: list[EntityRow]) -> list[tuple[Any, ...]]:
@@ -113,21 +107,16 @@ def entity_params(rows: list[EntityRow]) -> list[tuple[Any, ...]]:
 
     (id, kind, name, level, props, search, removed, created_at, updated_at, audit level).
     """
-    return [
-        (
-            r.id,
-            r.kind,
-            r.name,
-            level_param(r.marking),
-            dump_props(kept(r.props)),
-            search_text(r.name, r.props),
-            nulls_of(r.props),
-            r.created_at,
-            r.updated_at,
-            max(level_param(r.marking), 0),
-        )
-        for r in rows
-    ]
+    params = []
+    for r in rows:
+        level = LEVEL_PARAMS[r.marking]
+        props, removed = split_props(r.props)
+        search = search_text(r.name, r.props)
+        params.append(
+            (r.id, r.kind, r.name, level, props, search, removed, r.created_at, r.updated_at,
+             max(level, 0))
+        )  # fmt: skip
+    return params
 
 
 def relation_params(rows: list[RelationRow]) -> list[tuple[Any, ...]]:
@@ -135,21 +124,18 @@ def relation_params(rows: list[RelationRow]) -> list[tuple[Any, ...]]:
 
     (source, type, target, key, level, props, removed, created_at, updated_at, audit level).
     """
-    return [
-        (
-            r.source,
-            r.type,
-            r.target,
-            r.key,
-            level_param(r.marking),
-            dump_props(kept(r.props)),
-            nulls_of(r.props),
-            r.created_at,
-            r.updated_at,
-            audit_level(r.ref, max(level_param(r.marking), 0)),
-        )
-        for r in rows
-    ]
+    params = []
+    for r in rows:
+        level = LEVEL_PARAMS[r.marking]
+        props, removed = split_props(r.props)
+        audit = max(level, 0)
+        if "@" in r.source or "@" in r.target:  # an end in a namespace: it may raise the level
+            audit = audit_level(r.ref, audit)
+        params.append(
+            (r.source, r.type, r.target, r.key, level, props, removed, r.created_at,
+             r.updated_at, audit)
+        )  # fmt: skip
+    return params
 
 
 def with_nulls(props_json: str, removed: str | None) -> dict[str, Any]:
@@ -268,8 +254,9 @@ class SqliteWriter:
             insert = INSERT_ENTITY_RESTORED if restore else INSERT_ENTITY_NEW
         else:
             insert = INSERT_RELATION_RESTORED if restore else INSERT_RELATION_NEW
+        stamp = (self.stamp,)
         self.conn.execute("SAVEPOINT batch")
-        if self.conn.executemany(insert, params).rowcount < len(params):
+        if self.conn.executemany(insert, [p + stamp for p in params]).rowcount < len(params):
             self.conn.execute("ROLLBACK TO batch")
             self.conn.execute("RELEASE batch")
             return False

@@ -55,7 +55,7 @@ def entity_rows(batch: list[RawRecord]) -> Checked[EntityRow]:
             pass
         else:
             rows = [to_entity_row(record) for record in records]
-            if not any(marking_problem(r.id, r.marking or None) for r in rows):
+            if not any(marking_problem(r.id, r.marking or None) for r in unusual(rows)):
                 return batch, rows, []
     return split(batch, [entity_row(i.data, i.file, i.where) for i in batch])
 
@@ -71,9 +71,21 @@ def relation_rows(batch: list[RawRecord]) -> Checked[RelationRow]:
         else:
             if not any(relation_rule_errors(record) for record in records):
                 rows = [to_relation_row(record) for record in records]
-                if not any(marking_problem(r.key, r.marking or None) for r in rows):
+                if not any(marking_problem(r.key, r.marking or None) for r in unusual(rows)):
                     return batch, rows, []
     return split(batch, [relation_row(i.data, i.file, i.where) for i in batch])
+
+
+PLAIN_MARKINGS = frozenset({KEEP, "clear", "green"})
+
+
+def unusual(rows: list[R]) -> list[R]:
+    """The rows whose marking or identity could break the namespace rule (most cannot)."""
+    return [
+        r
+        for r in rows
+        if r.marking not in PLAIN_MARKINGS or "@" in (r.id if isinstance(r, EntityRow) else r.key)
+    ]
 
 
 def clean(data: Any) -> bool:
@@ -135,7 +147,7 @@ def given_marking(identity: str, record: dict[str, Any]) -> str:
     """The marking a record gives (popped): KEEP when it gives none and its identity's
     namespace implies none; a null marking is the namespace's, or clear."""
     if "marking" not in record:
-        return implied_marking(identity) or KEEP
+        return KEEP if "@" not in identity else implied_marking(identity) or KEEP
     marking: str | None = record.pop("marking")
     return marking or implied_marking(identity) or "clear"
 

@@ -69,8 +69,9 @@ WRITER_CLEARANCE = Tlp.GREEN
 
 def namespace_of(identity: str) -> Tlp | None:
     """The marking an entity id or relation key is reserved for, or None for the plain one."""
-    at = identity.rfind("@")
-    return _SUFFIXES.get(identity[at:]) if at >= 0 else None
+    if "@" not in identity:  # the common case, checked a million times in a large load
+        return None
+    return _SUFFIXES.get(identity[identity.rfind("@") :])
 
 
 def marking_problem(identity: str, marking: str | None) -> str | None:
