@@ -33,7 +33,7 @@ bench: install
 	$(BIN)/python -m bench.load_speed
 	$(BIN)/python -m bench.cascade
 
-clean:
+clean: neo4j-down
 	rm -rf $(VENV) .keten .pytest_cache .mypy_cache .ruff_cache
 
 # A real Neo4j 5 Community server on 127.0.0.1 (port NEO4J_PORT, default 7687), no Docker:

@@ -20,12 +20,21 @@ def sqlite_store(tmp_path: Path) -> Iterator[SqliteStore]:
     store.close()
 
 
+@pytest.fixture(autouse=True)
+def embedded_store_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test's keten (CLI, app, subprocess) uses SQLite unless the test says otherwise.
+
+    With NEO4J_URI set (as in CI), keten itself would pick the server; the Neo4j tests reach
+    it through their own fixtures instead, each wiping only what it uses.
+    """
+    monkeypatch.setenv("KETEN_STORE", "sqlite")
+
+
 @pytest.fixture
 def keten_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """KETEN_HOME pointed at a temporary folder, KETEN_STORE unset."""
+    """KETEN_HOME pointed at a temporary folder, the store the embedded one."""
     home = tmp_path / "home"
     monkeypatch.setenv("KETEN_HOME", str(home))
-    monkeypatch.delenv("KETEN_STORE", raising=False)
     return home
 
 

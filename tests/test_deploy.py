@@ -6,6 +6,7 @@ structurally with yaml always, and by `docker-compose config -q` where the binar
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,7 +25,10 @@ def compose() -> dict[str, Any]:
 
 def test_neo4j_service_is_persistent_authenticated_and_health_checked() -> None:
     neo4j = compose()["services"]["neo4j"]
-    assert neo4j["image"] == "neo4j:5-community"
+    pom = (ROOT / "deploy/neo4j-dev/pom.xml").read_text()
+    version = re.search(r"<neo4j.version>([^<]+)</neo4j.version>", pom)
+    assert version is not None, "the launcher's pom names its Neo4j version"
+    assert neo4j["image"] == f"neo4j:{version.group(1)}-community"  # the launcher's version
     assert any(v.endswith(":/data") for v in neo4j["volumes"])
     assert neo4j["env_file"] == ".env"
     assert neo4j["environment"]["NEO4J_AUTH"].startswith("neo4j/${KETEN_NEO4J_PASSWORD")

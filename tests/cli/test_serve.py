@@ -23,9 +23,7 @@ def free_port() -> int:
 
 
 def cli_env(home: Path) -> dict[str, str]:
-    env = {**os.environ, "KETEN_HOME": str(home)}
-    env.pop("KETEN_STORE", None)
-    return env
+    return {**os.environ, "KETEN_HOME": str(home), "KETEN_STORE": "sqlite"}
 
 
 def create_key(home: Path, role: str) -> str:
