@@ -1,8 +1,12 @@
 """Analyses, each computed on the projection of the graph the caller's clearance may see.
 
-The routes are thin: they take the query's own request model, pick the projection for the
-caller's clearance from the app's `ProjectionCache` (rebuilt only when the store's revision
-moved) and hand over. Unknown or hidden ids answer 404, impossible requests 422.
+The routes are thin: they take the query's own request model (bodies with strict numbers,
+keten.api.analysis_bodies), pick the projection for the caller's clearance and assessment
+rule from the app's `ProjectionCache` (rebuilt only when the store's revision moved) and hand
+over. Unknown or hidden ids answer 404, impossible requests 422. Every route that runs on the
+projection takes `assessments`: the POST routes as a query parameter of their own, the GET
+routes as one more field of their query model (a query model forbids unknown parameters,
+so the rule has to be one of its fields).
 """
 
 from __future__ import annotations
@@ -10,45 +14,63 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request
+from pydantic import Field
 
+from keten.api.analysis_bodies import CascadeBody, InoperabilityBody, PropagationBody
 from keten.api.deps import ReaderDep
+from keten.api.keys import Principal
 from keten.api.problems import responses
 from keten.graph.assessments import AssessmentRule
 from keten.graph.projection import Projection, ProjectionCache
-from keten.queries.cascade import CascadeRequest, CascadeResult, cascade
+from keten.queries.cascade import CascadeResult, cascade
 from keten.queries.criticality import CriticalityRequest, CriticalityResult, criticality
-from keten.queries.inoperability import InoperabilityRequest, InoperabilityResult, inoperability
+from keten.queries.inoperability import InoperabilityResult, inoperability
 from keten.queries.paths import PathsRequest, PathsResult, paths
-from keten.queries.propagation import PropagationRequest, PropagationResult, propagate
+from keten.queries.propagation import PropagationResult, propagate
 
 router = APIRouter(
     prefix="/analysis", tags=["analysis"], responses=responses(400, 401, 403, 404, 422)
 )
 
 
+ASSESSMENTS = (
+    "When institutes assessed a dependency differently: use all of them "
+    "(default: the earliest failure wins) or only the most reliable one."
+)
+
+
+class CriticalityQuery(CriticalityRequest):
+    """Query of `GET /analysis/criticality`, with the assessment rule."""
+
+    assessments: Annotated[AssessmentRule, Field(description=ASSESSMENTS)] = "all"
+
+
+class PathsQuery(PathsRequest):
+    """Query of `GET /analysis/paths`, with the assessment rule."""
+
+    assessments: Annotated[AssessmentRule, Field(description=ASSESSMENTS)] = "all"
+
+
+def projection_for(request: Request, principal: Principal, rule: AssessmentRule) -> Projection:
+    """The analysis graph of the current revision as the caller's clearance sees it."""
+    cache: ProjectionCache = request.app.state.projections
+    return cache.get(principal.clearance, rule)
+
+
 def get_projection(
     request: Request,
     principal: ReaderDep,
-    assessments: Annotated[
-        AssessmentRule,
-        Query(
-            description="When institutes assessed a dependency differently: use all of them "
-            "(default: the earliest failure wins) or only the most reliable one."
-        ),
-    ] = "all",
+    assessments: Annotated[AssessmentRule, Query(description=ASSESSMENTS)] = "all",
 ) -> Projection:
-    """The analysis graph of the current revision as the caller's clearance sees it."""
-    cache: ProjectionCache = request.app.state.projections
-    return cache.get(principal.clearance, assessments)
+    """The projection for a route whose `assessments` is a query parameter of its own."""
+    return projection_for(request, principal, assessments)
 
 
 ProjectionDep = Annotated[Projection, Depends(get_projection)]
 
 
 @router.post("/cascade")
-def run_cascade(
-    body: Annotated[CascadeRequest, Body()], projection: ProjectionDep
-) -> CascadeResult:
+def run_cascade(body: Annotated[CascadeBody, Body()], projection: ProjectionDep) -> CascadeResult:
     """What a disruption of `sources` sets off within `horizon_hours`: when, and through what.
 
     Each affected entity comes with its time to impact, its depth and `via`, the chain of
@@ -60,7 +82,7 @@ def run_cascade(
 
 @router.post("/propagation")
 def run_propagation(
-    body: Annotated[PropagationRequest, Body()], projection: ProjectionDep
+    body: Annotated[PropagationBody, Body()], projection: ProjectionDep
 ) -> PropagationResult:
     """Monte Carlo: how likely each entity is to be hit, when each dependency passes a
     disruption on with probability `strength` (with a Wilson confidence interval).
@@ -72,7 +94,7 @@ def run_propagation(
 
 @router.post("/inoperability")
 def run_inoperability(
-    body: Annotated[InoperabilityRequest, Body()], projection: ProjectionDep
+    body: Annotated[InoperabilityBody, Body()], projection: ProjectionDep
 ) -> InoperabilityResult:
     """Inoperability input-output model (IIM): the share of function each entity loses when
     the `perturbation` is applied, in equilibrium (`static`) or over time (`dynamic`).
@@ -82,17 +104,19 @@ def run_inoperability(
 
 @router.get("/criticality")
 def read_criticality(
-    query: Annotated[CriticalityRequest, Query()], projection: ProjectionDep
+    query: Annotated[CriticalityQuery, Query()], request: Request, principal: ReaderDep
 ) -> CriticalityResult:
     """The entities whose failure matters most: cascade size, PageRank as something needed,
     and betweenness on dependency chains.
     """
-    return criticality(projection, query)
+    return criticality(projection_for(request, principal, query.assessments), query)
 
 
 @router.get("/paths")
-def read_paths(query: Annotated[PathsRequest, Query()], projection: ProjectionDep) -> PathsResult:
+def read_paths(
+    query: Annotated[PathsQuery, Query()], request: Request, principal: ReaderDep
+) -> PathsResult:
     """Up to `k` shortest explanation paths from `source` to `target` (an actor to an
     interest, say), each step with the relations that make it.
     """
-    return paths(projection, query)
+    return paths(projection_for(request, principal, query.assessments), query)
