@@ -6,6 +6,10 @@ guessing, but costs tens of milliseconds; keys that verified once are remembered
 by their SHA-256 for the life of the process, while role, clearance and revocation are
 read from the file on every request, so a revocation holds at once.
 
+Keys that write (contributor, reviewer, admin) are cleared for green at least: records
+marked above green keep their ids in namespaces of their own, while clear and green share
+one, so a writer must see both to never collide with a record it cannot see.
+
 Roles are cumulative: reader < contributor < reviewer < admin. A reader reads and analyses,
 a contributor also submits knowledge, a reviewer also accepts it, an admin also deletes
 and manages keys.
@@ -61,6 +65,32 @@ class Role(StrEnum):
         order = list(Role)
         return order.index(self) >= order.index(other)
 
+    @property
+    def writes(self) -> bool:
+        """True for the roles that write records (contributor and up)."""
+        return self.includes(Role.CONTRIBUTOR)
+
+
+WRITER_CLEARANCE = Tlp.GREEN
+"""The least clearance of a key that writes (see the module docstring for why)."""
+
+
+def grant_problem(role: Role, clearance: Tlp) -> str | None:
+    """Why a key of `role` may not have `clearance`, or None when it may.
+
+    >>> print(grant_problem(Role.CONTRIBUTOR, Tlp.CLEAR)[:52])
+    a contributor key needs clearance green or higher: c
+    >>> grant_problem(Role.READER, Tlp.CLEAR), grant_problem(Role.ADMIN, Tlp.GREEN)
+    (None, None)
+    """
+    if role.writes and not clearance.allows(WRITER_CLEARANCE):
+        return (
+            f"a {role.value} key needs clearance {WRITER_CLEARANCE.value} or higher: clear and "
+            f"{WRITER_CLEARANCE.value} records share one id namespace, so every key that "
+            "writes must see both"
+        )
+    return None
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -107,6 +137,11 @@ def split_key(secret: str) -> str | None:
     return parts[1] if len(parts[1]) == 12 and parts[1].isalnum() else None
 
 
+def _info(row: tuple[str, str, str, str, str, str | None]) -> KeyInfo:
+    key_id, role, clearance, label, created_at, revoked_at = row
+    return KeyInfo(key_id, Role(role), Tlp(clearance), label, created_at, revoked_at)
+
+
 class KeyStore:
     """The keys file (SQLite); safe to share between threads."""
 
@@ -132,7 +167,13 @@ class KeyStore:
         return conn
 
     def create(self, role: Role, clearance: Tlp = Tlp.CLEAR, label: str = "") -> NewKey:
-        """Make and store a new key; the returned secret is the only copy."""
+        """Make and store a new key; the returned secret is the only copy.
+
+        ValueError (with `grant_problem`'s reason) for a writer below green.
+        """
+        problem = grant_problem(role, clearance)
+        if problem:
+            raise ValueError(problem)
         key_id = secrets.token_hex(6)
         secret = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
         salt = secrets.token_bytes(16)
@@ -169,13 +210,26 @@ class KeyStore:
             self._verified[key_id] = fingerprint
         return Principal(key_id, Role(role), Tlp(clearance))
 
+    def get(self, key_id: str) -> KeyInfo | None:
+        """One stored key, revoked or not; None when there is no such key id."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT key_id, role, clearance, label, created_at, revoked_at FROM api_keys "
+                "WHERE key_id = ?",
+                (key_id,),
+            )
+            .fetchone()
+        )
+        return _info(row) if row else None
+
     def list(self) -> list[KeyInfo]:
         """Every key, revoked ones included, oldest first."""
         rows = self._conn().execute(
             "SELECT key_id, role, clearance, label, created_at, revoked_at FROM api_keys "
-            "ORDER BY created_at, key_id"
+            "ORDER BY rowid"
         )
-        return [KeyInfo(k, Role(r), Tlp(c), lbl, at, rev) for k, r, c, lbl, at, rev in rows]
+        return [_info(row) for row in rows]
 
     def revoke(self, key_id: str) -> bool:
         """Revoke a key; False when there is no such unrevoked key."""

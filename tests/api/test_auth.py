@@ -85,3 +85,43 @@ def test_an_admin_cannot_grant_more_than_its_own_clearance(api: Api) -> None:
     admin = api.client(Role.ADMIN, Tlp.GREEN)
     assert admin.post("/keys", json={"role": "reader", "clearance": "amber"}).status_code == 403
     assert admin.post("/keys", json={"role": "reader", "clearance": "green"}).status_code == 201
+
+
+def test_an_admin_sees_and_revokes_only_keys_within_its_clearance(api: Api) -> None:
+    red = api.keys.create(Role.READER, Tlp.RED, label="red").info.key_id
+    amber = api.keys.create(Role.READER, Tlp.AMBER, label="amber").info.key_id
+    green = api.keys.create(Role.CONTRIBUTOR, Tlp.GREEN, label="green").info.key_id
+    admin = api.client(Role.ADMIN, Tlp.AMBER)
+    listed = {k["key_id"]: k["clearance"] for k in admin.get("/keys").json()}
+    assert red not in listed
+    assert listed[amber] == "amber" and listed[green] == "green"
+    assert all(Tlp.AMBER.allows(clearance) for clearance in listed.values())
+
+    hidden = admin.delete(f"/keys/{red}")
+    unknown = admin.delete("/keys/000000000000")
+    assert hidden.status_code == unknown.status_code == 404
+    assert hidden.headers["content-type"] == unknown.headers["content-type"]
+    assert hidden.json() == {**unknown.json(), "detail": f"no active key {red!r}"}
+    assert api.keys.get(red).revoked_at is None  # type: ignore[union-attr]
+    assert admin.delete(f"/keys/{amber}").json()["revoked_at"]
+    assert admin.delete(f"/keys/{green}").status_code == 200
+    red_admin = api.client(Role.ADMIN, Tlp.RED)
+    assert red in {k["key_id"] for k in red_admin.get("/keys").json()}
+    assert red_admin.delete(f"/keys/{red}").status_code == 200
+
+
+@pytest.mark.parametrize("role", ["contributor", "reviewer", "admin"])
+def test_keys_that_write_cannot_be_made_with_clearance_clear(api: Api, role: str) -> None:
+    admin = api.client(Role.ADMIN, Tlp.RED)
+    for body in ({"role": role, "clearance": "clear"}, {"role": role}):
+        answer = admin.post("/keys", json=body)
+        assert answer.status_code == 422
+        assert answer.headers["content-type"] == "application/problem+json"
+        problem = answer.json()
+        assert "needs clearance green or higher" in problem["detail"]
+        assert "share one id namespace" in problem["detail"]
+        assert problem["errors"] == [
+            {"where": "body", "field": "clearance", "why": problem["detail"]}
+        ]
+    assert admin.post("/keys", json={"role": role, "clearance": "green"}).status_code == 201
+    assert admin.post("/keys", json={"role": "reader", "clearance": "clear"}).status_code == 201

@@ -63,3 +63,21 @@ def test_roles_include_the_ones_below() -> None:
     assert Role.REVIEWER.includes(Role.CONTRIBUTOR)
     assert not Role.CONTRIBUTOR.includes(Role.REVIEWER)
     assert Role.READER.includes(Role.READER)
+
+
+@pytest.mark.parametrize("role", [Role.CONTRIBUTOR, Role.REVIEWER, Role.ADMIN])
+def test_keys_that_write_need_green_or_higher(keys: KeyStore, role: Role) -> None:
+    with pytest.raises(ValueError, match="needs clearance green or higher"):
+        keys.create(role, Tlp.CLEAR)
+    assert keys.list() == []
+    assert keys.create(role, Tlp.GREEN).info.clearance == Tlp.GREEN
+    assert keys.create(Role.READER, Tlp.CLEAR).info.clearance == Tlp.CLEAR
+
+
+def test_get_finds_one_key_revoked_or_not(keys: KeyStore) -> None:
+    key = keys.create(Role.READER, Tlp.AMBER, label="one")
+    assert keys.get(key.info.key_id) == key.info
+    keys.revoke(key.info.key_id)
+    revoked = keys.get(key.info.key_id)
+    assert revoked is not None and revoked.revoked_at is not None
+    assert keys.get("000000000000") is None

@@ -13,6 +13,7 @@ from keten.api.keys import Role
 from keten.api.server import background_server
 from keten.config import Settings
 from keten.graph.sqlite import SqliteStore
+from keten.schema.markings import Tlp
 
 LIMIT = 2_000
 
@@ -25,7 +26,7 @@ def bundle(entities: int) -> bytes:
 def test_bodies_over_the_cap_are_refused_and_write_nothing(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "keten.sqlite")
     app = create_app(store, Settings(home=tmp_path), max_body_bytes=LIMIT)
-    key = app.state.keys.create(Role.CONTRIBUTOR).secret
+    key = app.state.keys.create(Role.CONTRIBUTOR, Tlp.GREEN).secret
     small, big = bundle(5), bundle(100)
     assert len(small) < LIMIT < len(big)
 
