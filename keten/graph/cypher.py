@@ -403,12 +403,11 @@ PROJECTION_ENTITIES = (
 )
 PROJECTION_RELATIONS = (
     f"{HIDDEN}MATCH (a:Entity)-[r]->(b:Entity) WHERE {RELATION_VISIBLE} "
-    "RETURN a.id AS source, type(r) AS type, b.id AS target, r.key AS key, "
-    "r.buffer_hours AS buffer_hours, r.strength AS strength, "
-    "r.redundancy_group AS redundancy_group, r.reliability AS reliability, "
-    "r.credibility AS credibility, r.updated_at AS updated_at"
+    "RETURN a.id AS source, collect([type(r), b.id, r.key, r.buffer_hours, r.strength, "
+    "r.redundancy_group, r.reliability, r.credibility, r.updated_at]) AS relations"
 )
-"""What the analysis projection and the assessment rule read, and nothing more."""
+"""What the analysis projection and the assessment rule read, and nothing more: one record
+per source (a tenth of the records to decode on a graph like the generated one)."""
 
 # -- history --------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any, ParamSpec, TypeVar
 
 import orjson
@@ -178,8 +178,11 @@ class Neo4jStore:
     def _session(self, access_mode: str) -> Session:
         return self._driver.session(database=self.database, default_access_mode=access_mode)
 
-    def _read(self, work: Callable[[ManagedTransaction], R]) -> R:
-        with self._session(READ_ACCESS) as session:
+    def _read(self, work: Callable[[ManagedTransaction], R], fetch_size: int = 1000) -> R:
+        session = self._driver.session(
+            database=self.database, default_access_mode=READ_ACCESS, fetch_size=fetch_size
+        )
+        with session:
             return session.execute_read(work)
 
     def _records(self, statement: str, **params: Any) -> list[Any]:
@@ -474,18 +477,10 @@ class Neo4jStore:
             return [EntityRow(i, k, n) for i, k, n in result]
 
         def relations(tx: ManagedTransaction) -> list[RelationRow]:
-            out = []
-            for s, t, g, key, buffer, strength, group, rel, cred, updated in tx.run(
-                cypher.PROJECTION_RELATIONS, level=level
-            ):
-                props = {"buffer_hours": buffer, "strength": strength}
-                props |= {"redundancy_group": group, "reliability": rel, "credibility": cred}
-                props = {k: v for k, v in props.items() if v is not None}
-                out.append(RelationRow(s, t, g, key, props=props, updated_at=updated))
-            out.sort(key=attrgetter("source", "type", "target", "key"))  # as iter_relations
-            return out
+            groups = sorted(tx.run(cypher.PROJECTION_RELATIONS, level=level), key=itemgetter(0))
+            return [row for source, items in groups for row in projected(source, items)]
 
-        return self._read(entities), self._read(relations)
+        return self._read(entities, -1), self._read(relations, -1)
 
     @_unavailable
     def counts(self, clearance: Tlp = Tlp.RED) -> dict[str, int]:
@@ -544,6 +539,19 @@ class Neo4jStore:
     def close(self) -> None:
         """Close the driver and its connection pool."""
         self._driver.close()
+
+
+NUMBERS = ("buffer_hours", "strength", "redundancy_group", "reliability", "credibility")
+
+
+def projected(source: str, items: list[list[Any]]) -> list[RelationRow]:
+    """The relations of one source as `PROJECTION_RELATIONS` gives them, ordered by identity
+    (as `iter_relations` streams them, so that both make the same projection)."""
+    rows = []
+    for type_, target, key, *numbers, updated in sorted(items, key=itemgetter(0, 1, 2)):
+        props = {k: v for k, v in zip(NUMBERS, numbers, strict=True) if v is not None}
+        rows.append(RelationRow(source, type_, target, key, props=props, updated_at=updated))
+    return rows
 
 
 def open_test_store(**options: Any) -> Neo4jStore:
