@@ -1,5 +1,5 @@
-"""The FastAPI application: `create_app()` wires the store, the keys, the problem handlers
-and one router per area.
+"""The FastAPI application: `create_app()` wires the store, the keys, the limit on failed
+keys, the problem handlers and one router per area.
 
 >>> import tempfile, pathlib
 >>> from keten.config import Settings
@@ -22,6 +22,7 @@ import keten
 from keten.api import problems
 from keten.api.keys import KeyStore
 from keten.api.limits import MAX_BODY_BYTES, BodyLimit
+from keten.api.ratelimit import AuthLimits, FailureGate, FailureLimiter
 from keten.api.routers import (
     analysis,
     cypher,
@@ -48,7 +49,9 @@ Every route but `/health` needs an API key, sent as `Authorization: Bearer KEY` 
 `X-API-Key: KEY` (make one with `keten keys create --role reader --clearance green`).
 Roles are cumulative: reader (read and analyse) < contributor (submit knowledge) <
 reviewer < admin (deletes and keys). A key's TLP clearance bounds everything it sees:
-records marked above it are never returned, counted or used in an analysis.
+records marked above it are never returned, counted or used in an analysis; keys that write
+are cleared for green at least. Failed keys are rate limited per client address and per key
+id: past the limit the answer is 429 with `Retry-After`.
 Errors are RFC 9457 problem details (`application/problem+json`).
 """
 
@@ -59,7 +62,7 @@ TAGS = [
     {"name": "ingest", "description": "Whole bundles, all-or-nothing."},
     {"name": "analysis", "description": "Chain effects and the other analyses."},
     {"name": "export", "description": "The graph as a bundle or STIX 2.1, within clearance."},
-    {"name": "keys", "description": "API keys (admin)."},
+    {"name": "keys", "description": "API keys (admin; only keys within its clearance)."},
     {"name": "submissions", "description": "Knowledge proposed by institutes, and its review."},
     {"name": "audit", "description": "Who changed what, when, from which submission."},
     {"name": "cypher", "description": "Read-only Cypher on the Neo4j store (named queries)."},
@@ -75,8 +78,12 @@ def create_app(
     store: GraphStore | None = None,
     settings: Settings | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    auth_limits: AuthLimits | None = None,
 ) -> FastAPI:
-    """The API over `store` (opened from `settings` when None, and then closed on shutdown)."""
+    """The API over `store` (opened from `settings` when None, and then closed on shutdown).
+
+    `auth_limits` bound failed keys (default: from the KETEN_AUTH_* variables).
+    """
     settings = settings or Settings.from_env()
     owns_store = store is None
     graph = store if store is not None else open_store(settings)
@@ -100,10 +107,13 @@ def create_app(
     )
     app.state.store = graph
     app.state.keys = key_store
+    limiter = FailureLimiter(auth_limits or AuthLimits.from_env())
+    app.state.auth_failures = limiter
     app.state.settings = settings
     app.state.projections = ProjectionCache(graph)
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(FailureGate, limiter=limiter, keys=key_store)  # outermost: cheapest
     routers = (health, entities, relations, ingest, submissions, analysis, supply, risk)
     for module in (*routers, export, cypher, keys, pages):
         app.include_router(module.router)

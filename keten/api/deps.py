@@ -2,7 +2,8 @@
 
 Routes take these as `Annotated` aliases, so that a handler's signature says what it needs:
 `store: StoreDep`, `principal: ReaderDep` (any valid key), `ContributorDep`, `AdminDep`.
-A key is accepted in `Authorization: Bearer KEY` or in `X-API-Key`.
+A key is accepted in `Authorization: Bearer KEY` or in `X-API-Key`; failed keys are rate
+limited per client address and per key id (see keten.api.ratelimit).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Annotated
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from keten.api.keys import KeyStore, Principal, Role
+from keten.api.keys import KeyStore, Principal, Role, split_key
 from keten.api.problems import ApiProblem
+from keten.api.ratelimit import TOO_MANY, FailureLimiter, wait_detail
 from keten.graph.store import GraphStore
 
 MAX_ID = 200
@@ -41,19 +43,46 @@ StoreDep = Annotated[GraphStore, Depends(get_store)]
 KeyStoreDep = Annotated[KeyStore, Depends(get_key_store)]
 
 
+def client_address(request: Request) -> str:
+    """The address failures are counted against (uvicorn's, after any trusted proxy)."""
+    return request.client.host if request.client else "unknown"
+
+
+def authenticate(request: Request, keys: KeyStore, secret: str) -> Principal:
+    """The principal of `secret`: 429 problem (with Retry-After) when its client or key id
+    failed too often lately, 401 problem when it is not a live key.
+
+    The limit is checked before the key is, so a refused attempt costs no scrypt; a key
+    that passed before in this process is let through whatever the limits say, so an
+    attack on a key id does not lock out those already using it.
+    """
+    limiter: FailureLimiter = request.app.state.auth_failures
+    client, key_id = client_address(request), split_key(secret)
+    if not keys.verified_before(secret):
+        wait = limiter.retry_after(client, key_id)
+        if wait:
+            headers = {"Retry-After": str(wait)}
+            raise ApiProblem(429, TOO_MANY, wait_detail(wait), headers=headers)
+    principal = keys.verify(secret)
+    if principal is None:
+        limiter.failed(client, key_id)
+        raise ApiProblem(401, "invalid-key", "the key is unknown or revoked")
+    return principal
+
+
 def get_principal(
+    request: Request,
     keys: KeyStoreDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
     header_key: Annotated[str | None, Security(api_key_header)],
 ) -> Principal:
-    """The caller of a valid key; 401 problem when the key is missing, unknown or revoked."""
+    """The caller of a valid key; 401 problem when the key is missing, unknown or revoked,
+    429 when this client or key id failed too often lately.
+    """
     secret = credentials.credentials if credentials else header_key
     if not secret:
         raise ApiProblem(401, "missing-key", "send a key in `Authorization: Bearer` or X-API-Key")
-    principal = keys.verify(secret)
-    if principal is None:
-        raise ApiProblem(401, "invalid-key", "the key is unknown or revoked")
-    return principal
+    return authenticate(request, keys, secret)
 
 
 def require_role(role: Role) -> Callable[[Principal], Principal]:

@@ -4,7 +4,9 @@ A key reads `kt_<key id>_<secret>`. The key id picks the row, so checking a key 
 indexed lookup and one hash, never a scan. scrypt makes a stolen key file useless for
 guessing, but costs tens of milliseconds; keys that verified once are remembered in memory
 by their SHA-256 for the life of the process, while role, clearance and revocation are
-read from the file on every request, so a revocation holds at once.
+read from the file on every request, so a revocation holds at once. Failing is kept cheap
+too: a malformed key, an unknown or revoked key id, and a wrong secret seen before (also
+remembered by its SHA-256) are refused without scrypt.
 
 Keys that write (contributor, reviewer, admin) are cleared for green at least: records
 marked above green keep their ids in namespaces of their own, while clear and green share
@@ -29,6 +31,7 @@ import hmac
 import secrets
 import sqlite3
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -50,6 +53,9 @@ CREATE TABLE IF NOT EXISTS api_keys (
     revoked_at TEXT
 );
 """
+
+REMEMBERED_FAILURES = 10_000
+"""Wrong keys remembered (by SHA-256) so that repeating one costs no scrypt."""
 
 
 class Role(StrEnum):
@@ -129,6 +135,11 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def fingerprint(secret: str) -> bytes:
+    """SHA-256 of a presented key: cheap, and safe to keep in memory."""
+    return hashlib.sha256(secret.encode("utf-8", errors="surrogatepass")).digest()
+
+
 def split_key(secret: str) -> str | None:
     """The key id of a well-formed key, or None."""
     parts = secret.split("_", 2)
@@ -150,6 +161,7 @@ class KeyStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._verified: dict[str, bytes] = {}
+        self._failed: OrderedDict[bytes, None] = OrderedDict()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._conn().executescript(SCHEMA)
@@ -185,10 +197,23 @@ class KeyStore:
         )
         return NewKey(KeyInfo(key_id, role, clearance, label, created, None), secret)
 
+    def verified_before(self, secret: str) -> bool:
+        """True when this exact key passed scrypt before in this process (no I/O, no hash)."""
+        key_id = split_key(secret)
+        known = self._verified.get(key_id) if key_id else None
+        return known is not None and hmac.compare_digest(known, fingerprint(secret))
+
     def verify(self, secret: str) -> Principal | None:
-        """The principal of a valid, unrevoked key; None for anything else."""
+        """The principal of a valid, unrevoked key; None for anything else.
+
+        Only a key that is well formed, names a live key id, and neither passed nor failed
+        before costs a scrypt.
+        """
         key_id = split_key(secret)
         if key_id is None:
+            return None
+        digest = fingerprint(secret)
+        if digest in self._failed:
             return None
         row = (
             self._conn()
@@ -202,13 +227,20 @@ class KeyStore:
         if row is None:
             return None
         salt, stored, role, clearance = row
-        fingerprint = hashlib.sha256(secret.encode()).digest()
         known = self._verified.get(key_id)
-        if known is None or not hmac.compare_digest(known, fingerprint):
+        if known is None or not hmac.compare_digest(known, digest):
             if not hmac.compare_digest(_hash(secret, salt), stored):
+                self._remember_failure(digest)
                 return None
-            self._verified[key_id] = fingerprint
+            self._verified[key_id] = digest
         return Principal(key_id, Role(role), Tlp(clearance))
+
+    def _remember_failure(self, digest: bytes) -> None:
+        """Keep a wrong key's digest (a wrong secret never becomes right: ids are unique)."""
+        with self._lock:
+            self._failed[digest] = None
+            while len(self._failed) > REMEMBERED_FAILURES:
+                self._failed.popitem(last=False)
 
     def get(self, key_id: str) -> KeyInfo | None:
         """One stored key, revoked or not; None when there is no such key id."""

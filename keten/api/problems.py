@@ -36,6 +36,7 @@ TITLES = {
     413: "Payload too large",
     415: "Unsupported media type",
     422: "Unprocessable content",
+    429: "Too many requests",
     500: "Internal server error",
     503: "Service unavailable",
 }
@@ -54,16 +55,24 @@ class Problem(BaseModel):
 
 
 class ApiProblem(Exception):
-    """Raise to answer with a problem; `slug` becomes the problem `type` URI."""
+    """Raise to answer with a problem; `slug` becomes the problem `type` URI and `headers`
+    go out with it (`Retry-After` on a 429, say).
+    """
 
     def __init__(
-        self, status: int, slug: str, detail: str, errors: list[dict[str, Any]] | None = None
+        self,
+        status: int,
+        slug: str,
+        detail: str,
+        errors: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.slug = slug
         self.detail = detail
         self.errors = errors
+        self.headers = dict(headers or {})
 
 
 def invalid_cursor() -> ApiProblem:
@@ -135,7 +144,7 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
 async def on_api_problem(request: Request, exc: Exception) -> JSONResponse:
     """Problems raised by keten's own routes."""
     assert isinstance(exc, ApiProblem)
-    return problem_response(exc.status, exc.slug, exc.detail, exc.errors)
+    return problem_response(exc.status, exc.slug, exc.detail, exc.errors, exc.headers)
 
 
 async def on_bundle_rejected(request: Request, exc: Exception) -> JSONResponse:

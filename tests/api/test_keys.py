@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,22 @@ def test_get_finds_one_key_revoked_or_not(keys: KeyStore) -> None:
     revoked = keys.get(key.info.key_id)
     assert revoked is not None and revoked.revoked_at is not None
     assert keys.get("000000000000") is None
+
+
+def test_failing_keys_cost_no_scrypt_where_they_need_not(keys: KeyStore) -> None:
+    """A scrypt takes tens of milliseconds; refusals that need none take microseconds."""
+    key = keys.create(Role.READER, Tlp.GREEN)
+    wrong = key.secret[:-1] + ("A" if key.secret[-1] != "A" else "B")
+
+    def seconds(secret: str, times: int = 1) -> float:
+        start = time.perf_counter()
+        for _ in range(times):
+            assert keys.verify(secret) is None
+        return time.perf_counter() - start
+
+    one_scrypt = seconds(wrong)  # the first try of a wrong secret is hashed
+    assert seconds(wrong, 50) < one_scrypt  # ... and remembered by its SHA-256
+    assert seconds("kt_000000000000_" + "x" * 43, 50) < one_scrypt  # unknown key id
+    assert seconds("not-a-key", 50) < one_scrypt
+    assert keys.verify(key.secret) is not None  # the right key still passes
+    assert keys.verified_before(key.secret) and not keys.verified_before(wrong)

@@ -52,7 +52,7 @@ def page_principal(
 ) -> Principal:
     """The caller: header key (401 problem if bad), else cookie key, else off to login."""
     if credentials or header_key:
-        return get_principal(keys, credentials, header_key)
+        return get_principal(request, keys, credentials, header_key)
     secret = request.cookies.get(COOKIE)
     principal = keys.verify(secret) if secret else None
     if principal is None:

@@ -11,9 +11,10 @@ from typing import Annotated
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from keten.api.deps import KeyStoreDep, StoreDep
+from keten.api.deps import KeyStoreDep, StoreDep, authenticate
 from keten.api.pages.assets import ASSETS, asset_bytes
 from keten.api.pages.graph import DEFAULT_MAX_NODES, MAX_NODES
 from keten.api.pages.render import render, render_graph
@@ -64,9 +65,14 @@ def same_origin(request: Request) -> bool:
     return origin is None or origin in (f"http://{host}", f"https://{host}")
 
 
+LOGIN_ERRORS = {401: "That key is unknown or revoked.", 429: "Too many failed keys; wait a minute."}
+
+
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, keys: KeyStoreDep) -> Response:
-    """Check the key and keep it in an HttpOnly cookie; back to the login form if bad."""
+    """Check the key (rate limited like the API's) and keep it in an HttpOnly cookie; back to
+    the login form if bad.
+    """
     if not same_origin(request):
         raise ApiProblem(403, "cross-site-login", "the login form was posted from another site")
     body = await request.body()
@@ -75,9 +81,16 @@ async def login(request: Request, keys: KeyStoreDep) -> Response:
     form = parse_qs(body.decode("utf-8", errors="replace"))
     secret = (form.get("key") or [""])[0].strip()
     target = safe_next(next(iter(form.get("next", [])), None))
-    if not secret or keys.verify(secret) is None:
-        error = "Enter an API key." if not secret else "That key is unknown or revoked."
+    if not secret:
+        error = "Enter an API key."
         return render("login.html", status=401, title="Log in", next=target, error=error)
+    try:
+        await run_in_threadpool(authenticate, request, keys, secret)
+    except ApiProblem as refused:
+        error = LOGIN_ERRORS.get(refused.status, refused.detail)
+        page = render("login.html", status=refused.status, title="Log in", next=target, error=error)
+        page.headers.update(refused.headers)
+        return page
     response = RedirectResponse(target, status_code=303)
     set_login_cookie(response, secret, secure=request.url.scheme == "https")
     return response
