@@ -61,6 +61,8 @@ STREAM_PAGE = 10_000
 """Rows per read transaction when streaming the whole graph (export)."""
 MINIMUM_VERSION = (5, 23)
 """`CALL (x) { ... }` subqueries, which keten's statements use, came with Neo4j 5.23."""
+CONNECTION_ERRORS = (DriverError, OSError, AuthError)
+"""Failures of the connection rather than of a statement (AuthError comes from the server)."""
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -77,7 +79,7 @@ def _unavailable(method: Callable[P, R]) -> Callable[P, R]:
     def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(*args, **kwargs)
-        except (DriverError, OSError) as exc:
+        except CONNECTION_ERRORS as exc:
             store = args[0]
             assert isinstance(store, Neo4jStore)
             raise store.unavailable(exc) from exc
@@ -92,7 +94,7 @@ def _unavailable_stream(method: Callable[P, Iterator[R]]) -> Callable[P, Iterato
     def guarded(*args: P.args, **kwargs: P.kwargs) -> Iterator[R]:
         try:
             yield from method(*args, **kwargs)
-        except (DriverError, OSError) as exc:
+        except CONNECTION_ERRORS as exc:
             store = args[0]
             assert isinstance(store, Neo4jStore)
             raise store.unavailable(exc) from exc
@@ -136,7 +138,7 @@ class Neo4jStore:
             ) from exc
         try:
             self._prepare()
-        except (DriverError, OSError) as exc:
+        except (*CONNECTION_ERRORS, ValueError) as exc:  # ValueError: an address unresolved
             self._driver.close()
             raise self.unavailable(exc) from exc
 
@@ -158,6 +160,10 @@ class Neo4jStore:
     def unavailable(self, exc: BaseException) -> StoreUnavailableError:
         """One line for a person: where, what failed, what to check."""
         reason = one_line(getattr(exc, "message", None) or str(exc) or type(exc).__name__)
+        if isinstance(exc, ValueError):
+            return StoreUnavailableError(
+                f"cannot use Neo4j at {self.uri}: {reason}; check KETEN_STORE"
+            )
         if isinstance(exc, AuthError):
             return StoreUnavailableError(
                 f"Neo4j at {self.uri} refused user {self.user!r} ({reason}); "
@@ -223,13 +229,13 @@ class Neo4jStore:
                 except BaseException:
                     self._abort(writer)
                     raise
-        except (DriverError, OSError) as exc:
+        except CONNECTION_ERRORS as exc:
             raise self.unavailable(exc) from exc
 
     @staticmethod
     def _abort(writer: Neo4jWriter) -> None:
         """Roll back; a server gone meanwhile leaves a hidden stage for the next writer."""
-        with suppress(DriverError, OSError):
+        with suppress(*CONNECTION_ERRORS):
             writer.abort()
 
     # -- reading ---------------------------------------------------------------------------
