@@ -1,5 +1,5 @@
-"""The FastAPI application: `create_app()` wires the store, the keys, the limit on failed
-keys, the problem handlers and one router per area.
+"""The FastAPI application: `create_app()` wires the store, the keys, the login sessions,
+the limit on failed keys, the problem handlers and one router per area.
 
 >>> import tempfile, pathlib
 >>> from keten.config import Settings
@@ -22,6 +22,7 @@ import keten
 from keten.api import problems
 from keten.api.keys import KeyStore
 from keten.api.limits import MAX_BODY_BYTES, BodyLimit
+from keten.api.pages.session import COOKIE_MAX_AGE
 from keten.api.ratelimit import AuthLimits, FailureGate, FailureLimiter
 from keten.api.routers import (
     analysis,
@@ -37,6 +38,7 @@ from keten.api.routers import (
     submissions,
     supply,
 )
+from keten.api.sessions import Sessions
 from keten.config import Settings
 from keten.graph import GraphStore, open_store
 from keten.graph.projection import ProjectionCache
@@ -79,15 +81,18 @@ def create_app(
     settings: Settings | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     auth_limits: AuthLimits | None = None,
+    session_seconds: float = COOKIE_MAX_AGE,
 ) -> FastAPI:
     """The API over `store` (opened from `settings` when None, and then closed on shutdown).
 
-    `auth_limits` bound failed keys (default: from the KETEN_AUTH_* variables).
+    `auth_limits` bound failed keys (default: from the KETEN_AUTH_* variables);
+    `session_seconds` is how long a browser login lasts.
     """
     settings = settings or Settings.from_env()
     owns_store = store is None
     graph = store if store is not None else open_store(settings)
     key_store = KeyStore(settings.keys_path)
+    sessions = Sessions(key_store, settings.home / "session.key", session_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -107,6 +112,7 @@ def create_app(
     )
     app.state.store = graph
     app.state.keys = key_store
+    app.state.sessions = sessions
     limiter = FailureLimiter(auth_limits or AuthLimits.from_env())
     app.state.auth_failures = limiter
     app.state.settings = settings

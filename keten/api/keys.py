@@ -12,6 +12,9 @@ Keys that write (contributor, reviewer, admin) are cleared for green at least: r
 marked above green keep their ids in namespaces of their own, while clear and green share
 one, so a writer must see both to never collide with a record it cannot see.
 
+Browser logins are server-side sessions in the same file: a session belongs to a key,
+expires, can be ended, and dies with its key.
+
 Roles are cumulative: reader < contributor < reviewer < admin. A reader reads and analyses,
 a contributor also submits knowledge, a reviewer also accepts it, an admin also deletes
 and manages keys.
@@ -31,6 +34,7 @@ import hmac
 import secrets
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,7 +56,16 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at TEXT NOT NULL,
     revoked_at TEXT
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    digest BLOB PRIMARY KEY,
+    key_id TEXT NOT NULL REFERENCES api_keys (key_id),
+    created_at TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_key ON sessions (key_id);
 """
+"""`sessions.digest` is the SHA-256 of the session id (a copy of the file opens no session);
+`expires_at` is in Unix seconds."""
 
 REMEMBERED_FAILURES = 10_000
 """Wrong keys remembered (by SHA-256) so that repeating one costs no scrypt."""
@@ -264,12 +277,55 @@ class KeyStore:
         return [_info(row) for row in rows]
 
     def revoke(self, key_id: str) -> bool:
-        """Revoke a key; False when there is no such unrevoked key."""
-        cur = self._conn().execute(
-            "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
-            (_now(), key_id),
-        )
+        """Revoke a key and end its sessions; False when there is no such unrevoked key."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cur = conn.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                (_now(), key_id),
+            )
+            conn.execute("DELETE FROM sessions WHERE key_id = ?", (key_id,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
         self._verified.pop(key_id, None)
+        return cur.rowcount > 0
+
+    def start_session(self, key_id: str, lifetime_seconds: float) -> str:
+        """A new session of `key_id` that lasts `lifetime_seconds`; returns its id, which is
+        stored only as a hash. Expired sessions are swept out on the way.
+        """
+        session_id = secrets.token_urlsafe(32)
+        now = time.time()
+        conn = self._conn()
+        conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
+        conn.execute(
+            "INSERT INTO sessions (digest, key_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            (fingerprint(session_id), key_id, _now(), now + lifetime_seconds),
+        )
+        return session_id
+
+    def session(self, session_id: str) -> Principal | None:
+        """The principal of a live session: not ended, not expired, its key not revoked."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT k.key_id, k.role, k.clearance FROM sessions s "
+                "JOIN api_keys k ON k.key_id = s.key_id "
+                "WHERE s.digest = ? AND s.expires_at > ? AND k.revoked_at IS NULL",
+                (fingerprint(session_id), time.time()),
+            )
+            .fetchone()
+        )
+        return Principal(row[0], Role(row[1]), Tlp(row[2])) if row else None
+
+    def end_session(self, session_id: str) -> bool:
+        """End a session (logout); False when there was none."""
+        cur = self._conn().execute(
+            "DELETE FROM sessions WHERE digest = ?", (fingerprint(session_id),)
+        )
         return cur.rowcount > 0
 
     def close(self) -> None:

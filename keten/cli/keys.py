@@ -94,7 +94,9 @@ def list_keys(
 
 @keys_app.command("revoke")
 def revoke(key_id: Annotated[str, typer.Argument(help="The key id (`kt_<key id>_...`).")]) -> None:
-    """Revoke a key at once. Exit 3 if there is no such active key."""
+    """Revoke a key at once; its browser sessions end with it. Exit 3 if there is no such
+    active key.
+    """
     with key_store() as store:
         revoked = store.revoke(key_id)
     if not revoked:

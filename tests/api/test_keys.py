@@ -84,6 +84,20 @@ def test_get_finds_one_key_revoked_or_not(keys: KeyStore) -> None:
     assert keys.get("000000000000") is None
 
 
+def test_sessions_end_at_logout_expiry_and_revocation(keys: KeyStore) -> None:
+    key = keys.create(Role.READER, Tlp.GREEN)
+    ended, revoked = (keys.start_session(key.info.key_id, 60) for _ in range(2))
+    expired = keys.start_session(key.info.key_id, 0)
+    principal = keys.session(ended)
+    assert principal is not None and principal.key_id == key.info.key_id
+    assert keys.session(expired) is None
+    assert keys.end_session(ended) and not keys.end_session(ended)
+    assert keys.session(ended) is None
+    assert keys.session(revoked) is not None
+    keys.revoke(key.info.key_id)
+    assert keys.session(revoked) is None
+
+
 def test_failing_keys_cost_no_scrypt_where_they_need_not(keys: KeyStore) -> None:
     """A scrypt takes tens of milliseconds; refusals that need none take microseconds."""
     key = keys.create(Role.READER, Tlp.GREEN)

@@ -1,11 +1,15 @@
-"""Who is looking at a page: a key from the browser's login cookie, or from the API headers.
+"""Who is looking at a page: a login session from the browser's cookie, or a key in the
+API headers.
 
-A browser cannot send `Authorization` headers on a link, so `POST /login` checks a key
-and stores it in an HttpOnly, SameSite=Lax cookie (`keten_key`): scripts cannot read it,
-and other sites cannot make the browser send it with a form post. Only the page routes
-read the cookie; the JSON API keeps to its headers, so the cookie never authorises a
-write. A key in the headers wins over the cookie, and a missing or stale cookie sends the
-browser to the login form with `next` set to the page it asked for.
+A browser cannot send `Authorization` headers on a link, so `POST /login` checks a key and
+opens a server-side session (keten.api.sessions); the cookie (`keten_session`) holds only
+the signed session id, never the key, and is HttpOnly and SameSite=Lax (Secure over
+https): scripts cannot read it, and other sites cannot make the browser send it with a
+form post. The session expires after a working day, ends at `POST /logout` and dies with
+its key. Only the page routes read the cookie; the JSON API keeps to its headers, so the
+cookie never authorises a write. A key in the headers wins over the cookie, and a missing
+or stale cookie sends the browser to the login form with `next` set to the page it asked
+for.
 """
 
 from __future__ import annotations
@@ -20,11 +24,21 @@ from starlette.responses import Response
 
 from keten.api.deps import KeyStoreDep, api_key_header, bearer, get_principal
 from keten.api.keys import Principal
+from keten.api.sessions import Sessions
 from keten.graph.projection import Projection, ProjectionCache
 
-COOKIE = "keten_key"
+COOKIE = "keten_session"
 COOKIE_MAX_AGE = 8 * 3600
-"""A login lasts a working day."""
+"""A login lasts a working day (the session's lifetime and the cookie's max age)."""
+
+
+def get_sessions(request: Request) -> Sessions:
+    """The app's login sessions."""
+    sessions: Sessions = request.app.state.sessions
+    return sessions
+
+
+SessionsDep = Annotated[Sessions, Depends(get_sessions)]
 
 
 def safe_next(target: str | None) -> str:
@@ -47,14 +61,17 @@ def to_login(request: Request) -> HTTPException:
 def page_principal(
     request: Request,
     keys: KeyStoreDep,
+    sessions: SessionsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
     header_key: Annotated[str | None, Security(api_key_header)],
 ) -> Principal:
-    """The caller: header key (401 problem if bad), else cookie key, else off to login."""
+    """The caller: header key (401 problem if bad), else the cookie's session, else off to
+    the login form.
+    """
     if credentials or header_key:
         return get_principal(request, keys, credentials, header_key)
-    secret = request.cookies.get(COOKIE)
-    principal = keys.verify(secret) if secret else None
+    cookie = request.cookies.get(COOKIE)
+    principal = sessions.principal(cookie) if cookie else None
     if principal is None:
         raise to_login(request)
     return principal
@@ -72,11 +89,11 @@ def page_projection(request: Request, principal: PagePrincipal) -> Projection:
 PageProjection = Annotated[Projection, Depends(page_projection)]
 
 
-def set_login_cookie(response: Response, secret: str, secure: bool) -> None:
-    """Remember `secret` in the browser: HttpOnly, SameSite=Lax, for the whole site."""
+def set_login_cookie(response: Response, value: str, secure: bool) -> None:
+    """Give the browser the signed session id: HttpOnly, SameSite=Lax, for the whole site."""
     response.set_cookie(
         COOKIE,
-        secret,
+        value,
         max_age=COOKIE_MAX_AGE,
         path="/",
         httponly=True,
@@ -86,5 +103,5 @@ def set_login_cookie(response: Response, secret: str, secure: bool) -> None:
 
 
 def clear_login_cookie(response: Response) -> None:
-    """Forget the key."""
+    """Tell the browser to drop the session cookie (the session itself ends server-side)."""
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")

@@ -63,8 +63,8 @@ def read_keys(keys: KeyStoreDep, principal: AdminDep) -> list[KeyOut]:
 def revoke_key(
     key_id: Annotated[str, Path(max_length=64)], keys: KeyStoreDep, principal: AdminDep
 ) -> KeyOut:
-    """Revoke a key at once (it answers 401 from the next request on); a key above the
-    caller's clearance answers 404 like an unknown one.
+    """Revoke a key at once (it answers 401 from the next request on, and its browser
+    sessions end); a key above the caller's clearance answers 404 like an unknown one.
     """
     info = within_clearance(keys.get(key_id), principal)
     if info is None or not keys.revoke(key_id):

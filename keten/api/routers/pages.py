@@ -19,8 +19,10 @@ from keten.api.pages.assets import ASSETS, asset_bytes
 from keten.api.pages.graph import DEFAULT_MAX_NODES, MAX_NODES
 from keten.api.pages.render import render, render_graph
 from keten.api.pages.session import (
+    COOKIE,
     PagePrincipal,
     PageProjection,
+    SessionsDep,
     clear_login_cookie,
     safe_next,
     set_login_cookie,
@@ -69,9 +71,9 @@ LOGIN_ERRORS = {401: "That key is unknown or revoked.", 429: "Too many failed ke
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request, keys: KeyStoreDep) -> Response:
-    """Check the key (rate limited like the API's) and keep it in an HttpOnly cookie; back to
-    the login form if bad.
+async def login(request: Request, keys: KeyStoreDep, sessions: SessionsDep) -> Response:
+    """Check the key (rate limited like the API's) and open a session whose signed id goes
+    into an HttpOnly cookie; back to the login form if the key is bad.
     """
     if not same_origin(request):
         raise ApiProblem(403, "cross-site-login", "the login form was posted from another site")
@@ -85,20 +87,24 @@ async def login(request: Request, keys: KeyStoreDep) -> Response:
         error = "Enter an API key."
         return render("login.html", status=401, title="Log in", next=target, error=error)
     try:
-        await run_in_threadpool(authenticate, request, keys, secret)
+        principal = await run_in_threadpool(authenticate, request, keys, secret)
     except ApiProblem as refused:
         error = LOGIN_ERRORS.get(refused.status, refused.detail)
         page = render("login.html", status=refused.status, title="Log in", next=target, error=error)
         page.headers.update(refused.headers)
         return page
+    cookie = await run_in_threadpool(sessions.open, principal.key_id)
     response = RedirectResponse(target, status_code=303)
-    set_login_cookie(response, secret, secure=request.url.scheme == "https")
+    set_login_cookie(response, cookie, secure=request.url.scheme == "https")
     return response
 
 
 @router.post("/logout")
-def logout() -> Response:
-    """Forget the key; back to the login form."""
+def logout(request: Request, sessions: SessionsDep) -> Response:
+    """End the session server-side and drop the cookie; back to the login form."""
+    cookie = request.cookies.get(COOKIE)
+    if cookie:
+        sessions.close(cookie)
     response = RedirectResponse("/login", status_code=303)
     clear_login_cookie(response)
     return response
