@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from keten.api.keys import Role
 from tests.api.conftest import Api
 
 
@@ -60,3 +61,40 @@ def test_keys_are_declared_and_errors_are_problems(shared_api: Api) -> None:
         assert "application/problem+json" in read_entity["responses"][status]["content"]
     assert "security" not in spec["paths"]["/health"]["get"]
     assert read_entity["operationId"] == "entities-read_entity"
+
+
+def test_common_problems_are_declared_on_every_operation(shared_api: Api) -> None:
+    answer = httpx.get(f"{shared_api.url}/openapi.json")  # open: the document holds no data
+    assert answer.status_code == 200
+    spec = answer.json()
+    missing = []
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            needed = {"400", "413"} if "requestBody" in operation else set()
+            needed |= {"401", "429"} if operation.get("security") else set()
+            for status in sorted(needed):
+                content = operation["responses"].get(status, {}).get("content", {})
+                if "application/problem+json" not in content:
+                    missing.append(f"{method.upper()} {path} {status}")
+    assert missing == []
+    with_body = [
+        op for item in spec["paths"].values() for op in item.values() if "requestBody" in op
+    ]
+    assert len(with_body) >= 10
+    malformed = spec["paths"]["/keys"]["post"]["responses"]["400"]["description"]
+    assert "not valid JSON" in malformed
+
+
+def test_malformed_json_answers_the_declared_400_on_every_body(shared_api: Api) -> None:
+    spec = httpx.get(f"{shared_api.url}/openapi.json").json()
+    admin = shared_api.client(Role.ADMIN)
+    statuses = {}
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if "requestBody" in operation:
+                url = path.replace("{name}", "x").replace("{submission_id}", "sub-x")
+                answer = admin.request(
+                    method, url, content=b'{"a": ', headers={"content-type": "application/json"}
+                )
+                statuses[f"{method.upper()} {path}"] = answer.status_code
+    assert set(statuses.values()) == {400}, statuses
