@@ -161,6 +161,9 @@ class Neo4jWriter:
         self.unmarked_ids: list[str] = []
         self.unmarked_refs: list[Ref] = []
         self.deferred: dict[Ref, tuple[RelationRow, dict[str, Any] | None]] = {}
+        self.created_ids: set[str] = set()
+        self.written_refs: set[int] = set()
+        """Hashes of the relation identities this write wrote (collisions only cost a look-up)."""
 
     # -- the transactions ------------------------------------------------------------------
 
@@ -289,7 +292,8 @@ class Neo4jWriter:
             self._audit(ENTITY, "create", row.id, None, None, LEVELS[row.marking])
         for kind, maps in by_kind.items():
             self._run(cypher.create_entities(kind), rows=maps)
-        if not self.staged:
+        self.created_ids.update(row.id for row in merged.created)
+        if not self.bulk:
             self.unmarked_ids += [row.id for row in merged.created]
         if merged.updated:
             maps = [entity_map(after) for _, after, _ in merged.updated]
@@ -302,8 +306,9 @@ class Neo4jWriter:
         self._after_batch(len(params))
 
     def _hide(self, stored: dict[str, Any]) -> dict[str, Any]:
-        """Mark a new record with the load id once the write spans transactions."""
-        if self.staged:
+        """Mark a new record with the load id once the write is bulk (it may come to span
+        transactions: marking as it goes is far cheaper than marking afterwards)."""
+        if self.bulk:
             stored[LOAD] = self.load
         return stored
 
@@ -347,6 +352,7 @@ class Neo4jWriter:
         by_type: dict[str, list[tuple[RelationRow, dict[str, Any] | None]]] = defaultdict(list)
         for item in created:
             by_type[item[0].type].append(item)
+        self.written_refs.update(hash(row.ref) for row, _ in created)
         made: list[RelationRow] = []
         for type_, items in by_type.items():
             maps = [
@@ -370,7 +376,7 @@ class Neo4jWriter:
 
     def _created_relations(self, made: list[RelationRow]) -> None:
         """Audit, visibility and (before the first split) the list to hide, of new relations."""
-        if not self.staged:
+        if not self.bulk:
             self.unmarked_refs += [row.ref for row in made]
         for row in made:
             self._audit(
@@ -546,7 +552,7 @@ class Neo4jWriter:
         """Stored rows of these relation identities as this write sees them."""
         found: dict[Ref, RelationRow] = {}
         wanted = list(refs)
-        for batch in chunks([list(r) for r in wanted]):
+        for batch in chunks([list(r) for r in wanted if self._may_be_stored(r)]):
             for record in self._run(cypher.STORED_RELATIONS, refs=batch, load=self.load):
                 source, type_, target, _ = record["ref"]
                 row = relation_from_map(source, type_, target, record["rel"])
@@ -556,6 +562,14 @@ class Neo4jWriter:
             if waiting is not None:
                 found[ref] = waiting[0]
         return found
+
+    def _may_be_stored(self, ref: Ref) -> bool:
+        """False when no stored relation can have this identity: an end was created by this
+        write, and this write has not written the identity (so a first load of a million
+        relations never looks any of them up)."""
+        if ref[0] not in self.created_ids and ref[2] not in self.created_ids:
+            return True
+        return hash(ref) in self.written_refs
 
     def touching(self, entity_id: str) -> list[RelationRow]:
         """Every relation with `entity_id` at either end."""
