@@ -41,7 +41,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from keten.schema.markings import Tlp
+from keten.config import private_file
+from keten.schema.markings import WRITER_CLEARANCE, Tlp
 
 PREFIX = "kt"
 
@@ -88,10 +89,6 @@ class Role(StrEnum):
     def writes(self) -> bool:
         """True for the roles that write records (contributor and up)."""
         return self.includes(Role.CONTRIBUTOR)
-
-
-WRITER_CLEARANCE = Tlp.GREEN
-"""The least clearance of a key that writes (see the module docstring for why)."""
 
 
 def grant_problem(role: Role, clearance: Tlp) -> str | None:
@@ -171,7 +168,7 @@ class KeyStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)
         self._local = threading.local()
         self._verified: dict[str, bytes] = {}
         self._failed: OrderedDict[bytes, None] = OrderedDict()

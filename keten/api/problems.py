@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from keten.graph.store import StoreUnavailableError
 from keten.ingest import BundleRejected
 from keten.queries.errors import AnalysisInputError, UnknownEntityError
 
@@ -33,6 +34,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    412: "Precondition failed",
     413: "Payload too large",
     415: "Unsupported media type",
     422: "Unprocessable content",
@@ -167,6 +169,15 @@ async def on_analysis_input(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(422, "invalid-analysis", str(exc))
 
 
+async def on_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The store cannot be reached (a Neo4j server gone): 503, and the next request retries.
+
+    The detail names where and what to check, never the credentials.
+    """
+    log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(503, "store-unavailable", str(exc), headers={"Retry-After": "5"})
+
+
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     """Last resort: log the error, answer a 500 problem that reveals nothing internal."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -181,4 +192,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(BundleRejected, on_bundle_rejected)
     app.add_exception_handler(UnknownEntityError, on_unknown_entity)
     app.add_exception_handler(AnalysisInputError, on_analysis_input)
+    app.add_exception_handler(StoreUnavailableError, on_store_unavailable)
     app.add_exception_handler(Exception, on_unexpected)
