@@ -1,117 +1,482 @@
-"""`keten cascade` and `keten generate`: chain effects from the command line, and test data.
+"""The analyses from the command line: cascade, propagation, inoperability, criticality, paths;
+and `keten generate` for synthetic test data.
 
-The CLI runs locally with full access to the store, so it analyses everything (TLP:RED);
-the API is where clearances bound what a caller sees.
+Each command takes the options of its API request under the same names (`--hours` stands for
+`horizon_hours`, which works too), builds the same request model and calls the same query
+function as keten.api.routers.analysis, so `--json` prints what the API answers. The CLI
+runs with full access to the store (TLP:RED) unless `--clearance` asks for the view of a
+lower clearance: then it answers what the API answers a key of that clearance. Unknown ids
+exit 3, requests an analysis cannot run on exit 1, refused option values exit 2.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import orjson
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from keten.cli.app import app
-from keten.config import Settings
-from keten.graph import open_store
-from keten.graph.projection import build_projection
-from keten.queries.cascade import CascadeResult, cascade
-from keten.queries.errors import AnalysisInputError, UnknownEntityError
-from keten.queries.synthetic import generate_network
+from keten.cli.app import ANALYSES, STORE, app
+from keten.cli.common import (
+    Assessments,
+    AssessmentsOption,
+    ClearanceOption,
+    HoursOption,
+    JsonOption,
+    StrengthOption,
+    echo_json,
+    err,
+    hours,
+    id_column,
+    name_column,
+    out,
+    projection,
+    require_store,
+    show,
+    table,
+    usage,
+)
+from keten.schema.entities import EntityKind
 from keten.schema.markings import Tlp
+from keten.schema.relations import RelationType
 
-out = Console()
-err = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from keten.queries.cascade import CascadeResult
+    from keten.queries.criticality import CriticalityResult
+    from keten.queries.inoperability import InoperabilityResult
+    from keten.queries.paths import PathsResult
+    from keten.queries.propagation import PropagationResult
 
 
-def cascade_table(result: CascadeResult, hours: float) -> Table:
+def cascade_table(result: CascadeResult, horizon: float) -> Table:
     """Affected entities in order of time to impact; `after` is the predecessor that explains
     the time (the whole chain is in the JSON answer)."""
-    table = Table(
-        title=f"{result.total:,} entities affected within {hours:g} h "
-        f"(showing {len(result.affected):,}; revision {result.revision})",
-        title_justify="left",
+    grid = table(
+        f"{result.total:,} entities affected within {hours(horizon)} h "
+        f"(showing {len(result.affected):,}; revision {result.revision})"
     )
-    table.add_column("hours", justify="right")
-    table.add_column("depth", justify="right")
-    table.add_column("kind", no_wrap=True, overflow="ellipsis", max_width=8)
-    table.add_column("id", overflow="fold", min_width=12)
-    table.add_column("name", no_wrap=True, overflow="ellipsis", max_width=20)
-    table.add_column("after", overflow="fold", min_width=14)
+    grid.add_column("hours", justify="right", no_wrap=True)
+    grid.add_column("depth", justify="right", no_wrap=True)
+    id_column(grid)
+    id_column(grid, "after")
+    name_column(grid)
     for item in result.affected:
-        table.add_row(
-            f"{item.time_to_impact_hours:g}",
+        grid.add_row(
+            hours(item.time_to_impact_hours),
             str(item.depth),
-            item.kind,
             item.id,
-            item.name,
             item.via[-1] if item.via else "",
+            item.name,
         )
-    return table
+    return grid
 
 
 def interests_table(result: CascadeResult) -> Table:
     """Interests reached through SAFEGUARDS, with the processes that hit them."""
-    table = Table(title="National-security interests hit", title_justify="left")
-    table.add_column("hours", justify="right")
-    table.add_column("interest")
-    table.add_column("through processes", overflow="fold")
+    grid = table("National-security interests hit")
+    grid.add_column("hours", justify="right", no_wrap=True)
+    id_column(grid, "interest")
+    grid.add_column("through processes", overflow="fold")
     for interest in result.interests:
         shown = ", ".join(interest.processes[:10])
         more = len(interest.processes) - 10
-        table.add_row(
-            f"{interest.time_to_impact_hours:g}",
-            f"{interest.name} ({interest.id})",
+        grid.add_row(
+            hours(interest.time_to_impact_hours),
+            interest.id,
             shown + (f" and {more:,} more" if more > 0 else ""),
         )
-    return table
+    return grid
 
 
-@app.command("cascade")
-def cascade_command(
-    ids: Annotated[list[str], typer.Argument(help="Ids of the disrupted entities (t = 0).")],
-    hours: Annotated[float, typer.Option("--hours", "-H", min=0, help="Horizon in hours.")] = 72.0,
-    min_strength: Annotated[
-        float, typer.Option(min=0, max=1, help="Ignore dependencies weaker than this.")
-    ] = 0.0,
-    limit: Annotated[int, typer.Option(min=1, help="Show at most this many entities.")] = 100,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")] = False,
-) -> None:
-    """What a disruption of IDS sets off within the horizon: when, and through what."""
-    store = open_store(Settings.from_env())
-    try:
-        projection = build_projection(store, Tlp.RED)
-    finally:
-        store.close()
-    try:
-        result = cascade(projection, ids, hours, min_strength, limit)
-    except (UnknownEntityError, AnalysisInputError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from None
-    if as_json:
-        typer.echo(orjson.dumps(result.model_dump(mode="json")).decode())
-        return
-    out.print(cascade_table(result, hours))
+def print_cascade(result: CascadeResult, horizon: float) -> None:
+    """The cascade tables (interests only when some are hit)."""
+    show(cascade_table(result, horizon))
     if result.interests:
-        out.print(interests_table(result))
+        out.print()
+        show(interests_table(result))
 
 
-@app.command()
+@app.command("cascade", rich_help_panel=ANALYSES)
+def cascade_command(
+    ids: Annotated[
+        list[str], typer.Argument(metavar="ID...", help="Ids of the disrupted entities (t = 0).")
+    ],
+    horizon_hours: HoursOption = 72.0,
+    min_strength: StrengthOption = 0.0,
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many entities.")] = 100,
+    assessments: AssessmentsOption = Assessments.ALL,
+    clearance: ClearanceOption = Tlp.RED,
+    as_json: JsonOption = False,
+) -> None:
+    """What a disruption of IDS sets off within the horizon: when, and through what.
+
+    `after` is the predecessor that explains each time; `--json` has the whole chain (`via`)
+    and the interests hit (`POST /analysis/cascade`).
+    """
+    require_store()
+    from keten.queries.cascade import CascadeRequest, cascade
+
+    body = CascadeRequest(
+        sources=ids, horizon_hours=horizon_hours, min_strength=min_strength, limit=limit
+    )
+    graph = projection(clearance, assessments)
+    result = cascade(graph, body.sources, body.horizon_hours, body.min_strength, body.limit)
+    if as_json:
+        echo_json(result)
+    else:
+        print_cascade(result, body.horizon_hours)
+
+
+def propagation_table(result: PropagationResult) -> Table:
+    """Entities by probability of disruption, with the confidence interval."""
+    grid = table(
+        f"{result.total:,} entities reached in {result.runs:,} runs (seed {result.seed}; "
+        f"showing {len(result.entities):,}; revision {result.revision})"
+    )
+    grid.add_column("p", justify="right", no_wrap=True)
+    grid.add_column(f"{result.confidence:.0%} interval", justify="center", no_wrap=True)
+    id_column(grid)
+    name_column(grid)
+    for item in result.entities:
+        grid.add_row(
+            f"{item.probability:.3f}",
+            f"{item.ci_low:.3f}-{item.ci_high:.3f}",
+            item.id,
+            item.name,
+        )
+    return grid
+
+
+@app.command("propagation", rich_help_panel=ANALYSES)
+def propagation_command(
+    ids: Annotated[
+        list[str], typer.Argument(metavar="ID...", help="Ids of the disrupted entities.")
+    ],
+    horizon_hours: HoursOption = 72.0,
+    min_strength: StrengthOption = 0.0,
+    runs: Annotated[int, typer.Option(min=1, max=10_000, help="Monte Carlo runs.")] = 1000,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed (same seed, same answer).")] = 0,
+    confidence: Annotated[
+        float, typer.Option(min=0, max=1, help="Level of the Wilson intervals.")
+    ] = 0.95,
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many entities.")] = 100,
+    assessments: AssessmentsOption = Assessments.ALL,
+    clearance: ClearanceOption = Tlp.RED,
+    as_json: JsonOption = False,
+) -> None:
+    """How likely each entity is to be hit: Monte Carlo with strengths as probabilities.
+
+    Each dependency passes a disruption on with probability `strength`; runs are seeded
+    (the same seed gives the same answer) and intervals are Wilson's
+    (`POST /analysis/propagation`).
+    """
+    require_store()
+    from keten.queries.propagation import PropagationRequest, propagate
+
+    body = PropagationRequest(
+        sources=ids,
+        horizon_hours=horizon_hours,
+        min_strength=min_strength,
+        runs=runs,
+        seed=seed,
+        confidence=confidence,
+        limit=limit,
+    )
+    result = propagate(projection(clearance, assessments), body)
+    if as_json:
+        echo_json(result)
+    else:
+        show(propagation_table(result))
+
+
+def parse_shares(pairs: list[str], what: str) -> dict[str, float]:
+    """`id=0.5` pairs into a dict; anything else is a usage error."""
+    found: dict[str, float] = {}
+    for pair in pairs:
+        entity, sep, value = pair.rpartition("=")
+        try:
+            found[entity] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not entity:
+            raise usage(f"{what} must be ID=NUMBER (like vp:drinking-water=0.5), got {pair!r}")
+    return found
+
+
+def inoperability_table(result: InoperabilityResult) -> Table:
+    """Entities by inoperability (and peak and cumulative in dynamic mode)."""
+    grid = table(
+        f"{result.total:,} entities inoperable ({result.mode}; spectral radius "
+        f"{result.spectral_radius:.3f}; showing {len(result.entities):,}; revision "
+        f"{result.revision})"
+    )
+    dynamic = result.mode == "dynamic"
+    grid.add_column("q", justify="right", no_wrap=True)
+    if dynamic:
+        grid.add_column("peak", justify="right", no_wrap=True)
+        grid.add_column("sum", justify="right", no_wrap=True)
+    id_column(grid)
+    name_column(grid)
+    for item in result.entities:
+        numbers = [f"{item.inoperability:.3f}"]
+        if dynamic:
+            numbers += [f"{item.peak or 0:.3f}", f"{item.cumulative or 0:.2f}"]
+        grid.add_row(*numbers, item.id, item.name)
+    return grid
+
+
+class Mode(StrEnum):
+    """Static (equilibrium) or dynamic (step by step) inoperability."""
+
+    STATIC = "static"
+    DYNAMIC = "dynamic"
+
+
+@app.command("inoperability", rich_help_panel=ANALYSES)
+def inoperability_command(
+    perturbation: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="ID=SHARE...", help="Initial inoperability c* of an entity, in [0, 1]."
+        ),
+    ],
+    mode: Annotated[Mode, typer.Option(help="Equilibrium or step by step.")] = Mode.STATIC,
+    scale: Annotated[
+        float, typer.Option(help="a*_ij = scale x dependency strength (0 < scale <= 1).")
+    ] = 1.0,
+    steps: Annotated[int, typer.Option(min=1, help="Steps (dynamic mode).")] = 100,
+    duration_steps: Annotated[
+        int | None, typer.Option(min=0, help="Steps during which c* acts (default all).")
+    ] = None,
+    recovery_rate: Annotated[
+        float, typer.Option(help="Recovery rate k_i of every entity (0 < k <= 1).")
+    ] = 0.5,
+    recovery_rates: Annotated[
+        list[str] | None,
+        typer.Option("--recovery-rates", help="ID=RATE: the rate of one entity (repeatable)."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many entities.")] = 100,
+    assessments: AssessmentsOption = Assessments.ALL,
+    clearance: ClearanceOption = Tlp.RED,
+    as_json: JsonOption = False,
+) -> None:
+    """The share of function each entity loses under a PERTURBATION (IIM).
+
+    Haimes and Jiang's inoperability input-output model, static or dynamic; an A* whose
+    spectral radius is 1 or more is refused with the scale that would work (exit 1)
+    (`POST /analysis/inoperability`).
+    """
+    require_store()
+    from keten.queries.inoperability import InoperabilityRequest, inoperability
+
+    body = InoperabilityRequest(
+        perturbation=parse_shares(perturbation, "a perturbation"),
+        mode=mode.value,
+        scale=scale,
+        steps=steps,
+        duration_steps=duration_steps,
+        recovery_rate=recovery_rate,
+        recovery_rates=parse_shares(recovery_rates or [], "--recovery-rates"),
+        limit=limit,
+    )
+    result = inoperability(projection(clearance, assessments), body)
+    if as_json:
+        echo_json(result)
+    else:
+        show(inoperability_table(result))
+
+
+def criticality_table(result: CriticalityResult) -> Table:
+    """The most critical entities with their three measures."""
+    sampled = "sampled" if result.betweenness_sampled else "exact"
+    grid = table(
+        f"The {len(result.entities):,} most critical entities (revision {result.revision})",
+        caption=f"reach: others a failure reaches within the horizon (computed for the "
+        f"{result.cascade_sizes_computed:,} highest by PageRank, - for the rest); "
+        f"betweenness {sampled}",
+    )
+    grid.add_column("reach", justify="right", no_wrap=True)
+    grid.add_column("pagerank", justify="right", no_wrap=True)
+    grid.add_column("between", justify="right", no_wrap=True)
+    id_column(grid)
+    name_column(grid)
+    for item in result.entities:
+        grid.add_row(
+            "-" if item.cascade_size is None else f"{item.cascade_size:,}",
+            f"{item.pagerank:.4f}",
+            f"{item.betweenness:.4f}",
+            item.id,
+            item.name,
+        )
+    return grid
+
+
+@app.command("criticality", rich_help_panel=ANALYSES)
+def criticality_command(
+    horizon_hours: HoursOption = 72.0,
+    min_strength: StrengthOption = 0.0,
+    kind: Annotated[EntityKind | None, typer.Option(help="Rank only entities of this kind.")] = (
+        None
+    ),
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Entities to list.")] = 20,
+    candidates: Annotated[
+        int, typer.Option(min=1, max=5000, help="Entities whose cascade size is computed.")
+    ] = 50,
+    betweenness_samples: Annotated[
+        int, typer.Option(min=1, max=5000, help="Sources sampled for betweenness.")
+    ] = 200,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the betweenness sample.")] = 0,
+    assessments: AssessmentsOption = Assessments.ALL,
+    clearance: ClearanceOption = Tlp.RED,
+    as_json: JsonOption = False,
+) -> None:
+    """The entities whose failure matters most: reach, PageRank and betweenness.
+
+    Reach is the cascade size of a failure (computed for the CANDIDATES highest by
+    PageRank), PageRank ranks what is needed by much-needed things, betweenness how often
+    an entity lies on dependency chains (`GET /analysis/criticality`).
+    """
+    require_store()
+    from keten.queries.criticality import CriticalityRequest, criticality
+
+    query = CriticalityRequest(
+        horizon_hours=horizon_hours,
+        min_strength=min_strength,
+        kind=kind,
+        limit=limit,
+        candidates=candidates,
+        betweenness_samples=betweenness_samples,
+        seed=seed,
+    )
+    result = criticality(projection(clearance, assessments), query)
+    if as_json:
+        echo_json(result)
+    else:
+        show(criticality_table(result))
+
+
+def print_paths(result: PathsResult, source: str, target: str) -> None:
+    """Each path as its stored relations, one per line, in the order effects travel."""
+    found = len(result.paths)
+    out.print(
+        f"[bold]{found} path{'s' if found != 1 else ''} from {source} to {target} "
+        f"(revision {result.revision})[/]",
+        highlight=False,
+    )
+    for number, path in enumerate(result.paths, start=1):
+        out.print(f"{number}. {path.hops} hop{'s' if path.hops != 1 else ''}", highlight=False)
+        for step in path.steps:
+            for relation in step:
+                out.print(
+                    f"   {relation.source} {relation.type} {relation.target}",
+                    highlight=False,
+                    markup=False,
+                )
+
+
+@app.command("paths", rich_help_panel=ANALYSES)
+def paths_command(
+    source: Annotated[str, typer.Argument(help="Where the chains start (an actor, say).")],
+    target: Annotated[str, typer.Argument(help="Where they end (an interest, say).")],
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=20, help="Paths to find.")] = 3,
+    relation_types: Annotated[
+        list[RelationType] | None,
+        typer.Option(
+            "--relation-types", "--type", help="Relation types to walk (repeatable; default all)."
+        ),
+    ] = None,
+    max_hops: Annotated[int, typer.Option(min=1, max=20, help="Longest path to report.")] = 8,
+    assessments: AssessmentsOption = Assessments.ALL,
+    clearance: ClearanceOption = Tlp.RED,
+    as_json: JsonOption = False,
+) -> None:
+    """The K shortest explanation chains from SOURCE to TARGET.
+
+    Each step lists the stored relations that make it; chains follow the direction effects
+    travel, so DEPENDS_ON is walked from what is needed to what needs it
+    (`GET /analysis/paths`).
+    """
+    require_store()
+    from keten.queries.paths import PathsRequest, paths
+
+    query = PathsRequest(
+        source=source,
+        target=target,
+        k=k,
+        relation_types=relation_types or None,
+        max_hops=max_hops,
+    )
+    result = paths(projection(clearance, assessments), query)
+    if as_json:
+        echo_json(result)
+    else:
+        print_paths(result, source, target)
+
+
+MAX_ENTITIES = 5_000_000
+MAX_RELATIONS = 20_000_000
+"""`keten generate` limits: 20 million relations take about 2.3 GB while being generated."""
+
+
+def count(value: str) -> int:
+    """A whole number as typed: 1000, 1_000, 1,000 or 1e3."""
+    text = value.replace("_", "").replace(",", "").strip()
+    try:
+        number = float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a whole number") from None
+    if number != int(number) or number > 1e15:
+        raise typer.BadParameter(f"{value!r} is not a whole number of a sensible size")
+    return int(number)
+
+
+def relation_room(entities: int) -> int:
+    """The most relations a synthetic network of `entities` can be drawn with: half of the
+    possible dependencies (dependents x needed), so that drawing distinct pairs finishes."""
+    from keten.queries.synthetic import _kind_counts
+
+    kinds = _kind_counts(entities)
+    dependents = kinds["VitalProcess"] + kinds["Organisation"] + kinds["Resource"]
+    return dependents * (dependents + kinds["Country"] - 1) // 2
+
+
+@app.command(rich_help_panel=STORE)
 def generate(
-    entities: Annotated[int, typer.Option("--entities", "-n", min=40, help="Entities.")],
-    relations: Annotated[int, typer.Option("--relations", "-m", min=1, help="Relations.")],
+    entities: Annotated[
+        int, typer.Option("--entities", "-n", parser=count, help="Entities (40 to 5,000,000).")
+    ],
+    relations: Annotated[
+        int,
+        typer.Option("--relations", "-m", parser=count, help="Relations (up to 20,000,000)."),
+    ],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write into.")],
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bundle).")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed (same seed, same bundle).")] = 0,
 ) -> None:
     """Write a synthetic, scale-realistic bundle (marked synthetic) to OUT/synthetic.jsonl."""
+    if not 40 <= entities <= MAX_ENTITIES:
+        raise usage(f"--entities must be between 40 and {MAX_ENTITIES:,}, not {entities:,}")
+    if not 1 <= relations <= MAX_RELATIONS:
+        raise usage(
+            f"--relations must be between 1 and {MAX_RELATIONS:,} (about 2.3 GB of memory "
+            f"while generating), not {relations:,}"
+        )
+    room = relation_room(entities)
+    if relations > room:
+        raise usage(
+            f"--relations {relations:,} is too many for {entities:,} entities: at most {room:,}"
+        )
+    import orjson
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from keten.queries.synthetic import generate_network
+
     try:
         network = generate_network(entities, relations, seed)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        raise usage(str(exc)) from None
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "synthetic.jsonl"
     columns = (
@@ -120,7 +485,10 @@ def generate(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err, transient=True) as progress, path.open("wb") as handle:
+    with (
+        Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress,
+        path.open("wb") as handle,
+    ):
         task = progress.add_task(path.name, total=entities + relations)
         for done, record in enumerate(network.records(), start=1):
             handle.write(orjson.dumps(record) + b"\n")

@@ -10,124 +10,152 @@ Like `keten cascade`, these run locally with full access to the store (TLP:RED),
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import orjson
 import typer
-import yaml
-from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
 
-from keten.cli.app import app
-from keten.config import Settings
-from keten.graph import open_store
-from keten.graph.projection import build_projection
-from keten.queries.errors import AnalysisInputError, UnknownEntityError
-from keten.queries.report import cited_sources, render_report
-from keten.queries.risk import CAVEAT, Prefer, RiskOptions, RiskResult, integrated_analysis
-from keten.queries.scenarios import ScenariosRequest, ScenariosResult, compare_scenarios
+from keten.cli.app import ANALYSES, app
+from keten.cli.common import (
+    Assessments,
+    AssessmentsOption,
+    ClearanceOption,
+    HoursOption,
+    JsonOption,
+    StrengthOption,
+    echo_json,
+    err,
+    hours,
+    id_column,
+    out,
+    projection,
+    require_store,
+    show,
+    store_session,
+    table,
+    usage,
+)
+from keten.cli.errors import CliError
 from keten.schema.markings import Tlp
 
-out = Console()
-err = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.table import Table
 
-HoursOption = Annotated[
-    float, typer.Option("--hours", "-H", min=0, help="Horizon of the chain effects (hours).")
-]
-StrengthOption = Annotated[
-    float, typer.Option(min=0, max=1, help="Ignore dependencies weaker than this.")
-]
-ClearanceOption = Annotated[
-    Tlp, typer.Option(help="Analyse only what this clearance may see.", case_sensitive=False)
-]
+    from keten.queries.risk import RiskOptions, RiskResult
+    from keten.queries.scenarios import ScenariosResult
+
+__all__ = ["ClearanceOption"]  # other command modules import it from here too
+
 PreferOption = Annotated[
     str, typer.Option(help="Which impact class wins where both exist: stated or derived.")
 ]
+TopOption = Annotated[int, typer.Option(min=0, max=100, help="Chain effects kept per threat.")]
 
 
-def fail(message: str) -> typer.Exit:
-    """Print an error and give the exit to raise (status 2: bad input)."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(2)
+def fail(message: str) -> CliError:
+    """A usage error to raise (exit 2)."""
+    return usage(message)
 
 
-def analyse(options: RiskOptions, clearance: Tlp) -> tuple[RiskResult, list[Any]]:
+def analyse(
+    options: RiskOptions, clearance: Tlp, assessments: Assessments, with_sources: bool = False
+) -> tuple[RiskResult, list[Any]]:
     """Run the integrated analysis on the configured store; also the cited sources."""
-    store = open_store(Settings.from_env())
-    try:
-        projection = build_projection(store, clearance)
-        result = integrated_analysis(store, projection, options)
-        return result, cited_sources(store, result, projection)
-    finally:
-        store.close()
+    from keten.graph.projection import build_projection
+    from keten.queries.risk import integrated_analysis
+
+    with store_session() as store:
+        graph = build_projection(store, clearance, assessments.value)
+        result = integrated_analysis(store, graph, options)
+        if not with_sources:
+            return result, []
+        from keten.queries.report import cited_sources
+
+        return result, cited_sources(store, result, graph)
 
 
 def options_from(hours: float, min_strength: float, prefer: str, top: int = 5) -> RiskOptions:
     """Checked analysis options (a bad `prefer` is reported by name)."""
     if prefer not in ("stated", "derived"):
         raise fail(f"--prefer must be 'stated' or 'derived', not {prefer!r}")
+    require_store()
+    from keten.queries.risk import Prefer, RiskOptions
+
     chosen: Prefer = "derived" if prefer == "derived" else "stated"
     return RiskOptions(horizon_hours=hours, min_strength=min_strength, prefer=chosen, top=top)
 
 
+def short(interest_id: str) -> str:
+    """A four-letter column head for an interest: interest:economic-security -> econ."""
+    return interest_id.removeprefix("interest:")[:4]
+
+
 def risk_table(result: RiskResult) -> Table:
     """Threats ranked by score, with likelihood and impact per interest (d: derived)."""
-    table = Table(title=f"Integrated risk analysis (revision {result.revision})")
+    from keten.queries.risk import CAVEAT
+
     interests = [(i.id, i.name) for i in result.interests]
-    table.add_column("score", justify="right")
-    table.add_column("L", justify="center")
-    table.add_column("threat", min_width=24)
-    for _, name in interests:
-        table.add_column(name.split()[0], justify="center")
-    table.add_column("actors", overflow="fold")
+    legend = ", ".join(f"{short(i)} = {name}" for i, name in interests)
+    grid = table(
+        f"Integrated risk analysis (revision {result.revision})",
+        caption=f"L = likelihood; impact per interest ({legend}); d = derived from chain "
+        f"effects. {CAVEAT}",
+    )
+    grid.add_column("score", justify="right", no_wrap=True)
+    grid.add_column("L", justify="center", no_wrap=True)
+    for interest_id, _ in interests:
+        grid.add_column(short(interest_id), justify="left", no_wrap=True)
+    id_column(grid, "threat")
     for t in result.threats:
         cells = [
             t.impact[i] + (" d" if t.impact_basis[i] == "derived" else "") if i in t.impact else ""
             for i, _ in interests
         ]
-        table.add_row(
-            "-" if t.score is None else str(t.score),
-            t.likelihood or "-",
-            t.name,
-            *cells,
-            ", ".join(a.name for a in t.actors),
-        )
-    table.caption = f"L = likelihood; d = impact derived from chain effects. {CAVEAT}"
-    return table
+        grid.add_row("-" if t.score is None else str(t.score), t.likelihood or "-", *cells, t.id)
+    return grid
 
 
-@app.command("risk")
+@app.command("risk", rich_help_panel=ANALYSES)
 def risk_command(
-    hours: HoursOption = 72.0,
+    horizon_hours: HoursOption = 72.0,
     min_strength: StrengthOption = 0.0,
     prefer: PreferOption = "stated",
+    top: TopOption = 5,
+    assessments: AssessmentsOption = Assessments.ALL,
     clearance: ClearanceOption = Tlp.RED,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """The integrated analysis: every threat's likelihood, impact per interest and score."""
-    result, _ = analyse(options_from(hours, min_strength, prefer), clearance)
+    result, _ = analyse(
+        options_from(horizon_hours, min_strength, prefer, top), clearance, assessments
+    )
     if as_json:
-        typer.echo(orjson.dumps(result.model_dump(mode="json")).decode())
-        return
-    out.print(risk_table(result))
+        echo_json(result)
+    else:
+        show(risk_table(result))
 
 
-@app.command("report")
+@app.command("report", rich_help_panel=ANALYSES)
 def report_command(
     out_path: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path(
         "report.html"
     ),
-    hours: HoursOption = 72.0,
+    horizon_hours: HoursOption = 72.0,
     min_strength: StrengthOption = 0.0,
     prefer: PreferOption = "stated",
+    top: TopOption = 5,
+    assessments: AssessmentsOption = Assessments.ALL,
     clearance: ClearanceOption = Tlp.RED,
-    top: Annotated[int, typer.Option(min=0, max=100, help="Chain effects per threat.")] = 5,
 ) -> None:
     """Write the integrated analysis as ONE self-contained HTML file (diagram inline)."""
-    result, sources = analyse(options_from(hours, min_strength, prefer, top), clearance)
+    options = options_from(horizon_hours, min_strength, prefer, top)
+    result, sources = analyse(options, clearance, assessments, with_sources=True)
+    from keten.queries.report import render_report
+
     out_path.write_text(render_report(result, sources), encoding="utf-8")
-    err.print(f"wrote {out_path} ({len(result.threats)} threats, revision {result.revision})")
+    err.print(
+        f"wrote {out_path} ({len(result.threats)} threats, revision {result.revision})",
+        highlight=False,
+    )
 
 
 def parse_named(tokens: list[str]) -> list[dict[str, Any]]:
@@ -148,6 +176,8 @@ def parse_named(tokens: list[str]) -> list[dict[str, Any]]:
 
 def read_request(file: Path | None, tokens: list[str], hours: float, strength: float) -> Any:
     """The scenarios body from the file, or from `--name` groups with the common horizon."""
+    import yaml
+
     if file is not None and tokens:
         raise fail("give scenarios either in --file or as --name groups, not both")
     if file is not None:
@@ -165,50 +195,58 @@ def read_request(file: Path | None, tokens: list[str], hours: float, strength: f
 
 def scenario_table(result: ScenariosResult) -> Table:
     """Scenarios side by side: totals and when each interest is hit."""
-    table = Table(title=f"Scenarios (revision {result.revision})")
-    table.add_column("")
+    grid = table(f"Scenarios (revision {result.revision})")
+    id_column(grid, "")
     for outcome in result.scenarios:
-        table.add_column(outcome.name, justify="right")
-    table.add_row("entities affected", *(f"{o.total:,}" for o in result.scenarios))
+        grid.add_column(outcome.name, justify="right", overflow="fold")
+    grid.add_row("entities affected", *(f"{o.total:,}" for o in result.scenarios))
     interest_ids = sorted({i.id for o in result.scenarios for i in o.interests})
+    times = [{i.id: i.time_to_impact_hours for i in o.interests} for o in result.scenarios]
     for interest in interest_ids:
-        hours = [{i.id: i.time_to_impact_hours for i in o.interests} for o in result.scenarios]
-        table.add_row(interest, *(f"{h[interest]:g} h" if interest in h else "-" for h in hours))
-    return table
-
-
-def differences_table(result: ScenariosResult) -> Table:
-    """Per pair: what only one reaches, and interests only one hits."""
-    table = Table(title="Differences")
-    for column in ("a", "b", "only in a", "only in b", "interests only in a / b"):
-        table.add_column(column, overflow="fold")
-    for d in result.differences:
-        table.add_row(
-            d.a,
-            d.b,
-            f"{d.only_in_a_total:,}: {', '.join(d.only_in_a[:8])}",
-            f"{d.only_in_b_total:,}: {', '.join(d.only_in_b[:8])}",
-            f"{', '.join(d.interests_only_in_a) or '-'} / "
-            f"{', '.join(d.interests_only_in_b) or '-'}",
+        grid.add_row(
+            interest, *(f"{hours(h[interest])} h" if interest in h else "-" for h in times)
         )
-    return table
+    return grid
+
+
+def print_differences(result: ScenariosResult) -> None:
+    """Per pair: what only one reaches, and interests only one hits."""
+    out.print("[bold]Differences[/]")
+    for d in result.differences:
+        out.print(
+            f"{d.a} / {d.b}: only in {d.a} {d.only_in_a_total:,} "
+            f"({', '.join(d.only_in_a[:8]) or '-'}); only in {d.b} {d.only_in_b_total:,} "
+            f"({', '.join(d.only_in_b[:8]) or '-'}); interests only in {d.a}: "
+            f"{', '.join(d.interests_only_in_a) or '-'}; only in {d.b}: "
+            f"{', '.join(d.interests_only_in_b) or '-'}",
+            highlight=False,
+            markup=False,
+        )
 
 
 @app.command(
-    "scenario", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+    "scenario",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    rich_help_panel=ANALYSES,
 )
 def scenario_command(
     ctx: typer.Context,
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="YAML/JSON scenarios body.")
     ] = None,
-    hours: HoursOption = 72.0,
+    horizon_hours: HoursOption = 72.0,
     min_strength: StrengthOption = 0.0,
+    assessments: AssessmentsOption = Assessments.ALL,
     clearance: ClearanceOption = Tlp.RED,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Compare scenarios side by side: --name A threat:x vp:y --name B threat:z (or --file)."""
-    body = read_request(file, list(ctx.args), hours, min_strength)
+    body = read_request(file, list(ctx.args), horizon_hours, min_strength)
+    require_store()
+    from pydantic import ValidationError
+
+    from keten.queries.scenarios import ScenariosRequest, compare_scenarios
+
     try:
         request = ScenariosRequest.model_validate(body)
     except ValidationError as exc:
@@ -216,18 +254,11 @@ def scenario_command(
             f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
         )
         raise fail(f"invalid scenarios: {problems}") from None
-    store = open_store(Settings.from_env())
-    try:
-        projection = build_projection(store, clearance)
-    finally:
-        store.close()
-    try:
-        result = compare_scenarios(projection, request)
-    except (UnknownEntityError, AnalysisInputError) as exc:
-        raise fail(str(exc)) from None
+    result = compare_scenarios(projection(clearance, assessments), request)
     if as_json:
-        typer.echo(orjson.dumps(result.model_dump(mode="json")).decode())
+        echo_json(result)
         return
-    out.print(scenario_table(result))
+    show(scenario_table(result))
     if result.differences:
-        out.print(differences_table(result))
+        out.print()
+        print_differences(result)

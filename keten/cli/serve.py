@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from keten.cli.app import app
-from keten.config import Settings
+from keten.cli.app import STORE, app
+from keten.cli.common import open_store
 
 
-@app.command()
+@app.command(rich_help_panel=STORE)
 def serve(
     host: Annotated[
         str, typer.Option(help="Address to bind; 0.0.0.0 exposes the API to the network.")
@@ -21,20 +20,18 @@ def serve(
         int, typer.Option(min=1, max=64, help="Worker processes (about one per core).")
     ] = 1,
 ) -> None:
-    """Serve the HTTP API (docs at /docs) over the store KETEN_HOME / KETEN_STORE select."""
+    """Serve the HTTP API (docs at /docs) over the store of KETEN_HOME or KETEN_STORE.
+
+    The store must exist (`keten init` creates it): a missing store, a KETEN_STORE that names
+    none or a server that cannot be reached is one line and exit 3, not a traceback from
+    every worker.
+    """
+    check_store()
     from keten.api.server import serve as run
 
-    check_store()
     run(host=host, port=port, workers=workers)
 
 
 def check_store() -> None:
-    """Open and close the configured store once, so a bad setting is one clear line, not a
-    traceback from every worker."""
-    from keten.graph import open_store
-
-    try:
-        open_store(Settings.from_env()).close()
-    except Exception as exc:
-        Console(stderr=True).print(f"[bold red]cannot open the store:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+    """Open and close the configured store once (errors are keten.cli.errors' one line)."""
+    open_store().close()

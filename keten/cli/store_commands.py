@@ -1,28 +1,30 @@
-"""`keten init`, `keten load` and `keten export`: filling the store and reading it out."""
+"""`keten init`, `keten load`, `keten export` and `keten schema`: filling the store and
+reading it out.
+
+`init` and `load` create the store when there is none (`load` says so on stderr); every
+other command needs it to exist (exit 3, naming where keten looked), so a command run in
+the wrong folder never answers from an empty store.
+"""
 
 from __future__ import annotations
 
-import getpass
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from keten.cli.app import app
+from keten.cli.app import STORE, app
+from keten.cli.common import err, local_user, store_session, usage
+from keten.cli.errors import REFUSED, CliError
 from keten.config import Settings
-from keten.graph import GraphStore, open_store
-from keten.graph.export import write_graphml, write_json
-from keten.graph.stix_export import write_stix
-from keten.graph.store import WriteMode
-from keten.ingest import Attribution, BundleRejected, LoadReport, load_paths
 from keten.schema.markings import Tlp
 
-err = Console(stderr=True)
+if TYPE_CHECKING:
+    from keten.graph.store import GraphStore, WriteMode
+    from keten.ingest import Attribution, LoadReport
 
 
 class ExportFormat(StrEnum):
@@ -33,14 +35,11 @@ class ExportFormat(StrEnum):
     STIX = "stix"
 
 
-def store_from_env() -> GraphStore:
-    """The store selected by KETEN_HOME / KETEN_STORE."""
-    return open_store(Settings.from_env())
-
-
 def cli_user(contributor: str | None = None) -> Attribution:
     """The audit trail's actor for command-line loads: `--contributor`, else the local user."""
-    return Attribution(actor=contributor or f"cli:{getpass.getuser()}", action="load")
+    from keten.ingest import Attribution
+
+    return Attribution(actor=local_user(contributor), action="load")
 
 
 def load_with_progress(
@@ -48,20 +47,27 @@ def load_with_progress(
     paths: list[Path],
     dry_run: bool,
     by: Attribution | None = None,
-    mode: WriteMode = WriteMode.MERGE,
+    mode: WriteMode | None = None,
     as_json: bool = False,
 ) -> LoadReport:
     """Load with a rich progress line on stderr; exits 1 with the report when refused (as
     JSON on stdout with `as_json`)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from keten.graph.store import WriteMode
+    from keten.ingest import BundleRejected, load_paths
+
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True) as progress:
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("validating and loading", total=None)
 
         def advance(records: int) -> None:
             progress.update(task, description=f"{records:,} records")
 
         try:
-            return load_paths(store, paths, dry_run, advance, by or cli_user(), mode)
+            return load_paths(
+                store, paths, dry_run, advance, by or cli_user(), mode or WriteMode.MERGE
+            )
         except BundleRejected as rejected:
             progress.stop()
             if as_json:
@@ -71,7 +77,7 @@ def load_with_progress(
             else:
                 err.print(rejected.report(), markup=False, highlight=False, soft_wrap=True)
             err.print("[bold red]nothing was written[/]")
-            raise typer.Exit(1) from None
+            raise typer.Exit(REFUSED) from None
 
 
 def describe(report: LoadReport) -> str:
@@ -87,26 +93,38 @@ def describe(report: LoadReport) -> str:
     )
 
 
-@app.command()
+@app.command(rich_help_panel=STORE)
 def init(
     reference: Annotated[
         bool, typer.Option(help="Load the reference knowledge base shipped with keten.")
     ] = True,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the load's counts as JSON.")
+    ] = False,
 ) -> None:
-    """Create the store (in $KETEN_HOME unless KETEN_STORE says otherwise) with reference data."""
+    """Create the store in $KETEN_HOME (or KETEN_STORE) with the reference data.
+
+    Running it again changes nothing that is already there: loading is idempotent.
+    """
     from keten.data import reference_bundle_path
 
-    store = store_from_env()
-    try:
+    with store_session(create=True) as store:
+        report = None
         if reference:
             report = load_with_progress(store, [reference_bundle_path()], dry_run=False)
-            err.print(f"reference knowledge base: {describe(report)}")
-        err.print(f"store ready: {store.name}, revision {store.revision(Tlp.RED)}")
-    finally:
-        store.close()
+            if not as_json:
+                err.print(
+                    f"reference knowledge base: {describe(report)}", highlight=False, soft_wrap=True
+                )
+        revision = store.revision(Tlp.RED)
+        if as_json:
+            answer = report.as_dict() if report else {"revision": revision}
+            typer.echo(orjson.dumps({"store": store.name, **answer}).decode())
+        else:
+            err.print(f"store ready: {store.name}, revision {revision}", highlight=False)
 
 
-@app.command()
+@app.command(rich_help_panel=STORE)
 def load(
     paths: Annotated[list[Path], typer.Argument(help="Bundle files or folders.")],
     dry_run: Annotated[
@@ -126,55 +144,60 @@ def load(
         str | None, typer.Option(help="Who loads, for the audit trail (default: you).")
     ] = None,
 ) -> None:
-    """Load bundles (JSON, YAML, JSONL, CSV, folders): all of them or, on any problem, none.
+    """Load bundles (JSON, YAML, JSONL, CSV, STIX, folders): all of them, or none.
+
+    On any problem nothing is written and every problem is named (exit 1).
 
     Records merge into what is stored: fields a record leaves out are kept, a null removes
     one. `--replace` makes each record the whole record (audited as a replace).
     """
+    from keten.graph.store import WriteMode
+
     if replace and restore:
-        raise typer.BadParameter("--replace and --restore exclude each other")
+        raise usage("--replace and --restore exclude each other")
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise CliError(f"no such file or folder: {', '.join(missing)}", REFUSED)
     mode = WriteMode.RESTORE if restore else WriteMode.REPLACE if replace else WriteMode.MERGE
-    store = store_from_env()
-    try:
+    settings = Settings.from_env()
+    if not settings.store_uri and not settings.sqlite_path.is_file():
+        err.print(f"new store in {settings.home} (KETEN_HOME)", highlight=False, soft_wrap=True)
+    with store_session(create=True) as store:
         report = load_with_progress(store, paths, dry_run, cli_user(contributor), mode, as_json)
-    finally:
-        store.close()
     if as_json:
         typer.echo(orjson.dumps(report.as_dict()).decode())
     else:
         typer.echo(describe(report))
 
 
-@app.command()
+@app.command(rich_help_panel=STORE)
 def export(
     fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="Output format.")] = (
         ExportFormat.JSON
     ),
     out: Annotated[Path | None, typer.Option("--out", "-o", help="File (default stdout).")] = None,
     clearance: Annotated[
-        Tlp, typer.Option(help="Leave out everything marked above this TLP.")
+        Tlp, typer.Option(help="Leave out everything marked above this TLP.", case_sensitive=False)
     ] = Tlp.RED,
 ) -> None:
     """Write the whole store as a bundle (json, loadable again), GraphML or STIX 2.1."""
-    store = store_from_env()
-    writer = {
-        ExportFormat.JSON: write_json,
-        ExportFormat.GRAPHML: write_graphml,
-        ExportFormat.STIX: write_stix,
-    }[fmt]
-    try:
+    if fmt is ExportFormat.JSON:
+        from keten.graph.export import write_json as writer
+    elif fmt is ExportFormat.GRAPHML:
+        from keten.graph.export import write_graphml as writer
+    else:
+        from keten.graph.stix_export import write_stix as writer
+    with store_session() as store:
         if out is None:
             counts = writer(store, sys.stdout.buffer, clearance)
             sys.stdout.flush()
         else:
             with out.open("wb") as handle:
                 counts = writer(store, handle, clearance)
-    finally:
-        store.close()
     err.print(f"exported {counts['entities']:,} entities and {counts['relations']:,} relations")
 
 
-@app.command()
+@app.command(rich_help_panel=STORE)
 def schema(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="File (default stdout).")] = None,
 ) -> None:

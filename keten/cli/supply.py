@@ -1,53 +1,44 @@
 """`keten dependencies`, `keten embargo` and `keten import-trade`: the dependency monitor.
 
-Like `keten cascade`, these run locally with full access to the store (TLP:RED); the API is
-where a key's clearance bounds what is used.
+Like `keten cascade`, these run locally with full access to the store (TLP:RED) unless
+`--clearance` asks for the view of a lower clearance; the API is where a key's clearance
+bounds what is used.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
-from pydantic import BaseModel
-from rich.console import Console
-from rich.table import Table
 
-from keten.cli.analysis import cascade_table, interests_table
-from keten.cli.app import app
-from keten.cli.store_commands import cli_user
-from keten.config import Settings
-from keten.graph import open_store
-from keten.graph.projection import build_projection
-from keten.ingest import Attribution, BundleRejected
-from keten.ingest.trade import import_trade
-from keten.queries.cascade import CascadeResult
-from keten.queries.dependencies import (
-    DependencyReport,
-    Flags,
-    Thresholds,
-    dependency_report,
-    read_supply,
+from keten.cli.analysis import print_cascade
+from keten.cli.app import ANALYSES, STORE, app
+from keten.cli.common import (
+    Assessments,
+    AssessmentsOption,
+    ClearanceOption,
+    HoursOption,
+    JsonOption,
+    StrengthOption,
+    echo_json,
+    err,
+    local_user,
+    out,
+    require_store,
+    show,
+    store_session,
+    table,
 )
-from keten.queries.embargo import EmbargoRequest, EmbargoResult, embargo
-from keten.queries.errors import AnalysisInputError, UnknownEntityError
+from keten.cli.errors import REFUSED
 from keten.schema.markings import Tlp
 
-out = Console()
-err = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.table import Table
 
-
-def echo_json(model: BaseModel) -> None:
-    """Print a result as the API would answer it."""
-    typer.echo(orjson.dumps(model.model_dump(mode="json")).decode())
-
-
-def fail(exc: Exception) -> typer.Exit:
-    """Print an analysis error and give the exit to raise."""
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
-    return typer.Exit(2)
+    from keten.queries.dependencies import DependencyReport, Flags
+    from keten.queries.embargo import EmbargoResult
 
 
 def flag_letters(flags: Flags) -> str:
@@ -67,23 +58,22 @@ def yes_no(value: bool | None) -> str:
 def dependency_table(report: DependencyReport) -> Table:
     """One row per resource: headline figures and flags."""
     flagged = ", ".join(c.removeprefix("country:") for c in report.flagged_countries) or "none"
-    table = Table(
-        title=f"{report.total} resources (revision {report.revision}); flagged: {flagged}",
-        caption=f"flags: C = HHI > {report.thresholds.hhi:g}, I = non-EU share > "
-        f"{report.thresholds.non_eu_share:g}, H = hard to substitute (? = unknown); "
-        "2 of 3 y = strategic in 2 of the 3 years up to the year shown",
-        title_justify="left",
-        caption_justify="left",
+    grid = table(
+        f"{report.total} resources (revision {report.revision}); flagged countries: {flagged}",
+        caption=f"nonEU: share from outside the EU; top: largest supplier; flag: share of "
+        f"flagged countries; CIH: C = HHI > {report.thresholds.hhi:g}, I = nonEU > "
+        f"{report.thresholds.non_eu_share:g}, H = hard to substitute (- no, ? unknown); str: "
+        "strategic; 2of3: strategic in 2 of the 3 years up to this one; vps: vital processes "
+        "that need it",
     )
-    table.add_column("resource", overflow="fold")
-    for column in ("year", "HHI", "non-EU", "top supplier", "flagged"):
-        table.add_column(column, justify="right")
-    table.add_column("flags")
-    table.add_column("strategic")
-    table.add_column("2 of 3 y")
-    table.add_column("processes", justify="right")
+    grid.add_column("resource", no_wrap=True, overflow="fold")
+    for column in ("year", "HHI", "nonEU", "top", "flag"):
+        grid.add_column(column, justify="right", no_wrap=True)
+    for column in ("CIH", "str", "2of3"):
+        grid.add_column(column, no_wrap=True)
+    grid.add_column("vps", justify="right", no_wrap=True)
     for line in report.resources:
-        table.add_row(
+        grid.add_row(
             line.id.removeprefix("resource:"),
             "-" if line.year is None else str(line.year),
             f"{line.hhi:.2f}",
@@ -95,96 +85,110 @@ def dependency_table(report: DependencyReport) -> Table:
             yes_no(line.persistent),
             str(len(line.vital_processes)),
         )
-    return table
+    return grid
 
 
 def shortfall_table(result: EmbargoResult) -> Table:
     """Resources that lose supply, largest shortfall first."""
-    table = Table(
-        title=f"Shortfalls from an embargo by {result.country} (disrupted from "
-        f"{result.threshold:.0%})",
-        title_justify="left",
+    grid = table(
+        f"Shortfalls from an embargo by {result.country} (disrupted from {result.threshold:.0%})"
     )
-    table.add_column("resource")
-    table.add_column("shortfall", justify="right")
-    table.add_column("own share", justify="right")
-    table.add_column("disrupted")
-    table.add_column("via", overflow="fold")
+    grid.add_column("resource", no_wrap=True, overflow="fold")
+    grid.add_column("short", justify="right", no_wrap=True)
+    grid.add_column("own", justify="right", no_wrap=True)
+    grid.add_column("lost", no_wrap=True)
+    grid.add_column("via", overflow="fold")
     for item in result.shortfalls:
-        table.add_row(
+        grid.add_row(
             item.id.removeprefix("resource:"),
             f"{item.shortfall:.0%}",
             f"{item.own_share:.0%}",
             "yes" if item.disrupted else "no",
             " -> ".join(v.removeprefix("resource:") for v in item.via),
         )
-    return table
+    return grid
 
 
-@app.command("dependencies")
+@app.command("dependencies", rich_help_panel=ANALYSES)
 def dependencies_command(
-    year: Annotated[int | None, typer.Option(help="Year of the figures (default: latest).")] = None,
+    year: Annotated[
+        int | None, typer.Option(min=1900, max=2100, help="Year of the figures (default: latest).")
+    ] = None,
     flagged: Annotated[
         str, typer.Option(help="More countries to flag, comma-separated (ISO2, ids or names).")
     ] = "",
-    hhi: Annotated[float, typer.Option(min=0, max=1, help="Concentration flag above.")] = 0.4,
-    non_eu: Annotated[float, typer.Option(min=0, max=1, help="Import flag above.")] = 0.5,
+    hhi: Annotated[
+        float,
+        typer.Option("--hhi", "--hhi-threshold", min=0, max=1, help="Concentration flag above."),
+    ] = 0.4,
+    non_eu: Annotated[
+        float,
+        typer.Option("--non-eu", "--non-eu-threshold", min=0, max=1, help="Import flag above."),
+    ] = 0.5,
     scope: Annotated[str | None, typer.Option(help="Use only shares of this scope.")] = None,
     strategic_only: Annotated[
         bool, typer.Option("--strategic-only", help="Only resources flagged strategic.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")] = False,
+    clearance: ClearanceOption = Tlp.RED,
+    as_json: JsonOption = False,
 ) -> None:
     """Strategic dependencies: supplier concentration (HHI), non-EU and flagged shares, flags."""
-    store = open_store(Settings.from_env())
-    try:
-        data = read_supply(store, Tlp.RED)
-        codes = [c.strip() for c in flagged.split(",") if c.strip()]
-        thresholds = Thresholds(hhi=hhi, non_eu_share=non_eu)
+    require_store()
+    from keten.queries.dependencies import Thresholds, dependency_report, read_supply
+
+    codes = [c.strip() for c in flagged.split(",") if c.strip()]
+    thresholds = Thresholds(hhi=hhi, non_eu_share=non_eu)
+    with store_session() as store:
+        data = read_supply(store, clearance)
         report = dependency_report(data, year, scope, codes, thresholds, strategic_only)
-    except AnalysisInputError as exc:
-        raise fail(exc) from None
-    finally:
-        store.close()
     if as_json:
         echo_json(report)
     else:
-        out.print(dependency_table(report))
+        show(dependency_table(report))
 
 
-@app.command("embargo")
+@app.command("embargo", rich_help_panel=ANALYSES)
 def embargo_command(
     country: Annotated[str, typer.Argument(help="The country that stops supplying (ISO2, id).")],
     threshold: Annotated[
         float, typer.Option(min=0.000001, max=1, help="Shortfall from which a resource is lost.")
     ] = 0.3,
-    hours: Annotated[float, typer.Option("--hours", "-H", min=0, help="Horizon in hours.")] = 168.0,
-    year: Annotated[int | None, typer.Option(help="Year of the shares (default: latest).")] = None,
+    horizon_hours: HoursOption = 168.0,
+    year: Annotated[
+        int | None, typer.Option(min=1900, max=2100, help="Year of the shares (default: latest).")
+    ] = None,
     scope: Annotated[str | None, typer.Option(help="Use only shares of this scope.")] = None,
+    min_strength: StrengthOption = 0.0,
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many entities.")] = 100,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")] = False,
+    assessments: AssessmentsOption = Assessments.ALL,
+    clearance: ClearanceOption = Tlp.RED,
+    as_json: JsonOption = False,
 ) -> None:
     """Shortfalls from a supply stop by COUNTRY, and the chain effects of the resources lost."""
+    require_store()
+    from keten.graph.projection import build_projection
+    from keten.queries.cascade import CascadeResult
+    from keten.queries.dependencies import read_supply
+    from keten.queries.embargo import EmbargoRequest, embargo
+
     request = EmbargoRequest(
         country=country,
         threshold=threshold,
-        horizon_hours=hours,
+        horizon_hours=horizon_hours,
         year=year,
         scope=scope,
+        min_strength=min_strength,
         limit=limit,
     )
-    store = open_store(Settings.from_env())
-    try:
-        data = read_supply(store, Tlp.RED)
-        result = embargo(data, build_projection(store, Tlp.RED), request)
-    except (UnknownEntityError, AnalysisInputError) as exc:
-        raise fail(exc) from None
-    finally:
-        store.close()
+    with store_session() as store:
+        data = read_supply(store, clearance)
+        graph = build_projection(store, clearance, assessments.value)
+        result = embargo(data, graph, request)
     if as_json:
         echo_json(result)
         return
-    out.print(shortfall_table(result))
+    show(shortfall_table(result))
+    out.print()
     if not result.total:
         out.print(f"no resource loses {result.threshold:.0%} or more: nothing is disrupted")
         return
@@ -194,12 +198,10 @@ def embargo_command(
         interests=result.interests,
         revision=result.revision,
     )
-    out.print(cascade_table(chain, hours))
-    if chain.interests:
-        out.print(interests_table(chain))
+    print_cascade(chain, request.horizon_hours)
 
 
-@app.command("import-trade")
+@app.command("import-trade", rich_help_panel=STORE)
 def import_trade_command(
     file: Annotated[Path, typer.Argument(help="CSV: product, partner, year, value[, unit].")],
     resource_map: Annotated[
@@ -208,7 +210,9 @@ def import_trade_command(
     source: Annotated[
         str | None, typer.Option(help="Id of an existing Source to cite (default: one is made).")
     ] = None,
-    marking: Annotated[Tlp, typer.Option(help="TLP marking of the shares.")] = Tlp.CLEAR,
+    marking: Annotated[
+        Tlp, typer.Option(help="TLP marking of the shares.", case_sensitive=False)
+    ] = Tlp.CLEAR,
     institute: Annotated[
         str | None, typer.Option(help="Institute contributing the data (provenance).")
     ] = None,
@@ -218,16 +222,17 @@ def import_trade_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:
     """Turn trade statistics into supplier shares per product and year, all or nothing."""
-    store = open_store(Settings.from_env())
-    try:
-        by = Attribution(cli_user().actor, "import-trade")
-        done = import_trade(store, file, resource_map, source, dry_run, marking, institute, by)
-    except BundleRejected as rejected:
-        err.print(rejected.report(), markup=False, highlight=False, soft_wrap=True)
-        err.print("[bold red]nothing was written[/]")
-        raise typer.Exit(1) from None
-    finally:
-        store.close()
+    from keten.ingest import Attribution, BundleRejected
+    from keten.ingest.trade import import_trade
+
+    with store_session() as store:
+        try:
+            by = Attribution(local_user(), "import-trade")
+            done = import_trade(store, file, resource_map, source, dry_run, marking, institute, by)
+        except BundleRejected as rejected:
+            err.print(rejected.report(), markup=False, highlight=False, soft_wrap=True)
+            err.print("[bold red]nothing was written[/]")
+            raise typer.Exit(REFUSED) from None
     if as_json:
         typer.echo(orjson.dumps(done.as_dict()).decode())
         return

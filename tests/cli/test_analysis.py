@@ -42,7 +42,8 @@ def test_generate_load_and_cascade(keten_home: Path, tmp_path: Path) -> None:
 
 
 def test_unknown_ids_and_bad_sizes(keten_home: Path, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["init", "--no-reference"]).exit_code == 0
     missing = runner.invoke(app, ["cascade", "vp:nothing-here"])
-    assert missing.exit_code == 2 and "vp:nothing-here" in missing.output
+    assert missing.exit_code == 3 and "vp:nothing-here" in missing.stderr
     tiny = runner.invoke(app, ["generate", "-n", "100", "-m", "5", "--out", str(tmp_path)])
     assert tiny.exit_code == 2 and "too few" in tiny.output

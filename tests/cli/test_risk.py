@@ -52,7 +52,7 @@ def test_risk_json_and_table(initialised: Path) -> None:
         store.close()
     assert json.loads(answer.stdout) == expected.model_dump(mode="json")
     table = runner.invoke(app, ["risk"], env={"COLUMNS": "200"})
-    assert table.exit_code == 0 and "Pandemic of a novel pathogen" in table.stdout
+    assert table.exit_code == 0 and "threat:pandemic" in table.stdout
     assert "not scores of the national risk" in table.stdout
     wrong = runner.invoke(app, ["risk", "--prefer", "guessed"])
     assert wrong.exit_code == 2 and "--prefer" in wrong.output
@@ -105,9 +105,13 @@ def test_scenarios_from_names_and_file(initialised: Path, tmp_path: Path) -> Non
         (["scenario", "--name"], "needs a scenario name"),
         (["scenario", "--name", "a"], "at least 1 item"),
         (["scenario", "--name", "a", "vp:x", "--name", "a", "vp:y"], "unique"),
-        (["scenario", "--name", "a", "vp:nowhere"], "vp:nowhere"),
     ],
 )
 def test_scenario_errors(initialised: Path, args: list[str], message: str) -> None:
     result = runner.invoke(app, args, env={"COLUMNS": "200"})
-    assert result.exit_code == 2 and message in result.output
+    assert result.exit_code == 2 and message in result.stderr
+
+
+def test_a_scenario_with_an_unknown_id_is_not_found(initialised: Path) -> None:
+    result = runner.invoke(app, ["scenario", "--name", "a", "vp:nowhere"])
+    assert result.exit_code == 3 and "vp:nowhere" in result.stderr

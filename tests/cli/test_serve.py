@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-RUN_CLI = "import keten.cli.serve, keten.cli.keys; from keten.cli.app import app; app()"
+RUN_CLI = "from keten.cli import main; main()"
 
 
 def free_port() -> int:
@@ -57,8 +57,14 @@ def keten_serve(home: Path, *options: str) -> Iterator[str]:
         server.wait(timeout=20)
 
 
+def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-c", RUN_CLI, *args]
+    return subprocess.run(command, env=cli_env(home), capture_output=True, text=True, timeout=120)
+
+
 def test_serve_answers_health_and_keys_work(tmp_path: Path) -> None:
     home = tmp_path / "home"
+    assert run_cli(home, "init", "--no-reference").returncode == 0
     key = create_key(home, "reader")
     with keten_serve(home) as url:
         health = httpx.get(f"{url}/health")
@@ -77,7 +83,18 @@ def test_a_bad_store_setting_is_one_clear_error(tmp_path: Path) -> None:
     env = {**cli_env(tmp_path / "home"), "KETEN_STORE": "http://localhost:7474"}
     command = [sys.executable, "-c", RUN_CLI, "serve", "--port", str(free_port())]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1
-    assert "cannot open the store" in done.stderr
-    assert "KETEN_STORE" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert done.returncode == 3
+    assert done.stderr.startswith("error: KETEN_STORE='http://localhost:7474'")
+    assert len(done.stderr.splitlines()) == 1
+
+
+def test_serve_refuses_a_missing_store_instead_of_serving_an_empty_one(tmp_path: Path) -> None:
+    home = tmp_path / "nowhere"
+    command = [sys.executable, "-c", RUN_CLI, "serve", "--port", str(free_port())]
+    done = subprocess.run(command, env=cli_env(home), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3
+    assert done.stderr == (
+        f"error: no keten store in {home}: run `keten init` to create one, or set KETEN_HOME "
+        "to the folder that holds your store\n"
+    )
+    assert not home.exists()

@@ -77,9 +77,9 @@ def test_embargo_json_matches_the_query_and_the_table_names_processes(
 def test_errors_exit_non_zero_naming_the_problem(keten_home: Path, tmp_path: Path) -> None:
     assert runner.invoke(app, ["init"]).exit_code == 0
     unknown = runner.invoke(app, ["embargo", "XX"])
-    assert unknown.exit_code == 2 and "XX" in unknown.output
+    assert unknown.exit_code == 3 and "XX" in unknown.stderr
     flagged = runner.invoke(app, ["dependencies", "--flagged", "Atlantis"])
-    assert flagged.exit_code == 2 and "Atlantis" in flagged.output
+    assert flagged.exit_code == 1 and "Atlantis" in flagged.stderr
     bad = tmp_path / "bad.csv"
     bad.write_text("product,partner,year,value\nTin,CN,2023,lots\n")
     refused = runner.invoke(app, ["import-trade", str(bad)])
