@@ -8,12 +8,14 @@ record is gone through record by record to name every problem.
 What a record says is what the write does (see `keten.graph.merge`): a field given as null
 (or an empty list) removes that field, a field left out keeps what is stored, and a record
 without a marking keeps the stored one, or takes the one its id's namespace implies.
-Text that no export could carry (control characters other than tab and line breaks, lone
-surrogates) is refused, as are integers beyond 64 bits.
+Values that no export could carry are refused: text with control characters other than tab
+and line breaks or with lone surrogates, integers beyond 64 bits, and NaN or infinite
+numbers (JSON has no word for them; kept, they would become nulls and remove their field).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, TypeVar
 
@@ -89,13 +91,27 @@ def unusual(rows: list[R]) -> list[R]:
 
 
 def clean(data: Any) -> bool:
-    """True when `data` holds no oversized integer and no refused character (one orjson call
-    over a whole batch costs a fraction of walking its values in Python)."""
+    """True when `data` holds no oversized integer, no refused character and no NaN or
+    infinity (one orjson call over a whole batch costs a fraction of walking its values in
+    Python; orjson writes NaN and infinity as null, so only a batch with a null is walked)."""
     try:
         text = orjson.dumps(data)
     except TypeError:
         return False
-    return ESCAPED_CONTROL.search(text) is None
+    if ESCAPED_CONTROL.search(text) is not None:
+        return False
+    return b"null" not in text or finite(data)
+
+
+def finite(data: Any) -> bool:
+    """True when no number in `data` is NaN or infinite."""
+    if isinstance(data, float):
+        return math.isfinite(data)
+    if isinstance(data, dict):
+        return all(finite(value) for value in data.values())
+    if isinstance(data, list):
+        return all(finite(value) for value in data)
+    return True
 
 
 def split(batch: list[RawRecord], results: list[R | list[Problem]]) -> Checked[R]:
@@ -168,11 +184,14 @@ def text_problems(data: Any, file: str, where: str, path: str = "") -> list[Prob
         return [Problem(file, where, path, CONTROL_WHY, data)]
     if isinstance(data, int) and not -(2**63) <= data < 2**64:
         return [Problem(file, where, path, OVERSIZED_WHY)]
+    if isinstance(data, float) and not math.isfinite(data):
+        return [Problem(file, where, path, NON_FINITE_WHY, repr(data))]
     return []
 
 
 CONTROL_WHY = "holds a control character or lone surrogate that no export format can carry"
 OVERSIZED_WHY = "holds an integer outside the 64-bit range the store keeps"
+NON_FINITE_WHY = "holds NaN or an infinite number, which no JSON export can carry"
 
 
 def relation_row(data: Any, file: str, where: str) -> RelationRow | list[Problem]:
