@@ -13,20 +13,32 @@ process and on the same server:
   database: what the server itself costs;
 * projection: `build_projection` from that Neo4j store, and from a SQLite store loaded with
   the same bundle.
+
+`--api` instead serves the reference knowledge base from Neo4j with `keten serve --workers
+N` (KETEN_STORE set to the server) and runs `bench.api_load`'s readers and writer on it.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import socket
+import subprocess
+import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 
+from keten.api.keys import KeyStore, Role
+from keten.config import Settings
+from keten.data import reference_bundle_path
 from keten.graph import cypher
 from keten.graph.neo4j import Neo4jStore
 from keten.graph.neo4j_rows import entity_map, relation_map
@@ -155,10 +167,81 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+@contextmanager
+def served_from_neo4j(home: Path, workers: int) -> Iterator[str]:
+    """`keten serve --workers N` over the Neo4j store, in its own processes."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "KETEN_HOME": str(home), "KETEN_STORE": os.environ["NEO4J_URI"]}
+    command = [str(Path(sys.executable).with_name("keten")), "serve", "--port", str(port)]
+    server = subprocess.Popen([*command, "--workers", str(workers)], env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(f"{url}/health")
+                break
+            except httpx.TransportError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("keten serve did not start") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def api(workers: int, readers: int, seconds: float, writes: int) -> None:
+    """Readers and a writer over HTTP on `keten serve --workers N` backed by Neo4j."""
+    from bench.api_load import WARM_UP_SECONDS, reader_requests, run_load
+
+    store = open_neo4j()
+    load_paths(store, [reference_bundle_path()])
+    counts: dict[str, int] = {}
+    for relation in store.iter_relations():
+        if relation.type == "DEPENDS_ON":
+            counts[relation.target] = counts.get(relation.target, 0) + 1
+    busy = max(sorted(counts), key=counts.__getitem__)
+    store.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        keys = KeyStore(Settings(home=home).keys_path)
+        reader, writer = (keys.create(r, Tlp.RED).secret for r in (Role.READER, Role.CONTRIBUTOR))
+        keys.close()
+        with served_from_neo4j(home, workers) as url:
+            mix = reader_requests(busy, busy)
+            run_load(url, reader, None, mix, readers, WARM_UP_SECONDS, 0, busy)
+            health = [lambda c: c.get("/health")]
+            base = run_load(url, None, None, health, readers, seconds, 0, busy)
+            load = run_load(url, reader, writer, mix, readers, seconds, writes, busy)
+    print(f"Neo4j, {readers} readers, {workers} workers, {load.seconds:.1f} s, {writes} writes")
+    for name, result, tally in (
+        ("baseline GET /health", base, base.reads),
+        ("reads (mixed)", load, load.reads),
+        ("writes", load, load.writes),
+    ):
+        rate = len(tally.latencies) / result.seconds
+        print(
+            f"{name:<22}{len(tally.latencies):>9}{rate:>9.0f} req/s  p50 {tally.p(0.5):.1f} ms"
+            f"  p99 {tally.p(0.99):.1f} ms  errors {len(tally.errors)}"
+        )
+    print(f"writes not readable afterwards: {len(load.missing)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000:100000,100000:1000000")
+    parser.add_argument("--api", action="store_true", help="measure the HTTP API instead")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--readers", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--writes", type=int, default=500)
     args = parser.parse_args()
+    if args.api:
+        api(args.workers, args.readers, args.seconds, args.writes)
+        return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes.split(","):

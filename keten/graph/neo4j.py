@@ -61,8 +61,10 @@ STREAM_PAGE = 10_000
 """Rows per read transaction when streaming the whole graph (export)."""
 MINIMUM_VERSION = (5, 23)
 """`CALL (x) { ... }` subqueries, which keten's statements use, came with Neo4j 5.23."""
-CONNECTION_ERRORS = (DriverError, OSError, AuthError)
-"""Failures of the connection rather than of a statement (AuthError comes from the server)."""
+DRIVER_ERRORS = (DriverError, AuthError)
+"""The driver's failures of the connection (AuthError comes from the server)."""
+CONNECTION_ERRORS = (*DRIVER_ERRORS, OSError)
+"""The same, and socket errors that reach us unwrapped."""
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -79,6 +81,8 @@ def _unavailable(method: Callable[P, R]) -> Callable[P, R]:
     def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(*args, **kwargs)
+        except StoreUnavailableError:
+            raise
         except CONNECTION_ERRORS as exc:
             store = args[0]
             assert isinstance(store, Neo4jStore)
@@ -94,6 +98,8 @@ def _unavailable_stream(method: Callable[P, Iterator[R]]) -> Callable[P, Iterato
     def guarded(*args: P.args, **kwargs: P.kwargs) -> Iterator[R]:
         try:
             yield from method(*args, **kwargs)
+        except StoreUnavailableError:
+            raise
         except CONNECTION_ERRORS as exc:
             store = args[0]
             assert isinstance(store, Neo4jStore)
@@ -215,20 +221,29 @@ class Neo4jStore:
         Small writes are one transaction; a bulk load goes on in bounded transactions and
         becomes visible in its last (see `keten.graph.neo4j_writer`).
         """
+        with self._session(WRITE_ACCESS) as session:
+            context = AuditContext(actor, action, submission)
+            if self.tx_rows:
+                writer = Neo4jWriter(session, context, mode, self.tx_rows)
+            else:
+                writer = Neo4jWriter(session, context, mode)
+            self._guarded(writer.begin, WRITE_WAIT)
+            try:
+                yield writer
+            except DRIVER_ERRORS as exc:  # the writer's own statements lost the server
+                self._abort(writer)
+                raise self.unavailable(exc) from exc
+            except BaseException:
+                self._abort(writer)
+                raise
+            self._guarded(writer.commit)
+
+    def _guarded(self, step: Callable[..., None], *args: Any) -> None:
+        """Run a step of the writer; a lost connection becomes StoreUnavailableError."""
         try:
-            with self._session(WRITE_ACCESS) as session:
-                context = AuditContext(actor, action, submission)
-                if self.tx_rows:
-                    writer = Neo4jWriter(session, context, mode, self.tx_rows)
-                else:
-                    writer = Neo4jWriter(session, context, mode)
-                writer.begin(WRITE_WAIT)
-                try:
-                    yield writer
-                    writer.commit()
-                except BaseException:
-                    self._abort(writer)
-                    raise
+            step(*args)
+        except StoreUnavailableError:
+            raise
         except CONNECTION_ERRORS as exc:
             raise self.unavailable(exc) from exc
 
