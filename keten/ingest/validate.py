@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
+from keten.graph.rows import format_time
 from keten.graph.store import KEEP, EntityRow, RelationRow
 from keten.ingest.problems import Problem
 from keten.ingest.readers import RawRecord
@@ -246,12 +248,14 @@ def problems_of(exc: ValidationError, file: str, where: str, skip_first: bool) -
 
 
 def timestamps(record: dict[str, Any]) -> tuple[str | None, str | None]:
-    """Take created_at and updated_at out of a record, as ISO 8601 strings."""
+    """Take created_at and updated_at out of a record, in the one format stores keep."""
     if "created_at" not in record and "updated_at" not in record:
         return None, None
     return iso(record.pop("created_at", None)), iso(record.pop("updated_at", None))
 
 
-def iso(value: Any) -> str | None:
-    """A timestamp as an ISO 8601 string."""
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+def iso(value: datetime | None) -> str | None:
+    """A validated time in the store format (`2026-12-02T04:09:53.123Z`: UTC, milliseconds;
+    a time without a zone counts as UTC), so that a restore keeps times as an export wrote
+    them and stores compare times as text."""
+    return format_time(value) if value is not None else None
