@@ -79,14 +79,19 @@ def changed_fields(before: Row, after: Row, columns: tuple[str, ...]) -> list[st
 
 
 def fresh(row: Row, mode: WriteMode, stamp: str) -> Row:
-    """A row for an identity not stored yet: no None properties, a marking, the stamp."""
+    """A row for an identity not stored yet: no None properties, a marking, the stamp.
+
+    A restore keeps the times a row brings and stamps only the ones it lacks: `created_at`
+    defaults to `updated_at`, and `updated_at` to the stamp.
+    """
     row.props = {k: v for k, v in row.props.items() if v is not None}
     if row.marking == KEEP:
         row.marking = "clear"
-    if mode is not WriteMode.RESTORE or not row.updated_at:
+    if mode is WriteMode.RESTORE:
+        row.created_at = row.created_at or row.updated_at or stamp
+        row.updated_at = row.updated_at or stamp
+    else:
         row.created_at = row.updated_at = stamp
-    elif not row.created_at:
-        row.created_at = row.updated_at
     return row
 
 
