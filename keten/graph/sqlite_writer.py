@@ -11,6 +11,10 @@ to `AUDIT_EACH_UP_TO` records always go the exact way, so that each gets its aud
 Every write keeps count of what it made visible to whom: `least_level` is the lowest
 clearance that can see a change (its revision counters move), and bulk audit counts are
 kept per level (see `keten.graph.history`).
+
+A restore keeps the times its rows bring, which may lie ahead of the store's clock (an
+export from a server whose clock ran ahead); it moves the clock up to the latest of them,
+so that every later write is stamped after every time already stored.
 """
 
 from __future__ import annotations
@@ -85,6 +89,8 @@ ENTITY = 0
 RELATION = 1
 AUDIT_LEVEL = -1
 """Position of the audit level in a parameter tuple (the last)."""
+TIMES = 7
+"""Position of `created_at` in a parameter tuple (`updated_at` follows)."""
 
 
 def split_props(props: dict[str, Any]) -> tuple[str, str | None]:
@@ -222,6 +228,8 @@ class SqliteWriter:
         self.least_level = NOTHING
         self.level_counts: dict[int, Counter[str]] = {}
         self.index_deferred = False
+        self.latest = ""
+        """The latest time a restore wrote (the clock moves up to it at the end)."""
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -235,13 +243,21 @@ class SqliteWriter:
 
     def write_entity_params(self, params: list[tuple[Any, ...]]) -> None:
         """Write entities already turned into parameters by `entity_params`."""
+        self._note_times(params)
         if params and not self._insert_all(ENTITY, params):
             self._merge_entities([entity_of_params(p) for p in params])
 
     def write_relation_params(self, params: list[tuple[Any, ...]]) -> None:
         """Write relations already turned into parameters by `relation_params`."""
+        self._note_times(params)
         if params and not self._insert_all(RELATION, params):
             self._merge_relations([relation_of_params(p) for p in params])
+
+    def _note_times(self, params: list[tuple[Any, ...]]) -> None:
+        """In a restore, remember the latest `created_at`/`updated_at` the rows bring."""
+        if self.mode is WriteMode.RESTORE:
+            times = [t for p in params for t in (p[TIMES], p[TIMES + 1]) if t]
+            self.latest = max([self.latest, *times])
 
     def _insert_all(self, side: int, params: list[tuple[Any, ...]]) -> bool:
         """Insert a batch of new records in one go; False (and nothing written) otherwise."""
@@ -446,12 +462,15 @@ class SqliteWriter:
     # -- the end of the transaction --------------------------------------------------------
 
     def finish(self) -> None:
-        """Before commit: rebuild a deferred index, note a bulk write in the audit trail."""
+        """Before commit: rebuild a deferred index, note a bulk write in the audit trail,
+        move the clock past the times a restore wrote."""
         if self.index_deferred:
             self.conn.execute(RELATION_TARGET_INDEX)
         if self.bulk:
             counts = {level: dict(c) for level, c in self.level_counts.items()}
             record_bulk(self.conn, self.context, counts)
+        if self.latest > self.stamp:
+            self.conn.execute("UPDATE clock SET stamp = ?", (self.latest,))
 
     def defer_indexes(self) -> None:
         """Before a bulk load into a small table: drop the target index, rebuilt at commit.
