@@ -187,13 +187,18 @@ class Neo4jStore:
             )
         return StoreUnavailableError(f"Neo4j at {self.uri} failed: {reason}")
 
-    def _session(self, access_mode: str) -> Session:
-        return self._driver.session(database=self.database, default_access_mode=access_mode)
+    def _session(self, access_mode: str, fetch_size: int = 1000) -> Session:
+        """A session sharing the driver's bookmarks: on a cluster, a read in this process
+        waits until the follower it goes to has every write this process made."""
+        return self._driver.session(
+            database=self.database,
+            default_access_mode=access_mode,
+            fetch_size=fetch_size,
+            bookmark_manager=self._driver.execute_query_bookmark_manager,
+        )
 
     def _read(self, work: Callable[[ManagedTransaction], R], fetch_size: int = 1000) -> R:
-        session = self._driver.session(
-            database=self.database, default_access_mode=READ_ACCESS, fetch_size=fetch_size
-        )
+        session = self._session(READ_ACCESS, fetch_size)
         with session:
             return session.execute_read(work)
 
