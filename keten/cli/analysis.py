@@ -75,18 +75,18 @@ def cascade_table(result: CascadeResult, horizon: float) -> Table:
 
 
 def interests_table(result: CascadeResult) -> Table:
-    """Interests reached through SAFEGUARDS, with the processes that hit them."""
+    """Interests reached through SAFEGUARDS: when, the process that hits first, how many do."""
     grid = table("National-security interests hit")
     grid.add_column("hours", justify="right", no_wrap=True)
     id_column(grid, "interest")
-    grid.add_column("through processes", overflow="fold")
+    id_column(grid, "first through")
+    grid.add_column("processes", justify="right", no_wrap=True)
     for interest in result.interests:
-        shown = ", ".join(interest.processes[:10])
-        more = len(interest.processes) - 10
         grid.add_row(
             hours(interest.time_to_impact_hours),
             interest.id,
-            shown + (f" and {more:,} more" if more > 0 else ""),
+            interest.processes[0] if interest.processes else "",
+            f"{len(interest.processes):,}",
         )
     return grid
 

@@ -127,7 +127,8 @@ def submit_command(
 ) -> None:
     """Propose a bundle for review: checked now, loaded when a reviewer accepts it.
 
-    A bundle with problems is refused at once (exit 1), like `POST /submissions`.
+    Prints the submission's id alone on stdout (`SUB=$(keten submissions submit ...)`). A
+    bundle with problems is refused at once (exit 1), like `POST /submissions`.
     """
     from keten.ingest import BundleRejected
 
@@ -139,11 +140,14 @@ def submit_command(
             raise refused(rejected) from None
     if as_json:
         echo_json(submission.as_dict())
-    else:
-        typer.echo(
-            f"submitted {submission.id}: {submission.counts.get('records', 0):,} records, "
-            f"marking {submission.marking.value}; pending review"
-        )
+        return
+    err.print(
+        f"submitted {submission.id}: {submission.counts.get('records', 0):,} records, "
+        f"marking {submission.marking.value}; pending review",
+        highlight=False,
+        soft_wrap=True,
+    )
+    typer.echo(submission.id)
 
 
 @submissions_app.command("list")
