@@ -1,4 +1,10 @@
 # keten: two commands set everything up: `make run` and `make test`.
+#   make run    .venv with keten and what serving needs, the reference knowledge base in
+#               ./.keten, the API on http://$(HOST):$(PORT)
+#   make test   .venv with the dev extras too, the node packages of the Cypher lint test
+#               (npm ci), then ruff, mypy and every test
+# Each install step runs again only when its inputs (pyproject.toml, package-lock.json) are
+# newer than the marker it leaves.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,29 +13,49 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export KETEN_HOME
 
-.PHONY: install run test lint bench clean neo4j-up neo4j-down
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
+NODE := node_modules/.package-lock.json
 
-$(BIN)/keten: pyproject.toml
+.PHONY: install install-runtime run test lint bench clean neo4j-up neo4j-down
+
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+
+# keten and its runtime dependencies only; a venv that already has the dev extras for this
+# pyproject.toml has them too.
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	@if [ $(DEV) -nt pyproject.toml ]; then echo "$(VENV) already has keten (with the dev extras)"; \
+	else $(BIN)/pip install --quiet -e .; fi
+	touch $@
+
+$(DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(BIN)/keten
+	touch $@
 
-install: $(BIN)/keten
+# npm ci writes node_modules/.package-lock.json; it is redone when package-lock.json is newer.
+$(NODE): package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make test needs Node.js and npm for the Cypher lint test (tests/graph/test_cypher_lint.py); on Debian: apt-get install nodejs npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund
+	touch $@
 
-run: install
+install: $(DEV)
+
+install-runtime: $(RUNTIME)
+
+run: $(RUNTIME)
 	$(BIN)/keten init
 	$(BIN)/keten serve --host $(HOST) --port $(PORT)
 
-lint: install
+lint: $(DEV)
 	$(BIN)/ruff check keten tests bench
 	$(BIN)/ruff format --check keten tests bench
 	$(BIN)/mypy
 
-test: install lint
+test: $(DEV) $(NODE) lint
 	$(BIN)/pytest -q
 
-bench: install
+bench: $(DEV)
 	$(BIN)/python -m bench.load_speed
 	$(BIN)/python -m bench.cascade
 
