@@ -6,8 +6,14 @@ fields that changed) and which identities were written twice in one transaction 
 different values. Both stores call these same functions, so they cannot disagree on what
 a write means.
 
-A row "written earlier in this transaction" is recognised by its `updated_at`: every write
-transaction has a stamp of its own, later than any before it (see `rows.next_stamp`).
+A row conflicts when it would change what an earlier row of the same identity in the same
+transaction made of the record: created, changed, or left as it was. So a write that is
+accepted makes every row in it true. A record the transaction created or changed is
+recognised by its `updated_at`, since every write transaction has a stamp of its own, later
+than any before it (see `rows.next_stamp`). The others leave no stamp: a row that changed
+nothing, and any row of a restore (which keeps the times it brings). The writer keeps the
+hashes of their identities across its batches in `seen` (a collision can only refuse a
+write, never let a conflict through).
 
 >>> stored = {"vp:gas": EntityRow("vp:gas", "VitalProcess", "Gas", "clear",
 ...           {"sector": "Energy"}, "t0", "t0")}
@@ -103,31 +109,43 @@ def merge_rows(
     columns: tuple[str, ...],
     mode: WriteMode,
     stamp: str,
+    seen: set[int] | None = None,
 ) -> Merged[Row]:
-    """Apply a batch, in order, to the stored rows of its identities (see module doc)."""
+    """Apply a batch, in order, to the stored rows of its identities (see module doc).
+
+    `seen`, kept by the writer across the batches of one transaction, holds the hashes of
+    identities written earlier that left no stamp; this adds the batch's own. Without it,
+    only rows that stamped their record are recognised as written earlier.
+    """
     result: Merged[Row] = Merged()
     current = dict(stored)
-    created: dict[Key, int] = {}
+    restore = mode is WriteMode.RESTORE
     for row in rows:
         identity = key(row)
         before = current.get(identity)
         if before is None:
             after = fresh(row, mode, stamp)
-            created[identity] = len(result.created)
             result.created.append(after)
             current[identity] = after
+            if seen is not None and restore:
+                seen.add(hash(identity))
             continue
         after = rebuild(before, row, mode)
         fields = changed_fields(before, after, columns)
+        written = before.updated_at == stamp or (seen is not None and hash(identity) in seen)
         if not fields:
             result.unchanged += 1
-        elif before.updated_at == stamp:
+            if seen is not None:
+                seen.add(hash(identity))
+        elif written:
             result.conflicts.append((row, fields))
         else:
-            if mode is not WriteMode.RESTORE or not row.updated_at:
+            if not restore or not row.updated_at:
                 after.updated_at = stamp
             result.updated.append((before, after, fields))
             current[identity] = after
+            if seen is not None and restore:
+                seen.add(hash(identity))
     return result
 
 
@@ -154,10 +172,15 @@ def rebuild_relation(before: RelationRow, row: RelationRow, mode: WriteMode) -> 
 
 
 def merge_entities(
-    rows: list[EntityRow], stored: dict[str, EntityRow], mode: WriteMode, stamp: str
+    rows: list[EntityRow],
+    stored: dict[str, EntityRow],
+    mode: WriteMode,
+    stamp: str,
+    seen: set[int] | None = None,
 ) -> Merged[EntityRow]:
     """Apply entity rows to the stored entities of their ids."""
-    return merge_rows(rows, stored, entity_key, rebuild_entity, ("name", "marking"), mode, stamp)
+    columns = ("name", "marking")
+    return merge_rows(rows, stored, entity_key, rebuild_entity, columns, mode, stamp, seen)
 
 
 def merge_relations(
@@ -165,9 +188,11 @@ def merge_relations(
     stored: dict[tuple[str, str, str, str], RelationRow],
     mode: WriteMode,
     stamp: str,
+    seen: set[int] | None = None,
 ) -> Merged[RelationRow]:
     """Apply relation rows to the stored relations of their identities."""
-    return merge_rows(rows, stored, relation_key, rebuild_relation, ("marking",), mode, stamp)
+    columns = ("marking",)
+    return merge_rows(rows, stored, relation_key, rebuild_relation, columns, mode, stamp, seen)
 
 
 def entity_key(row: EntityRow) -> str:

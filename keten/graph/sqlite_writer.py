@@ -230,6 +230,8 @@ class SqliteWriter:
         self.index_deferred = False
         self.latest = ""
         """The latest time a restore wrote (the clock moves up to it at the end)."""
+        self.seen: set[int] = set()
+        """Hashes of identities written that left no stamp (see `keten.graph.merge`)."""
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -281,6 +283,8 @@ class SqliteWriter:
         setattr(self.counts, name, getattr(self.counts, name) + len(params))
         for level, count in Counter(p[AUDIT_LEVEL] for p in params).items():
             self.level_counts.setdefault(level, Counter())[name] += count
+        if restore:  # restored records keep their own times: remember them by identity
+            self.seen.update(hash(p[0] if side == ENTITY else p[:4]) for p in params)
         if side == ENTITY:
             self._seen_level(min(max(p[3], 0) for p in params))
         else:
@@ -290,7 +294,7 @@ class SqliteWriter:
     def _merge_entities(self, rows: list[EntityRow]) -> None:
         """The exact way: read what is stored, merge, write what changed."""
         stored = self.stored_entities({r.id for r in rows})
-        merged = merge_entities(rows, stored, self.mode, self.stamp)
+        merged = merge_entities(rows, stored, self.mode, self.stamp, self.seen)
         self.conn.executemany(PUT_ENTITY, [put_entity_params(r) for r in merged.created])
         self.conn.executemany(PUT_ENTITY, [put_entity_params(a) for _, a, _ in merged.updated])
         self._tally(ENTITY, merged)
@@ -305,7 +309,7 @@ class SqliteWriter:
     def _merge_relations(self, rows: list[RelationRow]) -> None:
         """The exact way for relations."""
         stored = self.stored_relations({r.ref for r in rows})
-        merged = merge_relations(rows, stored, self.mode, self.stamp)
+        merged = merge_relations(rows, stored, self.mode, self.stamp, self.seen)
         self.conn.executemany(PUT_RELATION, [put_relation_params(r) for r in merged.created])
         self.conn.executemany(PUT_RELATION, [put_relation_params(a) for _, a, _ in merged.updated])
         self._tally(RELATION, merged)
