@@ -40,7 +40,8 @@ def to_networkx(store: GraphStore, clearance: Tlp = Tlp.RED) -> nx.MultiDiGraph:
     for relation in store.iter_relations(clearance):
         record = relation.as_record()
         key = f"{relation.type}:{relation.key}" if relation.key else relation.type
-        graph.add_edge(relation.source, relation.target, key=key, **record)
+        # a 4-tuple, since a keyed relation's record has a `key` of its own
+        graph.add_edges_from([(relation.source, relation.target, key, record)])
     return graph
 
 
