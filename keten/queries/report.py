@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from string import Template
 from typing import Any
 
+from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
@@ -109,12 +110,18 @@ def draw_diagram(result: RiskResult) -> Figure:
     return figure
 
 
+SVG_SALT = "keten-risk-diagram"
+"""Salt of the ids in an SVG (matplotlib's default is random per drawing)."""
+
+
 def diagram_bytes(result: RiskResult, fmt: str) -> bytes:
-    """The risk diagram as `png` or `svg` bytes."""
+    """The risk diagram as `png` or `svg` bytes: the same analysis gives the same bytes
+    (no date, and SVG ids hashed with a fixed salt instead of a random one)."""
     if fmt not in {"png", "svg"}:
         raise ValueError(f"diagram format must be png or svg, not {fmt!r}")
     buffer = io.BytesIO()
-    draw_diagram(result).savefig(buffer, format=fmt, metadata={"Date": None})
+    with rc_context({"svg.hashsalt": SVG_SALT}):
+        draw_diagram(result).savefig(buffer, format=fmt, metadata={"Date": None})
     return buffer.getvalue()
 
 
