@@ -103,6 +103,15 @@ RELATION_VISIBLE = """
     AND (SELECT marking FROM entities WHERE id = r.target) <= :level
 """
 """A relation is visible when it and both its ends are at or below the clearance level."""
+GREEN_IDS = """
+SELECT id FROM entities WHERE id IN (SELECT value FROM json_each(?1)) AND marking = 1
+UNION
+SELECT v.id FROM entity_versions v
+WHERE v.id IN (SELECT value FROM json_each(?1)) AND v.marking = 1
+  AND v.replaced_at = (SELECT max(replaced_at) FROM entity_versions w WHERE w.id = v.id)
+  AND NOT EXISTS (SELECT 1 FROM entities e WHERE e.id = v.id)
+"""
+"""Ids of green records among ?1: green now, or gone and green when last stored."""
 
 
 def escape_like(text: str) -> str:
@@ -196,11 +205,13 @@ class SqliteStore:
         conn.execute("COMMIT")
 
     def _green_ids(self, ids: set[str]) -> set[str]:
-        """Those of `ids` whose entities are marked green (for redacting below green)."""
-        query = (
-            "SELECT id FROM entities WHERE id IN (SELECT value FROM json_each(?)) AND marking = 1"
-        )
-        return {row[0] for row in self._conn().execute(query, (json_list(ids),))}
+        """Those of `ids` that name a green record (for redacting below green): one marked
+        green now, or, for an id no longer stored, one whose last version was green.
+
+        Deleting a green record does not make its citations readable below green: a store
+        that never held it (what a clear key must be answered as) never showed them.
+        """
+        return {row[0] for row in self._conn().execute(GREEN_IDS, (json_list(ids),))}
 
     def _redact(self, rows: list[Any], clearance: Tlp) -> list[Any]:
         return redact_sources(rows, clearance, self._green_ids)
