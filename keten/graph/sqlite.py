@@ -374,7 +374,37 @@ class SqliteStore:
                 raise ValueError("invalid cursor")
             after = int(text)
         rows = read_audit(self._conn(), entity, since, after, limit + 1, clearance.level)
+        if clearance.level < Tlp.GREEN.level:
+            rows = self._audit_below_green(rows, entity, since, limit, clearance)
         return page_of(rows, limit, lambda e: (str(e.seq),))
+
+    def _audit_below_green(
+        self,
+        rows: list[AuditEntry],
+        entity: str | None,
+        since: str | None,
+        limit: int,
+        clearance: Tlp,
+    ) -> list[AuditEntry]:
+        """Up to `limit + 1` entries from `rows` on that a reader below green may see.
+
+        An entry's level comes from the relation's marking and its ends' namespaces, which
+        covers every reader from green up (plain ids are clear or green). Below green, an
+        entry about a relation with a green end is about a relation the reader cannot see:
+        it is left out, and the trail read on until the page is full.
+        """
+        kept: list[AuditEntry] = []
+        while rows:
+            ends = {end for row in rows if row.relation for end in row.relation[::2]}
+            green = self._green_ids(ends) if ends else set()
+            kept += [
+                row for row in rows if not (row.relation and green.intersection(row.relation[::2]))
+            ]
+            if len(kept) > limit or len(rows) <= limit:
+                break
+            after = rows[-1].seq
+            rows = read_audit(self._conn(), entity, since, after, limit + 1, clearance.level)
+        return kept[: limit + 1]
 
     def neighbourhood(
         self, entity_id: str, depth: int = 1, clearance: Tlp = Tlp.RED, limit: int = 500
