@@ -122,13 +122,14 @@ ENSURE_META = (
     "m.keten_stamp = '', m.keten_audit_seq = 0, m.keten_hidden = [], m.keten_lease = '', "
     "m.keten_lease_until = 0"
 )
-LOCK_META = "MATCH (m:KetenMeta {id: 'meta'}) SET m.keten_writes = coalesce(m.keten_writes, 0) + 1"
-"""First statement of every write transaction: the meta node's write lock serialises writers."""
-READ_META = (
-    "MATCH (m:KetenMeta {id: 'meta'}) RETURN m.keten_stamp AS stamp, "
+LOCK_META = (
+    "MATCH (m:KetenMeta {id: 'meta'}) SET m.keten_writes = coalesce(m.keten_writes, 0) + 1 "
+    "WITH m RETURN m.keten_stamp AS stamp, "
     "m.keten_audit_seq AS seq, m.keten_hidden AS hidden, m.keten_lease AS lease, "
     "m.keten_lease_until < timestamp() AS expired"
 )
+"""First statement of every write transaction: the meta node's write lock serialises writers;
+what it returns is read under that lock."""
 SET_STAMP = "MATCH (m:KetenMeta {id: 'meta'}) SET m.keten_stamp = $stamp"
 TAKE_LEASE = (
     "MATCH (m:KetenMeta {id: 'meta'}) SET m.keten_lease = $owner, "

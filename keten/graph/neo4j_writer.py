@@ -161,6 +161,9 @@ class Neo4jWriter:
         self.unmarked_ids: list[str] = []
         self.unmarked_refs: list[Ref] = []
         self.deferred: dict[Ref, tuple[RelationRow, dict[str, Any] | None]] = {}
+        self.audit_seq = 0
+        """The last audit number when this write took the lock (no other writer adds any)."""
+        self.pending_entities = self.pending_relations = False
         self.created_ids: set[str] = set()
         self.written_refs: set[int] = set()
         """Hashes of the relation identities this write wrote (collisions only cost a look-up)."""
@@ -177,15 +180,15 @@ class Neo4jWriter:
         while True:
             tx = self.session.begin_transaction()
             try:
-                tx.run(cypher.LOCK_META).consume()
+                meta = tx.run(cypher.LOCK_META).single(strict=True)
             except TransientError:  # a deadlock with a schema or meta statement: try again
                 tx.rollback()
                 continue
-            meta = tx.run(cypher.READ_META).single(strict=True)
             lease, hidden = meta["lease"], list(meta["hidden"] or [])
             lease_live = bool(lease) and not meta["expired"] and owner_alive(lease)
             if not lease_live and not hidden:
                 self.tx = tx
+                self.audit_seq = int(meta["seq"] or 0)
                 self.stamp = next_stamp(meta["stamp"] or None)
                 tx.run(cypher.SET_STAMP, stamp=self.stamp).consume()
                 return
@@ -213,8 +216,7 @@ class Neo4jWriter:
         self._renew_lease()
         self.tx.commit()
         self.tx = self.session.begin_transaction()
-        self.tx.run(cypher.LOCK_META).consume()
-        meta = self.tx.run(cypher.READ_META).single(strict=True)
+        meta = self.tx.run(cypher.LOCK_META).single(strict=True)
         if meta["lease"] != self.owner or self.load not in (meta["hidden"] or []):
             raise StoreUnavailableError(
                 "this bulk load lost its Neo4j write lease (it stalled for more than "
@@ -234,10 +236,13 @@ class Neo4jWriter:
         tx = self.tx
         assert tx is not None
         self._write_deferred()
-        tx.run(cypher.APPLY_ENTITY_UPDATES, load=self.load).consume()
-        tx.run(cypher.APPLY_RELATION_UPDATES, load=self.load).consume()
+        if self.pending_entities:
+            tx.run(cypher.APPLY_ENTITY_UPDATES, load=self.load).consume()
+        if self.pending_relations:
+            tx.run(cypher.APPLY_RELATION_UPDATES, load=self.load).consume()
         seq = self._append_audit()
-        tx.run(cypher.FINISH_WRITE, least=self.least_level, seq=seq).consume()
+        if seq != self.audit_seq or self.changed:
+            tx.run(cypher.FINISH_WRITE, least=self.least_level, seq=seq).consume()
         if self.staged:
             tx.run(cypher.RELEASE_LOAD, load=self.load, owner=self.owner).consume()
         tx.commit()
@@ -298,6 +303,7 @@ class Neo4jWriter:
         if merged.updated:
             maps = [entity_map(after) for _, after, _ in merged.updated]
             self._run(cypher.STAGE_ENTITY_UPDATES, rows=maps, load=self.load)
+            self.pending_entities = True
         for before, after, fields in merged.updated:
             self._seen_level(min(LEVELS[before.marking], LEVELS[after.marking]))
             self._note_change(Change(after.id, None, fields))
@@ -337,6 +343,7 @@ class Neo4jWriter:
             self._audit(RELATION, "update", None, after.ref, fields, level)
         if staged:
             self._run(cypher.STAGE_RELATION_UPDATES, rows=staged, load=self.load)
+            self.pending_relations = True
         self._seen_relations(
             [(a.ref, min(LEVELS[b.marking], LEVELS[a.marking])) for b, a, _ in merged.updated]
         )
@@ -471,8 +478,7 @@ class Neo4jWriter:
                 levels = {MARKINGS[level]: dict(self.level_counts[level]) for level in used}
                 action = f"bulk-{self.context.action}"
                 self._entry(action, None, None, {"levels": levels}, used[0])
-        (meta,) = self._run(cypher.READ_META)
-        seq = int(meta["seq"] or 0)
+        seq = self.audit_seq
         for entry in self.entries:
             seq += 1
             entry["seq"] = seq
