@@ -183,6 +183,7 @@ READS: list[Call] = [
             (None, {"sources": ["vp:dx-power"], "horizon_hours": 72}),
             (None, {"sources": ["threat:dx-flood"], "horizon_hours": 100}),
             (None, {"sources": ["vp:dx-shadow@amber"]}),
+            (None, {"sources": ["threat:dx-cyber", "vp:dx-hospital"]}),
             (None, {"sources": ["vp:dx-power", "vp:dx-shadow@amber"]}),
             (None, {"sources": ["resource:dx-chips"], "min_strength": 0.6}),
             (None, {"sources": ["threat:power-outage"], "horizon_hours": 96, "limit": 10}),
@@ -596,9 +597,9 @@ def post(path: str, body: Any, role: Role = Role.CONTRIBUTOR, name: str = "", **
     return Call("POST", path, json=body, role=role, name=name or f"POST {path}", **kw)
 
 
-def delete(path: str, params: Any = None, name: str = "") -> Call:
+def delete(path: str, params: Any = None, name: str = "", **kw: Any) -> Call:
     """A delete by an admin."""
-    return Call("DELETE", path, params, role=Role.ADMIN, name=name or f"DELETE {path}")
+    return Call("DELETE", path, params, role=Role.ADMIN, name=name or f"DELETE {path}", **kw)
 
 
 def same_but_for(a: Answer, b: Answer, a_id: str, b_id: str) -> None:
@@ -696,16 +697,18 @@ class TestWrites:
                 same_but_for(a, b, taken_id, open_id)
         above = ABOVE[clearance]
         held, free = HELD[above], f"vp:dx-free@{above.value}"
-        a = fleet.write(delete(f"/entities/{held}"), clearance)[0]
-        b = fleet.write(delete(f"/entities/{free}"), clearance)[0]
-        assert a.status == 404, a
-        same_but_for(a, b, held, free)
         source, rel_type, target, key = HELD_RELATION[above]
         link = {"source": source, "type": rel_type, "target": target}
-        a = fleet.write(delete("/relations", {**link, "key": key}, name="held key"), clearance)[0]
-        b = fleet.write(delete("/relations", {**link, "key": f"free{key}"}), clearance)[0]
-        assert a.status == 404, a
-        same_but_for(a, b, key, f"free{key}")
+        for headers, status in [({}, 404), ({"If-Match": "*"}, 412)]:
+            a = fleet.write(delete(f"/entities/{held}", headers=headers), clearance)[0]
+            b = fleet.write(delete(f"/entities/{free}", headers=headers), clearance)[0]
+            assert a.status == status, a
+            same_but_for(a, b, held, free)
+            held_link, free_link = {**link, "key": key}, {**link, "key": f"free{key}"}
+            a = fleet.write(delete("/relations", held_link, headers=headers), clearance)[0]
+            b = fleet.write(delete("/relations", free_link, headers=headers), clearance)[0]
+            assert a.status == status, a
+            same_but_for(a, b, key, f"free{key}")
         after_writes(fleet, clearance)
 
     def test_deletes_with_hidden_relations_agree(self, fleet: Fleet, clearance: Tlp) -> None:
