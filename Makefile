@@ -26,7 +26,7 @@ $(BIN)/python:
 # pyproject.toml has them too.
 $(RUNTIME): pyproject.toml | $(BIN)/python
 	@if [ $(DEV) -nt pyproject.toml ]; then echo "$(VENV) already has keten (with the dev extras)"; \
-	else $(BIN)/pip install --quiet -e .; fi
+	else echo "$(BIN)/pip install --quiet -e ."; $(BIN)/pip install --quiet -e .; fi
 	touch $@
 
 $(DEV): pyproject.toml | $(BIN)/python
