@@ -102,3 +102,14 @@ def test_init_without_reference_creates_the_store(keten_home: Path) -> None:
     result = runner.invoke(app, ["init", "--no-reference"])
     assert result.exit_code == 0, result.output
     assert (keten_home / "keten.sqlite").exists()
+
+
+def test_init_json_prints_the_load_report(keten_home: Path) -> None:
+    first = runner.invoke(app, ["init", "--json"])
+    assert first.exit_code == 0, first.output
+    answer = json.loads(first.stdout)
+    assert answer["store"] == "sqlite" and answer["revision"] == 1
+    assert answer["records"] == answer["entities_created"] + answer["relations_created"]
+    again = json.loads(runner.invoke(app, ["init", "--json"]).stdout)
+    assert again["revision"] == 1 and again["entities_created"] == 0
+    assert again["entities_unchanged"] + again["relations_unchanged"] == answer["records"]
