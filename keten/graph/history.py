@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS audit (
     relation TEXT,
     submission TEXT,
     detail TEXT,
-    level INTEGER NOT NULL DEFAULT 0
+    level INTEGER NOT NULL DEFAULT 0,
+    level_max INTEGER NOT NULL DEFAULT 5
 );
 CREATE INDEX IF NOT EXISTS audit_entity ON audit (entity, seq);
 CREATE INDEX IF NOT EXISTS audit_other ON audit (other, seq);
@@ -106,10 +107,12 @@ AUDIT_EACH_UP_TO = 1_000
 
 
 def upgrade(conn: sqlite3.Connection) -> None:
-    """Bring an audit table made by an earlier keten up to this schema (adds `level`)."""
+    """Bring an audit table made by an earlier keten up to this schema (the levels)."""
     columns = {row[1] for row in conn.execute("PRAGMA table_info(audit)")}
     if "level" not in columns:
         conn.execute("ALTER TABLE audit ADD COLUMN level INTEGER NOT NULL DEFAULT 0")
+    if "level_max" not in columns:
+        conn.execute("ALTER TABLE audit ADD COLUMN level_max INTEGER NOT NULL DEFAULT 5")
 
 
 @dataclass(slots=True)
@@ -151,14 +154,17 @@ def record_change(
     relation: tuple[str, str, str, str] | None = None,
     detail: dict[str, Any] | None = None,
     level: int = 0,
+    level_max: int = len(MARKINGS),
 ) -> None:
     """Append one entry (inside the caller's transaction, so it lands with the change).
 
-    `level` is the least clearance that may read it: that of the record it is about.
+    Readers of clearance levels `level` (that of the record it is about) up to but not
+    including `level_max` may read it (see `keten.graph.sqlite_writer` for why a record's
+    entry can stop at some level: above it, the record is counted in a bulk entry).
     """
     conn.execute(
         "INSERT INTO audit (at, actor, action, entity, other, relation, submission, detail, "
-        "level) VALUES ((SELECT stamp FROM clock), ?, ?, ?, ?, ?, ?, ?, ?)",
+        "level, level_max) VALUES ((SELECT stamp FROM clock), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             context.actor,
             action,
@@ -168,17 +174,19 @@ def record_change(
             context.submission,
             orjson.dumps(detail).decode() if detail else None,
             level,
+            level_max,
         ),
     )
 
 
 def record_bulk(
-    conn: sqlite3.Connection, context: AuditContext, counts: dict[int, dict[str, int]]
+    conn: sqlite3.Connection, context: AuditContext, by_clearance: dict[int, dict[str, int]]
 ) -> None:
-    """One entry for a bulk write, its counts kept per level (see `visible_counts`)."""
-    used = sorted(level for level, c in counts.items() if any(c.values()))
+    """One entry for a bulk write: for each clearance level, the counts of the records a
+    reader of that level sees in bulk (what it does not see record by record)."""
+    used = sorted(level for level, c in by_clearance.items() if any(c.values()))
     if used:
-        detail = {"levels": {MARKINGS[level]: counts[level] for level in used}}
+        detail = {"by_clearance": {MARKINGS[level]: by_clearance[level] for level in used}}
         record_change(conn, context, f"bulk-{context.action}", None, None, detail, used[0])
 
 
@@ -206,7 +214,7 @@ def read_audit(
 ) -> list[AuditEntry]:
     """Entries in order that `clearance_level` may read, optionally about `entity` (either
     end of a relation) or since a time."""
-    where = ["seq > :after", "level <= :level"]
+    where = ["seq > :after", "level <= :level", ":level < level_max"]
     params: dict[str, Any] = {"after": after_seq, "limit": limit, "level": clearance_level}
     if entity:
         where.append("(entity = :entity OR other = :entity)")
@@ -226,7 +234,10 @@ def entry_of(row: Iterable[Any], clearance_level: int) -> AuditEntry:
     """An audit row as an entry, bulk counts summed over the levels the reader may see."""
     seq, at, actor, action, entity_id, relation, submission, detail = row
     details = orjson.loads(detail) if detail else None
-    if details and "levels" in details:
+    if details and "by_clearance" in details:
+        counts = details.pop("by_clearance").get(MARKINGS[clearance_level], {})
+        details = {"counts": counts, **details}
+    elif details and "levels" in details:  # written by an earlier keten: summed levels
         details = {"counts": visible_counts(details.pop("levels"), clearance_level), **details}
     return AuditEntry(
         seq,

@@ -226,7 +226,12 @@ class SqliteWriter:
         self.written = 0
         self.bulk = False
         self.least_level = NOTHING
+        self.seen_by = [0] * NOTHING
+        """Records of this write each clearance level can see."""
         self.level_counts: dict[int, Counter[str]] = {}
+        """What this write did, counted per the least level that sees the record."""
+        self.entries: list[tuple[str, str | None, Ref | None, dict[str, Any] | None, int]] = []
+        """Per-record audit entries not yet known to be bulk for every reader."""
         self.index_deferred = False
         self.latest = ""
         """The latest time a restore wrote (the clock moves up to it at the end)."""
@@ -281,8 +286,7 @@ class SqliteWriter:
         self.conn.execute("RELEASE batch")
         name = "entities_created" if side == ENTITY else "relations_created"
         setattr(self.counts, name, getattr(self.counts, name) + len(params))
-        for level, count in Counter(p[AUDIT_LEVEL] for p in params).items():
-            self.level_counts.setdefault(level, Counter())[name] += count
+        self._audit_created(side, params)
         if restore:  # restored records keep their own times: remember them by identity
             self.seen.update(hash(p[0] if side == ENTITY else p[:4]) for p in params)
         if side == ENTITY:
@@ -354,17 +358,55 @@ class SqliteWriter:
         fields: list[str] | None,
         level: int,
     ) -> None:
-        """One entry per record for small writes; counts per level for bulk ones."""
-        if self.bulk:
-            name = f"{'entities' if side == ENTITY else 'relations'}_{action}d"
-            self.level_counts.setdefault(level, Counter())[name] += 1
-            return
+        """Count a changed record; keep its entry while its readers may yet want it."""
+        name = f"{'entities' if side == ENTITY else 'relations'}_{action}d"
+        self.level_counts.setdefault(level, Counter())[name] += 1
+        self._seen(level, 1)
+        if self.seen_by[level] > AUDIT_EACH_UP_TO:
+            return  # every reader of this record sees over the limit: bulk for all
         detail: dict[str, Any] = {}
         if fields:
             detail["fields"] = fields
         if self.mode is not WriteMode.MERGE and action == "update":
             detail["mode"] = self.mode.value
-        record_change(self.conn, self.context, action, entity, ref, detail or None, level)
+        self.entries.append((action, entity, ref, detail or None, level))
+
+    def _seen(self, level: int, records: int) -> None:
+        """Records visible from `level` up were written."""
+        for reader in range(level, NOTHING):
+            self.seen_by[reader] += records
+
+    def _audit_created(self, side: int, params: list[tuple[Any, ...]]) -> None:
+        """Audit a batch of new records: counted in one go once every reader who can see any
+        of them sees over the limit, else record by record."""
+        levels = Counter(p[AUDIT_LEVEL] for p in params)
+        if any(self.seen_by[level] < AUDIT_EACH_UP_TO for level in levels):
+            for p in params:
+                entity, ref = (p[0], None) if side == ENTITY else (None, tuple(p[:4]))
+                self._audit(side, "create", entity, ref, None, p[AUDIT_LEVEL])
+            return
+        name = "entities_created" if side == ENTITY else "relations_created"
+        for level, count in levels.items():
+            self.level_counts.setdefault(level, Counter())[name] += count
+            self._seen(level, count)
+
+    def _write_audit(self) -> None:
+        """At the end: per-record entries for the readers who saw few records, one bulk
+        entry (per-clearance counts) for those who saw many."""
+        bulk_from = next((r for r in range(NOTHING) if self.seen_by[r] > AUDIT_EACH_UP_TO), NOTHING)
+        for action, entity, ref, detail, level in self.entries:
+            if level < bulk_from:
+                record_change(
+                    self.conn, self.context, action, entity, ref, detail, level, bulk_from
+                )
+        by_clearance: dict[int, dict[str, int]] = {}
+        for reader in range(bulk_from, NOTHING):
+            total: Counter[str] = Counter()
+            for level, counts in self.level_counts.items():
+                if level <= reader:
+                    total.update(counts)
+            by_clearance[reader] = dict(total)
+        record_bulk(self.conn, self.context, by_clearance)
 
     # -- who can see the change ------------------------------------------------------------
 
@@ -417,9 +459,9 @@ class SqliteWriter:
         self.conn.execute("DELETE FROM entities WHERE id = ?", (entity.id,))
         for rel in relations:
             level = audit_level(rel.ref, LEVELS[rel.marking])
-            record_change(self.conn, self.context, "delete", None, rel.ref, None, level)
+            self._audit(RELATION, "delete", None, rel.ref, None, level)
         level = LEVELS[entity.marking]
-        record_change(self.conn, self.context, "delete", entity.id, None, None, level)
+        self._audit(ENTITY, "delete", entity.id, None, None, level)
         self._seen_level(level)
 
     def delete_relation(self, relation: RelationRow, visible_from: int) -> None:
@@ -429,7 +471,7 @@ class SqliteWriter:
             relation.ref,
         )
         level = audit_level(relation.ref, LEVELS[relation.marking])
-        record_change(self.conn, self.context, "delete", None, relation.ref, None, level)
+        self._audit(RELATION, "delete", None, relation.ref, None, level)
         self._seen_level(visible_from)
 
     # -- reading inside the transaction ----------------------------------------------------
@@ -470,9 +512,7 @@ class SqliteWriter:
         move the clock past the times a restore wrote."""
         if self.index_deferred:
             self.conn.execute(RELATION_TARGET_INDEX)
-        if self.bulk:
-            counts = {level: dict(c) for level, c in self.level_counts.items()}
-            record_bulk(self.conn, self.context, counts)
+        self._write_audit()
         if self.latest > self.stamp:
             self.conn.execute("UPDATE clock SET stamp = ?", (self.latest,))
 

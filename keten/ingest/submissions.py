@@ -164,7 +164,7 @@ class SubmissionQueue:
             contributor=contributor,
             institute=institute,
             note=note,
-            counts=report.as_dict(),
+            counts={k: v for k, v in report.as_dict().items() if k != "revision"},
             submitted_at=now(),
             marking=bundle_marking(stamped),
         )

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from keten.graph.rows import format_time
+from keten.graph.rows import audit_level, format_time, namespace_level
 from keten.graph.store import KEEP, EntityRow, RelationRow
 from keten.ingest.problems import Problem
 from keten.ingest.readers import RawRecord
@@ -59,7 +59,7 @@ def entity_rows(batch: list[RawRecord]) -> Checked[EntityRow]:
             pass
         else:
             rows = [to_entity_row(record) for record in records]
-            if not any(marking_problem(r.id, r.marking or None) for r in unusual(rows)):
+            if not any(namespace_problems(r) for r in unusual(rows)):
                 return batch, rows, []
     return split(batch, [entity_row(i.data, i.file, i.where) for i in batch])
 
@@ -75,7 +75,7 @@ def relation_rows(batch: list[RawRecord]) -> Checked[RelationRow]:
         else:
             if not any(relation_rule_errors(record) for record in records):
                 rows = [to_relation_row(record) for record in records]
-                if not any(marking_problem(r.key, r.marking or None) for r in unusual(rows)):
+                if not any(namespace_problems(r) for r in unusual(rows)):
                     return batch, rows, []
     return split(batch, [relation_row(i.data, i.file, i.where) for i in batch])
 
@@ -84,12 +84,57 @@ PLAIN_MARKINGS = frozenset({KEEP, "clear", "green"})
 
 
 def unusual(rows: list[R]) -> list[R]:
-    """The rows whose marking or identity could break the namespace rule (most cannot)."""
+    """The rows whose marking, identity or references could break a namespace rule (most
+    cannot: they are plain and name no namespaced record)."""
     return [
         r
         for r in rows
-        if r.marking not in PLAIN_MARKINGS or "@" in (r.id if isinstance(r, EntityRow) else r.key)
+        if r.marking not in PLAIN_MARKINGS
+        or "@" in (r.id if isinstance(r, EntityRow) else r.key)
+        or any("@" in ref for _, ref in references(r.props))
     ]
+
+
+def references(props: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, id) of every record a row's properties name: cited sources, the interests
+    a Threat's impact rates, the institute."""
+    found = []
+    cited = props.get("source_ids")
+    if isinstance(cited, list):
+        found += [(f"source_ids.{i}", c) for i, c in enumerate(cited) if isinstance(c, str)]
+    impact = props.get("impact")
+    if isinstance(impact, dict):
+        found += [(f"impact.{k}", k) for k in impact if isinstance(k, str)]
+    institute = props.get("institute")
+    if isinstance(institute, str):
+        found.append(("institute", institute))
+    return found
+
+
+def namespace_problems(row: EntityRow | RelationRow) -> list[tuple[str, str, Any]]:
+    """(field, why, value) for each namespace rule a row breaks.
+
+    Its marking must fit its identity (`marking_problem`), and it may name only records of
+    its own namespace or below: whoever may read it may read what it cites, so that a change
+    to references a reader cannot see never shows as a change to a record it can.
+    """
+    if isinstance(row, EntityRow):
+        identity, level = row.id, namespace_level(row.id)
+    else:
+        identity, level = row.key, audit_level(row.ref, namespace_level(row.key))
+    found: list[tuple[str, str, Any]] = []
+    why = marking_problem(identity, row.marking or None)
+    if why:
+        found.append(("marking", why, row.marking))
+    for field, ref in references(row.props):
+        if namespace_level(ref) > level:
+            why = (
+                f"names {ref!r}, in a namespace above this record's: a record may name only "
+                "what its readers may see (cite it from a record of that marking, or with a "
+                "CITES relation in that namespace)"
+            )
+            found.append((field, why, ref))
+    return found
 
 
 def clean(data: Any) -> bool:
@@ -147,10 +192,8 @@ def entity_row(data: Any, file: str, where: str) -> EntityRow | list[Problem]:
     except ValidationError as exc:
         return problems_of(exc, file, where, skip_first=True)
     row = to_entity_row(record)
-    why = marking_problem(row.id, row.marking or None)
-    if why:
-        return [Problem(file, where, "marking", why, row.marking)]
-    return row
+    broken = namespace_problems(row)
+    return [Problem(file, where, f, why, v) for f, why, v in broken] if broken else row
 
 
 def to_entity_row(record: dict[str, Any]) -> EntityRow:
@@ -207,14 +250,12 @@ def relation_row(data: Any, file: str, where: str) -> RelationRow | list[Problem
         record = RELATION_ADAPTER.validate_python(data)
     except ValidationError as exc:
         return problems_of(exc, file, where, skip_first=False)
-    broken = relation_rule_errors(record)
-    if broken:
-        return [Problem(file, where, f, why, record.get(f)) for f, why in broken]
+    rules = relation_rule_errors(record)
+    if rules:
+        return [Problem(file, where, f, why, record.get(f)) for f, why in rules]
     row = to_relation_row(record)
-    why = marking_problem(row.key, row.marking or None)
-    if why:
-        return [Problem(file, where, "marking", why, row.marking)]
-    return row
+    broken = namespace_problems(row)
+    return [Problem(file, where, f, why, v) for f, why, v in broken] if broken else row
 
 
 def to_relation_row(record: dict[str, Any]) -> RelationRow:

@@ -538,3 +538,13 @@ def test_projection_reads_the_same_graph_however_it_reads(
             assert np.array_equal(getattr(narrow, name), value), name
         elif not name.startswith("_"):
             assert getattr(narrow, name) == value, name
+
+
+def test_whether_a_write_is_bulk_depends_only_on_what_the_reader_sees(store: Any) -> None:
+    rows = [EntityRow(f"r:{i}", "Resource", "R") for i in range(600)]
+    rows += [EntityRow(f"r:{i}@amber", "Resource", "R", "amber") for i in range(450)]
+    write_entities(store, *rows, actor="loader", action="load")
+    green = store.audit(clearance=Tlp.GREEN, limit=1000).items
+    assert len(green) == 600 and {e.action for e in green} == {"create"}
+    (amber,) = store.audit(clearance=Tlp.AMBER, limit=1000).items
+    assert (amber.action, amber.detail) == ("bulk-load", {"counts": {"entities_created": 1050}})

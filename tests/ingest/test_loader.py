@@ -337,6 +337,18 @@ def test_times_sent_with_records_are_the_servers(sqlite_store: SqliteStore) -> N
         ({"id": "vp:a", "kind": "VitalProcess", "name": "A", "note": "\ud800"}, "note"),
         ({"id": "vp:a", "kind": "VitalProcess", "name": "A", "marking": "red"}, "marking"),
         ({"id": "vp:a@red", "kind": "VitalProcess", "name": "A", "marking": "amber"}, "marking"),
+        (
+            {"id": "vp:a", "kind": "VitalProcess", "name": "A", "source_ids": ["s@red"]},
+            "source_ids.0",
+        ),
+        (
+            {"id": "vp:a@amber", "kind": "VitalProcess", "name": "A", "institute": "i@red"},
+            "institute",
+        ),
+        (
+            {"id": "t:a", "kind": "Threat", "name": "A", "impact": {"i:x@amber": "C"}},
+            "impact.i:x@amber",
+        ),
     ],
 )
 def test_bad_values_are_refused_by_name(
@@ -374,3 +386,11 @@ def test_yaml_aliases_cannot_blow_up(tmp_path: Path, sqlite_store: SqliteStore) 
     assert [(p.field, p.why) for p in refused.value.problems] == [
         ("defaults", "unknown top-level keys")
     ]
+
+
+def test_a_record_may_name_what_its_readers_may_see(sqlite_store: SqliteStore) -> None:
+    red = {"id": "t:a@red", "kind": "Threat", "name": "A", "source_ids": ["s:b@red", "s:c"]}
+    ends = [{"id": f"a:{n}@red", "kind": "Actor", "name": n} for n in ("x", "y")]
+    cites = {"source": "a:x@red", "target": "a:y@red", "type": "CONTROLS", "source_ids": ["s@red"]}
+    report = load_bundle(sqlite_store, {"entities": [red, *ends], "relations": [cites]})
+    assert (report.counts.entities_created, report.counts.relations_created) == (3, 1)
