@@ -20,6 +20,7 @@ from typing import Any
 
 from keten.api.bodies import refuse_huge_integers
 from keten.api.problems import ApiProblem
+from keten.graph.rows import references
 from keten.ingest.readers import RawRecord, read_bundle
 from keten.schema.markings import WRITER_CLEARANCE, Tlp, namespace_of
 
@@ -66,13 +67,11 @@ def identity_problems(
     for field in fields:
         if above(record.get(field), clearance):
             found.append((field, above_why(str(record[field]), clearance)))
-    cited = record.get("source_ids")
-    if isinstance(cited, list):
-        found += [
-            (f"source_ids.{i}", above_why(str(c), clearance))
-            for i, c in enumerate(cited)
-            if above(c, clearance)
-        ]
+    found += [
+        (field, above_why(ref, clearance))
+        for field, ref in references(record)
+        if above(ref, clearance)
+    ]
     return found
 
 

@@ -85,3 +85,19 @@ def audit_level(ref: tuple[str, str, str, str], level: int) -> int:
     """
     source, _, target, _ = ref
     return max(level, namespace_level(source), namespace_level(target))
+
+
+def references(props: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, id) of every record a row's properties name: cited sources, the interests
+    a Threat's impact rates, the institute."""
+    found = []
+    cited = props.get("source_ids")
+    if isinstance(cited, list):
+        found += [(f"source_ids.{i}", c) for i, c in enumerate(cited) if isinstance(c, str)]
+    impact = props.get("impact")
+    if isinstance(impact, dict):
+        found += [(f"impact.{k}", k) for k in impact if isinstance(k, str)]
+    institute = props.get("institute")
+    if isinstance(institute, str):
+        found.append(("institute", institute))
+    return found

@@ -30,6 +30,7 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import orjson
 
+from keten.graph.rows import references
 from keten.schema.markings import Tlp, namespace_of
 
 KEEP = ""
@@ -218,7 +219,7 @@ def redact_sources(
     rows: list[Row], clearance: Tlp, green_ids: Callable[[set[str]], set[str]]
 ) -> list[Row]:
     """Leave out of each row the ids of records the clearance may not see: entries of
-    `source_ids`, and keys of `impact` (a Threat's impact class per Interest).
+    `source_ids`, keys of `impact` (a Threat's impact class per Interest), the `institute`.
 
     An id in a namespace above the clearance is dropped by its name alone; below green, ids
     of the plain namespace are looked up (`green_ids` names those among them marked green).
@@ -239,12 +240,8 @@ def redact_sources(
 
 
 def _references(props: dict[str, Any]) -> list[str]:
-    """The ids a record's properties name: its cited sources and the interests it rates."""
-    found = [i for i in props.get("source_ids") or () if isinstance(i, str)]
-    impact = props.get("impact")
-    if isinstance(impact, dict):
-        found += [i for i in impact if isinstance(i, str)]
-    return found
+    """The ids a record's properties name (see `rows.references`)."""
+    return [ref for _, ref in references(props)]
 
 
 def _drop_references(props: dict[str, Any], hidden: set[str]) -> None:
@@ -263,6 +260,8 @@ def _drop_references(props: dict[str, Any], hidden: set[str]) -> None:
             props["impact"] = rated
         else:
             del props["impact"]
+    if props.get("institute") in hidden:
+        del props["institute"]
 
 
 def paged(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from keten.graph.rows import audit_level, format_time, namespace_level
+from keten.graph.rows import audit_level, format_time, namespace_level, references
 from keten.graph.store import KEEP, EntityRow, RelationRow
 from keten.ingest.problems import Problem
 from keten.ingest.readers import RawRecord
@@ -93,22 +93,6 @@ def unusual(rows: list[R]) -> list[R]:
         or "@" in (r.id if isinstance(r, EntityRow) else r.key)
         or any("@" in ref for _, ref in references(r.props))
     ]
-
-
-def references(props: dict[str, Any]) -> list[tuple[str, str]]:
-    """(field, id) of every record a row's properties name: cited sources, the interests
-    a Threat's impact rates, the institute."""
-    found = []
-    cited = props.get("source_ids")
-    if isinstance(cited, list):
-        found += [(f"source_ids.{i}", c) for i, c in enumerate(cited) if isinstance(c, str)]
-    impact = props.get("impact")
-    if isinstance(impact, dict):
-        found += [(f"impact.{k}", k) for k in impact if isinstance(k, str)]
-    institute = props.get("institute")
-    if isinstance(institute, str):
-        found.append(("institute", institute))
-    return found
 
 
 def namespace_problems(row: EntityRow | RelationRow) -> list[tuple[str, str, Any]]:

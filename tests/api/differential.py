@@ -105,18 +105,8 @@ BASE: Bundle = {
             theme="Climate and natural disasters",
             malicious=False,
             likelihood="C",
-            impact={
-                "interest:dx-open": "C",
-                "interest:dx-green": "D",
-                "interest:dx-amber@amber": "E",
-                "interest:dx-red@red": "B",
-            },
-            source_ids=[
-                "source:dx-open",
-                "source:dx-green",
-                "source:dx-amber@amber",
-                "source:dx-red@red",
-            ],
+            impact={"interest:dx-open": "C", "interest:dx-green": "D"},
+            source_ids=["source:dx-open", "source:dx-green"],
             institute="institute:dx-a",
             reliability="B",
             credibility=2,
@@ -129,7 +119,6 @@ BASE: Bundle = {
             malicious=True,
             likelihood="D",
             impact={"interest:dx-open": "B", "interest:dx-green": "C"},
-            source_ids=["source:dx-strict@amber+strict"],
         ),
         entity(
             "threat:dx-sabotage@amber",
@@ -155,7 +144,7 @@ BASE: Bundle = {
             "VitalProcess",
             "Dx power",
             category="A",
-            source_ids=["source:dx-open", "source:dx-amber@amber"],
+            source_ids=["source:dx-open"],
         ),
         entity(
             "vp:dx-water",
@@ -338,7 +327,17 @@ BASE: Bundle = {
         relation("org:dx-front@amber", "LOCATED_IN", "country:dx-ruritania@amber"),
         relation("vp:dx-power", "CITES", "source:dx-open"),
         relation("vp:dx-power", "CITES", "source:dx-amber@amber"),
-        relation("threat:dx-flood", "CITES", "source:dx-green", source_ids=["source:dx-red@red"]),
+        relation("threat:dx-flood", "CITES", "source:dx-green", source_ids=["source:dx-open"]),
+        # hidden citations of visible records are relations in the namespace of their marking
+        relation("threat:dx-flood", "CITES", "source:dx-amber@amber", "@amber", "amber"),
+        relation("threat:dx-flood", "CITES", "source:dx-red@red", "@red", "red"),
+        relation(
+            "threat:dx-cyber",
+            "CITES",
+            "source:dx-strict@amber+strict",
+            "@amber+strict",
+            "amber+strict",
+        ),
         relation("ic:dx-open", "MEASURES", "interest:dx-open"),
         relation("ic:dx-strict@amber+strict", "MEASURES", "interest:dx-open"),
         relation("institute:dx-b", "MEMBER_OF", "institute:dx-a", marking="green"),
@@ -534,9 +533,10 @@ HISTORY: list[Step] = [
         "submit-strict-rejected",
         submit=submission(
             entity(
-                "org:dx-shell",
+                "org:dx-shell@amber+strict",
                 "Organisation",
                 "Dx shell",
+                "amber+strict",
                 source_ids=["source:dx-strict@amber+strict"],
             )
         ),

@@ -13,8 +13,7 @@ same history of writes, each behind a real server. Here every operation is asked
    that holds what the key may write: the answers must be equal, and so must the full export,
    the revisions and the audit trail afterwards. Writes to identities held by a record the
    key may not see answer exactly like writes to free ones;
-4. `KNOWN_LEAKS`: differences this suite shows whose fix lies in files outside its remit,
-   each an expected failure that names the file and the fix, and fails once fixed.
+4. `CLOSED_LEAKS`: the leaks this suite found, each asked again on every run.
 
 The tests run in file order on one fleet (the writes come last; a filtered side that missed
 a write is never compared again). `test_every_operation_has_a_case` fails when a route or a
@@ -56,6 +55,7 @@ from tests.api.differential import (
     first_difference,
     fleet_of,
     key_label,
+    relation,
 )
 
 READ_CLEARANCES = [Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER]
@@ -336,8 +336,8 @@ def test_the_fixture_is_mixed(fleet: Fleet) -> None:
     assert {r.marking for r in red.iter_relations()} == {m.value for m in Tlp}
     assert {r.type for r in red.iter_relations()} == {t.value for t in RelationType}
     assert {e.kind for e in red.iter_entities()} == {k.value for k in EntityKind}
-    flood = red.get_entity("threat:dx-flood")
-    assert flood is not None and "interest:dx-amber@amber" in flood.props["impact"]
+    hidden_citation = ("threat:dx-flood", "CITES", "source:dx-amber@amber", "@amber")
+    assert red.get_relation(hidden_citation) is not None
     counts = {c: side.store.counts() for c, side in fleet.filtered.items()}
     everything = red.counts()
     assert (
@@ -827,46 +827,32 @@ def replace_name(call: Call, name: str) -> Call:
     return dataclasses.replace(call, name=name)
 
 
-# -- leaks known and reported, not fixed here ------------------------------------------------
-
-
-class KnownLeak(AssertionError):
-    """The difference a probe of `KNOWN_LEAKS` documents (its test is an expected failure)."""
+# -- leaks this suite found, closed since --------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Probe:
-    """Writes that make a known leak show, the question that shows it, and where to fix it."""
+    """Writes that once made a leak show, the question that showed it, and how it was closed."""
 
     name: str
     steps: tuple[Step, ...]
     call: Call
-    shows: str
-    """Text of the first difference by which the leak is recognised."""
-    fix: str
+    closed_by: str
 
 
 SHADOWED_BY_RED = "analyst:red"
-KNOWN_LEAKS = [
+CLOSED_LEAKS = [
     Probe(
         "institute-names-a-hidden-record",
-        (
-            Step(
-                "probe-institute",
-                load={
-                    "entities": [
-                        entity(
-                            "vp:dx-inst", "VitalProcess", "Inst", institute="institute:dx-c@amber"
-                        )
-                    ]
-                },
-            ),
+        (),
+        Call(
+            "POST",
+            "/entities",
+            json=entity("vp:dx-inst", "VitalProcess", "Inst", institute="institute:dx-c@amber"),
+            role=Role.CONTRIBUTOR,
         ),
-        Call("GET", "/entities/vp:dx-inst"),
-        "body.institute",
-        "keten/graph/store.py `_references`/`_drop_references`: an `institute` naming a record "
-        "the clearance may not see is a reference like `source_ids` (drop it); and "
-        "keten/api/clearance.py `identity_problems` should refuse it above the key's clearance",
+        "a record names only what its readers may see (keten/ingest/validate.py), and a write "
+        "naming an institute above the key's clearance is refused by name (clearance.py)",
     ),
     Probe(
         "a-hidden-change-moves-the-visible-record",
@@ -874,29 +860,15 @@ KNOWN_LEAKS = [
             Step(
                 "probe-hidden-citation",
                 load={
-                    "entities": [
-                        entity(
-                            "vp:dx-water",
-                            "VitalProcess",
-                            "Dx water",
-                            source_ids=[
-                                "source:dx-open",
-                                "source:dx-withdrawn",
-                                "source:dx-red@red",
-                            ],
-                        )
+                    "relations": [
+                        relation("vp:dx-water", "CITES", "source:dx-red@red", "@red", "red")
                     ]
                 },
                 actor=SHADOWED_BY_RED,
             ),
         ),
         Call("GET", "/entities/vp:dx-water"),
-        "body.updated_at",
-        "the store's writers (keten/graph/sqlite_writer.py, neo4j_writer.py) take a change's "
-        "level from the record's marking: a change to its hidden references alone moves "
-        "`updated_at`, the revisions and the audit trail of readers who see no change. The "
-        "level of a change must be the least clearance whose redacted view of the record "
-        "changed, with `updated_at` kept per level (store.py, history.py)",
+        "a hidden citation is a relation in the hidden namespace, not part of the visible record",
     ),
     Probe(
         "a-writer-replaces-references-it-cannot-see",
@@ -907,21 +879,12 @@ KNOWN_LEAKS = [
             {"dry_run": "true"},
             json={
                 "entities": [
-                    {
-                        "id": "vp:dx-power",
-                        "kind": "VitalProcess",
-                        "name": "Dx power",
-                        "source_ids": ["source:dx-open"],
-                    }
+                    entity("vp:dx-power", "VitalProcess", "Dx power", source_ids=["source:dx-open"])
                 ]
             },
             role=Role.CONTRIBUTOR,
         ),
-        '"fields": ["source_ids"]',
-        "keten/graph/merge.py with keten/ingest/loader.py: a write merges `source_ids` and "
-        "`impact` as the writer's view of them, keeping the entries its clearance hides; today "
-        "a green writer's `source_ids` replaces the amber citation it cannot see (destroying "
-        "it) and its answer counts an update where it sees none; the same holds of `impact`",
+        "a visible record's references are all visible to its writers",
     ),
     Probe(
         "submission-counts-carry-the-contributors-revision",
@@ -938,10 +901,7 @@ KNOWN_LEAKS = [
             ),
         ),
         Call("GET", "/submissions", {"status": "pending"}, role=Role.REVIEWER),
-        ".revision",
-        "keten/ingest/submissions.py `submit`: `counts` keep the dry run's revision at the "
-        "contributor's clearance and are shown to every reviewer cleared for the submission's "
-        "marking: keep no revision in them (or one per clearance)",
+        "a submission's counts keep no revision (keten/ingest/submissions.py)",
     ),
     Probe(
         "bulk-audit-counts-hidden-records",
@@ -960,16 +920,10 @@ KNOWN_LEAKS = [
             ),
         ),
         Call("GET", "/audit", {"since": "<<as_of:probe-bulk>>", "limit": 1000}, role=Role.REVIEWER),
-        "bulk-load",
-        "keten/graph/sqlite_writer.py and history.py (`record_bulk`): a write is audited as one "
-        "bulk entry once it holds over 1,000 records, hidden ones included, so a green reviewer "
-        "sees a bulk entry (and learns of the hidden records) where a store of what it may see "
-        "has 600 entries. Audit entries need a level range: per-record entries for the levels "
-        "whose visible part is small, the bulk entry above",
+        "a write is audited in bulk per clearance, by what its reader sees (sqlite_writer.py)",
     ),
 ]
-"""Leaks the suite shows that lie outside the files this suite's fixes may touch; each probe is
-an expected failure that fails the run once fixed (then move its steps into HISTORY)."""
+"""Leaks this suite found: each probe's writes and question, asked again on every run."""
 
 
 @pytest.fixture(scope="module")
@@ -979,22 +933,14 @@ def probe_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     steps = [
         Step("countries", load={"entities": countries}),
         Step("base", load=BASE),
-        *[s for probe in KNOWN_LEAKS for s in probe.steps],
+        *[s for probe in CLOSED_LEAKS for s in probe.steps],
     ]
     with fleet_of(tmp_path_factory.mktemp("probes"), [Tlp.GREEN], steps) as built:
         yield built
 
 
-@pytest.mark.parametrize(
-    "probe",
-    [
-        pytest.param(
-            p, id=p.name, marks=pytest.mark.xfail(strict=True, raises=KnownLeak, reason=p.fix)
-        )
-        for p in KNOWN_LEAKS
-    ],
-)
-def test_known_leak(probe_fleet: Fleet, probe: Probe) -> None:
+@pytest.mark.parametrize("probe", CLOSED_LEAKS, ids=lambda p: p.name)
+def test_a_closed_leak_stays_closed(probe_fleet: Fleet, probe: Probe) -> None:
     mixed, filtered = probe_fleet.mixed, probe_fleet.filtered[Tlp.GREEN]
     a, b = mixed.ask(probe.call, Tlp.GREEN), filtered.ask(probe.call, Tlp.GREEN)
     found = next(
@@ -1005,9 +951,7 @@ def test_known_leak(probe_fleet: Fleet, probe: Probe) -> None:
         ),
         None,
     )
-    if found is not None and probe.shows in found:
-        raise KnownLeak(f"{probe.name}: {found}")
-    assert found is None, f"{probe.name}: an unexpected difference: {found}"
+    assert found is None, f"{probe.name} is open again ({probe.closed_by}): {found}"
 
 
 # -- nothing escapes -------------------------------------------------------------------------

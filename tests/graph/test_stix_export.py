@@ -47,11 +47,18 @@ HIDDEN = {
             "id": "actor:open-group",
             "kind": "Actor",
             "name": "Open group",
-            "source_ids": ["source:secret-report@amber", "source:csbn-2023"],
+            "source_ids": ["source:csbn-2023"],
         },
     ],
     "relations": [
         {"source": "actor:secret-cell@amber", "target": "threat:terrorist-attack", "type": "POSES"},
+        {  # an amber citation of a clear record is a relation in the amber namespace
+            "source": "actor:open-group",
+            "target": "source:secret-report@amber",
+            "type": "CITES",
+            "key": "@amber",
+            "marking": "amber",
+        },
         {
             "source": "actor:open-group",
             "target": "threat:ransomware",
@@ -166,7 +173,10 @@ def test_nothing_above_the_clearance_leaks(store: SqliteStore) -> None:
     assert cell["object_marking_refs"] == [TLP2["amber"]]
     assert cell["threat_actor_types"] == ["terrorist"]
     cited = amber[expected_id("threat-actor", "actor:open-group")]["external_references"]
-    assert {r["external_id"] for r in cited} == {"source:secret-report@amber", "source:csbn-2023"}
+    assert {r["external_id"] for r in cited} == {"source:csbn-2023"}
+    secret = expected_id("x-keten-source", "source:secret-report@amber")
+    assert secret not in objects and secret in amber
+    assert any(o.get("target_ref") == secret for o in amber.values())
 
 
 def test_the_same_store_exports_the_same_bytes(store: SqliteStore) -> None:
