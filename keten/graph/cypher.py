@@ -377,10 +377,13 @@ ENTITIES_BY_ID = (
     "WITH n ORDER BY n.id RETURN properties(n) AS node"
 )
 GREEN_IDS = (
-    f"{HIDDEN}UNWIND $ids AS id MATCH (n:Entity {{id: id}}) "
-    f"WHERE n.keten_level = 1 AND {shown('n')} RETURN n.id AS id"
+    f"{HIDDEN}UNWIND $ids AS id OPTIONAL MATCH (n:Entity {{id: id}}) WHERE {shown('n')} "
+    "CALL (id, n) { OPTIONAL MATCH (v:KetenEntityVersion {id: id}) WHERE n IS NULL "
+    "RETURN v.keten_level AS last ORDER BY v.keten_replaced_at DESC LIMIT 1 } "
+    "WITH id, coalesce(n.keten_level, last) AS level WHERE level = 1 RETURN id"
 )
-"""Those of `$ids` marked green (redacting `source_ids` for a clear key)."""
+"""Those of `$ids` that name a green record (redacting for a clear key): marked green now,
+or, no longer stored, green when last stored (a deleted green record stays unnamed)."""
 ENTITY_IDS_PAGE = (
     f"{HIDDEN}MATCH (a:Entity) WHERE a.id > $after AND a.keten_level <= $level "
     f"AND {shown('a')} WITH a ORDER BY a.id LIMIT $limit RETURN a.id AS id"
@@ -490,7 +493,7 @@ def list_relations_as_of(
 def read_audit(entity: bool = False, since: bool = False) -> str:
     """Audit entries in order after `$after`, those `$level` may read; optionally about
     `$entity` (either end of a relation) or at or after `$since`."""
-    where = ["a.seq > $after", "a.level <= $level"]
+    where = ["a.seq > $after", "a.level <= $level", "$level < coalesce(a.level_max, 5)"]
     if entity:
         where.append("(a.entity = $entity OR a.other = $entity)")
     if since:

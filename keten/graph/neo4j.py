@@ -39,7 +39,7 @@ from keten.graph import cypher
 from keten.graph.history import AuditContext, AuditEntry, visible_counts
 from keten.graph.neo4j_rows import entity_from_map, relation_from_map
 from keten.graph.neo4j_writer import WRITE_WAIT, Neo4jWriter
-from keten.graph.rows import LEVELS, normalise_time
+from keten.graph.rows import LEVELS, MARKINGS, normalise_time
 from keten.graph.store import (
     EntityFilter,
     EntityRow,
@@ -410,20 +410,50 @@ class Neo4jStore:
             if not text.isdigit():
                 raise ValueError("invalid cursor")
             after = int(text)
+        entries = self._audit_page(entity, since, after, limit, clearance)
+        if clearance.level < Tlp.GREEN.level:
+            entries = self._audit_below_green(entries, entity, since, limit, clearance)
+        return page_of(entries, limit, lambda e: (str(e.seq),))
+
+    def _audit_page(
+        self, entity: str | None, since: str | None, after: int, limit: int, clearance: Tlp
+    ) -> list[AuditEntry]:
+        """Up to `limit + 1` entries after `after` that `clearance` may read."""
         params: dict[str, Any] = {"after": after, "level": clearance.level, "limit": limit + 1}
         if entity:
             params["entity"] = entity
         if since:
             params["since"] = normalise_time(since)
         records = self._records(cypher.read_audit(bool(entity), bool(since)), **params)
-        entries = [self._entry(r, clearance.level) for r in records]
-        return page_of(entries, limit, lambda e: (str(e.seq),))
+        return [self._entry(r, clearance.level) for r in records]
+
+    def _audit_below_green(
+        self,
+        rows: list[AuditEntry],
+        entity: str | None,
+        since: str | None,
+        limit: int,
+        clearance: Tlp,
+    ) -> list[AuditEntry]:
+        """As `SqliteStore._audit_below_green`: below green, entries about relations with a
+        green end are left out, and the trail read on until the page is full."""
+        kept: list[AuditEntry] = []
+        while rows:
+            ends = {end for row in rows if row.relation for end in row.relation[::2]}
+            green = self._green_ids(ends) if ends else set()
+            kept += [r for r in rows if not (r.relation and green.intersection(r.relation[::2]))]
+            if len(kept) > limit or len(rows) <= limit:
+                break
+            rows = self._audit_page(entity, since, rows[-1].seq, limit, clearance)
+        return kept[: limit + 1]
 
     @staticmethod
     def _entry(record: Any, level: int) -> AuditEntry:
         """An audit node as an entry, bulk counts summed over the levels the reader may see."""
         detail = orjson.loads(record["detail"]) if record["detail"] else None
-        if detail and "levels" in detail:
+        if detail and "by_clearance" in detail:
+            detail = {"counts": detail.pop("by_clearance").get(MARKINGS[level], {}), **detail}
+        elif detail and "levels" in detail:
             detail = {"counts": visible_counts(detail.pop("levels"), level), **detail}
         relation = record["relation"]
         return AuditEntry(

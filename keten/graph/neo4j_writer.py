@@ -158,6 +158,14 @@ class Neo4jWriter:
         self.least_level = NOTHING
         self.level_counts: dict[int, Counter[str]] = {}
         self.entries: list[dict[str, Any]] = []
+        self.kept_entries: list[tuple[str, str | None, Ref | None, Any, int]] = []
+        """Per-record entries not yet known to be bulk for every reader."""
+        self.seen_by = [0] * NOTHING
+        """Records of this write each clearance level can see."""
+        self.seen: set[int] = set()
+        """Identities written earlier in this write that left no stamp (see keten.graph.merge)."""
+        self.latest = ""
+        """The latest time a restore wrote (the clock moves up to it at the end)."""
         self.unmarked_ids: list[str] = []
         self.unmarked_refs: list[Ref] = []
         self.deferred: dict[Ref, tuple[RelationRow, dict[str, Any] | None]] = {}
@@ -241,6 +249,8 @@ class Neo4jWriter:
         if self.pending_relations:
             tx.run(cypher.APPLY_RELATION_UPDATES, load=self.load).consume()
         seq = self._append_audit()
+        if self.latest > self.stamp:  # later writes get stamps after the restored times
+            tx.run(cypher.SET_STAMP, stamp=self.latest).consume()
         if seq != self.audit_seq or self.changed:
             tx.run(cypher.FINISH_WRITE, least=self.least_level, seq=seq).consume()
         if self.staged:
@@ -275,6 +285,12 @@ class Neo4jWriter:
         """Merge relations into the store; both ends must be stored by the end of the write."""
         self.write_relation_params(relation_params(rows))
 
+    def _note_times(self, rows: list[Any]) -> None:
+        """In a restore, remember the latest `created_at`/`updated_at` the rows bring."""
+        if self.mode is WriteMode.RESTORE:
+            times = [t for r in rows for t in (r.created_at, r.updated_at) if t]
+            self.latest = max([self.latest, *times])
+
     def _note_written(self, count: int) -> None:
         self.written += count
         self.bulk = self.bulk or self.written > AUDIT_EACH_UP_TO
@@ -285,6 +301,7 @@ class Neo4jWriter:
             return
         self._note_written(len(params))
         rows = [entity_of_params(p) for p in params]
+        self._note_times(rows)
         encoded = {id(row): (p[7], p[8]) for row, p in zip(rows, params, strict=True)}
         merged = merge_entities(
             rows, self.stored_entities({r.id for r in rows}), self.mode, self.stamp
@@ -328,9 +345,10 @@ class Neo4jWriter:
             return
         self._note_written(len(params))
         rows = [relation_of_params(p) for p in params]
+        self._note_times(rows)
         encoded = {id(row): p[8] for row, p in zip(rows, params, strict=True)}
         stored = self.stored_relations({r.ref for r in rows})
-        merged = merge_relations(rows, stored, self.mode, self.stamp)
+        merged = merge_relations(rows, stored, self.mode, self.stamp, self.seen)
         self._create_relations([(row, encoded.get(id(row))) for row in merged.created])
         staged = []
         for _, after, fields in merged.updated:
@@ -435,17 +453,20 @@ class Neo4jWriter:
         fields: list[str] | None,
         level: int,
     ) -> None:
-        """One entry per record for small writes; counts per level for bulk ones."""
-        if self.bulk:
-            name = f"{'entities' if side == ENTITY else 'relations'}_{action}d"
-            self.level_counts.setdefault(level, Counter())[name] += 1
-            return
+        """Count a changed record; keep its entry while its readers may yet want it (a reader
+        who sees more than `AUDIT_EACH_UP_TO` records of this write gets one bulk entry)."""
+        name = f"{'entities' if side == ENTITY else 'relations'}_{action}d"
+        self.level_counts.setdefault(level, Counter())[name] += 1
+        for reader in range(level, NOTHING):
+            self.seen_by[reader] += 1
+        if self.seen_by[level] > AUDIT_EACH_UP_TO:
+            return  # every reader of this record sees over the limit: bulk for all
         detail: dict[str, Any] = {}
         if fields:
             detail["fields"] = fields
         if self.mode is not WriteMode.MERGE and action == "update":
             detail["mode"] = self.mode.value
-        self._entry(action, entity, ref, detail or None, level)
+        self.kept_entries.append((action, entity, ref, detail or None, level))
 
     def _entry(
         self,
@@ -454,8 +475,9 @@ class Neo4jWriter:
         ref: Ref | None,
         detail: dict[str, Any] | None,
         level: int,
+        level_max: int = NOTHING,
     ) -> None:
-        """Keep an entry until the last step writes it (so that it lands with the change)."""
+        """An entry for readers of clearance `level` up to (not including) `level_max`."""
         self.entries.append(
             {
                 "at": self.stamp,
@@ -467,17 +489,31 @@ class Neo4jWriter:
                 "submission": self.context.submission,
                 "detail_json": orjson.dumps(detail).decode() if detail else None,
                 "level": level,
+                "level_max": level_max,
             }
         )
 
     def _append_audit(self) -> int:
-        """Write the kept entries (and a bulk write's one counted entry); the last seq."""
-        if self.bulk:
-            used = sorted(level for level, c in self.level_counts.items() if any(c.values()))
-            if used:
-                levels = {MARKINGS[level]: dict(self.level_counts[level]) for level in used}
-                action = f"bulk-{self.context.action}"
-                self._entry(action, None, None, {"levels": levels}, used[0])
+        """Write the entries (as `SqliteWriter._write_audit` decides them); the last seq.
+
+        Readers who saw few records of this write get one entry per record, those who saw
+        more one bulk entry with the counts of what they can see.
+        """
+        bulk_from = next((r for r in range(NOTHING) if self.seen_by[r] > AUDIT_EACH_UP_TO), NOTHING)
+        for action, entity, ref, detail, level in self.kept_entries:
+            if level < bulk_from:
+                self._entry(action, entity, ref, detail, level, bulk_from)
+        by_clearance: dict[int, dict[str, int]] = {}
+        for reader in range(bulk_from, NOTHING):
+            total: Counter[str] = Counter()
+            for level, counts in self.level_counts.items():
+                if level <= reader:
+                    total.update(counts)
+            by_clearance[reader] = dict(total)
+        used = sorted(r for r, c in by_clearance.items() if any(c.values()))
+        if used:
+            detail = {"by_clearance": {MARKINGS[r]: by_clearance[r] for r in used}}
+            self._entry(f"bulk-{self.context.action}", None, None, detail, used[0])
         seq = self.audit_seq
         for entry in self.entries:
             seq += 1
@@ -515,9 +551,9 @@ class Neo4jWriter:
         self._run(cypher.DELETE_ENTITY, id=entity.id, stamp=self.stamp)
         for rel in relations:
             level = audit_level(rel.ref, LEVELS[rel.marking])
-            self._entry("delete", None, rel.ref, None, level)
+            self._audit(RELATION, "delete", None, rel.ref, None, level)
         level = LEVELS[entity.marking]
-        self._entry("delete", entity.id, None, None, level)
+        self._audit(ENTITY, "delete", entity.id, None, None, level)
         self._seen_level(level)
 
     def delete_relation(self, relation: RelationRow, visible_from: int) -> None:
@@ -532,7 +568,7 @@ class Neo4jWriter:
             stamp=self.stamp,
         )
         level = audit_level(relation.ref, LEVELS[relation.marking])
-        self._entry("delete", None, relation.ref, None, level)
+        self._audit(RELATION, "delete", None, relation.ref, None, level)
         self._seen_level(visible_from)
 
     # -- reading inside the transaction ----------------------------------------------------
