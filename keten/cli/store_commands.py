@@ -86,7 +86,8 @@ def describe(report: LoadReport) -> str:
     unchanged = c.entities_unchanged + c.relations_unchanged
     verb = "would write" if report.dry_run else "wrote"
     return (
-        f"{report.records:,} records: {verb} {c.entities_created:,} new and "
+        f"{report.records:,} record{'s' if report.records != 1 else ''}: {verb} "
+        f"{c.entities_created:,} new and "
         f"{c.entities_updated:,} changed entities, {c.relations_created:,} new and "
         f"{c.relations_updated:,} changed relations; {unchanged:,} unchanged "
         f"(revision {report.revision})"

@@ -17,9 +17,9 @@ alike whether or not such a record exists.
 >>> namespace_of("actor:apt-x@red"), namespace_of("vp:drinking-water")
 (<Tlp.RED: 'red'>, None)
 >>> marking_problem("vp:x@amber", "red")
-'an identity ending in @amber holds only amber records, not red ones'
+'an id or key ending in @amber holds only amber records, not red ones'
 >>> marking_problem("vp:x", "amber")
-'a record marked amber needs an identity ending in @amber'
+'a record marked amber needs an id (a relation: a key) ending in @amber'
 """
 
 from __future__ import annotations
@@ -81,12 +81,12 @@ def marking_problem(identity: str, marking: str | None) -> str | None:
         if marking is None or marking == namespace.value:
             return None
         return (
-            f"an identity ending in @{namespace.value} holds only {namespace.value} records, "
+            f"an id or key ending in @{namespace.value} holds only {namespace.value} records, "
             f"not {marking} ones"
         )
     if marking is None or Tlp(marking).level <= WRITER_CLEARANCE.level:
         return None
-    return f"a record marked {marking} needs an identity ending in @{marking}"
+    return f"a record marked {marking} needs an id (a relation: a key) ending in @{marking}"
 
 
 def implied_marking(identity: str) -> str | None:

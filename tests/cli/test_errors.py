@@ -96,7 +96,7 @@ def test_load_creates_a_store_and_says_where(tmp_path: Path) -> None:
     done = keten("load", str(bundle), cwd=tmp_path, KETEN_HOME=str(home))
     assert done.returncode == 0, done.stderr
     assert done.stderr == f"new store in {home} (KETEN_HOME)\n"
-    assert done.stdout.startswith("1 records: wrote 1 new")
+    assert done.stdout.startswith("1 record: wrote 1 new")
 
 
 def closed_port() -> int:
