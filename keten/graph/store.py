@@ -382,6 +382,12 @@ class Writer(Protocol):
         """The stored rows of these relation identities inside this transaction."""
         ...
 
+    # Writers may also offer what the two-process loading pipeline uses when present
+    # (`keten.ingest.pipeline`): `prepare`, a pair of pure functions from rows to statement
+    # parameters that the checking process runs, and `write_entity_params` /
+    # `write_relation_params`, which write what they made; and `defer_indexes()`. Relations
+    # must have both ends stored by the end of the write (the loader checks them first).
+
 
 @runtime_checkable
 class GraphStore(Protocol):
@@ -480,6 +486,11 @@ class GraphStore(Protocol):
     def is_empty(self) -> bool:
         """True when the store holds no entity (a RESTORE loads only into an empty store)."""
         ...
+
+    # A store may also offer `projection_rows(clearance)`: entities as (id, kind, name) and
+    # relations with only the properties the analysis projection reads, in `iter_relations`
+    # order; `keten.graph.projection` uses it when present (Neo4j does, so that a server
+    # does not ship whole records to build the projection).
 
     def close(self) -> None:
         """Release connections."""
