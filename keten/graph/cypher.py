@@ -384,6 +384,11 @@ GREEN_IDS = (
 )
 """Those of `$ids` that name a green record (redacting for a clear key): marked green now,
 or, no longer stored, green when last stored (a deleted green record stays unnamed)."""
+LEVELS_OF = (
+    f"{HIDDEN}UNWIND $ids AS id MATCH (n:Entity {{id: id}}) WHERE {shown('n')} "
+    "RETURN n.id AS id, n.keten_level AS level"
+)
+"""The marking levels of the stored records among `$ids` (for redaction)."""
 ENTITY_IDS_PAGE = (
     f"{HIDDEN}MATCH (a:Entity) WHERE a.id > $after AND a.keten_level <= $level "
     f"AND {shown('a')} WITH a ORDER BY a.id LIMIT $limit RETURN a.id AS id"

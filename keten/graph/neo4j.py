@@ -263,8 +263,12 @@ class Neo4jStore:
     def _green_ids(self, ids: set[str]) -> set[str]:
         return {r["id"] for r in self._records(cypher.GREEN_IDS, ids=sorted(ids))}
 
+    def _levels_of(self, ids: set[str]) -> dict[str, int]:
+        records = self._records(cypher.LEVELS_OF, ids=sorted(ids))
+        return {r["id"]: int(r["level"]) for r in records}
+
     def _redact(self, rows: list[Any], clearance: Tlp) -> list[Any]:
-        return redact_sources(rows, clearance, self._green_ids)
+        return redact_sources(rows, clearance, self._levels_of)
 
     @_unavailable
     def get_entity(self, entity_id: str, clearance: Tlp = Tlp.RED) -> EntityRow | None:

@@ -303,9 +303,8 @@ class Neo4jWriter:
         rows = [entity_of_params(p) for p in params]
         self._note_times(rows)
         encoded = {id(row): (p[7], p[8]) for row, p in zip(rows, params, strict=True)}
-        merged = merge_entities(
-            rows, self.stored_entities({r.id for r in rows}), self.mode, self.stamp
-        )
+        stored = self.stored_entities({r.id for r in rows})
+        merged = merge_entities(rows, stored, self.mode, self.stamp, self.seen)
         by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in merged.created:
             search, props = encoded.get(id(row), (None, None))

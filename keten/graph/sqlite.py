@@ -114,6 +114,10 @@ WHERE v.id IN (SELECT value FROM json_each(?1)) AND v.marking = 1
 """Ids of green records among ?1: green now, or gone and green when last stored."""
 
 
+LEVELS_OF = "SELECT id, marking FROM entities WHERE id IN (SELECT value FROM json_each(?))"
+"""The marking levels of the stored records among the ids in ? (for redaction)."""
+
+
 def escape_like(text: str) -> str:
     """Escape LIKE wildcards so that user text matches literally."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -205,16 +209,17 @@ class SqliteStore:
         conn.execute("COMMIT")
 
     def _green_ids(self, ids: set[str]) -> set[str]:
-        """Those of `ids` that name a green record (for redacting below green): one marked
-        green now, or, for an id no longer stored, one whose last version was green.
-
-        Deleting a green record does not make its citations readable below green: a store
-        that never held it (what a clear key must be answered as) never showed them.
-        """
+        """Those of `ids` that name a green record: one marked green now, or, for an id no
+        longer stored, one whose last version was green (the audit trail below green leaves
+        out relations with such an end)."""
         return {row[0] for row in self._conn().execute(GREEN_IDS, (json_list(ids),))}
 
+    def _levels_of(self, ids: set[str]) -> dict[str, int]:
+        """The marking levels of the stored records among `ids`."""
+        return dict(self._conn().execute(LEVELS_OF, (json_list(ids),)).fetchall())
+
     def _redact(self, rows: list[Any], clearance: Tlp) -> list[Any]:
-        return redact_sources(rows, clearance, self._green_ids)
+        return redact_sources(rows, clearance, self._levels_of)
 
     def get_entity(self, entity_id: str, clearance: Tlp = Tlp.RED) -> EntityRow | None:
         """One entity, or None when absent or above `clearance`."""

@@ -216,32 +216,37 @@ Row = TypeVar("Row", EntityRow, RelationRow)
 
 
 def redact_sources(
-    rows: list[Row], clearance: Tlp, green_ids: Callable[[set[str]], set[str]]
+    rows: list[Row], clearance: Tlp, levels_of: Callable[[set[str]], dict[str, int]]
 ) -> list[Row]:
     """Leave out of each row the ids of records the clearance may not see: entries of
     `source_ids`, keys of `impact` (a Threat's impact class per Interest), the `institute`.
 
-    An id in a namespace above the clearance is dropped by its name alone; below green, ids
-    of the plain namespace are looked up (`green_ids` names those among them marked green).
+    An id in a namespace above the clearance is dropped by its name alone. Below green,
+    ids of the plain namespace are looked up (`levels_of` gives the marking level of those
+    stored): a cited source or rated interest shows only while it names a stored record
+    marked clear, since it may be green, become green or have been, and a clear reader's
+    answers must not change when it does; an `institute`, often a name rather than an id,
+    is left out only when it names a stored record marked above clear.
     The rows are changed in place and returned.
     """
     if clearance == Tlp.RED:
         return rows
-    cited = {i for row in rows for i in _references(row.props)}
-    if not cited:
+    named = [(field, ref) for row in rows for field, ref in references(row.props)]
+    if not named:
         return rows
-    hidden = {i for i in cited if hidden_by_namespace(i, clearance)}
+    hidden = {ref for _, ref in named if hidden_by_namespace(ref, clearance)}
     if clearance.level < Tlp.GREEN.level:
-        hidden |= green_ids(cited - hidden)
+        levels = levels_of({ref for _, ref in named} - hidden)
+        for field, ref in named:
+            if field == "institute":
+                if levels.get(ref, 0) > 0:
+                    hidden.add(ref)
+            elif levels.get(ref) != 0:
+                hidden.add(ref)
     if hidden:
         for row in rows:
             _drop_references(row.props, hidden)
     return rows
-
-
-def _references(props: dict[str, Any]) -> list[str]:
-    """The ids a record's properties name (see `rows.references`)."""
-    return [ref for _, ref in references(props)]
 
 
 def _drop_references(props: dict[str, Any], hidden: set[str]) -> None:

@@ -213,12 +213,6 @@ class ReadersSeeMore(AssertionError):
     """A reader of the restored store sees what the same reader of the original did not."""
 
 
-@pytest.mark.xfail(
-    raises=ReadersSeeMore,
-    strict=True,
-    reason="a deleted green record stays hidden below green by the store's history, which "
-    "an export does not carry: restored, its citations show to clear readers again",
-)
 def test_a_restore_shows_each_clearance_what_the_original_did(store: Any, tmp_path: Path) -> None:
     cites = {"id": "vp:a", "kind": "VitalProcess", "name": "A", "source_ids": ["src:g"]}
     green = {"id": "src:g", "kind": "Source", "name": "G", "marking": "green"}

@@ -258,7 +258,7 @@ def test_source_ids_never_name_what_the_clearance_hides(store: Any) -> None:
     assert store.get_entity("vp:a").props["source_ids"] == cites
     green = ["src:open", "src:green", "src:unknown"]
     assert store.get_entity("vp:a", Tlp.GREEN).props["source_ids"] == green
-    assert store.get_entity("vp:a", Tlp.CLEAR).props["source_ids"] == ["src:open", "src:unknown"]
+    assert store.get_entity("vp:a", Tlp.CLEAR).props["source_ids"] == ["src:open"]
     assert "source_ids" not in store.get_entity("vp:b", Tlp.AMBER).props
     listed = {e.id: e.props.get("source_ids") for e in store.iter_entities(Tlp.GREEN)}
     assert listed["vp:a"] == green and listed["vp:b"] is None
