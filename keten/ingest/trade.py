@@ -46,7 +46,7 @@ from keten.ingest.loader import Attribution, LoadReport, load_bundle
 from keten.ingest.problems import BundleRejected, Problem, ProblemLog
 from keten.ingest.readers import RawRecord
 from keten.ingest.shares import ShareTally
-from keten.schema.markings import Tlp, namespaced
+from keten.schema.markings import Tlp, namespace_of, namespaced
 
 SCOPE = "imports_value"
 CONTRIBUTOR = "keten import-trade"
@@ -382,7 +382,8 @@ def import_trade(
     `by` names who imports, for the audit trail.
 
     `marking` applies to the shares and the Source made for the file (the Resources and
-    Countries they need stay clear, so that marking trade data never hides public records);
+    Countries they need stay clear, so that marking trade data never hides public records,
+    and then cite no marked Source: a record names only what its readers may see);
     `institute` is recorded on everything the import writes.
     """
     log = ProblemLog()
@@ -411,6 +412,9 @@ def import_trade(
         record["marking"] = Tlp(marking).value
     for relation in bundle.relations:
         relation["key"] = namespaced(relation["key"], Tlp(marking).value)
+    if namespace_of(cited) is not None:  # the clear Resources made may not cite a marked file
+        for record in bundle.entities:
+            record.pop("source_ids", None)
     entities = ([source] if source else []) + bundle.entities
     for record in [*entities, *bundle.relations] if institute else []:
         record["institute"] = institute

@@ -22,6 +22,7 @@ SMALL: dict[str, list[dict[str, Any]]] = {
     "entities": [
         {"id": "interest:phys", "kind": "Interest", "name": "Physical security"},
         {"id": "interest:econ", "kind": "Interest", "name": "Economic security"},
+        {"id": "interest:ecol", "kind": "Interest", "name": "Ecological security"},
         {"id": "interest:hidden@amber", "kind": "Interest", "name": "Hidden", "marking": "amber"},
         {"id": "vp:power", "kind": "VitalProcess", "name": "Power", "category": "A"},
         {"id": "vp:water", "kind": "VitalProcess", "name": "Water", "category": "B"},
@@ -30,7 +31,7 @@ SMALL: dict[str, list[dict[str, Any]]] = {
             "kind": "Threat",
             "name": "Outage",
             "likelihood": "C",
-            "impact": {"interest:phys": "E", "interest:hidden@amber": "D"},
+            "impact": {"interest:phys": "E", "interest:ecol": "D"},
             "malicious": False,
             "source_ids": ["source:report"],
         },
@@ -104,11 +105,7 @@ def test_stated_classes_win_and_derivation_is_shown(small: SqliteStore) -> None:
     result = integrated_analysis(small, project(small))
     outage = next(t for t in result.threats if t.id == "threat:outage")
     assert outage.likelihood == "C"
-    assert outage.impact == {
-        "interest:econ": "C",
-        "interest:hidden@amber": "D",
-        "interest:phys": "E",
-    }
+    assert outage.impact == {"interest:econ": "C", "interest:ecol": "D", "interest:phys": "E"}
     assert outage.impact_basis["interest:phys"] == "stated"
     assert outage.impact_basis["interest:econ"] == "derived"
     assert outage.score == 3 * 5
@@ -152,7 +149,7 @@ def test_clearance_hides_threats_and_interests(small: SqliteStore) -> None:
     assert {t.id for t in green.threats} == {"threat:outage", "threat:quiet"}
     outage = next(t for t in green.threats if t.id == "threat:outage")
     assert "interest:hidden@amber" not in outage.impact
-    assert [i.id for i in green.interests] == ["interest:econ", "interest:phys"]
+    assert [i.id for i in green.interests] == ["interest:ecol", "interest:econ", "interest:phys"]
     assert "hidden" not in green.model_dump_json()
 
 
