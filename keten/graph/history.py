@@ -179,29 +179,18 @@ def record_change(
     )
 
 
-def record_bulk(
-    conn: sqlite3.Connection, context: AuditContext, by_clearance: dict[int, dict[str, int]]
-) -> None:
-    """One entry for a bulk write: for each clearance level, the counts of the records a
-    reader of that level sees in bulk (what it does not see record by record)."""
-    used = sorted(level for level, c in by_clearance.items() if any(c.values()))
-    if used:
-        detail = {"by_clearance": {MARKINGS[level]: by_clearance[level] for level in used}}
-        record_change(conn, context, f"bulk-{context.action}", None, None, detail, used[0])
+def reader_detail(detail: str | None, clearance_level: int) -> dict[str, Any] | None:
+    """An entry's detail as a reader of `clearance_level` gets it: a bulk entry's counts are
+    those of what that reader can see.
 
-
-def visible_counts(levels: dict[str, dict[str, int]], clearance_level: int) -> dict[str, int]:
-    """The counts of a bulk entry a reader of `clearance_level` may see: summed over levels.
-
-    >>> visible_counts({"clear": {"entities_created": 2}, "red": {"entities_created": 5}}, 1)
-    {'entities_created': 2}
+    >>> reader_detail('{"by_clearance": {"green": {"entities_created": 2}}}', 1)
+    {'counts': {'entities_created': 2}}
     """
-    total: dict[str, int] = {}
-    for marking, counts in levels.items():
-        if MARKINGS.index(marking) <= clearance_level:
-            for name, value in counts.items():
-                total[name] = total.get(name, 0) + value
-    return {name: value for name, value in total.items() if value}
+    details: dict[str, Any] | None = orjson.loads(detail) if detail else None
+    if details and "by_clearance" in details:
+        counts = details.pop("by_clearance").get(MARKINGS[clearance_level], {})
+        details = {"counts": counts, **details}
+    return details
 
 
 def read_audit(
@@ -233,12 +222,7 @@ def read_audit(
 def entry_of(row: Iterable[Any], clearance_level: int) -> AuditEntry:
     """An audit row as an entry, bulk counts summed over the levels the reader may see."""
     seq, at, actor, action, entity_id, relation, submission, detail = row
-    details = orjson.loads(detail) if detail else None
-    if details and "by_clearance" in details:
-        counts = details.pop("by_clearance").get(MARKINGS[clearance_level], {})
-        details = {"counts": counts, **details}
-    elif details and "levels" in details:  # written by an earlier keten: summed levels
-        details = {"counts": visible_counts(details.pop("levels"), clearance_level), **details}
+    details = reader_detail(detail, clearance_level)
     return AuditEntry(
         seq,
         at,

@@ -24,7 +24,6 @@ from contextlib import contextmanager, suppress
 from operator import itemgetter
 from typing import Any, ParamSpec, TypeVar
 
-import orjson
 from neo4j import READ_ACCESS, WRITE_ACCESS, Driver, GraphDatabase, ManagedTransaction, Session
 from neo4j.exceptions import (
     AuthError,
@@ -36,10 +35,10 @@ from neo4j.exceptions import (
 )
 
 from keten.graph import cypher
-from keten.graph.history import AuditContext, AuditEntry, visible_counts
+from keten.graph.history import AuditContext, AuditEntry, reader_detail
 from keten.graph.neo4j_rows import entity_from_map, relation_from_map
 from keten.graph.neo4j_writer import WRITE_WAIT, Neo4jWriter
-from keten.graph.rows import LEVELS, MARKINGS, normalise_time
+from keten.graph.rows import LEVELS, normalise_time
 from keten.graph.store import (
     EntityFilter,
     EntityRow,
@@ -454,11 +453,7 @@ class Neo4jStore:
     @staticmethod
     def _entry(record: Any, level: int) -> AuditEntry:
         """An audit node as an entry, bulk counts summed over the levels the reader may see."""
-        detail = orjson.loads(record["detail"]) if record["detail"] else None
-        if detail and "by_clearance" in detail:
-            detail = {"counts": detail.pop("by_clearance").get(MARKINGS[level], {}), **detail}
-        elif detail and "levels" in detail:
-            detail = {"counts": visible_counts(detail.pop("levels"), level), **detail}
+        detail = reader_detail(record["detail"], level)
         relation = record["relation"]
         return AuditEntry(
             record["seq"],

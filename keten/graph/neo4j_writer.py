@@ -21,7 +21,7 @@ import os
 import socket
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -31,8 +31,8 @@ from neo4j import ManagedTransaction, Session, Transaction
 from neo4j.exceptions import TransientError
 
 from keten.graph import cypher
-from keten.graph.history import AUDIT_EACH_UP_TO, AuditContext
-from keten.graph.merge import Merged, merge_entities, merge_relations
+from keten.graph.history import AuditContext
+from keten.graph.merge import merge_entities, merge_relations
 from keten.graph.neo4j_rows import (
     LOAD,
     entity_from_map,
@@ -44,18 +44,16 @@ from keten.graph.neo4j_rows import (
     relation_of_params,
     relation_params,
 )
-from keten.graph.rows import LEVELS, MARKINGS, NOTHING, audit_level, next_stamp
+from keten.graph.rows import LEVELS, NOTHING, audit_level, next_stamp
 from keten.graph.store import (
-    CHANGES_LISTED,
     Change,
-    Conflict,
     EntityRow,
     Ref,
     RelationRow,
     StoreUnavailableError,
-    WriteCounts,
     WriteMode,
 )
+from keten.graph.write_book import ENTITY, RELATION, WriteBook
 
 TX_ROWS = 20_000
 """Records one transaction of a bulk write takes before the write goes on in the next."""
@@ -65,8 +63,6 @@ LEASE_MILLIS = 120_000
 """How long a bulk load's write lease lasts without renewal (each transaction renews it)."""
 WRITE_WAIT = 60.0
 """Seconds a writer waits for a running bulk load before giving up (SQLite's busy timeout)."""
-ENTITY = 0
-RELATION = 1
 
 
 def process_owner() -> str:
@@ -131,7 +127,7 @@ def _release(tx: ManagedTransaction, load: str, owner: str | None) -> None:
     tx.run(cypher.RELEASE_LOAD, load=load, owner=owner).consume()
 
 
-class Neo4jWriter:
+class Neo4jWriter(WriteBook):
     """The open write of `Neo4jStore.writer()`; see the module docstring."""
 
     prepare = (entity_params, relation_params)
@@ -140,9 +136,9 @@ class Neo4jWriter:
     def __init__(
         self, session: Session, context: AuditContext, mode: WriteMode, tx_rows: int = TX_ROWS
     ) -> None:
+        super().__init__(mode)
         self.session = session
         self.context = context
-        self.mode = mode
         self.tx_rows = tx_rows
         self.load = uuid.uuid4().hex
         self.owner = f"{process_owner()}:{self.load}"
@@ -150,22 +146,7 @@ class Neo4jWriter:
         self.stamp = ""
         self.staged = False
         self.rows_in_tx = 0
-        self.counts = WriteCounts()
-        self.changes: list[Change] = []
-        self.conflicts: list[Conflict] = []
-        self.written = 0
-        self.bulk = False
-        self.least_level = NOTHING
-        self.level_counts: dict[int, Counter[str]] = {}
         self.entries: list[dict[str, Any]] = []
-        self.kept_entries: list[tuple[str, str | None, Ref | None, Any, int]] = []
-        """Per-record entries not yet known to be bulk for every reader."""
-        self.seen_by = [0] * NOTHING
-        """Records of this write each clearance level can see."""
-        self.seen: set[int] = set()
-        """Identities written earlier in this write that left no stamp (see keten.graph.merge)."""
-        self.latest = ""
-        """The latest time a restore wrote (the clock moves up to it at the end)."""
         self.unmarked_ids: list[str] = []
         self.unmarked_refs: list[Ref] = []
         self.deferred: dict[Ref, tuple[RelationRow, dict[str, Any] | None]] = {}
@@ -285,23 +266,13 @@ class Neo4jWriter:
         """Merge relations into the store; both ends must be stored by the end of the write."""
         self.write_relation_params(relation_params(rows))
 
-    def _note_times(self, rows: list[Any]) -> None:
-        """In a restore, remember the latest `created_at`/`updated_at` the rows bring."""
-        if self.mode is WriteMode.RESTORE:
-            times = [t for r in rows for t in (r.created_at, r.updated_at) if t]
-            self.latest = max([self.latest, *times])
-
-    def _note_written(self, count: int) -> None:
-        self.written += count
-        self.bulk = self.bulk or self.written > AUDIT_EACH_UP_TO
-
     def write_entity_params(self, params: list[tuple[Any, ...]]) -> None:
         """Write entities already turned into tuples by `entity_params`."""
         if not params:
             return
-        self._note_written(len(params))
+        self.note_written(len(params))
         rows = [entity_of_params(p) for p in params]
-        self._note_times(rows)
+        self.note_times(t for r in rows for t in (r.created_at, r.updated_at))
         encoded = {id(row): (p[7], p[8]) for row, p in zip(rows, params, strict=True)}
         stored = self.stored_entities({r.id for r in rows})
         merged = merge_entities(rows, stored, self.mode, self.stamp, self.seen)
@@ -309,8 +280,8 @@ class Neo4jWriter:
         for row in merged.created:
             search, props = encoded.get(id(row), (None, None))
             by_kind[row.kind].append(self._hide(entity_map(row, search, props)))
-            self._seen_level(LEVELS[row.marking])
-            self._audit(ENTITY, "create", row.id, None, None, LEVELS[row.marking])
+            self.seen_level(LEVELS[row.marking])
+            self.audit(ENTITY, "create", row.id, None, None, LEVELS[row.marking])
         for kind, maps in by_kind.items():
             self._run(cypher.create_entities(kind), rows=maps)
         self.created_ids.update(row.id for row in merged.created)
@@ -321,10 +292,10 @@ class Neo4jWriter:
             self._run(cypher.STAGE_ENTITY_UPDATES, rows=maps, load=self.load)
             self.pending_entities = True
         for before, after, fields in merged.updated:
-            self._seen_level(min(LEVELS[before.marking], LEVELS[after.marking]))
-            self._note_change(Change(after.id, None, fields))
-            self._audit(ENTITY, "update", after.id, None, fields, LEVELS[after.marking])
-        self._tally(ENTITY, merged)
+            self.seen_level(min(LEVELS[before.marking], LEVELS[after.marking]))
+            self.note_change(Change(after.id, None, fields))
+            self.audit(ENTITY, "update", after.id, None, fields, LEVELS[after.marking])
+        self.tally(ENTITY, merged)
         self._after_batch(len(params))
 
     def _hide(self, stored: dict[str, Any]) -> dict[str, Any]:
@@ -342,9 +313,9 @@ class Neo4jWriter:
         """
         if not params:
             return
-        self._note_written(len(params))
+        self.note_written(len(params))
         rows = [relation_of_params(p) for p in params]
-        self._note_times(rows)
+        self.note_times(t for r in rows for t in (r.created_at, r.updated_at))
         encoded = {id(row): p[8] for row, p in zip(rows, params, strict=True)}
         stored = self.stored_relations({r.ref for r in rows})
         merged = merge_relations(rows, stored, self.mode, self.stamp, self.seen)
@@ -355,16 +326,17 @@ class Neo4jWriter:
                 self.deferred[after.ref] = (after, None)
             else:
                 staged.append({**self._ends(after), "props": relation_map(after)})
-            self._note_change(Change(None, after.ref, fields))
+            self.note_change(Change(None, after.ref, fields))
             level = audit_level(after.ref, LEVELS[after.marking])
-            self._audit(RELATION, "update", None, after.ref, fields, level)
+            self.audit(RELATION, "update", None, after.ref, fields, level)
         if staged:
             self._run(cypher.STAGE_RELATION_UPDATES, rows=staged, load=self.load)
             self.pending_relations = True
-        self._seen_relations(
-            [(a.ref, min(LEVELS[b.marking], LEVELS[a.marking])) for b, a, _ in merged.updated]
+        self.seen_relations(
+            [(a.ref, min(LEVELS[b.marking], LEVELS[a.marking])) for b, a, _ in merged.updated],
+            self.levels_of,
         )
-        self._tally(RELATION, merged)
+        self.tally(RELATION, merged)
         self._after_batch(len(params))
 
     @staticmethod
@@ -403,10 +375,10 @@ class Neo4jWriter:
         if not self.bulk:
             self.unmarked_refs += [row.ref for row in made]
         for row in made:
-            self._audit(
+            self.audit(
                 RELATION, "create", None, row.ref, None, audit_level(row.ref, LEVELS[row.marking])
             )
-        self._seen_relations([(row.ref, LEVELS[row.marking]) for row in made])
+        self.seen_relations([(row.ref, LEVELS[row.marking]) for row in made], self.levels_of)
 
     def _write_deferred(self) -> None:
         """Create the relations that waited for their ends; refuse any whose end is missing."""
@@ -421,51 +393,7 @@ class Neo4jWriter:
             names = ", ".join(sorted(set(missing) - stored)[:20])
             raise ValueError(f"relations refer to entities that are not stored: {names}")
 
-    def _tally(self, side: int, merged: Merged[Any]) -> None:
-        """Add a merged batch to the counts and remember its conflicts."""
-        prefix = "entities" if side == ENTITY else "relations"
-        for suffix, value in (
-            ("created", len(merged.created)),
-            ("updated", len(merged.updated)),
-            ("unchanged", merged.unchanged),
-        ):
-            name = f"{prefix}_{suffix}"
-            setattr(self.counts, name, getattr(self.counts, name) + value)
-        for row, fields in merged.conflicts:
-            if side == ENTITY:
-                self.conflicts.append(Conflict(row.id, None, fields))
-            else:
-                self.conflicts.append(Conflict(None, row.ref, fields))
-
-    def _note_change(self, change: Change) -> None:
-        if len(self.changes) < CHANGES_LISTED:
-            self.changes.append(change)
-
     # -- the audit trail -------------------------------------------------------------------
-
-    def _audit(
-        self,
-        side: int,
-        action: str,
-        entity: str | None,
-        ref: Ref | None,
-        fields: list[str] | None,
-        level: int,
-    ) -> None:
-        """Count a changed record; keep its entry while its readers may yet want it (a reader
-        who sees more than `AUDIT_EACH_UP_TO` records of this write gets one bulk entry)."""
-        name = f"{'entities' if side == ENTITY else 'relations'}_{action}d"
-        self.level_counts.setdefault(level, Counter())[name] += 1
-        for reader in range(level, NOTHING):
-            self.seen_by[reader] += 1
-        if self.seen_by[level] > AUDIT_EACH_UP_TO:
-            return  # every reader of this record sees over the limit: bulk for all
-        detail: dict[str, Any] = {}
-        if fields:
-            detail["fields"] = fields
-        if self.mode is not WriteMode.MERGE and action == "update":
-            detail["mode"] = self.mode.value
-        self.kept_entries.append((action, entity, ref, detail or None, level))
 
     def _entry(
         self,
@@ -493,26 +421,13 @@ class Neo4jWriter:
         )
 
     def _append_audit(self) -> int:
-        """Write the entries (as `SqliteWriter._write_audit` decides them); the last seq.
-
-        Readers who saw few records of this write get one entry per record, those who saw
-        more one bulk entry with the counts of what they can see.
-        """
-        bulk_from = next((r for r in range(NOTHING) if self.seen_by[r] > AUDIT_EACH_UP_TO), NOTHING)
-        for action, entity, ref, detail, level in self.kept_entries:
-            if level < bulk_from:
-                self._entry(action, entity, ref, detail, level, bulk_from)
-        by_clearance: dict[int, dict[str, int]] = {}
-        for reader in range(bulk_from, NOTHING):
-            total: Counter[str] = Counter()
-            for level, counts in self.level_counts.items():
-                if level <= reader:
-                    total.update(counts)
-            by_clearance[reader] = dict(total)
-        used = sorted(r for r, c in by_clearance.items() if any(c.values()))
-        if used:
-            detail = {"by_clearance": {MARKINGS[r]: by_clearance[r] for r in used}}
-            self._entry(f"bulk-{self.context.action}", None, None, detail, used[0])
+        """Write the entries `WriteBook.audit_entries` decides on; the last audit number."""
+        entries, bulk = self.audit_entries()
+        for e in entries:
+            self._entry(e.action, e.entity, e.relation, e.detail, e.level, e.level_max)
+        if bulk is not None:
+            action = f"bulk-{self.context.action}"
+            self._entry(action, None, None, bulk.detail, bulk.level)
         seq = self.audit_seq
         for entry in self.entries:
             seq += 1
@@ -521,28 +436,6 @@ class Neo4jWriter:
             self._run(cypher.APPEND_AUDIT, entries=entries)
         return seq
 
-    # -- who can see the change ------------------------------------------------------------
-
-    def _seen_level(self, level: int) -> None:
-        """A change visible from `level` up happened."""
-        self.least_level = min(self.least_level, level)
-
-    def _seen_relations(self, changed: list[tuple[Ref, int]]) -> None:
-        """Relation changes: visible where the relation and both ends are (as SqliteWriter)."""
-        if self.least_level == 0:
-            return
-        lookup: list[Ref] = []
-        for ref, level in changed:
-            least = audit_level(ref, level)
-            if least == 0:
-                lookup.append(ref)
-            else:
-                self._seen_level(least)
-        if lookup:
-            levels = self.levels_of({end for ref in lookup for end in (ref[0], ref[2])})
-            both_clear = any(levels.get(r[0]) == 0 and levels.get(r[2]) == 0 for r in lookup)
-            self._seen_level(0 if both_clear else 1)
-
     # -- deleting ----------------------------------------------------------------------------
 
     def delete_entity(self, entity: EntityRow, relations: list[RelationRow]) -> None:
@@ -550,10 +443,10 @@ class Neo4jWriter:
         self._run(cypher.DELETE_ENTITY, id=entity.id, stamp=self.stamp)
         for rel in relations:
             level = audit_level(rel.ref, LEVELS[rel.marking])
-            self._audit(RELATION, "delete", None, rel.ref, None, level)
+            self.audit(RELATION, "delete", None, rel.ref, None, level)
         level = LEVELS[entity.marking]
-        self._audit(ENTITY, "delete", entity.id, None, None, level)
-        self._seen_level(level)
+        self.audit(ENTITY, "delete", entity.id, None, None, level)
+        self.seen_level(level)
 
     def delete_relation(self, relation: RelationRow, visible_from: int) -> None:
         """Delete one relation, visible from clearance level `visible_from` up."""
@@ -567,8 +460,8 @@ class Neo4jWriter:
             stamp=self.stamp,
         )
         level = audit_level(relation.ref, LEVELS[relation.marking])
-        self._audit(RELATION, "delete", None, relation.ref, None, level)
-        self._seen_level(visible_from)
+        self.audit(RELATION, "delete", None, relation.ref, None, level)
+        self.seen_level(visible_from)
 
     # -- reading inside the transaction ----------------------------------------------------
 
@@ -626,8 +519,3 @@ class Neo4jWriter:
             for batch in chunks(list(ids))
             for r in self._run(cypher.LEVELS_OF, ids=batch, load=self.load)
         }
-
-    @property
-    def changed(self) -> bool:
-        """True when the write created, updated or deleted anything."""
-        return self.least_level < NOTHING

@@ -20,33 +20,29 @@ so that every later write is stamped after every time already stored.
 from __future__ import annotations
 
 import sqlite3
-from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
-from keten.graph.history import AUDIT_EACH_UP_TO, AuditContext, record_bulk, record_change
-from keten.graph.merge import Merged, merge_entities, merge_relations
+from keten.graph.history import AuditContext, record_change
+from keten.graph.merge import merge_entities, merge_relations
 from keten.graph.rows import (
     LEVELS,
     MARKINGS,
-    NOTHING,
     audit_level,
     dump_props,
     search_text,
 )
 from keten.graph.store import (
-    CHANGES_LISTED,
     KEEP,
     Change,
-    Conflict,
     EntityRow,
     Ref,
     RelationRow,
-    WriteCounts,
     WriteMode,
 )
+from keten.graph.write_book import ENTITY, RELATION, WriteBook
 
 ENTITY_COLUMNS = "id, kind, name, marking, props, created_at, updated_at"
 RELATION_COLUMNS = "source, type, target, key, marking, props, created_at, updated_at"
@@ -85,8 +81,6 @@ ON CONFLICT (source, type, target, key) DO UPDATE SET marking = ?5, props = ?6,
 RELATION_TARGET_INDEX = "CREATE INDEX IF NOT EXISTS relations_target ON relations (target, type)"
 DEFER_INDEX_BELOW = 100_000
 """A bulk load rebuilds the target index at the end when the table held fewer relations."""
-ENTITY = 0
-RELATION = 1
 AUDIT_LEVEL = -1
 """Position of the audit level in a parameter tuple (the last)."""
 TIMES = 7
@@ -207,7 +201,7 @@ def json_list(values: Iterable[Any]) -> str:
     return orjson.dumps(list(values)).decode()
 
 
-class SqliteWriter:
+class SqliteWriter(WriteBook):
     """The open transaction of `SqliteStore.writer()`."""
 
     prepare = (entity_params, relation_params)
@@ -216,27 +210,11 @@ class SqliteWriter:
     def __init__(
         self, conn: sqlite3.Connection, context: AuditContext, mode: WriteMode, stamp: str
     ) -> None:
+        super().__init__(mode)
         self.conn = conn
         self.context = context
-        self.mode = mode
         self.stamp = stamp
-        self.counts = WriteCounts()
-        self.changes: list[Change] = []
-        self.conflicts: list[Conflict] = []
-        self.written = 0
-        self.bulk = False
-        self.least_level = NOTHING
-        self.seen_by = [0] * NOTHING
-        """Records of this write each clearance level can see."""
-        self.level_counts: dict[int, Counter[str]] = {}
-        """What this write did, counted per the least level that sees the record."""
-        self.entries: list[tuple[str, str | None, Ref | None, dict[str, Any] | None, int]] = []
-        """Per-record audit entries not yet known to be bulk for every reader."""
         self.index_deferred = False
-        self.latest = ""
-        """The latest time a restore wrote (the clock moves up to it at the end)."""
-        self.seen: set[int] = set()
-        """Hashes of identities written that left no stamp (see `keten.graph.merge`)."""
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -250,26 +228,19 @@ class SqliteWriter:
 
     def write_entity_params(self, params: list[tuple[Any, ...]]) -> None:
         """Write entities already turned into parameters by `entity_params`."""
-        self._note_times(params)
+        self.note_times(t for p in params for t in (p[TIMES], p[TIMES + 1]))
         if params and not self._insert_all(ENTITY, params):
             self._merge_entities([entity_of_params(p) for p in params])
 
     def write_relation_params(self, params: list[tuple[Any, ...]]) -> None:
         """Write relations already turned into parameters by `relation_params`."""
-        self._note_times(params)
+        self.note_times(t for p in params for t in (p[TIMES], p[TIMES + 1]))
         if params and not self._insert_all(RELATION, params):
             self._merge_relations([relation_of_params(p) for p in params])
 
-    def _note_times(self, params: list[tuple[Any, ...]]) -> None:
-        """In a restore, remember the latest `created_at`/`updated_at` the rows bring."""
-        if self.mode is WriteMode.RESTORE:
-            times = [t for p in params for t in (p[TIMES], p[TIMES + 1]) if t]
-            self.latest = max([self.latest, *times])
-
     def _insert_all(self, side: int, params: list[tuple[Any, ...]]) -> bool:
         """Insert a batch of new records in one go; False (and nothing written) otherwise."""
-        self.written += len(params)
-        self.bulk = self.bulk or self.written > AUDIT_EACH_UP_TO
+        self.note_written(len(params))
         if not self.bulk:
             return False
         restore = self.mode is WriteMode.RESTORE
@@ -284,15 +255,16 @@ class SqliteWriter:
             self.conn.execute("RELEASE batch")
             return False
         self.conn.execute("RELEASE batch")
-        name = "entities_created" if side == ENTITY else "relations_created"
-        setattr(self.counts, name, getattr(self.counts, name) + len(params))
-        self._audit_created(side, params)
+        self.add_created(side, len(params))
+        levels = [p[AUDIT_LEVEL] for p in params]
+        if side == ENTITY:
+            self.audit_created(side, levels, lambda i: (params[i][0], None))
+            self.seen_level(min(max(p[3], 0) for p in params))
+        else:
+            self.audit_created(side, levels, lambda i: (None, tuple(params[i][:4])))
+            self.seen_relations([(p[:4], max(p[4], 0)) for p in params], self.levels_of)
         if restore:  # restored records keep their own times: remember them by identity
             self.seen.update(hash(p[0] if side == ENTITY else p[:4]) for p in params)
-        if side == ENTITY:
-            self._seen_level(min(max(p[3], 0) for p in params))
-        else:
-            self._seen_relations([(p[:4], max(p[4], 0)) for p in params])
         return True
 
     def _merge_entities(self, rows: list[EntityRow]) -> None:
@@ -301,14 +273,14 @@ class SqliteWriter:
         merged = merge_entities(rows, stored, self.mode, self.stamp, self.seen)
         self.conn.executemany(PUT_ENTITY, [put_entity_params(r) for r in merged.created])
         self.conn.executemany(PUT_ENTITY, [put_entity_params(a) for _, a, _ in merged.updated])
-        self._tally(ENTITY, merged)
+        self.tally(ENTITY, merged)
         for row in merged.created:
-            self._seen_level(LEVELS[row.marking])
-            self._audit(ENTITY, "create", row.id, None, None, LEVELS[row.marking])
+            self.seen_level(LEVELS[row.marking])
+            self.audit(ENTITY, "create", row.id, None, None, LEVELS[row.marking])
         for before, after, fields in merged.updated:
-            self._seen_level(min(LEVELS[before.marking], LEVELS[after.marking]))
-            self._note_change(Change(after.id, None, fields))
-            self._audit(ENTITY, "update", after.id, None, fields, LEVELS[after.marking])
+            self.seen_level(min(LEVELS[before.marking], LEVELS[after.marking]))
+            self.note_change(Change(after.id, None, fields))
+            self.audit(ENTITY, "update", after.id, None, fields, LEVELS[after.marking])
 
     def _merge_relations(self, rows: list[RelationRow]) -> None:
         """The exact way for relations."""
@@ -316,130 +288,30 @@ class SqliteWriter:
         merged = merge_relations(rows, stored, self.mode, self.stamp, self.seen)
         self.conn.executemany(PUT_RELATION, [put_relation_params(r) for r in merged.created])
         self.conn.executemany(PUT_RELATION, [put_relation_params(a) for _, a, _ in merged.updated])
-        self._tally(RELATION, merged)
+        self.tally(RELATION, merged)
         seen: list[tuple[Ref, int]] = []
         for row in merged.created:
             seen.append((row.ref, LEVELS[row.marking]))
             level = audit_level(row.ref, LEVELS[row.marking])
-            self._audit(RELATION, "create", None, row.ref, None, level)
+            self.audit(RELATION, "create", None, row.ref, None, level)
         for before, after, fields in merged.updated:
             seen.append((after.ref, min(LEVELS[before.marking], LEVELS[after.marking])))
-            self._note_change(Change(None, after.ref, fields))
+            self.note_change(Change(None, after.ref, fields))
             level = audit_level(after.ref, LEVELS[after.marking])
-            self._audit(RELATION, "update", None, after.ref, fields, level)
-        self._seen_relations(seen)
-
-    def _tally(self, side: int, merged: Merged[Any]) -> None:
-        """Add a merged batch to the counts and remember its conflicts."""
-        prefix = "entities" if side == ENTITY else "relations"
-        for suffix, value in (
-            ("created", len(merged.created)),
-            ("updated", len(merged.updated)),
-            ("unchanged", merged.unchanged),
-        ):
-            name = f"{prefix}_{suffix}"
-            setattr(self.counts, name, getattr(self.counts, name) + value)
-        for row, fields in merged.conflicts:
-            if side == ENTITY:
-                self.conflicts.append(Conflict(row.id, None, fields))
-            else:
-                self.conflicts.append(Conflict(None, row.ref, fields))
-
-    def _note_change(self, change: Change) -> None:
-        if len(self.changes) < CHANGES_LISTED:
-            self.changes.append(change)
-
-    def _audit(
-        self,
-        side: int,
-        action: str,
-        entity: str | None,
-        ref: Ref | None,
-        fields: list[str] | None,
-        level: int,
-    ) -> None:
-        """Count a changed record; keep its entry while its readers may yet want it."""
-        name = f"{'entities' if side == ENTITY else 'relations'}_{action}d"
-        self.level_counts.setdefault(level, Counter())[name] += 1
-        self._seen(level, 1)
-        if self.seen_by[level] > AUDIT_EACH_UP_TO:
-            return  # every reader of this record sees over the limit: bulk for all
-        detail: dict[str, Any] = {}
-        if fields:
-            detail["fields"] = fields
-        if self.mode is not WriteMode.MERGE and action == "update":
-            detail["mode"] = self.mode.value
-        self.entries.append((action, entity, ref, detail or None, level))
-
-    def _seen(self, level: int, records: int) -> None:
-        """Records visible from `level` up were written."""
-        for reader in range(level, NOTHING):
-            self.seen_by[reader] += records
-
-    def _audit_created(self, side: int, params: list[tuple[Any, ...]]) -> None:
-        """Audit a batch of new records: counted in one go once every reader who can see any
-        of them sees over the limit, else record by record."""
-        levels = Counter(p[AUDIT_LEVEL] for p in params)
-        if any(self.seen_by[level] < AUDIT_EACH_UP_TO for level in levels):
-            for p in params:
-                entity, ref = (p[0], None) if side == ENTITY else (None, tuple(p[:4]))
-                self._audit(side, "create", entity, ref, None, p[AUDIT_LEVEL])
-            return
-        name = "entities_created" if side == ENTITY else "relations_created"
-        for level, count in levels.items():
-            self.level_counts.setdefault(level, Counter())[name] += count
-            self._seen(level, count)
+            self.audit(RELATION, "update", None, after.ref, fields, level)
+        self.seen_relations(seen, self.levels_of)
 
     def _write_audit(self) -> None:
-        """At the end: per-record entries for the readers who saw few records, one bulk
-        entry (per-clearance counts) for those who saw many."""
-        bulk_from = next((r for r in range(NOTHING) if self.seen_by[r] > AUDIT_EACH_UP_TO), NOTHING)
-        for action, entity, ref, detail, level in self.entries:
-            if level < bulk_from:
-                record_change(
-                    self.conn, self.context, action, entity, ref, detail, level, bulk_from
-                )
-        by_clearance: dict[int, dict[str, int]] = {}
-        for reader in range(bulk_from, NOTHING):
-            total: Counter[str] = Counter()
-            for level, counts in self.level_counts.items():
-                if level <= reader:
-                    total.update(counts)
-            by_clearance[reader] = dict(total)
-        record_bulk(self.conn, self.context, by_clearance)
-
-    # -- who can see the change ------------------------------------------------------------
-
-    def _seen_level(self, level: int) -> None:
-        """A change visible from `level` up happened."""
-        self.least_level = min(self.least_level, level)
-
-    def _seen_relations(self, changed: list[tuple[Ref, int]]) -> None:
-        """Relation changes: visible where the relation and both ends are.
-
-        Only a clear relation between ends of the plain namespace needs the ends looked up
-        (are both clear?); everything else is decided by the identities alone.
-        """
-        if self.least_level == 0:
-            return
-        lookup: list[Ref] = []
-        for ref, level in changed:
-            least = audit_level(ref, level)
-            if least == 0:
-                lookup.append(ref)
-            else:
-                self._seen_level(least)
-        if lookup:
-            self._seen_level(0 if self._both_ends_clear(lookup) else 1)
-
-    def _both_ends_clear(self, refs: list[Ref]) -> bool:
-        """True when some relation among `refs` joins two entities marked clear."""
-        query = (
-            "SELECT 1 FROM json_each(?) j "
-            "JOIN entities a ON a.id = json_extract(j.value, '$[0]') AND a.marking = 0 "
-            "JOIN entities b ON b.id = json_extract(j.value, '$[2]') AND b.marking = 0 LIMIT 1"
-        )
-        return self.conn.execute(query, (json_list(refs),)).fetchone() is not None
+        """At the end: the audit entries `WriteBook.audit_entries` decides on."""
+        entries, bulk = self.audit_entries()
+        for e in entries:
+            record_change(
+                self.conn, self.context, e.action, e.entity, e.relation, e.detail, e.level,
+                e.level_max,
+            )  # fmt: skip
+        if bulk is not None:
+            action = f"bulk-{self.context.action}"
+            record_change(self.conn, self.context, action, None, None, bulk.detail, bulk.level)
 
     # -- deleting ----------------------------------------------------------------------------
 
@@ -459,10 +331,10 @@ class SqliteWriter:
         self.conn.execute("DELETE FROM entities WHERE id = ?", (entity.id,))
         for rel in relations:
             level = audit_level(rel.ref, LEVELS[rel.marking])
-            self._audit(RELATION, "delete", None, rel.ref, None, level)
+            self.audit(RELATION, "delete", None, rel.ref, None, level)
         level = LEVELS[entity.marking]
-        self._audit(ENTITY, "delete", entity.id, None, None, level)
-        self._seen_level(level)
+        self.audit(ENTITY, "delete", entity.id, None, None, level)
+        self.seen_level(level)
 
     def delete_relation(self, relation: RelationRow, visible_from: int) -> None:
         """Delete one relation, visible from clearance level `visible_from` up."""
@@ -471,10 +343,15 @@ class SqliteWriter:
             relation.ref,
         )
         level = audit_level(relation.ref, LEVELS[relation.marking])
-        self._audit(RELATION, "delete", None, relation.ref, None, level)
-        self._seen_level(visible_from)
+        self.audit(RELATION, "delete", None, relation.ref, None, level)
+        self.seen_level(visible_from)
 
     # -- reading inside the transaction ----------------------------------------------------
+
+    def levels_of(self, ids: Iterable[str]) -> dict[str, int]:
+        """Marking levels of the ids known to the store, as seen inside this transaction."""
+        query = "SELECT id, marking FROM entities WHERE id IN (SELECT value FROM json_each(?))"
+        return dict(self._chunked(query, list(ids)))
 
     def kinds_of(self, ids: Iterable[str]) -> dict[str, str]:
         """Kinds of the ids known to the store, as seen inside this transaction."""
@@ -526,8 +403,3 @@ class SqliteWriter:
         if size < DEFER_INDEX_BELOW:
             self.conn.execute("DROP INDEX IF EXISTS relations_target")
             self.index_deferred = True
-
-    @property
-    def changed(self) -> bool:
-        """True when the transaction created, updated or deleted anything."""
-        return self.least_level < NOTHING
