@@ -282,6 +282,18 @@ def test_criticality_and_paths_take_the_assessment_rule(api: Api) -> None:
             {"perturbation": {"vp:power": 0.5}, "recovery_rates": {"vp:water": True}},
             "recovery_rates.vp:water",
         ),
+        ("/analysis/embargo", {"country": "CN", "threshold": True}, "threshold"),
+        ("/analysis/embargo", {"country": "CN", "year": "2023"}, "year"),
+        (
+            "/analysis/scenarios",
+            {"scenarios": [{"name": "a", "sources": ["vp:power"], "horizon_hours": True}]},
+            "scenarios.0.horizon_hours",
+        ),
+        (
+            "/analysis/scenarios",
+            {"scenarios": [{"name": "a", "sources": ["vp:power"]}], "min_strength": False},
+            "min_strength",
+        ),
     ],
 )
 def test_booleans_and_strings_are_not_numbers(

@@ -12,12 +12,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Response
 
+from keten.api.analysis_bodies import ScenariosBody
 from keten.api.deps import StoreDep
 from keten.api.problems import responses
 from keten.api.routers.analysis import ProjectionDep
 from keten.queries.report import diagram_bytes
 from keten.queries.risk import Prefer, RiskOptions, RiskResult, integrated_analysis
-from keten.queries.scenarios import ScenariosRequest, ScenariosResult, compare_scenarios
+from keten.queries.scenarios import ScenariosResult, compare_scenarios
 
 router = APIRouter(
     prefix="/analysis", tags=["analysis"], responses=responses(400, 401, 403, 404, 422)
@@ -85,9 +86,7 @@ def risk_diagram_svg(store: StoreDep, projection: ProjectionDep, options: Option
 
 
 @router.post("/scenarios")
-def scenarios(
-    body: Annotated[ScenariosRequest, Body()], projection: ProjectionDep
-) -> ScenariosResult:
+def scenarios(body: Annotated[ScenariosBody, Body()], projection: ProjectionDep) -> ScenariosResult:
     """Several named scenarios (threats and/or disrupted entities, each with a horizon) side by
     side: per scenario the cascade totals and the interests hit with their times, and per pair
     what one reaches that the other does not and which interests each hits earlier.

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
+from keten.api.analysis_bodies import EmbargoBody
 from keten.api.deps import ReaderDep
 from keten.api.problems import responses
 from keten.api.routers.analysis import ProjectionDep
@@ -22,7 +23,7 @@ from keten.queries.dependencies import (
     Thresholds,
     dependency_report,
 )
-from keten.queries.embargo import EmbargoRequest, EmbargoResult, embargo
+from keten.queries.embargo import EmbargoResult, embargo
 
 router = APIRouter(
     prefix="/analysis", tags=["analysis"], responses=responses(400, 401, 403, 404, 422)
@@ -86,7 +87,7 @@ def dependencies(
 
 @router.post("/embargo")
 def run_embargo(
-    body: Annotated[EmbargoRequest, Body()], data: SupplyDep, projection: ProjectionDep
+    body: Annotated[EmbargoBody, Body()], data: SupplyDep, projection: ProjectionDep
 ) -> EmbargoResult:
     """What a supply stop by `country` takes away from each resource (passed down INPUT_TO),
     and the cascade from the resources whose shortfall reaches `threshold`.
