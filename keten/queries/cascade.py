@@ -41,7 +41,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from keten.graph.projection import Int64Array, Projection
 from keten.queries.errors import AnalysisInputError, UnknownEntityError
-from keten.queries.kernel import Workspace
 
 SourceId = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -154,6 +153,8 @@ def cascade(
     if not sources:
         raise AnalysisInputError("a cascade needs at least one source id")
     starts = source_indices(projection, sources)
+    from keten.queries.kernel import Workspace  # numba loads on first use
+
     work = Workspace(projection)
     count = work.run(starts, horizon_hours, min_strength)
     order = work.order[:count]

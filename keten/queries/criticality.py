@@ -25,8 +25,6 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
 from keten.graph.projection import EDGE_DEPENDS_ON, Projection
-from keten.queries.centrality import betweenness, pagerank
-from keten.queries.kernel import Workspace
 from keten.schema.entities import EntityKind
 
 
@@ -80,6 +78,8 @@ def cascade_sizes(
     projection: Projection, nodes: npt.NDArray[np.int64], horizon: float, min_strength: float
 ) -> npt.NDArray[np.int64]:
     """For each node, how many others its failure reaches within the horizon."""
+    from keten.queries.kernel import Workspace  # numba loads on first use
+
     work = Workspace(projection)
     sizes = np.empty(nodes.shape[0], dtype=np.int64)
     for i, node in enumerate(nodes.tolist()):
@@ -91,6 +91,8 @@ def cascade_sizes(
 
 def criticality(projection: Projection, request: CriticalityRequest) -> CriticalityResult:
     """Rank entities by cascade size, PageRank and betweenness."""
+    from keten.queries.centrality import betweenness, pagerank  # numba loads on first use
+
     p = projection
     n = p.node_count
     graph = dependency_graph(p)

@@ -13,16 +13,15 @@ array([0.237])
 
 from __future__ import annotations
 
+from statistics import NormalDist
 from typing import Annotated
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.stats import norm
 
 from keten.graph.projection import Projection
 from keten.queries.cascade import SourceId, source_indices
-from keten.queries.kernel import monte_carlo
 
 
 class PropagationRequest(BaseModel):
@@ -70,7 +69,7 @@ def wilson(
     hits: npt.NDArray[np.int64], runs: int, confidence: float
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Wilson score interval (low, high) for `hits` successes out of `runs`."""
-    z = float(norm.ppf(0.5 + confidence / 2))
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
     p = hits / runs
     centre = (p + z * z / (2 * runs)) / (1 + z * z / runs)
     half = z / (1 + z * z / runs) * np.sqrt(p * (1 - p) / runs + z * z / (4 * runs * runs))
@@ -79,6 +78,8 @@ def wilson(
 
 def propagate(projection: Projection, request: PropagationRequest) -> PropagationResult:
     """Run `request.runs` sampled cascades from the sources and summarise per entity."""
+    from keten.queries.kernel import monte_carlo  # numba loads on the first analysis
+
     p = projection
     starts = source_indices(p, request.sources)
     hits = monte_carlo(

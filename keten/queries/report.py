@@ -23,12 +23,7 @@ import math
 from collections import defaultdict
 from datetime import UTC, datetime
 from string import Template
-from typing import Any
-
-from matplotlib import rc_context
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from typing import TYPE_CHECKING, Any
 
 from keten.graph.projection import Projection
 from keten.graph.store import EntityRow, GraphStore
@@ -43,6 +38,9 @@ from keten.queries.risk import (
     class_index,
     integrated_analysis,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 CELL_COLOURS = ["#d9ead3", "#fff2cc", "#fce5cd", "#f4cccc", "#e6b8af"]
 """Cell shades from low (score <= 4) to high (score >= 20)."""
@@ -76,6 +74,10 @@ def spread(count: int) -> list[tuple[float, float]]:
 
 def draw_diagram(result: RiskResult) -> Figure:
     """The risk diagram of `result` on a new Agg figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # loads on the first diagram
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
     figure = Figure(figsize=(11, 7), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_axes((0.07, 0.1, 0.55, 0.82))
@@ -119,6 +121,8 @@ def diagram_bytes(result: RiskResult, fmt: str) -> bytes:
     (no date, and SVG ids hashed with a fixed salt instead of a random one)."""
     if fmt not in {"png", "svg"}:
         raise ValueError(f"diagram format must be png or svg, not {fmt!r}")
+    from matplotlib import rc_context
+
     buffer = io.BytesIO()
     with rc_context({"svg.hashsalt": SVG_SALT}):
         draw_diagram(result).savefig(buffer, format=fmt, metadata={"Date": None})

@@ -43,7 +43,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from keten.graph.projection import TYPE_CODE, Int64Array, Projection
 from keten.graph.store import EntityFilter, EntityRow, GraphStore
 from keten.queries.cascade import AffectedEntity, via_chain
-from keten.queries.kernel import Workspace
 from keten.schema.markings import Tlp
 
 CLASSES = "ABCDE"
@@ -231,6 +230,8 @@ class Deriver:
         self.projection = projection
         self.categories = categories
         self.options = options
+        from keten.queries.kernel import Workspace  # numba loads on first use
+
         self.work = Workspace(projection)
 
     def hit(self, node: int, memo: dict[int, float]) -> ProcessHit:

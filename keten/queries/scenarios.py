@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -27,7 +27,9 @@ from keten.queries.cascade import (
     source_indices,
     via_chain,
 )
-from keten.queries.kernel import Workspace
+
+if TYPE_CHECKING:
+    from keten.queries.kernel import Workspace
 
 ScenarioName = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -185,6 +187,8 @@ def compare(
 
 def compare_scenarios(projection: Projection, request: ScenariosRequest) -> ScenariosResult:
     """Run every scenario on `projection` and compare each pair (in the order given)."""
+    from keten.queries.kernel import Workspace  # numba loads on first use
+
     work = Workspace(projection)
     runs = [
         run_scenario(projection, work, spec, request.min_strength, request.limit)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
+from importlib.util import find_spec
+from pathlib import Path
 
 VIS_VERSION = "9.1.2"
 
@@ -24,7 +26,12 @@ class Asset:
 
 
 def _vis(name: str) -> Traversable:
-    return files("pyvis") / "templates" / "lib" / f"vis-{VIS_VERSION}" / name
+    """Found without importing pyvis (which would load networkx and jinja at start-up)."""
+    spec = find_spec("pyvis")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("keten's pages need the pyvis package")
+    package = Path(next(iter(spec.submodule_search_locations)))
+    return package / "templates" / "lib" / f"vis-{VIS_VERSION}" / name
 
 
 def _own(name: str) -> Traversable:

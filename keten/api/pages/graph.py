@@ -12,10 +12,8 @@ stays responsive (vis-network's own advice for large graphs; pyvis cannot do it 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-from pyvis.network import Network
 
 from keten.api.pages.style import (
     MARKING_COLOURS,
@@ -26,6 +24,9 @@ from keten.api.pages.style import (
 )
 from keten.api.pages.tooltips import entity_title, relation_title, shorten
 from keten.graph.store import EntityRow, RelationRow
+
+if TYPE_CHECKING:
+    from pyvis.network import Network
 
 DEFAULT_MAX_NODES = 150
 """Nodes drawn when the request does not say; more make a page slow to settle."""
@@ -73,13 +74,20 @@ class LegendItem:
     shape: str = "dot"
 
 
+def new_network() -> Network:
+    """An empty directed pyvis network (pyvis loads with the first page, not at start-up)."""
+    from pyvis.network import Network
+
+    return Network(directed=True)
+
+
 @dataclass
 class GraphPage:
     """A page's network and the text around it; `render` turns it into HTML."""
 
     title: str
     subtitle: str
-    network: Network = field(default_factory=lambda: Network(directed=True))
+    network: Network = field(default_factory=lambda: new_network())
     legend: list[LegendItem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     table: list[dict[str, str]] = field(default_factory=list)
