@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -127,8 +127,12 @@ def load_items(
     by: Attribution = Attribution(),
     mode: WriteMode = WriteMode.MERGE,
     precondition: Precondition | None = None,
+    origin: str = "-",
 ) -> LoadReport:
-    """Validate and write `items` in one transaction; raise BundleRejected on any problem."""
+    """Validate and write `items` in one transaction; raise BundleRejected on any problem.
+
+    `origin` names the input in problems found across the whole load (not at one record).
+    """
 
     def check_here(writer: Writer, sink: Sink) -> tuple[int, ProblemLog]:
         checker = BundleChecker(sink)
@@ -139,7 +143,7 @@ def load_items(
         checker.finish()
         return checker.records, checker.log
 
-    return in_transaction(store, check_here, dry_run, progress, by, mode, precondition)
+    return in_transaction(store, check_here, dry_run, progress, by, mode, precondition, origin)
 
 
 def in_transaction(
@@ -150,11 +154,12 @@ def in_transaction(
     by: Attribution,
     mode: WriteMode = WriteMode.MERGE,
     precondition: Precondition | None = None,
+    origin: str = "-",
 ) -> LoadReport:
     """Run a check-and-write in one store transaction; commit only a clean, real load."""
     if mode is WriteMode.RESTORE and not store.is_empty():
         why = "a restore loads an export into an empty store, and this store holds records"
-        raise BundleRejected([Problem("-", "-", "mode", why, mode.value)], 1)
+        raise BundleRejected([Problem(origin, "-", "mode", why, mode.value)], 1)
     try:
         with store.writer(by.actor, by.action, by.submission, mode) as writer:
             if precondition:
@@ -164,7 +169,8 @@ def in_transaction(
             if progress:
                 progress(records)
             for conflict in writer.conflicts:
-                log.add(conflict_problem(conflict.entity, conflict.relation, conflict.fields))
+                problem = conflict_problem(conflict.entity, conflict.relation, conflict.fields)
+                log.add(replace(problem, file=origin))
             if log:
                 raise log.rejection()
             if dry_run:
@@ -172,7 +178,7 @@ def in_transaction(
     except _DryRunDone:
         pass
     except KindChangeError as error:
-        raise BundleRejected([Problem("-", "-", "kind", str(error))], 1) from None
+        raise BundleRejected([Problem(origin, "-", "kind", str(error))], 1) from None
     return LoadReport(records, counts, dry_run, store.revision(by.clearance), changes, mode)
 
 
@@ -180,14 +186,12 @@ def conflict_problem(
     entity: str | None, relation: tuple[str, str, str, str] | None, fields: list[str]
 ) -> Problem:
     """The problem of two records of one identity in one load that disagree."""
-    value: Any = entity
     what = f"id {entity}"
     if entity is None:
         source, type_, target, key = relation or ("", "", "", "")
         what = f"relation {source} -[{type_}]-> {target}" + (f" (key {key})" if key else "")
-        value = list(relation or ())
     why = f"two records in this load give {what} different values for: {', '.join(fields)}"
-    return Problem("-", what, "id" if entity is not None else "key", why, value)
+    return Problem("-", what, "id" if entity is not None else "key", why)
 
 
 def load_paths(
@@ -203,13 +207,14 @@ def load_paths(
     Inputs above PIPELINE_ABOVE bytes are checked in a second process while this one writes.
     """
     files = [Path(p) for p in paths]
+    origin = str(files[0]) if len(files) == 1 else "-"
     if total_size(files) > PIPELINE_ABOVE and (os.cpu_count() or 1) > 1:
 
         def in_child(writer: Writer, sink: Sink) -> tuple[int, ProblemLog]:
             return write_from_child(writer, files, progress, sink.stored_shares)
 
-        return in_transaction(store, in_child, dry_run, progress, by, mode)
-    return load_items(store, read_paths(files), dry_run, progress, by, mode)
+        return in_transaction(store, in_child, dry_run, progress, by, mode, origin=origin)
+    return load_items(store, read_paths(files), dry_run, progress, by, mode, origin=origin)
 
 
 def total_size(paths: list[Path]) -> int:
@@ -234,4 +239,6 @@ def load_bundle(
 ) -> LoadReport:
     """Load an in-memory bundle (an API request body, an accepted submission)."""
     items = read_bundle(bundle, name)
-    return load_items(store, items, dry_run, by=by, mode=mode, precondition=precondition)
+    return load_items(
+        store, items, dry_run, by=by, mode=mode, precondition=precondition, origin=name
+    )

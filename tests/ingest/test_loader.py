@@ -317,6 +317,23 @@ def test_two_different_records_with_one_id_are_refused(sqlite_store: SqliteStore
     assert sqlite_store.get_entity("vp:b") is None and sqlite_store.get_entity("vp:c") is None
 
 
+def test_a_disagreement_names_the_file_it_was_found_in(
+    sqlite_store: SqliteStore, tmp_path: Path
+) -> None:
+    twice = tmp_path / "twice.yaml"
+    records = [{"id": "org:v", "kind": "Organisation", "name": "V", "sector": s} for s in "ab"]
+    twice.write_text(yaml.safe_dump({"entities": records}))
+    with pytest.raises(BundleRejected) as refused:
+        load_paths(sqlite_store, [twice])
+    (problem,) = refused.value.problems
+    assert (problem.file, problem.where, problem.field) == (str(twice), "id org:v", "id")
+    assert problem.why.endswith("different values for: sector")
+    with pytest.raises(BundleRejected) as refused:
+        load_bundle(sqlite_store, {"entities": records}, name="request body")
+    assert refused.value.problems[0].file == "request body"
+    assert sqlite_store.get_entity("org:v") is None
+
+
 def test_times_sent_with_records_are_the_servers(sqlite_store: SqliteStore) -> None:
     record = {"id": "vp:a", "kind": "VitalProcess", "name": "A"}
     past = "2001-01-01T00:00:00Z"
