@@ -56,6 +56,7 @@ test: $(DEV) $(NODE) lint
 	$(BIN)/pytest -q
 
 bench: $(DEV)
+	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.load_speed
 	$(BIN)/python -m bench.cascade
 

@@ -63,7 +63,7 @@ def served(home: Path, env: dict[str, str]) -> Iterator[str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     full = {**os.environ, "KETEN_HOME": str(home), **env}
-    full.pop("KETEN_STORE", None)
+    full["KETEN_STORE"] = "sqlite"
     command = [sys.executable, "-c", SERVE, "serve", "--port", str(port)]
     server = subprocess.Popen(command, env=full, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -175,6 +175,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, env in (("limited (default)", {}), ("no limit (before)", NO_LIMIT)):
             home = Path(tmp) / name.split()[0]
+            init = {**os.environ, "KETEN_HOME": str(home), "KETEN_STORE": "sqlite"}
+            subprocess.run([sys.executable, "-c", SERVE, "init"], env=init, check=True)
             keys = KeyStore(Settings(home=home).keys_path)
             key_id = keys.create(Role.READER, Tlp.GREEN, "victim").info.key_id
             keys.close()

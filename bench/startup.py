@@ -6,8 +6,8 @@ Each figure is the median of `--repeat` fresh processes, and is set against the 
 `python -c pass` measured in the same run, the least any Python command can take on this
 machine at this moment (so a busy machine moves both). The server runs over a store made
 by `keten init` (the reference knowledge base); it is ready when `GET /health` answers.
-Heavy libraries (numba, scipy.stats, matplotlib, pyvis) load with the first analysis or
-page that needs them, not at start-up: these figures are what that buys.
+Heavy libraries (numba, matplotlib, pyvis) load with the first analysis or page that needs
+them, so neither figure includes them.
 """
 
 from __future__ import annotations

@@ -150,8 +150,10 @@ FINISH_WRITE = (
 """Raise the revisions of every clearance from `$least` up and keep the last audit number."""
 READ_REVISION = "MATCH (m:KetenMeta {id: 'meta'}) RETURN m.keten_revisions[$level] AS revision"
 READ_HIDDEN = "MATCH (m:KetenMeta {id: 'meta'}) RETURN coalesce(m.keten_hidden, []) AS hidden"
-WIPE = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
-"""Empty the database (tests and benchmarks only): auto-commit, in bounded transactions."""
+WIPE_RELATIONSHIPS = "MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS"
+WIPE_NODES = "MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+"""Empty the database (tests and benchmarks only): auto-commit, in bounded transactions,
+relationships first (a batch of hub nodes would drag millions of them into one transaction)."""
 SERVER_VERSION = (
     "CALL dbms.components() YIELD name, versions, edition "
     "RETURN name, versions[0] AS version, edition"

@@ -588,7 +588,8 @@ class Neo4jStore:
     def wipe(self) -> None:
         """Delete everything, revisions and history included (tests and benchmarks only)."""
         with self._session(WRITE_ACCESS) as session:
-            session.run(cypher.WIPE).consume()
+            session.run(cypher.WIPE_RELATIONSHIPS).consume()
+            session.run(cypher.WIPE_NODES).consume()
             session.execute_write(lambda tx: tx.run(cypher.ENSURE_META).consume())
 
     def close(self) -> None:
