@@ -462,6 +462,23 @@ class SqliteStore:
         while batch := cursor.fetchmany(5_000):
             yield from self._redact([convert(row) for row in batch], clearance)
 
+    def projection_rows(
+        self, clearance: Tlp = Tlp.RED
+    ) -> tuple[Iterator[EntityRow], Iterator[RelationRow]]:
+        """What the analysis projection reads, streamed row by row and not redacted: the
+        projection reads no references, and rows it drops at once cost the garbage collector
+        nothing (`iter_relations` holds batches for redaction)."""
+        conn = self._conn()
+        entities = conn.execute(
+            "SELECT id, kind, name FROM entities WHERE marking <= ? ORDER BY id",
+            (clearance.level,),
+        )
+        visible = "" if clearance == Tlp.RED else f"WHERE {RELATION_VISIBLE}"
+        relations = conn.execute(
+            f"SELECT {RELATION_COLUMNS} FROM relations r {visible}", {"level": clearance.level}
+        )
+        return (EntityRow(*row) for row in entities), map(relation_from_row, relations)
+
     def counts(self, clearance: Tlp = Tlp.RED) -> dict[str, int]:
         """Numbers of visible entities and relations."""
         conn = self._conn()

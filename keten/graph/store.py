@@ -492,10 +492,10 @@ class GraphStore(Protocol):
         """True when the store holds no entity (a RESTORE loads only into an empty store)."""
         ...
 
-    # A store may also offer `projection_rows(clearance)`: entities as (id, kind, name) and
-    # relations with only the properties the analysis projection reads, in `iter_relations`
-    # order; `keten.graph.projection` uses it when present (Neo4j does, so that a server
-    # does not ship whole records to build the projection).
+    # A store may also offer `projection_rows(clearance)`: the visible entities as (id, kind,
+    # name) and relations with at least the properties the analysis projection reads (no
+    # references, so unredacted), in `iter_relations` order; `keten.graph.projection` uses it
+    # when present (Neo4j ships no whole records; SQLite streams rows without redacting them).
 
     def close(self) -> None:
         """Release connections."""
