@@ -87,7 +87,7 @@ class GraphPage:
 
     title: str
     subtitle: str
-    network: Network = field(default_factory=lambda: new_network())
+    network: Network = field(default_factory=new_network)
     legend: list[LegendItem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     table: list[dict[str, str]] = field(default_factory=list)
