@@ -13,21 +13,17 @@ store work) for the same time, so `ratio` says what auth, the store and the anal
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import numpy as np
 
+from bench.serving import served
 from keten.api.keys import KeyStore, Role
 from keten.config import Settings
 from keten.data import reference_bundle_path
@@ -36,7 +32,6 @@ from keten.ingest import load_paths
 from keten.schema.markings import Tlp
 
 Request = Callable[[httpx.Client], httpx.Response]
-SERVE = "import keten.cli.serve; from keten.cli.app import app; app()"
 WARM_UP_SECONDS = 3.0
 
 
@@ -179,33 +174,6 @@ def seed_home(home: Path) -> str:
     return max(sorted(counts), key=counts.__getitem__)
 
 
-@contextmanager
-def served(home: Path, workers: int = 1) -> Iterator[str]:
-    """`keten serve` over `home` in its own process (so clients and server do not share a GIL)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "KETEN_HOME": str(home)}
-    env.pop("KETEN_STORE", None)
-    command = [sys.executable, "-c", SERVE, "serve", "--port", str(port), "--workers", str(workers)]
-    server = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/health")
-                break
-            except httpx.TransportError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("keten serve did not start") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readers", type=int, default=8)
@@ -220,7 +188,7 @@ def main() -> None:
         reader = keys.create(Role.READER, Tlp.RED).secret
         writer = keys.create(Role.CONTRIBUTOR, Tlp.RED).secret
         keys.close()
-        with served(home, args.workers) as url:
+        with served(home, workers=args.workers) as url:
             mix = reader_requests(busy, busy)
             # untimed warm-up: every worker started, numba compiled, projections built
             run_load(url, reader, None, mix, args.readers, WARM_UP_SECONDS, 0, busy)

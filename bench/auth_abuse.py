@@ -20,26 +20,22 @@ import argparse
 import multiprocessing
 import os
 import secrets
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import httpx
 
+from bench.serving import KETEN, served
 from keten.api.keys import KeyStore, Role
 from keten.config import Settings
 from keten.schema.markings import Tlp
 
-SERVE = "import keten.cli.serve; from keten.cli.app import app; app()"
 NO_LIMIT = {
     "KETEN_AUTH_FAILURES_PER_KEY": "1000000000",
     "KETEN_AUTH_FAILURES_PER_CLIENT": "1000000000",
@@ -54,33 +50,6 @@ class Phase:
     health_errors: int
     attacks: Counter[int]
     seconds: float
-
-
-@contextmanager
-def served(home: Path, env: dict[str, str]) -> Iterator[str]:
-    """`keten serve` over `home` in its own process, with `env` added to its environment."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    full = {**os.environ, "KETEN_HOME": str(home), **env}
-    full["KETEN_STORE"] = "sqlite"
-    command = [sys.executable, "-c", SERVE, "serve", "--port", str(port)]
-    server = subprocess.Popen(command, env=full, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/health")
-                break
-            except httpx.TransportError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("keten serve did not start") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def attack(url: str, key_id: str, attackers: int, stop: Event, tally: dict[int, int]) -> None:
@@ -156,7 +125,7 @@ def run(
     home: Path, env: dict[str, str], key_id: str, args: argparse.Namespace, control: bool
 ) -> list[Phase]:
     """Health alone, then under attack (and under a plain flood when `control`)."""
-    with served(home, env) as url:
+    with served(home, env=env) as url:
         health_load(url, args.clients, 1.0)  # warm-up
         phases = [phase(url, key_id, args.clients, 0, args.seconds)]
         phases.append(phase(url, key_id, args.clients, args.attackers, args.seconds))
@@ -176,7 +145,7 @@ def main() -> None:
         for name, env in (("limited (default)", {}), ("no limit (before)", NO_LIMIT)):
             home = Path(tmp) / name.split()[0]
             init = {**os.environ, "KETEN_HOME": str(home), "KETEN_STORE": "sqlite"}
-            subprocess.run([sys.executable, "-c", SERVE, "init"], env=init, check=True)
+            subprocess.run([KETEN, "init"], env=init, check=True)
             keys = KeyStore(Settings(home=home).keys_path)
             key_id = keys.create(Role.READER, Tlp.GREEN, "victim").info.key_id
             keys.close()

@@ -22,20 +22,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 
+from bench.serving import served
 from keten.api.keys import KeyStore, Role
 from keten.config import Settings
 from keten.data import reference_bundle_path
@@ -167,32 +162,6 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-@contextmanager
-def served_from_neo4j(home: Path, workers: int) -> Iterator[str]:
-    """`keten serve --workers N` over the Neo4j store, in its own processes."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "KETEN_HOME": str(home), "KETEN_STORE": os.environ["NEO4J_URI"]}
-    command = [str(Path(sys.executable).with_name("keten")), "serve", "--port", str(port)]
-    server = subprocess.Popen([*command, "--workers", str(workers)], env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                httpx.get(f"{url}/health")
-                break
-            except httpx.TransportError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("keten serve did not start") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def api(workers: int, readers: int, seconds: float, writes: int) -> None:
     """Readers and a writer over HTTP on `keten serve --workers N` backed by Neo4j."""
     from bench.api_load import WARM_UP_SECONDS, reader_requests, run_load
@@ -210,7 +179,7 @@ def api(workers: int, readers: int, seconds: float, writes: int) -> None:
         keys = KeyStore(Settings(home=home).keys_path)
         reader, writer = (keys.create(r, Tlp.RED).secret for r in (Role.READER, Role.CONTRIBUTOR))
         keys.close()
-        with served_from_neo4j(home, workers) as url:
+        with served(home, os.environ["NEO4J_URI"], workers) as url:
             mix = reader_requests(busy, busy)
             run_load(url, reader, None, mix, readers, WARM_UP_SECONDS, 0, busy)
             health = [lambda c: c.get("/health")]

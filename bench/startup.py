@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,10 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
-KETEN = [str(Path(sys.executable).with_name("keten"))]
-"""The console script a user runs (installed beside this Python)."""
+from bench.serving import KETEN, served
 
 
 def seconds_of(command: list[str], env: dict[str, str]) -> float:
@@ -36,32 +32,11 @@ def seconds_of(command: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def serve_ready(env: dict[str, str]) -> float:
     """Wall time from starting `keten serve` to its first /health answer."""
-    port = free_port()
     start = time.perf_counter()
-    server = subprocess.Popen(
-        [*KETEN, "serve", "--port", str(port)], env=env, stderr=subprocess.DEVNULL
-    )
-    try:
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
-                return time.perf_counter() - start
-            except httpx.TransportError:
-                if server.poll() is not None:
-                    raise RuntimeError("keten serve stopped before it answered") from None
-                time.sleep(0.02)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with served(Path(env["KETEN_HOME"]), env=env):
+        return time.perf_counter() - start
 
 
 def median_of(repeat: int, measure: Callable[..., float], *args: object) -> float:
@@ -76,9 +51,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "KETEN_HOME": str(Path(home) / "store"), "KETEN_STORE": "sqlite"}
         env.pop("NEO4J_URI", None)
-        subprocess.run([*KETEN, "init"], env=env, check=True, capture_output=True)
+        subprocess.run([KETEN, "init"], env=env, check=True, capture_output=True)
         baseline = median_of(args.repeat, seconds_of, [sys.executable, "-c", "pass"], env)
-        helping = median_of(args.repeat, seconds_of, [*KETEN, "--help"], env)
+        helping = median_of(args.repeat, seconds_of, [KETEN, "--help"], env)
         ready = median_of(args.repeat, serve_ready, env)
     print(f"python -c pass: {baseline * 1000:.0f} ms (median of {args.repeat})")
     print(f"keten --help: {helping * 1000:.0f} ms, {helping / baseline:.1f}x python -c pass")
