@@ -43,6 +43,7 @@ from keten.api.sessions import Sessions
 from keten.config import Settings
 from keten.graph import GraphStore, open_store
 from keten.graph.projection import ProjectionCache
+from keten.queries.risk import RiskCache
 
 DESCRIPTION = """
 keten is a knowledge network for national-security analysis: interests, threats, actors,
@@ -167,6 +168,7 @@ def create_app(
     app.state.auth_failures = limiter
     app.state.settings = settings
     app.state.projections = ProjectionCache(graph)
+    app.state.risks = RiskCache(graph)
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(FailureGate, limiter=limiter, keys=key_store)  # outermost: cheapest

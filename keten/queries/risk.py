@@ -34,6 +34,8 @@ keten editors, not RbRa scores (`CAVEAT`).
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
@@ -396,3 +398,39 @@ def integrated_analysis(
         },
         revision=projection.revision,
     )
+
+
+class RiskCache:
+    """Integrated analyses kept with the projection they were made from.
+
+    The analysis runs one cascade per threat; a server answers it again from here until the
+    projection it read is replaced (a write its clearance can see), at which point the
+    results go with the old projection (weakly held), so no answer outlives its revision.
+    At most `KEEP_PER_PROJECTION` option sets are kept per projection.
+    """
+
+    KEEP_PER_PROJECTION = 8
+
+    def __init__(self, store: GraphStore) -> None:
+        self.store = store
+        self._results: weakref.WeakKeyDictionary[Projection, dict[str, RiskResult]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+        self.computed = 0
+
+    def get(self, projection: Projection, options: RiskOptions) -> RiskResult:
+        """The analysis of `projection` with `options`, computed once."""
+        key = options.model_dump_json()
+        with self._lock:
+            kept = self._results.get(projection, {}).get(key)
+        if kept is not None:
+            return kept
+        result = integrated_analysis(self.store, projection, options)
+        with self._lock:
+            results = self._results.setdefault(projection, {})
+            results[key] = result
+            while len(results) > self.KEEP_PER_PROJECTION:
+                del results[next(iter(results))]
+            self.computed += 1
+        return result

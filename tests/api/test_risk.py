@@ -110,3 +110,37 @@ def test_scenarios(served: tuple[SqliteStore, Clients]) -> None:
     twice = {"scenarios": [{"name": "s", "sources": ["vp:power"]}] * 2}
     duplicate = clients["red"].post("/analysis/scenarios", json=twice)
     assert duplicate.status_code == 422 and "unique" in duplicate.text
+
+
+def test_the_analysis_is_kept_until_the_readers_graph_changes(tmp_path: Path) -> None:
+    """One computation per projection and options; a write hidden from a reader keeps that
+    reader's answer, a write it can see replaces it."""
+    store = SqliteStore(tmp_path / "keten.sqlite")
+    load_bundle(store, SMALL)
+    app = create_app(store, Settings(home=tmp_path))
+    keys: KeyStore = app.state.keys
+    with background_server(app) as url:
+        red, green = (
+            httpx.Client(
+                base_url=url,
+                headers={"X-API-Key": keys.create(Role.READER, level, label="t").secret},
+                timeout=60,
+            )
+            for level in (Tlp.RED, Tlp.GREEN)
+        )
+        first = red.get("/analysis/risk").json()
+        assert red.get("/analysis/risk").json() == first
+        assert red.get("/analysis/risk/diagram.svg").status_code == 200
+        assert app.state.risks.computed == 1
+        red.get("/analysis/risk", params={"top": 1})
+        green_before = green.get("/analysis/risk").json()
+        assert app.state.risks.computed == 3
+        amber = {"id": "threat:new@amber", "kind": "Threat", "name": "New", "marking": "amber"}
+        load_bundle(store, {"entities": [{**amber, "likelihood": "B"}]})
+        assert green.get("/analysis/risk").json() == green_before
+        assert app.state.risks.computed == 3
+        after = red.get("/analysis/risk").json()
+        assert app.state.risks.computed == 4
+        assert "threat:new@amber" in {t["id"] for t in after["threats"]}
+        assert "threat:new@amber" not in {t["id"] for t in first["threats"]}
+    store.close()

@@ -3,21 +3,21 @@
 Everything is computed on the graph the caller's clearance may see: the projection comes
 from the app's cache for that clearance, and the threats' stated classes are read from the
 store with the same clearance, so a hidden threat, interest or dependency never shapes an
-answer.
+answer. The analysis is kept with the projection it read (keten.queries.risk.RiskCache) and
+computed again only when that projection is replaced.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from keten.api.analysis_bodies import ScenariosBody
-from keten.api.deps import StoreDep
 from keten.api.problems import responses
 from keten.api.routers.analysis import ProjectionDep
 from keten.queries.report import diagram_bytes
-from keten.queries.risk import Prefer, RiskOptions, RiskResult, integrated_analysis
+from keten.queries.risk import Prefer, RiskCache, RiskOptions, RiskResult
 from keten.queries.scenarios import ScenariosResult, compare_scenarios
 
 router = APIRouter(
@@ -46,8 +46,18 @@ def risk_options(
 OptionsDep = Annotated[RiskOptions, Depends(risk_options)]
 
 
+def get_risk(request: Request, projection: ProjectionDep, options: OptionsDep) -> RiskResult:
+    """The integrated analysis of the caller's projection, computed once per projection
+    and options (keten.queries.risk.RiskCache)."""
+    cache: RiskCache = request.app.state.risks
+    return cache.get(projection, options)
+
+
+RiskDep = Annotated[RiskResult, Depends(get_risk)]
+
+
 @router.get("/risk")
-def risk(store: StoreDep, projection: ProjectionDep, options: OptionsDep) -> RiskResult:
+def risk(result: RiskDep) -> RiskResult:
     """The integrated analysis: every threat with its likelihood, impact per interest, score
     and actors, and per interest the threats ranked worst first.
 
@@ -55,12 +65,11 @@ def risk(store: StoreDep, projection: ProjectionDep, options: OptionsDep) -> Ris
     (`impact_basis` says which; `derivation` shows the processes, times and chains). The
     reference data's classes are indicative estimates, not national risk assessment scores.
     """
-    return integrated_analysis(store, projection, options)
+    return result
 
 
-def diagram(store: StoreDep, projection: ProjectionDep, options: OptionsDep, fmt: str) -> Response:
+def diagram(result: RiskResult, fmt: str) -> Response:
     """The risk diagram in `fmt` (png or svg)."""
-    result = integrated_analysis(store, projection, options)
     media = {"png": "image/png", "svg": "image/svg+xml"}[fmt]
     return Response(diagram_bytes(result, fmt), media_type=media)
 
@@ -70,9 +79,9 @@ def diagram(store: StoreDep, projection: ProjectionDep, options: OptionsDep, fmt
     response_class=Response,
     responses={200: {"content": {"image/png": {}}, "description": "The risk diagram."}},
 )
-def risk_diagram_png(store: StoreDep, projection: ProjectionDep, options: OptionsDep) -> Response:
+def risk_diagram_png(result: RiskDep) -> Response:
     """The risk diagram (likelihood x highest impact) of the integrated analysis, as PNG."""
-    return diagram(store, projection, options, "png")
+    return diagram(result, "png")
 
 
 @router.get(
@@ -80,9 +89,9 @@ def risk_diagram_png(store: StoreDep, projection: ProjectionDep, options: Option
     response_class=Response,
     responses={200: {"content": {"image/svg+xml": {}}, "description": "The risk diagram."}},
 )
-def risk_diagram_svg(store: StoreDep, projection: ProjectionDep, options: OptionsDep) -> Response:
+def risk_diagram_svg(result: RiskDep) -> Response:
     """The risk diagram (likelihood x highest impact) of the integrated analysis, as SVG."""
-    return diagram(store, projection, options, "svg")
+    return diagram(result, "svg")
 
 
 @router.post("/scenarios")
