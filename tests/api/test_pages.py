@@ -247,6 +247,7 @@ def test_pages_load_nothing_from_other_origins(red: httpx.Client, view: str) -> 
     parser.feed(answer.text)
     assert parser.urls
     assert all(url.startswith("/") and not url.startswith("//") for url in parser.urls), parser.urls
+    assert "/pages/static/keten-icon.svg" in parser.urls  # no browser asks for /favicon.ico
     for url in parser.urls:
         if url.startswith("/pages/static/"):
             asset = red.get(url)

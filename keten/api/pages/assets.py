@@ -43,6 +43,7 @@ ASSETS: dict[str, Asset] = {
     "vis-network.css": Asset(_vis("vis-network.css"), "text/css"),
     "keten-graph.js": Asset(_own("keten-graph.js"), "text/javascript"),
     "keten-pages.css": Asset(_own("keten-pages.css"), "text/css"),
+    "keten-icon.svg": Asset(_own("keten-icon.svg"), "image/svg+xml"),
 }
 
 
