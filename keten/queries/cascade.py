@@ -153,26 +153,24 @@ def cascade(
     if not sources:
         raise AnalysisInputError("a cascade needs at least one source id")
     starts = source_indices(projection, sources)
-    from keten.queries.kernel import Workspace  # numba loads on first use
+    from keten.queries.kernel import borrowed_workspace  # numba loads on first use
 
-    work = Workspace(projection)
-    count = work.run(starts, horizon_hours, min_strength)
-    order = work.order[:count]
-    ids = projection.ids
-    affected = [
-        AffectedEntity(
-            id=ids[u],
-            kind=projection.kinds[u],
-            name=projection.names[u],
-            time_to_impact_hours=float(work.time[u]),
-            depth=int(work.depth[u]),
-            via=via_chain(work.pred, u, ids),
-        )
-        for u in order[:limit].tolist()
-    ]
+    with borrowed_workspace(projection) as work:
+        count = work.run(starts, horizon_hours, min_strength)
+        order = work.order[:count]
+        ids = projection.ids
+        affected = [
+            AffectedEntity(
+                id=ids[u],
+                kind=projection.kinds[u],
+                name=projection.names[u],
+                time_to_impact_hours=float(work.time[u]),
+                depth=int(work.depth[u]),
+                via=via_chain(work.pred, u, ids),
+            )
+            for u in order[:limit].tolist()
+        ]
+        interests = reached_interests(projection, order, work.time)
     return CascadeResult(
-        total=count,
-        affected=affected,
-        interests=reached_interests(projection, order, work.time),
-        revision=projection.revision,
+        total=count, affected=affected, interests=interests, revision=projection.revision
     )

@@ -78,14 +78,14 @@ def cascade_sizes(
     projection: Projection, nodes: npt.NDArray[np.int64], horizon: float, min_strength: float
 ) -> npt.NDArray[np.int64]:
     """For each node, how many others its failure reaches within the horizon."""
-    from keten.queries.kernel import Workspace  # numba loads on first use
+    from keten.queries.kernel import borrowed_workspace  # numba loads on first use
 
-    work = Workspace(projection)
     sizes = np.empty(nodes.shape[0], dtype=np.int64)
-    for i, node in enumerate(nodes.tolist()):
-        count = work.run(np.array([node], dtype=np.int64), horizon, min_strength)
-        sizes[i] = count - 1
-        work.clear(count)
+    with borrowed_workspace(projection) as work:
+        for i, node in enumerate(nodes.tolist()):
+            count = work.run(np.array([node], dtype=np.int64), horizon, min_strength)
+            sizes[i] = count - 1
+            work.clear(count)
     return sizes
 
 

@@ -19,6 +19,10 @@ per edge per run), which turns the search into one Monte Carlo run of `propagati
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -212,13 +216,15 @@ class Workspace:
         self.heap = np.empty(n, dtype=np.int64)
         self.pos = np.full(n, -1, dtype=np.int64)
         self.order = np.empty(n, dtype=np.int64)
+        self.reached = 0
+        """Nodes the last run settled that `clear` has not reset yet."""
 
     def run(
         self, sources: Int64Array, horizon: float, min_strength: float, sample: bool = False
     ) -> int:
         """One search from `sources`; results stay in the arrays until `clear`."""
         p = self.projection
-        return int(
+        self.reached = int(
             settle(
                 p.indptr,
                 p.targets,
@@ -243,15 +249,16 @@ class Workspace:
                 self.order,
             )
         )
+        return self.reached
 
-    def clear(self, count: int) -> None:
-        """Reset the state after a run of `count` settled nodes."""
+    def clear(self, count: int | None = None) -> None:
+        """Reset the state after a run of `count` settled nodes (by default the last run's)."""
         p = self.projection
         reset(
             p.indptr,
             p.group,
             self.order,
-            count,
+            self.reached if count is None else count,
             self.time,
             self.depth,
             self.pred,
@@ -259,6 +266,36 @@ class Workspace:
             self.group_count,
             self.group_time,
         )
+        self.reached = 0
+
+
+SPARE_WORKSPACES = 4
+"""Clean workspaces kept per projection for the next searches (each holds a dozen arrays
+the size of the graph, so more would cost memory at national scale)."""
+_spare: weakref.WeakKeyDictionary[Projection, list[Workspace]] = weakref.WeakKeyDictionary()
+_spare_lock = threading.Lock()
+
+
+@contextmanager
+def borrowed_workspace(projection: Projection) -> Iterator[Workspace]:
+    """A clean workspace for `projection`, taken from those kept with it or made new.
+
+    A new workspace allocates arrays the size of the whole graph, which made a search that
+    reaches ten entities cost more on a big graph than on a small one. On a normal exit the
+    workspace is cleared (only what the search touched) and kept for the next caller; after
+    an exception it is dropped, since its state is unknown.
+    """
+    with _spare_lock:
+        spare = _spare.get(projection)
+        work = spare.pop() if spare else None
+    work = work or Workspace(projection)
+    yield work
+    if work.reached:
+        work.clear()
+    with _spare_lock:
+        spare = _spare.setdefault(projection, [])
+        if len(spare) < SPARE_WORKSPACES:
+            spare.append(work)
 
 
 @njit(cache=True, nogil=True)

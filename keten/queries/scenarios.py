@@ -187,13 +187,13 @@ def compare(
 
 def compare_scenarios(projection: Projection, request: ScenariosRequest) -> ScenariosResult:
     """Run every scenario on `projection` and compare each pair (in the order given)."""
-    from keten.queries.kernel import Workspace  # numba loads on first use
+    from keten.queries.kernel import borrowed_workspace  # numba loads on first use
 
-    work = Workspace(projection)
-    runs = [
-        run_scenario(projection, work, spec, request.min_strength, request.limit)
-        for spec in request.scenarios
-    ]
+    with borrowed_workspace(projection) as work:
+        runs = [
+            run_scenario(projection, work, spec, request.min_strength, request.limit)
+            for spec in request.scenarios
+        ]
     differences = [
         compare(a, b, reach_a, reach_b, request.limit)
         for (a, reach_a), (b, reach_b) in itertools.combinations(runs, 2)
