@@ -87,6 +87,9 @@ class Projection:
     rel_target: IntArray
     rel_type: npt.NDArray[np.int8]
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    workspaces: list[Any] = field(default_factory=list, repr=False)
+    """Clean search workspaces kept for the next searches of this projection (they go with
+    it; see keten.queries.kernel.borrowed_workspace)."""
 
     @property
     def node_count(self) -> int:

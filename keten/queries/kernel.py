@@ -20,7 +20,6 @@ per edge per run), which turns the search into one Monte Carlo run of `propagati
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -272,7 +271,6 @@ class Workspace:
 SPARE_WORKSPACES = 4
 """Clean workspaces kept per projection for the next searches (each holds a dozen arrays
 the size of the graph, so more would cost memory at national scale)."""
-_spare: weakref.WeakKeyDictionary[Projection, list[Workspace]] = weakref.WeakKeyDictionary()
 _spare_lock = threading.Lock()
 
 
@@ -283,17 +281,17 @@ def borrowed_workspace(projection: Projection) -> Iterator[Workspace]:
     A new workspace allocates arrays the size of the whole graph, which made a search that
     reaches ten entities cost more on a big graph than on a small one. On a normal exit the
     workspace is cleared (only what the search touched) and kept for the next caller; after
-    an exception it is dropped, since its state is unknown.
+    an exception it is dropped, since its state is unknown. The spares live on the
+    projection, so they go when a newer revision replaces it.
     """
     with _spare_lock:
-        spare = _spare.get(projection)
+        spare = projection.workspaces
         work = spare.pop() if spare else None
     work = work or Workspace(projection)
     yield work
     if work.reached:
         work.clear()
     with _spare_lock:
-        spare = _spare.setdefault(projection, [])
         if len(spare) < SPARE_WORKSPACES:
             spare.append(work)
 

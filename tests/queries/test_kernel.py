@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import random
+import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -55,3 +57,15 @@ def test_a_workspace_that_saw_an_error_is_dropped(projection: Projection) -> Non
     with borrowed_workspace(projection) as work:
         assert work is not broken
         assert_clean(work)
+
+
+def test_kept_workspaces_go_with_their_projection(project: Project) -> None:
+    entities, relations = random_network(random.Random(4), 30)
+    projection = project(entities, relations)
+    with borrowed_workspace(projection):
+        pass
+    assert len(projection.workspaces) == 1
+    gone = weakref.ref(projection)
+    del projection
+    gc.collect()
+    assert gone() is None
