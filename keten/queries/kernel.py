@@ -251,13 +251,27 @@ class Workspace:
         return self.reached
 
     def clear(self, count: int | None = None) -> None:
-        """Reset the state after a run of `count` settled nodes (by default the last run's)."""
+        """Reset the state after a run of `count` settled nodes (by default the last run's).
+
+        A run that settled much of the graph is undone by filling whole arrays (memset speed)
+        rather than by walking every edge of every node it settled.
+        """
+        count = self.reached if count is None else count
+        if count > self.projection.node_count // 8:
+            self.time.fill(np.inf)
+            self.depth.fill(-1)
+            self.pred.fill(-1)
+            self.settled.fill(False)
+            self.group_count.fill(0)
+            self.group_time.fill(-np.inf)
+            self.reached = 0
+            return
         p = self.projection
         reset(
             p.indptr,
             p.group,
             self.order,
-            self.reached if count is None else count,
+            count,
             self.time,
             self.depth,
             self.pred,

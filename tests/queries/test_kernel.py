@@ -31,9 +31,16 @@ def assert_clean(work: Workspace) -> None:
     assert work.reached == 0
 
 
-def test_a_workspace_comes_back_clean_and_is_kept(projection: Projection) -> None:
+@pytest.mark.parametrize(
+    ("sources", "horizon"),
+    [(5, 1000.0), (1, 0.0)],  # much of the graph (arrays refilled), one node (walked back)
+)
+def test_a_workspace_comes_back_clean_and_is_kept(
+    projection: Projection, sources: int, horizon: float
+) -> None:
     with borrowed_workspace(projection) as work:
-        assert work.run(np.arange(5, dtype=np.int64), 1000.0, 0.0) > 5
+        reached = work.run(np.arange(sources, dtype=np.int64), horizon, 0.0)
+        assert (reached > projection.node_count // 8) == (sources > 1)
     with borrowed_workspace(projection) as again:
         assert again is work
         assert_clean(again)
