@@ -33,14 +33,17 @@ Choices where the contract is silent:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from keten.graph.projection import Int64Array, Projection
 from keten.queries.errors import AnalysisInputError, UnknownEntityError
+
+if TYPE_CHECKING:
+    from keten.queries.kernel import Workspace
 
 SourceId = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -116,6 +119,24 @@ def via_chain(pred: Int64Array, node: int, ids: list[str]) -> list[str]:
     return chain
 
 
+def affected_entities(
+    projection: Projection, work: Workspace, nodes: Iterable[int]
+) -> list[AffectedEntity]:
+    """The settled `nodes` of the last run of `work` as the answers list them."""
+    ids = projection.ids
+    return [
+        AffectedEntity(
+            id=ids[u],
+            kind=projection.kinds[u],
+            name=projection.names[u],
+            time_to_impact_hours=float(work.time[u]),
+            depth=int(work.depth[u]),
+            via=via_chain(work.pred, u, ids),
+        )
+        for u in nodes
+    ]
+
+
 def reached_interests(
     projection: Projection, order: Int64Array, time: np.ndarray
 ) -> list[AffectedInterest]:
@@ -158,18 +179,7 @@ def cascade(
     with borrowed_workspace(projection) as work:
         count = work.run(starts, horizon_hours, min_strength)
         order = work.order[:count]
-        ids = projection.ids
-        affected = [
-            AffectedEntity(
-                id=ids[u],
-                kind=projection.kinds[u],
-                name=projection.names[u],
-                time_to_impact_hours=float(work.time[u]),
-                depth=int(work.depth[u]),
-                via=via_chain(work.pred, u, ids),
-            )
-            for u in order[:limit].tolist()
-        ]
+        affected = affected_entities(projection, work, order[:limit].tolist())
         interests = reached_interests(projection, order, work.time)
     return CascadeResult(
         total=count, affected=affected, interests=interests, revision=projection.revision

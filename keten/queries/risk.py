@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from keten.graph.projection import TYPE_CODE, Int64Array, Projection
 from keten.graph.store import EntityFilter, EntityRow, GraphStore
-from keten.queries.cascade import AffectedEntity, via_chain
+from keten.queries.cascade import AffectedEntity, affected_entities, via_chain
 from keten.schema.markings import Tlp
 
 CLASSES = "ABCDE"
@@ -270,17 +270,7 @@ class Deriver:
                 for interest in p.interests_of(node).tolist():
                     hits.setdefault(interest, []).append(hit)
             order = settled[: 1 + self.options.top].tolist()
-            effects = [
-                AffectedEntity(
-                    id=p.ids[u],
-                    kind=p.kinds[u],
-                    name=p.names[u],
-                    time_to_impact_hours=float(work.time[u]),
-                    depth=int(work.depth[u]),
-                    via=via_chain(work.pred, u, p.ids),
-                )
-                for u in order[1 : 1 + self.options.top]
-            ]
+            effects = affected_entities(p, work, order[1 : 1 + self.options.top])
         finally:
             work.clear(count)
         derivation = {}

@@ -23,9 +23,9 @@ from keten.queries.cascade import (
     AffectedEntity,
     AffectedInterest,
     SourceId,
+    affected_entities,
     reached_interests,
     source_indices,
-    via_chain,
 )
 
 if TYPE_CHECKING:
@@ -135,17 +135,7 @@ def run_scenario(
     try:
         order = work.order[:count].copy()
         ids, kinds = projection.ids, projection.kinds
-        affected = [
-            AffectedEntity(
-                id=ids[u],
-                kind=kinds[u],
-                name=projection.names[u],
-                time_to_impact_hours=float(work.time[u]),
-                depth=int(work.depth[u]),
-                via=via_chain(work.pred, u, ids),
-            )
-            for u in order[:limit].tolist()
-        ]
+        affected = affected_entities(projection, work, order[:limit].tolist())
         interests = reached_interests(projection, order, work.time)
     finally:
         work.clear(count)
