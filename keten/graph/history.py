@@ -18,13 +18,15 @@ bulk entry keeps its counts per level, and a reader sees the sum of the levels i
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from keten.graph.rows import MARKINGS, normalise_time
+from keten.graph.store import Page, decode_cursor, page_of
+from keten.schema.markings import Tlp
 
 HISTORY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS clock (one INTEGER PRIMARY KEY CHECK (one = 1), stamp TEXT NOT NULL);
@@ -217,6 +219,42 @@ def read_audit(
         params,
     )
     return [entry_of(row, clearance_level) for row in rows]
+
+
+def audit_page(
+    cursor: str | None,
+    limit: int,
+    clearance: Tlp,
+    read: Callable[[int], list[AuditEntry]],
+    green_ids: Callable[[set[str]], set[str]],
+) -> Page[AuditEntry]:
+    """One page of the audit trail, for either store.
+
+    `read(after)` gives up to `limit + 1` entries after sequence number `after` that
+    `clearance` may read; an entry's level comes from the relation's marking and its ends'
+    namespaces, which covers every reader from green up (plain ids are clear or green).
+    Below green, an entry about a relation with a green end (`green_ids` names those stored
+    green) is about a relation the reader cannot see: it is left out, and the trail read on
+    until the page is full.
+    """
+    after = 0
+    if cursor:
+        (text,) = decode_cursor(cursor, 1)
+        if not text.isdigit():
+            raise ValueError("invalid cursor")
+        after = int(text)
+    rows = read(after)
+    if clearance.level < Tlp.GREEN.level:
+        kept: list[AuditEntry] = []
+        while rows:
+            ends = {end for row in rows if row.relation for end in row.relation[::2]}
+            green = green_ids(ends) if ends else set()
+            kept += [r for r in rows if not (r.relation and green.intersection(r.relation[::2]))]
+            if len(kept) > limit or len(rows) <= limit:
+                break
+            rows = read(rows[-1].seq)
+        rows = kept[: limit + 1]
+    return page_of(rows, limit, lambda e: (str(e.seq),))
 
 
 def entry_of(row: Iterable[Any], clearance_level: int) -> AuditEntry:

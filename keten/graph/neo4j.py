@@ -35,7 +35,7 @@ from neo4j.exceptions import (
 )
 
 from keten.graph import cypher
-from keten.graph.history import AuditContext, AuditEntry, reader_detail
+from keten.graph.history import AuditContext, AuditEntry, audit_page, reader_detail
 from keten.graph.neo4j_rows import entity_from_map, relation_from_map
 from keten.graph.neo4j_writer import WRITE_WAIT, Neo4jWriter
 from keten.graph.rows import LEVELS, normalise_time
@@ -407,16 +407,11 @@ class Neo4jStore:
     ) -> Page[AuditEntry]:
         """The audit trail in order: entries `clearance` may read, optionally for one entity
         (and its relations) or since a time."""
-        after = 0
-        if cursor:
-            (text,) = decode_cursor(cursor, 1)
-            if not text.isdigit():
-                raise ValueError("invalid cursor")
-            after = int(text)
-        entries = self._audit_page(entity, since, after, limit, clearance)
-        if clearance.level < Tlp.GREEN.level:
-            entries = self._audit_below_green(entries, entity, since, limit, clearance)
-        return page_of(entries, limit, lambda e: (str(e.seq),))
+
+        def read(after: int) -> list[AuditEntry]:
+            return self._audit_page(entity, since, after, limit, clearance)
+
+        return audit_page(cursor, limit, clearance, read, self._green_ids)
 
     def _audit_page(
         self, entity: str | None, since: str | None, after: int, limit: int, clearance: Tlp
@@ -429,26 +424,6 @@ class Neo4jStore:
             params["since"] = normalise_time(since)
         records = self._records(cypher.read_audit(bool(entity), bool(since)), **params)
         return [self._entry(r, clearance.level) for r in records]
-
-    def _audit_below_green(
-        self,
-        rows: list[AuditEntry],
-        entity: str | None,
-        since: str | None,
-        limit: int,
-        clearance: Tlp,
-    ) -> list[AuditEntry]:
-        """As `SqliteStore._audit_below_green`: below green, entries about relations with a
-        green end are left out, and the trail read on until the page is full."""
-        kept: list[AuditEntry] = []
-        while rows:
-            ends = {end for row in rows if row.relation for end in row.relation[::2]}
-            green = self._green_ids(ends) if ends else set()
-            kept += [r for r in rows if not (r.relation and green.intersection(r.relation[::2]))]
-            if len(kept) > limit or len(rows) <= limit:
-                break
-            rows = self._audit_page(entity, since, rows[-1].seq, limit, clearance)
-        return kept[: limit + 1]
 
     @staticmethod
     def _entry(record: Any, level: int) -> AuditEntry:

@@ -30,6 +30,7 @@ from keten.graph.history import (
     RELATION_SNAPSHOT,
     AuditContext,
     AuditEntry,
+    audit_page,
     read_audit,
     upgrade,
 )
@@ -372,44 +373,12 @@ class SqliteStore:
     ) -> Page[AuditEntry]:
         """The audit trail in order: entries `clearance` may read, optionally for one entity
         (and its relations) or since a time."""
-        after = 0
-        if cursor:
-            (text,) = decode_cursor(cursor, 1)
-            if not text.isdigit():
-                raise ValueError("invalid cursor")
-            after = int(text)
-        rows = read_audit(self._conn(), entity, since, after, limit + 1, clearance.level)
-        if clearance.level < Tlp.GREEN.level:
-            rows = self._audit_below_green(rows, entity, since, limit, clearance)
-        return page_of(rows, limit, lambda e: (str(e.seq),))
+        conn = self._conn()
 
-    def _audit_below_green(
-        self,
-        rows: list[AuditEntry],
-        entity: str | None,
-        since: str | None,
-        limit: int,
-        clearance: Tlp,
-    ) -> list[AuditEntry]:
-        """Up to `limit + 1` entries from `rows` on that a reader below green may see.
+        def read(after: int) -> list[AuditEntry]:
+            return read_audit(conn, entity, since, after, limit + 1, clearance.level)
 
-        An entry's level comes from the relation's marking and its ends' namespaces, which
-        covers every reader from green up (plain ids are clear or green). Below green, an
-        entry about a relation with a green end is about a relation the reader cannot see:
-        it is left out, and the trail read on until the page is full.
-        """
-        kept: list[AuditEntry] = []
-        while rows:
-            ends = {end for row in rows if row.relation for end in row.relation[::2]}
-            green = self._green_ids(ends) if ends else set()
-            kept += [
-                row for row in rows if not (row.relation and green.intersection(row.relation[::2]))
-            ]
-            if len(kept) > limit or len(rows) <= limit:
-                break
-            after = rows[-1].seq
-            rows = read_audit(self._conn(), entity, since, after, limit + 1, clearance.level)
-        return kept[: limit + 1]
+        return audit_page(cursor, limit, clearance, read, self._green_ids)
 
     def neighbourhood(
         self, entity_id: str, depth: int = 1, clearance: Tlp = Tlp.RED, limit: int = 500
