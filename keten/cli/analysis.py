@@ -185,7 +185,13 @@ def propagation_command(
         confidence=confidence,
         limit=limit,
     )
-    result = propagate(projection(clearance, assessments), body)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    graph = projection(clearance, assessments)
+    columns = (TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("propagation", total=runs)
+        result = propagate(graph, body, lambda done: bar.update(task, completed=done))
     if as_json:
         echo_json(result)
     else:
@@ -323,7 +329,7 @@ def criticality_command(
     ),
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Entities to list.")] = 20,
     candidates: Annotated[
-        int, typer.Option(min=1, max=5000, help="Entities whose cascade size is computed.")
+        int, typer.Option(min=1, max=100_000, help="Entities whose cascade size is computed.")
     ] = 50,
     betweenness_samples: Annotated[
         int, typer.Option(min=1, max=5000, help="Sources sampled for betweenness.")

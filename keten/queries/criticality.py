@@ -8,9 +8,10 @@
 * `betweenness`: how often an entity lies on the shortest dependency chains between others
   (exact on small graphs, estimated from sampled sources on large ones).
 
-Running a cascade from every entity of a large graph would cost minutes, so cascade sizes
-are computed for every entity when the graph has at most `candidates` entities and for the
-`candidates` entities with the highest PageRank otherwise; the others report None.
+Cascade sizes are computed for every entity when the graph has at most `candidates`
+entities and for the `candidates` entities with the highest PageRank otherwise; the others
+report None. Candidates go 64 at a time, one cascade per bit of a word
+(keten.queries.bitsets), so that every vital process of a 100k-entity graph costs seconds.
 
 The answer is sorted by cascade size (None last), then PageRank, then id.
 """
@@ -27,6 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from keten.graph.projection import EDGE_DEPENDS_ON, Projection
 from keten.schema.entities import EntityKind
 
+MAX_CANDIDATES = 100_000
+"""Most entities whose cascade size one request computes (every process of 1M entities)."""
+
 
 class CriticalityRequest(BaseModel):
     """Query of `GET /analysis/criticality`."""
@@ -40,7 +44,7 @@ class CriticalityRequest(BaseModel):
     min_strength: Annotated[float, Field(ge=0, le=1)] = 0.0
     kind: Annotated[EntityKind | None, Field(description="Rank only entities of this kind.")] = None
     limit: Annotated[int, Field(ge=1, le=1000)] = 20
-    candidates: Annotated[int, Field(ge=1, le=5000)] = 50
+    candidates: Annotated[int, Field(ge=1, le=MAX_CANDIDATES)] = 50
     betweenness_samples: Annotated[int, Field(ge=1, le=5000)] = 200
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
 
@@ -77,16 +81,16 @@ def dependency_graph(projection: Projection) -> sp.csr_matrix:
 def cascade_sizes(
     projection: Projection, nodes: npt.NDArray[np.int64], horizon: float, min_strength: float
 ) -> npt.NDArray[np.int64]:
-    """For each node, how many others its failure reaches within the horizon."""
-    from keten.queries.kernel import borrowed_workspace  # numba loads on first use
+    """For each (distinct) node, how many others its failure reaches within the horizon."""
+    from keten.queries.bitsets import reach_counts, search_arrays  # numba loads on first use
 
-    sizes = np.empty(nodes.shape[0], dtype=np.int64)
-    with borrowed_workspace(projection) as work:
-        for i, node in enumerate(nodes.tolist()):
-            count = work.run(np.array([node], dtype=np.int64), horizon, min_strength)
-            sizes[i] = count - 1
-            work.clear(count)
-    return sizes
+    p = projection
+    extra = search_arrays(p)
+    counts = reach_counts(
+        p.indptr, p.targets, p.buffer_hours, p.strength, p.group, *extra,
+        np.ascontiguousarray(nodes, dtype=np.int64), float(horizon), float(min_strength),
+    )  # fmt: skip
+    return np.asarray(counts - 1, dtype=np.int64)
 
 
 def criticality(projection: Projection, request: CriticalityRequest) -> CriticalityResult:

@@ -14,7 +14,8 @@ stale entries pile up. Each search touches only what it reaches and `reset` undo
 that, so repeated searches (Monte Carlo runs, criticality) cost nothing per untouched node.
 
 With `sample` set, each edge passes the disruption only with probability `strength` (one draw
-per edge per run), which turns the search into one Monte Carlo run of `propagation`.
+per edge per run), which turns the search into one Monte Carlo run of `propagation` (which
+runs them bit-parallel: keten.queries.bitsets).
 """
 
 from __future__ import annotations
@@ -325,7 +326,11 @@ def monte_carlo(
     seed: int,
     n: int,
 ) -> Int64Array:
-    """How many of `runs` sampled cascades reach each node within the horizon."""
+    """How many of `runs` sampled cascades reach each node within the horizon, one at a time.
+
+    Propagation runs them bit-parallel (keten.queries.bitsets); this single-run form is the
+    reference those are tested and benched against.
+    """
     np.random.seed(seed)
     groups = group_size.shape[0]
     time = np.full(n, np.inf)

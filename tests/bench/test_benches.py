@@ -33,6 +33,14 @@ CASES = {
         ["neighbourhood depth 2:"],
     ),
     "stix_speed": (["--entities", "300", "--relations", "900"], ["STIX"]),
+    "propagation": (
+        ["--sizes", "2000:20000", "--runs", "300", "--baseline-runs", "20"],
+        ["per-run/bits", "300 runs from res:power"],
+    ),
+    "criticality": (
+        ["--sizes", "2000:20000", "--samples", "20", "--baseline-candidates", "5"],
+        ["keten/igraph", "every vital process"],
+    ),
 }
 
 
