@@ -11,6 +11,7 @@ stays responsive (vis-network's own advice for large graphs; pyvis cannot do it 
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -23,7 +24,7 @@ from keten.api.pages.style import (
     relation_colour,
 )
 from keten.api.pages.tables import Table
-from keten.api.pages.tooltips import entity_title, relation_title, shorten
+from keten.api.pages.tooltips import entity_title, relation_title
 from keten.graph.store import EntityRow, RelationRow
 
 if TYPE_CHECKING:
@@ -66,6 +67,17 @@ def vis_options(node_count: int, placed: bool) -> dict[str, Any]:
         },
         "nodes": {"borderWidth": 1},
     }
+
+
+def label_text(name: str) -> str:
+    """A node's label: the name, cut at a word (never mid-word) when it is long; the
+    tooltip has it whole.
+
+    >>> label_text("Large-scale power outage from technical failure in the national grid")
+    'Large-scale power outage from technical…'
+    """
+    short = textwrap.shorten(name, LABEL_WIDTH, placeholder="\u2026")
+    return short if short != "\u2026" else name[: LABEL_WIDTH - 1] + "\u2026"  # one long word
 
 
 def page_link(entity_id: str) -> str:
@@ -124,7 +136,7 @@ class GraphPage:
         self.network.add_node(
             row.id,
             label=row.id,
-            name=shorten(name or row.name, LABEL_WIDTH),
+            name=label_text(name or row.name),
             important=important,
             title=entity_title(row, extra, name),
             color={"background": fill, "border": border},

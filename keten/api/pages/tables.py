@@ -11,7 +11,7 @@ on CSV injection).
 
 >>> table = Table("t", "Two rows", ["entity", "share"], [{"entity": "=cmd()", "share": "-0.5"}])
 >>> csv_text(table).splitlines()
-["entity,share", "'=cmd(),-0.5"]
+['entity,share', "'=cmd(),-0.5"]
 """
 
 from __future__ import annotations

@@ -161,6 +161,9 @@
     window.ketenLabels = shown;
     if (ready) {
       holder.dataset.labelCount = String(shown.length);
+      if (holder.dataset.drawn !== "true") {
+        holder.dataset.drawnMs = String(Math.round(performance.now())); // since navigation
+      }
       holder.dataset.drawn = "true";
     }
   }
