@@ -242,6 +242,7 @@ def test_pages_speak_dutch_to_a_dutch_browser_and_show_dutch_names(site: Site) -
     assert 'hreflang="en"' in index.text  # the switch to English
     hub = client.get("/pages/neighbourhood/vp:hub", headers=dutch).text
     assert "<h1>Omgeving van Knooppunt</h1>" in hub
+    assert "Vitaal proces" in hub and "Legenda" in hub  # the legend too
     assert {n["name"] for n in graph_data(hub)["nodes"] if n["id"] == "vp:hub"} == {"Knooppunt"}
     english = client.get("/pages/neighbourhood/vp:hub?lang=en", headers=dutch)
     assert "<h1>Neighbourhood of Hub</h1>" in english.text

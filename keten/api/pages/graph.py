@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from keten.api.pages.i18n import Lang
 from keten.api.pages.style import (
     MARKING_COLOURS,
     kind_colour,
@@ -161,10 +162,12 @@ class GraphPage:
                 type=row.type,
             )
 
-    def kind_legend(self) -> None:
+    def kind_legend(self, lang: Lang) -> None:
         """A legend entry for each kind on the page."""
         kinds = sorted({str(node.get("kind", "")) for node in self.network.nodes} - {""})
-        self.legend += [LegendItem(kind, kind_colour(kind), kind_shape(kind)) for kind in kinds]
+        self.legend += [
+            LegendItem(lang._(kind), kind_colour(kind), kind_shape(kind)) for kind in kinds
+        ]
 
     def marking_legend(self) -> list[LegendItem]:
         """A legend entry for each marking above clear on the page."""

@@ -92,7 +92,7 @@ def neighbourhood_page(
     ]
     for rel in shown:
         page.add_relation(rel, label=rel.type)
-    page.kind_legend()
+    page.kind_legend(lang)
     page.relation_legend()
     page.tables.append(entity_table(ranked[:max_nodes], lang))
     if len(ranked) > max_nodes:
@@ -180,7 +180,7 @@ def cascade_page(
     page.legend += [LegendItem(lang._(band.label), band.colour) for band in TIME_BANDS]
     page.legend.append(LegendItem(lang._("dashed: safeguards an interest"), "#8a8a8a", "dash"))
     kinds = {a.kind for a in result.affected} | ({"Interest"} if result.interests else set())
-    page.legend += [LegendItem(kind, "#ffffff", kind_shape(kind)) for kind in sorted(kinds)]
+    page.legend += [LegendItem(lang._(kind), "#ffffff", kind_shape(kind)) for kind in sorted(kinds)]
     if result.total > len(result.affected):
         page.cut = True
         page.notes.append(
@@ -357,7 +357,7 @@ def supply_page(
         )
     for rel in sorted(relations, key=lambda r: r.ref):
         page.add_relation(rel, *supply_label(rel))
-    page.kind_legend()
+    page.kind_legend(lang)
     page.relation_legend()
     page.tables.append(supplier_table(focus, focus_name, rows, relations, lang))
     if cut:
