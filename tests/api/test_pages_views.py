@@ -29,6 +29,7 @@ from keten.api.pages.i18n import LANG_COOKIE, Lang
 from keten.api.pages.render import MARKER, render_streamed
 from keten.api.pages.session import COOKIE
 from keten.api.pages.tables import Table
+from keten.queries.errors import UnknownEntityError
 from keten.schema.markings import Tlp
 from tests.api.test_pages import EXTRA, Site, graph_data, serve_site
 
@@ -291,3 +292,18 @@ def test_the_json_download_names_its_table(red: httpx.Client) -> None:
     body = json.loads(answer.content)
     assert body["table"] == "suppliers" and body["rows"]
     assert "supply-resource-gallium-suppliers.json" in answer.headers["content-disposition"]
+
+
+def test_an_id_hidden_while_a_streamed_view_works_is_said_in_the_page() -> None:
+    def work() -> dict[str, Any]:
+        raise UnknownEntityError(["vp:gone"])
+
+    frame = Frame(Lang("en"), URL("http://x/pages/criticality"), None, False)
+    response = render_streamed("analysis.html", frame, work, title="Gone")
+
+    async def whole() -> str:
+        return "".join([str(part) async for part in response.body_iterator])
+
+    page = asyncio.run(whole())
+    assert response.status_code == 200  # sent before the work ended
+    assert "unknown entity id(s): &#39;vp:gone&#39;" in page and 'class="error"' in page

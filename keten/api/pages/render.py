@@ -21,6 +21,7 @@ from keten.api.pages.frame import Frame
 from keten.api.pages.graph import MAX_NODES, GraphPage, page_link
 from keten.api.pages.style import shape_symbol
 from keten.api.problems import ApiProblem
+from keten.queries.errors import AnalysisInputError, UnknownEntityError
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -78,6 +79,8 @@ def render_streamed(
             html = page.render(**{**base, **work()})
         except ApiProblem as problem:
             html = page.render(**{**base, "problem": problem})
+        except (UnknownEntityError, AnalysisInputError) as error:  # e.g. hidden meanwhile
+            html = page.render(**{**base, "problem": ApiProblem(422, "analysis", str(error))})
         except Exception:  # the status is sent already: say so in the page, log the rest
             log.exception("a streamed page failed")
             failed = ApiProblem(500, "internal", "the analysis failed; see the server's log")

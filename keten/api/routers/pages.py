@@ -61,7 +61,6 @@ from keten.graph.projection import Projection, ProjectionCache
 from keten.graph.store import EntityFilter
 from keten.queries.criticality import CriticalityRequest, criticality
 from keten.queries.embargo import EmbargoRequest, embargo
-from keten.queries.errors import AnalysisInputError, UnknownEntityError
 from keten.queries.paths import PathsRequest, paths
 from keten.queries.report import cited_sources, diagram_bytes, render_report
 from keten.queries.risk import Prefer, RiskCache, RiskOptions, RiskResult
@@ -354,14 +353,9 @@ def analysis_answer(
     if fmt is not None:
         return download(build().tables, fmt, table, stem(request.url.path))
     if streamed:
-
-        def content() -> dict[str, Any]:
-            try:
-                return build().context()
-            except (UnknownEntityError, AnalysisInputError) as error:
-                raise ApiProblem(422, "analysis-input", str(error)) from error
-
-        return render_streamed("analysis.html", frame, content, title=title, **head)
+        return render_streamed(
+            "analysis.html", frame, lambda: build().context(), title=title, **head
+        )
     return render("analysis.html", frame, title=title, **build().context(), **head)
 
 
