@@ -153,7 +153,7 @@ def load(
         str | None, typer.Option(help="Who loads, for the audit trail (default: you).")
     ] = None,
 ) -> None:
-    """Load bundles (JSON, YAML, JSONL, CSV, STIX, folders): all of them, or none.
+    """Load bundles (JSON, YAML, JSONL, CSV, GraphML, STIX, folders): all of them, or none.
 
     On any problem nothing is written and every problem is named (exit 1).
 

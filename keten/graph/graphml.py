@@ -12,15 +12,17 @@ Values keep their type, so that `keten load` reads a file back to the same recor
 
 * str -> `string`, bool -> `boolean`, int -> `long`, float -> `double` (written with `repr`,
   which reads back to the same float);
-* lists, maps, integers beyond 64 bits and strings that XML 1.0 cannot carry unchanged
-  (control characters; a carriage return, which XML parsers turn into a line feed) are
-  written as JSON text, under a `string` key whose `<desc>` is `keten:json`;
+* lists, maps, integers beyond the signed 64-bit range and strings that XML 1.0 cannot
+  carry unchanged (a carriage return, which XML parsers turn into a line feed; U+FFFE and
+  U+FFFF) are written as JSON text, under a `string` key whose `<desc>` is `keten:json`;
 * a property met with two types gets a key per type, both with its name.
 
 Node ids are entity ids; an edge's id is its identity `source TYPE target [key]`, unique
 because ids and types hold no spaces. A record is written as the JSON export writes it
 (`keten.graph.export.exported`): its properties in sorted order, so one store exports the
-same bytes after a restore.
+same bytes after a restore. Elements are written as text with the standard library's
+escaping (`xml.sax.saxutils`) rather than through its `XMLGenerator`, which makes a call per
+tag and per value and took about five times as long (`bench/export_speed.py`).
 
 >>> typed(3), typed(3.0), typed(True), typed("a<b"), typed(["x"])
 (('long', '3'), ('double', '3.0'), ('boolean', 'true'), ('string', 'a&lt;b'), ('json', '["x"]'))
@@ -135,6 +137,7 @@ def data_lines(fields: dict[str, Any], domain: Domain, keys: KeyTable) -> list[s
     """`<data>` lines for the fields of a record (None values are left out, as stores do)."""
     lines = []
     known = keys.by_domain[domain]
+    kind: ValueType
     for name, value in fields.items():
         if type(value) is str and NEEDS_CARE.search(value) is None:
             kind, text = "string", value  # the common case, without a call

@@ -33,6 +33,7 @@ CASES = {
         ["neighbourhood depth 2:"],
     ),
     "stix_speed": (["--entities", "300", "--relations", "900"], ["STIX"]),
+    "export_speed": (["--sizes", "300:2000"], ["keten graphml", "bare XMLGenerator", "networkx"]),
 }
 
 
