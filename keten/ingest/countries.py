@@ -3,8 +3,9 @@
 Eurostat Comext, CBS and UN Comtrade write partners in ways of their own: ISO 3166-1
 alpha-2 codes (Eurostat with `EL` for Greece and `UK` for the United Kingdom), alpha-3
 codes (`CHN`), numeric codes (`156`, `076`, or `76` once a spreadsheet has dropped the
-zero), ISO names ("Viet Nam", "Türkiye") or everyday ones. The ISO list comes from pycountry,
-which follows the standard as it changes. A partner is looked up, in this order:
+zero), ISO names ("Viet Nam", "Türkiye") or everyday ones, and `XK` for Kosovo, which ISO
+has not coded. The ISO list comes from pycountry, which follows the standard as it changes.
+A partner is looked up, in this order:
 
 1. as the name or an alias of a Country in the store (names analysts gave keten win);
 2. as an ISO code or name, exactly but for case;
@@ -17,6 +18,8 @@ check unseen.
 >>> index = CountryIndex({}, {})
 >>> [index.resolve(p).id for p in ("CHN", "156", "76", "Viet Nam", "Türkiye", "EL", "uk")]
 ['country:CN', 'country:CN', 'country:BR', 'country:VN', 'country:TR', 'country:GR', 'country:GB']
+>>> index.resolve("XK")
+Found(id='country:XK', new=IsoCountry(alpha_2='XK', name='Kosovo'))
 >>> try:
 ...     index.resolve("Korea")
 ... except UnknownCountry as unknown:
@@ -35,6 +38,8 @@ from keten.graph.store import EntityFilter, GraphStore, paged
 
 EUROSTAT_CODES = {"EL": "GR", "UK": "GB"}
 """Codes that Eurostat uses in place of the ISO ones."""
+USER_ASSIGNED = {"XK": "Kosovo", "XKX": "Kosovo"}
+"""Codes outside ISO 3166-1 that the EU, the IMF and trade statistics use for a country."""
 AMBIGUOUS_SHOWN = 6
 
 
@@ -66,6 +71,8 @@ def iso_alpha_2(text: str) -> str:
     """
     if text.upper() in EUROSTAT_CODES:
         return EUROSTAT_CODES[text.upper()]
+    if text.upper() in USER_ASSIGNED:
+        return text.upper()[:2]
     try:
         return str(pycountry.countries.lookup(text.zfill(3) if text.isdigit() else text).alpha_2)
     except LookupError:
@@ -87,6 +94,8 @@ def iso_alpha_2(text: str) -> str:
 def iso_name(alpha_2: str) -> str:
     """The name a new Country gets: ISO's common name where it has one ("Taiwan"), else its
     short name ("Viet Nam")."""
+    if alpha_2 in USER_ASSIGNED:
+        return USER_ASSIGNED[alpha_2]
     country = pycountry.countries.get(alpha_2=alpha_2)
     return str(getattr(country, "common_name", None) or getattr(country, "name", alpha_2))
 

@@ -212,7 +212,7 @@ def build_bundle(
     """
     bundle = TradeBundle()
     countries = CountryIndex.of(store)
-    resources: dict[str, str | None] = {}
+    resources: dict[str, str | None] = {}  # None: refused, named at its first row
     flows: dict[tuple[str, int], ResourceYear] = defaultdict(ResourceYear)
     for row in rows:
         country = _partner(row, countries, bundle, file, log)
@@ -266,11 +266,11 @@ def _resource(
     resource_map: dict[str, str],
     source_id: str,
     bundle: TradeBundle,
-) -> str | None:
+) -> str:
     """The Resource id of a row's product; a Resource is created when the store has none.
 
-    None, with a problem for the row, when the product is written as an id that names no
-    Resource in the store: a typo there must not turn into a new Resource.
+    Raises UnknownProduct when the product is written as an id that names no Resource in
+    the store: a typo there must not turn into a new Resource.
     """
     product = row.product
     mapped = resource_map.get(product)
