@@ -32,6 +32,11 @@ CASES = {
         ["--entities", "300", "--relations", "2000", "--repeat", "1"],
         ["neighbourhood depth 2:"],
     ),
+    "serving_overhead": (["--clients", "2", "--seconds", "1"], ["GET one entity", "bare req/s"]),
+    "small_cascade": (
+        ["--sizes", "300:1500,600:3000", "--repeat", "3", "--probe", "10"],
+        ["reached", "ratio"],
+    ),
     "stix_speed": (["--entities", "300", "--relations", "900"], ["STIX"]),
     "propagation": (
         ["--sizes", "2000:20000", "--runs", "300", "--baseline-runs", "20"],
@@ -41,6 +46,7 @@ CASES = {
         ["--sizes", "2000:20000", "--samples", "20", "--baseline-candidates", "5"],
         ["keten/igraph", "every vital process"],
     ),
+    "export_speed": (["--sizes", "300:2000"], ["keten graphml", "bare XMLGenerator", "networkx"]),
 }
 
 
