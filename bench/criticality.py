@@ -11,8 +11,9 @@ projection, and times, in one process:
 * the baseline: igraph's PageRank (PRPACK) on the same weighted dependency graph plus
   igraph's betweenness from the same number of sampled sources (`sources=`), both in C;
   building the igraph graph is not timed;
-* `per-candidate`: the single-source cascade search (what criticality ran before) over the
-  first `--baseline-candidates` processes, scaled to all of them, for comparison.
+* `per-candidate`: the single-source cascade search (what criticality ran before) over
+  `--baseline-candidates` processes drawn at random, scaled to all of them, for comparison;
+* the parts of keten's time: PageRank, sampled betweenness and the bit-parallel cascades.
 
 keten / baseline is the figure the issue asks to keep at most 2.
 """
@@ -27,7 +28,13 @@ import numpy as np
 
 from bench.propagation import sizes
 from keten.graph.projection import Projection, build_projection
-from keten.queries.criticality import CriticalityRequest, criticality, dependency_graph
+from keten.queries.centrality import betweenness, pagerank
+from keten.queries.criticality import (
+    CriticalityRequest,
+    cascade_sizes,
+    criticality,
+    dependency_graph,
+)
 from keten.queries.kernel import borrowed_workspace
 from keten.queries.synthetic import SyntheticStore, generate_network
 from keten.schema.entities import EntityKind
@@ -78,12 +85,31 @@ def measure(entities: int, relations: int, args: argparse.Namespace) -> None:
     result = criticality(p, request)
     keten_s = time.perf_counter() - start
     baseline_s = igraph_baseline(graph, args.samples, 0)
-    few = processes[: args.baseline_candidates]
+    rng = np.random.default_rng(0)
+    few = rng.choice(processes, min(args.baseline_candidates, len(processes)), replace=False)
     per_candidate_s = per_candidate_seconds(p, few, args.horizon) * processes.shape[0] / len(few)
+    parts = part_seconds(p, processes, args)
     print(
         f"{entities:>9,}{relations:>12,}{result.cascade_sizes_computed:>11,}{keten_s:>9.2f}"
         f"{baseline_s:>12.2f}{per_candidate_s:>17.1f}{keten_s / baseline_s:>15.2f}"
+        f"{parts[0]:>13.2f}{parts[1]:>12.2f}{parts[2]:>12.2f}"
     )
+
+
+def part_seconds(p: Projection, processes: np.ndarray, args: argparse.Namespace) -> list[float]:
+    """Seconds of keten's PageRank, sampled betweenness and bit-parallel cascades, apart."""
+    graph = dependency_graph(p)
+    runs = [
+        lambda: pagerank(graph),
+        lambda: betweenness(graph, args.samples, 0),
+        lambda: cascade_sizes(p, processes, args.horizon, 0.0),
+    ]
+    seconds = []
+    for run in runs:
+        start = time.perf_counter()
+        run()
+        seconds.append(time.perf_counter() - start)
+    return seconds
 
 
 def main() -> None:
@@ -96,7 +122,8 @@ def main() -> None:
     print(f"criticality of every vital process, betweenness from {args.samples} sources")
     print(
         f"{'entities':>9}{'relations':>12}{'processes':>11}{'keten s':>9}{'igraph s':>12}"
-        f"{'per-candidate s':>17}{'keten/igraph':>15}"
+        f"{'per-candidate s':>17}{'keten/igraph':>15}{'pagerank s':>13}{'between s':>12}"
+        f"{'cascades s':>12}"
     )
     for entities, relations in args.sizes:
         measure(entities, relations, args)
