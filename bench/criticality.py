@@ -6,14 +6,12 @@ For each size it generates a synthetic network (`keten.queries.synthetic`), buil
 projection, and times, in one process:
 
 * `keten`: `keten.queries.criticality.criticality` with `kind` VitalProcess and as many
-  candidates as there are processes, so that every process gets its cascade size (64
-  cascades per word), its PageRank and its sampled betweenness (`--samples` sources);
+  candidates as there are processes, so that every process gets its cascade size, its
+  PageRank and its sampled betweenness (`--samples` sources);
 * the baseline: igraph's PageRank (PRPACK) on the same weighted dependency graph plus
   igraph's betweenness from the same number of sampled sources (`sources=`), both in C;
   building the igraph graph is not timed;
-* `per-candidate`: the single-source cascade search (what criticality ran before) over
-  `--baseline-candidates` processes drawn at random, scaled to all of them, for comparison;
-* the parts of keten's time: PageRank, sampled betweenness and the bit-parallel cascades.
+* the parts of keten's time: PageRank, sampled betweenness and the cascades.
 
 keten / baseline is the figure the issue asks to keep at most 2.
 """
@@ -35,7 +33,6 @@ from keten.queries.criticality import (
     criticality,
     dependency_graph,
 )
-from keten.queries.kernel import borrowed_workspace
 from keten.queries.synthetic import SyntheticStore, generate_network
 from keten.schema.entities import EntityKind
 from keten.schema.markings import Tlp
@@ -58,16 +55,6 @@ def igraph_baseline(graph: ig.Graph, samples: int, seed: int) -> float:
     return time.perf_counter() - start
 
 
-def per_candidate_seconds(p: Projection, nodes: np.ndarray, horizon: float) -> float:
-    """Seconds for one single-source cascade search per node (the former method)."""
-    start = time.perf_counter()
-    with borrowed_workspace(p) as work:
-        for node in nodes.tolist():
-            count = work.run(np.array([node], dtype=np.int64), horizon, 0.0)
-            work.clear(count)
-    return time.perf_counter() - start
-
-
 def measure(entities: int, relations: int, args: argparse.Namespace) -> None:
     """Print one table row per size (the header is printed by `main`)."""
     p = build_projection(SyntheticStore(generate_network(entities, relations, 0)), Tlp.RED)
@@ -85,13 +72,10 @@ def measure(entities: int, relations: int, args: argparse.Namespace) -> None:
     result = criticality(p, request)
     keten_s = time.perf_counter() - start
     baseline_s = igraph_baseline(graph, args.samples, 0)
-    rng = np.random.default_rng(0)
-    few = rng.choice(processes, min(args.baseline_candidates, len(processes)), replace=False)
-    per_candidate_s = per_candidate_seconds(p, few, args.horizon) * processes.shape[0] / len(few)
     parts = part_seconds(p, processes, args)
     print(
         f"{entities:>9,}{relations:>12,}{result.cascade_sizes_computed:>11,}{keten_s:>9.2f}"
-        f"{baseline_s:>12.2f}{per_candidate_s:>17.1f}{keten_s / baseline_s:>15.2f}"
+        f"{baseline_s:>12.2f}{keten_s / baseline_s:>15.2f}"
         f"{parts[0]:>13.2f}{parts[1]:>12.2f}{parts[2]:>12.2f}"
     )
 
@@ -116,13 +100,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=sizes, default=sizes("10000:100000,100000:1000000"))
     parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--baseline-candidates", type=int, default=100)
     parser.add_argument("--horizon", type=float, default=72.0)
     args = parser.parse_args()
     print(f"criticality of every vital process, betweenness from {args.samples} sources")
     print(
         f"{'entities':>9}{'relations':>12}{'processes':>11}{'keten s':>9}{'igraph s':>12}"
-        f"{'per-candidate s':>17}{'keten/igraph':>15}{'pagerank s':>13}{'between s':>12}"
+        f"{'keten/igraph':>15}{'pagerank s':>13}{'between s':>12}"
         f"{'cascades s':>12}"
     )
     for entities, relations in args.sizes:

@@ -1,9 +1,9 @@
 """Bit-parallel cascades: hundreds of cascades at once, one per bit ("lane") of a node's words.
 
-A propagation run or a criticality candidate is one cascade; thousands of them over the same
-graph mostly walk the same edges. Here each node holds WORDS uint64 words whose bit `i` says
-"lane `i` has reached this node", and one search carries all lanes along each edge at once,
-so one walk over an edge serves many cascades (Monte Carlo runs, or different sources).
+A Monte Carlo run of propagation is one cascade; thousands of them from the same sources
+mostly walk the same edges at the same times. Here each node holds WORDS uint64 words whose
+bit `i` says "lane `i` has reached this node", and one search carries all lanes along each
+edge at once, so one walk over an edge serves many runs.
 
 The semantics are those of the single-run search of keten.queries.kernel, for which nodes
 are reached within the horizon (the order and labels, which only the cascade answer shows,
@@ -428,55 +428,6 @@ def propagation_hits(
                 reached[v, w] = _ZERO
             flags[v] = 0
         _clear_slots(work, n_slots)
-
-
-@njit(cache=True, nogil=True)
-def reach_counts(
-    indptr: Int64Array,
-    targets: IntArray,
-    buffer_hours: FloatArray,
-    strength: FloatArray,
-    group: IntArray,
-    group_indptr: Int64Array,
-    group_slot: Int64Array,
-    buffer_class: Int64Array,
-    nodes: Int64Array,
-    horizon: float,
-    min_strength: float,
-) -> Int64Array:
-    """For each node of `nodes`, how many nodes its cascade reaches (itself included).
-
-    Each batch runs LANES cascades from as many different nodes, one per lane, unsampled.
-    """
-    n = indptr.shape[0] - 1
-    counts = np.zeros(nodes.shape[0], dtype=np.int64)
-    classes = buffer_class.max() + 1 if buffer_class.shape[0] else 0
-    work = _workspace(n, group_indptr[-1], classes)
-    reached, flags, touched = work[0], work[3], work[6]
-    events = _events(targets.shape[0])
-    state = np.zeros(2, dtype=np.uint64)
-    for first in range(0, nodes.shape[0], LANES):
-        batch = nodes[first : first + LANES]
-        start_lanes = np.zeros((batch.shape[0], WORDS), dtype=np.uint64)
-        for lane in range(batch.shape[0]):
-            start_lanes[lane, lane // 64] = _ONE << np.uint64(lane % 64)
-        n_touched, n_slots, events = _spread(
-            indptr, targets, buffer_hours, strength, group, group_indptr, group_slot,
-            buffer_class, batch, start_lanes, horizon, min_strength, False, state, work,
-            events,
-        )  # fmt: skip
-        for i in range(n_touched):
-            v = touched[i]
-            for w in range(WORDS):
-                word = reached[v, w]
-                while word != _ZERO:
-                    low = word & (~word + _ONE)
-                    counts[first + 64 * w + popcount(low - _ONE)] += 1
-                    word ^= low
-                reached[v, w] = _ZERO
-            flags[v] = 0
-        _clear_slots(work, n_slots)
-    return counts
 
 
 class SearchArrays(NamedTuple):

@@ -10,8 +10,7 @@
 
 Cascade sizes are computed for every entity when the graph has at most `candidates`
 entities and for the `candidates` entities with the highest PageRank otherwise; the others
-report None. Candidates go 64 at a time, one cascade per bit of a word
-(keten.queries.bitsets), so that every vital process of a 100k-entity graph costs seconds.
+report None. Every vital process of a 100k-entity graph takes well under a second.
 
 The answer is sorted by cascade size (None last), then PageRank, then id.
 """
@@ -81,16 +80,22 @@ def dependency_graph(projection: Projection) -> sp.csr_matrix:
 def cascade_sizes(
     projection: Projection, nodes: npt.NDArray[np.int64], horizon: float, min_strength: float
 ) -> npt.NDArray[np.int64]:
-    """For each (distinct) node, how many others its failure reaches within the horizon."""
-    from keten.queries.bitsets import reach_counts, search_arrays  # numba loads on first use
+    """For each node, how many others its failure reaches within the horizon.
 
-    p = projection
-    extra = search_arrays(p)
-    counts = reach_counts(
-        p.indptr, p.targets, p.buffer_hours, p.strength, p.group, *extra,
-        np.ascontiguousarray(nodes, dtype=np.int64), float(horizon), float(min_strength),
-    )  # fmt: skip
-    return np.asarray(counts - 1, dtype=np.int64)
+    One search per node: each settles only what it reaches, with a workspace kept on the
+    projection. Carrying 512 candidates at once bit-parallel (as propagation does with its
+    runs) was measured 4x slower on 100k entities / 1M relations: different sources reach
+    nodes at different times, so lanes rarely share a walk.
+    """
+    from keten.queries.kernel import borrowed_workspace  # numba loads on first use
+
+    sizes = np.empty(nodes.shape[0], dtype=np.int64)
+    with borrowed_workspace(projection) as work:
+        for i, node in enumerate(nodes.tolist()):
+            count = work.run(np.array([node], dtype=np.int64), horizon, min_strength)
+            sizes[i] = count - 1
+            work.clear(count)
+    return sizes
 
 
 def criticality(projection: Projection, request: CriticalityRequest) -> CriticalityResult:

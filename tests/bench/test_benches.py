@@ -43,7 +43,7 @@ CASES = {
         ["per-run/bits", "300 runs from res:power"],
     ),
     "criticality": (
-        ["--sizes", "2000:20000", "--samples", "20", "--baseline-candidates", "5"],
+        ["--sizes", "2000:20000", "--samples", "20"],
         ["keten/igraph", "every vital process"],
     ),
     "export_speed": (["--sizes", "300:2000"], ["keten graphml", "bare XMLGenerator", "networkx"]),

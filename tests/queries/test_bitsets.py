@@ -2,27 +2,24 @@
 
 Propagation: the per-entity hit frequencies of the bit-parallel runs and of as many single
 runs (keten.queries.kernel.monte_carlo, the search propagation used one run at a time) must
-agree within binomial tolerance. Criticality: the cascade size of every node must equal
-what the single-source search settles, exactly.
+agree within binomial tolerance.
 """
 
 from __future__ import annotations
 
 import math
-import random
 
 import numpy as np
 import pytest
 
 from keten.graph.projection import Projection, build_projection
 from keten.graph.sqlite import SqliteStore
-from keten.queries.bitsets import LANES, reach_counts, search_arrays
-from keten.queries.criticality import cascade_sizes
-from keten.queries.kernel import borrowed_workspace, monte_carlo
+from keten.queries.bitsets import LANES
+from keten.queries.kernel import monte_carlo
 from keten.queries.propagation import PropagationRequest, propagate, run_hits, wilson
 from keten.queries.synthetic import SyntheticStore, generate_network
 from keten.schema.markings import Tlp
-from tests.queries.conftest import fill, random_network
+from tests.queries.conftest import fill
 
 RUNS = 3000
 
@@ -90,37 +87,6 @@ def test_same_hits_whatever_the_threads_and_batch_shares(generated: Projection) 
     done: list[int] = []
     run_hits(generated, start, 72.0, 0.0, runs, seed=1, progress=done.append)
     assert sorted(done) == done and done[-1] == runs
-
-
-def single_source_sizes(p: Projection, horizon: float, floor: float) -> list[int]:
-    sizes = []
-    with borrowed_workspace(p) as work:
-        for node in range(p.node_count):
-            sizes.append(work.run(np.array([node], dtype=np.int64), horizon, floor) - 1)
-            work.clear()
-    return sizes
-
-
-def test_cascade_sizes_equal_single_source_searches(generated: Projection) -> None:
-    nodes = np.arange(generated.node_count, dtype=np.int64)
-    for horizon, floor in [(72.0, 0.0), (12.0, 0.5)]:
-        expected = single_source_sizes(generated, horizon, floor)
-        assert cascade_sizes(generated, nodes, horizon, floor).tolist() == expected
-    assert max(expected) > 50  # hubs were among them
-
-
-def test_cascade_sizes_on_random_networks_with_groups(sqlite_store: SqliteStore) -> None:
-    entities, relations = random_network(random.Random(21), 300)
-    fill(sqlite_store, entities, relations)
-    p = build_projection(sqlite_store, Tlp.RED)
-    assert (p.group >= 0).any()
-    order = np.random.default_rng(0).permutation(p.node_count).astype(np.int64)
-    counts = reach_counts(
-        p.indptr, p.targets, p.buffer_hours, p.strength, p.group, *search_arrays(p),
-        order, 10.0, 0.0,
-    )  # fmt: skip
-    expected = single_source_sizes(p, 10.0, 0.0)
-    assert (counts - 1).tolist() == [expected[u] for u in order.tolist()]
 
 
 def test_a_strength_is_the_share_of_runs_an_edge_passes(sqlite_store: SqliteStore) -> None:
