@@ -43,6 +43,7 @@ from keten.api.sessions import Sessions
 from keten.config import Settings
 from keten.graph import GraphStore, open_store
 from keten.graph.projection import ProjectionCache
+from keten.queries.kernel import warm_up
 from keten.queries.risk import RiskCache
 
 DESCRIPTION = """
@@ -143,6 +144,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        warm_up()  # compiled kernels loaded before the first request, not during it
         yield
         key_store.close()
         if owns_store:
@@ -167,7 +169,7 @@ def create_app(
     limiter = FailureLimiter(auth_limits or AuthLimits.from_env())
     app.state.auth_failures = limiter
     app.state.settings = settings
-    app.state.projections = ProjectionCache(graph)
+    app.state.projections = ProjectionCache(graph, settings.projection_dir)
     app.state.risks = RiskCache(graph)
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)

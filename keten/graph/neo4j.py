@@ -35,7 +35,13 @@ from neo4j.exceptions import (
 )
 
 from keten.graph import cypher
-from keten.graph.history import AuditContext, AuditEntry, audit_page, reader_detail
+from keten.graph.history import (
+    AuditContext,
+    AuditEntry,
+    audit_page,
+    reader_detail,
+    touched_since,
+)
 from keten.graph.neo4j_rows import entity_from_map, relation_from_map
 from keten.graph.neo4j_writer import WRITE_WAIT, Neo4jWriter
 from keten.graph.rows import LEVELS, normalise_time
@@ -511,6 +517,33 @@ class Neo4jStore:
             return [row for source, items in groups for row in projected(source, items)]
 
         return self._read(entities, -1), self._read(relations, -1)
+
+    @_unavailable
+    def audit_head(self) -> tuple[int, str]:
+        """Number and time of the last audit entry ((0, "") when none): where an analysis
+        projection read now stands in the trail (keten.graph.projection_delta)."""
+        records = self._records(cypher.AUDIT_HEAD)
+        return (int(records[0]["seq"]), str(records[0]["at"])) if records else (0, "")
+
+    @_unavailable
+    def changes_since(self, seq: int, at: str, limit: int) -> tuple[int, str, set[str]] | None:
+        """The ids that audit entries after entry `seq` name (entities, relation ends), with
+        the last entry's number and time; None when entry `seq` is not at time `at` (another
+        or a rewritten store), or when over `limit` entries or a bulk entry follow it."""
+        records = self._records(cypher.AUDIT_FROM, after=seq, limit=limit + 2)
+        rows = [
+            (r["seq"], r["at"], r["entity"], r["other"])
+            if r["relation"] is None
+            else (r["seq"], r["at"], r["relation"][0], r["relation"][2])
+            for r in records
+        ]
+        return touched_since(rows, seq, at, limit)
+
+    @_unavailable
+    def relations_touching(self, ids: set[str], clearance: Tlp = Tlp.RED) -> list[RelationRow]:
+        """Every visible relation with an end among `ids` (what a projection reads again
+        after a write about them)."""
+        return self._touching(ids, clearance)
 
     @_unavailable
     def counts(self, clearance: Tlp = Tlp.RED) -> dict[str, int]:

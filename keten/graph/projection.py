@@ -28,10 +28,14 @@ once, per store revision and clearance, into compact arrays:
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Protocol
 
 import networkx as nx
@@ -39,7 +43,6 @@ import numpy as np
 import numpy.typing as npt
 
 from keten.graph.assessments import AssessmentRule, choose_assessments
-from keten.graph.store import EntityRow
 from keten.schema.markings import Tlp
 from keten.schema.relations import RelationType
 
@@ -64,16 +67,30 @@ class ReadableStore(Protocol):
     def iter_relations(self, clearance: Tlp = Tlp.RED) -> Any: ...
 
 
+@dataclass(frozen=True, slots=True)
+class AuditPosition:
+    """The last entry of a store's audit trail when a projection was read: its number and
+    time. A write after it is read from the trail and applied (keten.graph.projection_delta);
+    an entry of that number with another time means the store is not the one projected."""
+
+    seq: int
+    at: str
+
+
 @dataclass(eq=False)
 class Projection:
-    """Arrays of one store revision as seen by one clearance (read-only once built)."""
+    """Arrays of one store revision as seen by one clearance (read-only once built).
+
+    The arrays may be memory-mapped files (keten.graph.projection_files): they are then
+    shared with the page cache and with other processes reading the same revision.
+    """
 
     revision: int
     clearance: Tlp
     ids: list[str]
     index: dict[str, int]
     kinds: list[str]
-    names: list[str]
+    names: Sequence[str]
     indptr: Int64Array
     targets: IntArray
     buffer_hours: FloatArray
@@ -86,6 +103,15 @@ class Projection:
     rel_source: IntArray
     rel_target: IntArray
     rel_type: npt.NDArray[np.int8]
+    rel_buffer: FloatArray
+    rel_strength: FloatArray
+    rel_group: IntArray
+    """Per relation (in `rel_*` order): buffer, strength and redundancy group name code."""
+    group_names: list[str]
+    """Redundancy group names by code (`rel_group`)."""
+    assessments: AssessmentRule = "all"
+    position: AuditPosition = AuditPosition(0, "")
+    """Where the store's audit trail ended when this projection was read."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     workspaces: list[Any] = field(default_factory=list, repr=False)
     """Clean search workspaces kept for the next searches of this projection (they go with
@@ -171,23 +197,112 @@ def _number(props: dict[str, Any], name: str, default: float) -> float:
     return default if value is None else float(value)
 
 
-def _entities(rows: Any) -> tuple[list[str], list[str], list[str]]:
-    entities: list[EntityRow] = list(rows)
-    if any(a.id > b.id for a, b in itertools.pairwise(entities)):
-        entities.sort(key=lambda e: e.id)
-    return [e.id for e in entities], [e.kind for e in entities], [e.name for e in entities]
+@dataclass(eq=False)
+class RelationTable:
+    """The relations a projection uses, one row each, in columns.
+
+    The propagation graph, its redundancy groups and the SAFEGUARDS map all derive from
+    this table (`assemble`), which is what a small write edits (keten.graph.projection_delta)
+    instead of reading the store again. `group` codes index `group_names` (-1: none).
+    """
+
+    source: IntArray
+    target: IntArray
+    type: npt.NDArray[np.int8]
+    buffer_hours: FloatArray
+    strength: FloatArray
+    group: IntArray
+
+    def __len__(self) -> int:
+        return int(self.source.shape[0])
+
+    def take(self, rows: npt.NDArray[Any]) -> RelationTable:
+        """The rows selected by a mask or index array."""
+        return RelationTable(*(column[rows] for column in self.columns()))
+
+    def columns(self) -> tuple[npt.NDArray[Any], ...]:
+        """The columns in field order."""
+        return (
+            self.source, self.target, self.type, self.buffer_hours, self.strength, self.group
+        )  # fmt: skip
+
+    @staticmethod
+    def concat(parts: list[RelationTable]) -> RelationTable:
+        """One table of the rows of `parts`, in order."""
+        return RelationTable(
+            *(np.concatenate(c) for c in zip(*(p.columns() for p in parts), strict=False))
+        )
+
+
+def read_relations(rows: Any, index: dict[str, int], group_codes: dict[str, int]) -> RelationTable:
+    """The relations among `rows` with both ends in `index`, as a table.
+
+    Columns grow in compact `array`s, not lists of Python numbers: at ten million relations
+    lists cost gigabytes. New redundancy group names get the next codes in `group_codes`.
+    """
+    source, target, types = array("i"), array("i"), array("b")
+    buffers, strengths, groups = array("d"), array("d"), array("i")
+    depends = TYPE_CODE["DEPENDS_ON"]
+    weighted = {depends, TYPE_CODE["DISRUPTS"]}
+    for rel in rows:
+        s, t = index.get(rel.source), index.get(rel.target)
+        code = TYPE_CODE.get(rel.type)
+        if s is None or t is None or code is None:
+            continue
+        source.append(s)
+        target.append(t)
+        types.append(code)
+        if code in weighted:
+            buffers.append(_number(rel.props, "buffer_hours", 0.0))
+            strengths.append(_number(rel.props, "strength", 1.0))
+        else:
+            buffers.append(0.0)
+            strengths.append(1.0)
+        name = rel.props.get("redundancy_group") if code == depends else None
+        groups.append(-1 if name is None else group_codes.setdefault(str(name), len(group_codes)))
+    return RelationTable(
+        np.frombuffer(source, dtype=np.int32),
+        np.frombuffer(target, dtype=np.int32),
+        np.frombuffer(types, dtype=np.int8),
+        np.frombuffer(buffers, dtype=np.float64),
+        np.frombuffer(strengths, dtype=np.float64),
+        np.frombuffer(groups, dtype=np.int32),
+    )
+
+
+def canonical(table: RelationTable) -> RelationTable:
+    """The table sorted by (source, target, type, buffer, strength, group): the order no
+    longer depends on how the store streamed the rows or on which write came last, so a
+    projection updated after a write equals one built afresh."""
+    order = np.lexsort(
+        (table.group, table.strength, table.buffer_hours, table.type, table.target, table.source)
+    )
+    return table.take(order)
 
 
 def _csr(
-    tails: list[int], heads: list[int], n: int, *columns: list[Any]
+    tails: npt.NDArray[Any], heads: npt.NDArray[Any], n: int, *columns: npt.NDArray[Any]
 ) -> tuple[Int64Array, IntArray, list[npt.NDArray[Any]]]:
     """Sort edges by (tail, head) and return indptr, heads and the reordered columns."""
-    tail = np.asarray(tails, dtype=np.int64)
-    head = np.asarray(heads, dtype=np.int32)
-    order = np.lexsort((head, tail))
+    order = np.lexsort((heads, tails))
     indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(tail, minlength=n), out=indptr[1:])
-    return indptr, head[order], [np.asarray(c)[order] for c in columns]
+    np.cumsum(np.bincount(tails, minlength=n), out=indptr[1:])
+    return indptr, heads[order].astype(np.int32), [c[order] for c in columns]
+
+
+def _read_entities(rows: Any) -> tuple[list[str], list[str], list[str]]:
+    """Ids, kinds and names, sorted by id (stores stream them sorted; checked, not trusted)."""
+    ids: list[str] = []
+    kinds: list[str] = []
+    names: list[str] = []
+    for row in rows:
+        ids.append(row.id)
+        kinds.append(row.kind)
+        names.append(row.name)
+    if any(a > b for a, b in itertools.pairwise(ids)):
+        order = sorted(range(len(ids)), key=ids.__getitem__)
+        ids, kinds, names = ([c[i] for i in order] for c in (ids, kinds, names))
+    return ids, kinds, names
 
 
 def _rows(store: ReadableStore, clearance: Tlp) -> tuple[Any, Any]:
@@ -200,117 +315,196 @@ def _rows(store: ReadableStore, clearance: Tlp) -> tuple[Any, Any]:
     return store.iter_entities(clearance), store.iter_relations(clearance)
 
 
+@dataclass(frozen=True, slots=True)
+class Entities:
+    """The visible entities of a projection, sorted by id."""
+
+    ids: list[str]
+    index: dict[str, int]
+    kinds: list[str]
+    names: Sequence[str]
+
+
+def _sorted_group_names(table: RelationTable, names: list[str]) -> tuple[RelationTable, list[str]]:
+    """The table with group codes renumbered so that the names used are sorted (unused names
+    drop out): codes then do not depend on the order names were first met in."""
+    used = np.unique(table.group[table.group >= 0])
+    kept = [names[c] for c in used.tolist()]
+    order = sorted(range(len(kept)), key=kept.__getitem__)
+    recode = np.full(len(names) + 1, -1, dtype=np.int32)  # the last slot maps -1 to -1
+    recode[used[order]] = np.arange(len(kept), dtype=np.int32)
+    group = recode[table.group]
+    return dataclasses.replace(table, group=group), [kept[i] for i in order]
+
+
+def assemble(
+    revision: int,
+    clearance: Tlp,
+    assessments: AssessmentRule,
+    entities: Entities,
+    table: RelationTable,
+    group_names: list[str],
+    position: AuditPosition,
+) -> Projection:
+    """The projection of `entities` and the relation `table` (sorted here, see `canonical`):
+    the propagation CSR with its redundancy groups, and the SAFEGUARDS map."""
+    table, group_names = _sorted_group_names(table, group_names)
+    table = canonical(table)
+    n = len(entities.ids)
+    depends = table.type == TYPE_CODE["DEPENDS_ON"]
+    weighted = np.flatnonzero(depends | (table.type == TYPE_CODE["DISRUPTS"]))
+    dep = depends[weighted]
+    tails = np.where(dep, table.target[weighted], table.source[weighted]).astype(np.int64)
+    heads = np.where(dep, table.source[weighted], table.target[weighted]).astype(np.int64)
+    codes = table.group[weighted]
+    grouped = dep & (codes >= 0)
+    group = np.full(weighted.shape[0], -1, dtype=np.int32)
+    # one group per (dependent, group name), numbered in that order
+    keys = heads[grouped] * max(len(group_names), 1) + codes[grouped]
+    unique_keys, inverse = np.unique(keys, return_inverse=True)
+    group[grouped] = inverse.reshape(-1)
+    group_size = np.bincount(inverse.reshape(-1), minlength=unique_keys.shape[0])
+    kind = np.where(dep, EDGE_DEPENDS_ON, EDGE_DISRUPTS).astype(np.int8)
+    indptr, targets, (buffer_hours, strength, group, kind) = _csr(
+        tails, heads, n, table.buffer_hours[weighted], table.strength[weighted], group, kind
+    )
+    safeguards = np.flatnonzero(table.type == TYPE_CODE["SAFEGUARDS"])
+    sg_indptr, sg_targets, _ = _csr(
+        table.source[safeguards].astype(np.int64), table.target[safeguards], n
+    )
+    projection = Projection(
+        revision=revision,
+        clearance=clearance,
+        ids=entities.ids,
+        index=entities.index,
+        kinds=entities.kinds,
+        names=entities.names,
+        indptr=indptr,
+        targets=targets,
+        buffer_hours=buffer_hours.astype(np.float64),
+        strength=strength.astype(np.float64),
+        group=group.astype(np.int32),
+        group_size=group_size.astype(np.int32),
+        edge_kind=kind,
+        safeguards_indptr=sg_indptr,
+        safeguards=sg_targets,
+        rel_source=table.source,
+        rel_target=table.target,
+        rel_type=table.type,
+        rel_buffer=table.buffer_hours,
+        rel_strength=table.strength,
+        rel_group=table.group,
+        group_names=group_names,
+        assessments=assessments,
+        position=position,
+    )
+    return freeze(projection)
+
+
+def freeze(projection: Projection) -> Projection:
+    """Make every array of `projection` read-only (shared by concurrent requests)."""
+    for value in vars(projection).values():
+        if isinstance(value, np.ndarray) and value.flags.writeable:
+            value.flags.writeable = False  # never edited in place
+    return projection
+
+
 def build_projection(
     store: ReadableStore, clearance: Tlp, assessments: AssessmentRule = "all"
 ) -> Projection:
     """Read the store once into a `Projection` for `clearance` (hidden records stay out).
 
-    The revision is read first: if a write lands while reading, the next `ProjectionCache.get`
-    sees a newer revision and rebuilds, so an answer is never labelled newer than its data.
-    Where institutes assessed the same dependency differently, `assessments` picks which
-    counts (see keten.graph.assessments).
+    The revision and the audit position are read first: if a write lands while reading, the
+    next `ProjectionCache.get` sees a newer revision and applies that write again (applying
+    it is idempotent), so an answer is never labelled newer than its data. Where institutes
+    assessed the same dependency differently, `assessments` picks which counts (see
+    keten.graph.assessments).
     """
+    clearance = Tlp(clearance)
     revision = store.revision(clearance)
+    position = audit_position(store)
     entity_rows, relation_rows = _rows(store, clearance)
-    ids, kinds, names = _entities(entity_rows)
+    ids, kinds, names = _read_entities(entity_rows)
     index = {entity_id: i for i, entity_id in enumerate(ids)}
-    tails: list[int] = []
-    heads: list[int] = []
-    buffers: list[float] = []
-    strengths: list[float] = []
-    groups: list[int] = []
-    edge_kinds: list[int] = []
-    group_ids: dict[tuple[int, str], int] = {}
-    sg_tails: list[int] = []
-    sg_heads: list[int] = []
-    rel_source: list[int] = []
-    rel_target: list[int] = []
-    rel_type: list[int] = []
-    for rel in choose_assessments(relation_rows, assessments):
-        s, t = index.get(rel.source), index.get(rel.target)
-        code = TYPE_CODE.get(rel.type)
-        if s is None or t is None or code is None:
-            continue
-        rel_source.append(s)
-        rel_target.append(t)
-        rel_type.append(code)
-        if rel.type == "DEPENDS_ON":
-            name = rel.props.get("redundancy_group")
-            gid = -1 if name is None else group_ids.setdefault((s, str(name)), len(group_ids))
-            tails.append(t)
-            heads.append(s)
-            groups.append(gid)
-            edge_kinds.append(EDGE_DEPENDS_ON)
-        elif rel.type == "DISRUPTS":
-            tails.append(s)
-            heads.append(t)
-            groups.append(-1)
-            edge_kinds.append(EDGE_DISRUPTS)
-        else:
-            if rel.type == "SAFEGUARDS":
-                sg_tails.append(s)
-                sg_heads.append(t)
-            continue
-        buffers.append(_number(rel.props, "buffer_hours", 0.0))
-        strengths.append(_number(rel.props, "strength", 1.0))
-    n = len(ids)
-    indptr, targets, (buffer_a, strength_a, group_a, kind_a) = _csr(
-        tails, heads, n, buffers, strengths, groups, edge_kinds
-    )
-    sg_indptr, sg_targets, _ = _csr(sg_tails, sg_heads, n)
-    group_arr = np.asarray(group_a, dtype=np.int32).reshape(-1)
-    group_size = np.bincount(group_arr[group_arr >= 0], minlength=len(group_ids))
-    projection = Projection(
-        revision=revision,
-        clearance=clearance,
-        ids=ids,
-        index=index,
-        kinds=kinds,
-        names=names,
-        indptr=indptr,
-        targets=targets,
-        buffer_hours=np.asarray(buffer_a, dtype=np.float64).reshape(-1),
-        strength=np.asarray(strength_a, dtype=np.float64).reshape(-1),
-        group=group_arr,
-        group_size=group_size.astype(np.int32),
-        edge_kind=np.asarray(kind_a, dtype=np.int8).reshape(-1),
-        safeguards_indptr=sg_indptr,
-        safeguards=sg_targets,
-        rel_source=np.asarray(rel_source, dtype=np.int32),
-        rel_target=np.asarray(rel_target, dtype=np.int32),
-        rel_type=np.asarray(rel_type, dtype=np.int8),
-    )
-    for value in vars(projection).values():
-        if isinstance(value, np.ndarray):
-            value.flags.writeable = False  # shared by concurrent requests: never edit in place
-    return projection
+    group_codes: dict[str, int] = {}
+    table = read_relations(choose_assessments(relation_rows, assessments), index, group_codes)
+    entities = Entities(ids, index, kinds, names)
+    return assemble(revision, clearance, assessments, entities, table, list(group_codes), position)
+
+
+def audit_position(store: Any) -> AuditPosition:
+    """Where the store's audit trail ends now ((0, "") when the store offers no change log:
+    a projection of it is then rebuilt after every write)."""
+    head = getattr(store, "audit_head", None)
+    if head is None:
+        return AuditPosition(0, "")
+    seq, at = head()
+    return AuditPosition(int(seq), str(at))
 
 
 class ProjectionCache:
-    """One projection per clearance, rebuilt only when the store's revision changed.
+    """One projection per clearance and assessment rule, kept up to date with the store.
 
-    Thread-safe: concurrent requests for a stale clearance wait for a single rebuild, and a
+    When the revision moved, the projection is brought forward by the changes since it
+    (keten.graph.projection_delta) and only read afresh when those cannot be followed. With
+    a `directory`, each revision is also saved there (keten.graph.projection_files) and a new
+    process starts from the newest saved one: a server start or a CLI command then maps
+    arrays instead of reading the whole store. `builds`, `updates` and `opened` count the
+    three ways a projection came.
+
+    Thread-safe: concurrent requests for a stale clearance wait for a single refresh, and a
     request for another clearance is not blocked by it.
     """
 
-    def __init__(self, store: ReadableStore) -> None:
+    def __init__(self, store: ReadableStore, directory: Path | None = None) -> None:
+        from keten.graph.projection_delta import has_change_log
+        from keten.graph.projection_files import ProjectionFiles, store_key
+
         self.store = store
+        key = store_key(store) if directory is not None and has_change_log(store) else None
+        self.files = ProjectionFiles(directory, key) if directory and key else None
         self._projections: dict[tuple[Tlp, AssessmentRule], Projection] = {}
         self._locks: dict[Tlp, threading.Lock] = {level: threading.Lock() for level in Tlp}
         self.builds = 0
+        self.updates = 0
+        self.opened = 0
 
     def get(self, clearance: Tlp, assessments: AssessmentRule = "all") -> Projection:
         """The projection of the current revision for `clearance` and assessment rule."""
         clearance = Tlp(clearance)
         key = (clearance, assessments)
-        revision = self.store.revision(clearance)
         current = self._projections.get(key)
-        if current is not None and current.revision == revision:
+        if current is not None and current.revision == self.store.revision(clearance):
             return current
         with self._locks[clearance]:
             current = self._projections.get(key)
             if current is None or current.revision != self.store.revision(clearance):
-                current = build_projection(self.store, clearance, assessments)
+                current = self._refresh(current, clearance, assessments)
                 self._projections[key] = current
-                self.builds += 1
             return current
+
+    def _refresh(
+        self, current: Projection | None, clearance: Tlp, assessments: AssessmentRule
+    ) -> Projection:
+        from keten.graph.projection_delta import update_projection
+
+        if current is None and self.files is not None:
+            current = self.files.newest(clearance, assessments)
+            if current is not None:
+                self.opened += 1
+        if current is not None:
+            updated = update_projection(self.store, current)
+            if updated is not None:
+                if updated.position == current.position:
+                    return updated  # nothing this clearance sees changed since it
+                self.updates += 1
+                return self._saved(updated)
+        built = build_projection(self.store, clearance, assessments)
+        self.builds += 1
+        return self._saved(built)
+
+    def _saved(self, projection: Projection) -> Projection:
+        """`projection`, written beside the store (its arrays then mapped from the files)."""
+        if self.files is None or projection.position.seq <= 0:
+            return projection
+        return self.files.save(projection)

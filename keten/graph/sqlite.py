@@ -32,6 +32,7 @@ from keten.graph.history import (
     AuditEntry,
     audit_page,
     read_audit,
+    touched_since,
     upgrade,
 )
 from keten.graph.rows import NOTHING, next_stamp, normalise_time, now
@@ -447,6 +448,26 @@ class SqliteStore:
             f"SELECT {RELATION_COLUMNS} FROM relations r {visible}", {"level": clearance.level}
         )
         return (EntityRow(*row) for row in entities), map(relation_from_row, relations)
+
+    def audit_head(self) -> tuple[int, str]:
+        """Number and time of the last audit entry ((0, "") when none): where an analysis
+        projection read now stands in the trail (keten.graph.projection_delta)."""
+        last = "SELECT seq, at FROM audit ORDER BY seq DESC LIMIT 1"
+        row = self._conn().execute(last).fetchone()
+        return (int(row[0]), str(row[1])) if row else (0, "")
+
+    def changes_since(self, seq: int, at: str, limit: int) -> tuple[int, str, set[str]] | None:
+        """The ids that audit entries after entry `seq` name (entities, relation ends), with
+        the last entry's number and time; None when entry `seq` is not at time `at` (another
+        or a rewritten store), or when over `limit` entries or a bulk entry follow it."""
+        query = "SELECT seq, at, entity, other FROM audit WHERE seq >= ? ORDER BY seq LIMIT ?"
+        rows = self._conn().execute(query, (seq, limit + 2)).fetchall()
+        return touched_since(rows, seq, at, limit)
+
+    def relations_touching(self, ids: set[str], clearance: Tlp = Tlp.RED) -> list[RelationRow]:
+        """Every visible relation with an end among `ids` (what a projection reads again
+        after a write about them)."""
+        return self._touching(ids, clearance)
 
     def counts(self, clearance: Tlp = Tlp.RED) -> dict[str, int]:
         """Numbers of visible entities and relations."""
