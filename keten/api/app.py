@@ -43,7 +43,6 @@ from keten.api.sessions import Sessions
 from keten.config import Settings
 from keten.graph import GraphStore, open_store
 from keten.graph.projection import ProjectionCache
-from keten.queries.kernel import warm_up
 from keten.queries.risk import RiskCache
 
 DESCRIPTION = """
@@ -144,6 +143,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from keten.queries.kernel import warm_up
+
         warm_up()  # compiled kernels loaded before the first request, not during it
         yield
         key_store.close()
@@ -169,7 +170,7 @@ def create_app(
     limiter = FailureLimiter(auth_limits or AuthLimits.from_env())
     app.state.auth_failures = limiter
     app.state.settings = settings
-    app.state.projections = ProjectionCache(graph, settings.projection_dir)
+    app.state.projections = ProjectionCache(graph, settings.projection_dir, background=True)
     app.state.risks = RiskCache(graph)
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 import threading
 from array import array
 from collections.abc import Sequence
@@ -45,6 +46,8 @@ import numpy.typing as npt
 from keten.graph.assessments import AssessmentRule, choose_assessments
 from keten.schema.markings import Tlp
 from keten.schema.relations import RelationType
+
+log = logging.getLogger(__name__)
 
 RELATION_TYPES: list[str] = [t.value for t in RelationType]
 """Relation type codes: `rel_type[i]` indexes this list."""
@@ -97,6 +100,8 @@ class Projection:
     strength: FloatArray
     group: IntArray
     group_size: IntArray
+    group_key: Int64Array
+    """Per group: dependent * max(1, len(group_names)) + name code (see `Propagation`)."""
     edge_kind: npt.NDArray[np.int8]
     safeguards_indptr: Int64Array
     safeguards: IntArray
@@ -216,7 +221,7 @@ class RelationTable:
     def __len__(self) -> int:
         return int(self.source.shape[0])
 
-    def take(self, rows: npt.NDArray[Any]) -> RelationTable:
+    def take(self, rows: npt.NDArray[Any] | slice) -> RelationTable:
         """The rows selected by a mask or index array."""
         return RelationTable(*(column[rows] for column in self.columns()))
 
@@ -280,11 +285,31 @@ def canonical(table: RelationTable) -> RelationTable:
     return table.take(order)
 
 
+def merge_sorted(kept: RelationTable, fresh: RelationTable, n: int) -> RelationTable:
+    """`kept` (sorted as by `canonical`) with the rows of `fresh` put in their places.
+
+    Rows read again after a write touch an entity that kept rows do not, so no fresh row
+    shares (source, target, type) with a kept one and the places are found on that key
+    alone: a search per fresh row instead of sorting the whole table again.
+    """
+    fresh = canonical(fresh)
+    places = np.searchsorted(_pair_key(kept, n), _pair_key(fresh, n))
+    columns = zip(kept.columns(), fresh.columns(), strict=True)
+    return RelationTable(*(np.insert(k, places, f) for k, f in columns))
+
+
+def _pair_key(table: RelationTable, n: int) -> Int64Array:
+    """(source, target, type) as one number, in the order `canonical` sorts by."""
+    pair = table.source.astype(np.int64) * n + table.target
+    return pair * len(RELATION_TYPES) + table.type
+
+
 def _csr(
     tails: npt.NDArray[Any], heads: npt.NDArray[Any], n: int, *columns: npt.NDArray[Any]
 ) -> tuple[Int64Array, IntArray, list[npt.NDArray[Any]]]:
-    """Sort edges by (tail, head) and return indptr, heads and the reordered columns."""
-    order = np.lexsort((heads, tails))
+    """Sort edges by (tail, head) and return indptr, heads and the reordered columns
+    (stable: edges of one pair keep their order)."""
+    order = np.argsort(tails.astype(np.int64) * n + heads, kind="stable")
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(tails, minlength=n), out=indptr[1:])
     return indptr, heads[order].astype(np.int32), [c[order] for c in columns]
@@ -325,16 +350,95 @@ class Entities:
     names: Sequence[str]
 
 
-def _sorted_group_names(table: RelationTable, names: list[str]) -> tuple[RelationTable, list[str]]:
-    """The table with group codes renumbered so that the names used are sorted (unused names
-    drop out): codes then do not depend on the order names were first met in."""
-    used = np.unique(table.group[table.group >= 0])
+def sorted_group_names(
+    tables: list[RelationTable], names: list[str]
+) -> tuple[list[RelationTable], list[str], IntArray]:
+    """The tables with group codes renumbered so that the names used are sorted (unused
+    names drop out), the names, and old code -> new code (its last slot maps -1 to -1):
+    codes then do not depend on the order names were first met in."""
+    counts = np.zeros(len(names), dtype=np.int64)
+    for table in tables:
+        counts += np.bincount(table.group[table.group >= 0], minlength=len(names))
+    used = np.flatnonzero(counts)
     kept = [names[c] for c in used.tolist()]
     order = sorted(range(len(kept)), key=kept.__getitem__)
-    recode = np.full(len(names) + 1, -1, dtype=np.int32)  # the last slot maps -1 to -1
+    recode = np.full(len(names) + 1, -1, dtype=np.int32)
     recode[used[order]] = np.arange(len(kept), dtype=np.int32)
-    group = recode[table.group]
-    return dataclasses.replace(table, group=group), [kept[i] for i in order]
+    recoded = [dataclasses.replace(t, group=recode[t.group]) for t in tables]
+    return recoded, [kept[i] for i in order], recode
+
+
+@dataclass(eq=False)
+class Propagation:
+    """The propagation graph in CSR order (see `Projection`), with one key per redundancy
+    group: dependent * max(1, number of group names) + name code, groups numbered in key
+    order."""
+
+    indptr: Int64Array
+    targets: IntArray
+    buffer_hours: FloatArray
+    strength: FloatArray
+    group: IntArray
+    edge_kind: npt.NDArray[np.int8]
+    group_size: IntArray
+    group_key: Int64Array
+
+
+@dataclass(eq=False)
+class Edges:
+    """Propagation edges in relation-table order; `key` is the group key (-1: no group)."""
+
+    tails: Int64Array
+    heads: Int64Array
+    buffer_hours: FloatArray
+    strength: FloatArray
+    key: Int64Array
+    kind: npt.NDArray[np.int8]
+
+    @staticmethod
+    def of(table: RelationTable, names: int) -> Edges:
+        """The DEPENDS_ON (turned around) and DISRUPTS rows of `table` as edges."""
+        depends = table.type == TYPE_CODE["DEPENDS_ON"]
+        weighted = np.flatnonzero(depends | (table.type == TYPE_CODE["DISRUPTS"]))
+        dep = depends[weighted]
+        tails = np.where(dep, table.target[weighted], table.source[weighted]).astype(np.int64)
+        heads = np.where(dep, table.source[weighted], table.target[weighted]).astype(np.int64)
+        codes = table.group[weighted]
+        key = np.where(dep & (codes >= 0), heads * max(names, 1) + codes, -1)
+        kind = np.where(dep, EDGE_DEPENDS_ON, EDGE_DISRUPTS).astype(np.int8)
+        return Edges(
+            tails, heads, table.buffer_hours[weighted], table.strength[weighted], key, kind
+        )
+
+    def sorted(self, n: int) -> Edges:
+        """The edges by (tail, head), stable: edges of one pair keep their order."""
+        order = np.argsort(self.tails * n + self.heads, kind="stable")
+        return Edges(*(column[order] for column in vars(self).values()))
+
+
+def propagation_of(table: RelationTable, n: int, names: int) -> Propagation:
+    """The propagation graph of a sorted relation table over `n` entities."""
+    edges = Edges.of(table, names).sorted(n)
+    grouped = edges.key >= 0
+    group_key, inverse = np.unique(edges.key[grouped], return_inverse=True)
+    group = np.full(edges.key.shape[0], -1, dtype=np.int32)
+    group[grouped] = inverse.reshape(-1)
+    return Propagation(
+        indptr=indptr_of(edges.tails, n),
+        targets=edges.heads.astype(np.int32),
+        buffer_hours=edges.buffer_hours,
+        strength=edges.strength,
+        group=group,
+        edge_kind=edges.kind,
+        group_size=np.bincount(group[grouped], minlength=group_key.shape[0]).astype(np.int32),
+        group_key=group_key.astype(np.int64),
+    )
+
+
+def indptr_of(tails: npt.NDArray[Any], n: int) -> Int64Array:
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(tails, minlength=n), out=indptr[1:])
+    return indptr
 
 
 def assemble(
@@ -348,26 +452,24 @@ def assemble(
 ) -> Projection:
     """The projection of `entities` and the relation `table` (sorted here, see `canonical`):
     the propagation CSR with its redundancy groups, and the SAFEGUARDS map."""
-    table, group_names = _sorted_group_names(table, group_names)
+    (table,), group_names, _ = sorted_group_names([table], group_names)
     table = canonical(table)
+    graph = propagation_of(table, len(entities.ids), len(group_names))
+    return project(revision, clearance, assessments, entities, table, group_names, position, graph)
+
+
+def project(
+    revision: int,
+    clearance: Tlp,
+    assessments: AssessmentRule,
+    entities: Entities,
+    table: RelationTable,
+    group_names: list[str],
+    position: AuditPosition,
+    graph: Propagation,
+) -> Projection:
+    """The projection made of its parts (read-only)."""
     n = len(entities.ids)
-    depends = table.type == TYPE_CODE["DEPENDS_ON"]
-    weighted = np.flatnonzero(depends | (table.type == TYPE_CODE["DISRUPTS"]))
-    dep = depends[weighted]
-    tails = np.where(dep, table.target[weighted], table.source[weighted]).astype(np.int64)
-    heads = np.where(dep, table.source[weighted], table.target[weighted]).astype(np.int64)
-    codes = table.group[weighted]
-    grouped = dep & (codes >= 0)
-    group = np.full(weighted.shape[0], -1, dtype=np.int32)
-    # one group per (dependent, group name), numbered in that order
-    keys = heads[grouped] * max(len(group_names), 1) + codes[grouped]
-    unique_keys, inverse = np.unique(keys, return_inverse=True)
-    group[grouped] = inverse.reshape(-1)
-    group_size = np.bincount(inverse.reshape(-1), minlength=unique_keys.shape[0])
-    kind = np.where(dep, EDGE_DEPENDS_ON, EDGE_DISRUPTS).astype(np.int8)
-    indptr, targets, (buffer_hours, strength, group, kind) = _csr(
-        tails, heads, n, table.buffer_hours[weighted], table.strength[weighted], group, kind
-    )
     safeguards = np.flatnonzero(table.type == TYPE_CODE["SAFEGUARDS"])
     sg_indptr, sg_targets, _ = _csr(
         table.source[safeguards].astype(np.int64), table.target[safeguards], n
@@ -379,13 +481,14 @@ def assemble(
         index=entities.index,
         kinds=entities.kinds,
         names=entities.names,
-        indptr=indptr,
-        targets=targets,
-        buffer_hours=buffer_hours.astype(np.float64),
-        strength=strength.astype(np.float64),
-        group=group.astype(np.int32),
-        group_size=group_size.astype(np.int32),
-        edge_kind=kind,
+        indptr=graph.indptr,
+        targets=graph.targets,
+        buffer_hours=graph.buffer_hours.astype(np.float64),
+        strength=graph.strength.astype(np.float64),
+        group=graph.group.astype(np.int32),
+        group_size=graph.group_size.astype(np.int32),
+        group_key=graph.group_key,
+        edge_kind=graph.edge_kind,
         safeguards_indptr=sg_indptr,
         safeguards=sg_targets,
         rel_source=table.source,
@@ -456,7 +559,9 @@ class ProjectionCache:
     request for another clearance is not blocked by it.
     """
 
-    def __init__(self, store: ReadableStore, directory: Path | None = None) -> None:
+    def __init__(
+        self, store: ReadableStore, directory: Path | None = None, background: bool = False
+    ) -> None:
         from keten.graph.projection_delta import has_change_log
         from keten.graph.projection_files import ProjectionFiles, store_key
 
@@ -465,6 +570,10 @@ class ProjectionCache:
         self.files = ProjectionFiles(directory, key) if directory and key else None
         self._projections: dict[tuple[Tlp, AssessmentRule], Projection] = {}
         self._locks: dict[Tlp, threading.Lock] = {level: threading.Lock() for level in Tlp}
+        self.background = background
+        """Save updated projections in a thread of their own (a server: the answer need not
+        wait for the files); a projection read afresh is always saved before it is used,
+        so that its memory can go."""
         self.builds = 0
         self.updates = 0
         self.opened = 0
@@ -498,10 +607,30 @@ class ProjectionCache:
                 if updated.position == current.position:
                     return updated  # nothing this clearance sees changed since it
                 self.updates += 1
+                if self.background:
+                    self._save_later((clearance, assessments), updated)
+                    return updated
                 return self._saved(updated)
         built = build_projection(self.store, clearance, assessments)
         self.builds += 1
         return self._saved(built)
+
+    def _save_later(self, key: tuple[Tlp, AssessmentRule], projection: Projection) -> None:
+        """Save `projection` in a thread, then serve the mapped copy if it is still current."""
+        if self.files is None or projection.position.seq <= 0:
+            return
+
+        def save() -> None:
+            try:
+                mapped = self._saved(projection)
+            except OSError as exc:
+                log.warning("could not keep the projection beside the store: %s", exc)
+                return
+            with self._locks[key[0]]:
+                if self._projections.get(key) is projection:
+                    self._projections[key] = mapped
+
+        threading.Thread(target=save, name="keten-projection-save", daemon=True).start()
 
     def _saved(self, projection: Projection) -> Projection:
         """`projection`, written beside the store (its arrays then mapped from the files)."""

@@ -51,7 +51,7 @@ from keten.graph.assessments import AssessmentRule
 from keten.graph.projection import AuditPosition, Projection, freeze
 from keten.schema.markings import Tlp
 
-FORMAT = 1
+FORMAT = 2
 """Bumped whenever the arrays or their meaning change: older folders are then rebuilt."""
 
 ARRAYS = (
@@ -61,6 +61,7 @@ ARRAYS = (
     "strength",
     "group",
     "group_size",
+    "group_key",
     "edge_kind",
     "safeguards_indptr",
     "safeguards",

@@ -356,24 +356,26 @@ def warm_up() -> None:
     """Load (or compile, the first time) every kernel by running each on a two-node graph.
 
     Numba caches compiled kernels beside this module (`cache=True`), or under
-    NUMBA_CACHE_DIR where that folder is read-only; loading them still takes a moment per
-    process, which a server pays here, at start, rather than in its first answer.
+    NUMBA_CACHE_DIR where that folder is read-only; loading them still takes seconds per
+    process (numba sets up its compiler first), which a server pays here, at start, rather
+    than in its first answer. The graph is a real `Projection`, so that its arrays have the
+    types (read-only) of the ones the kernels will be called with.
     """
-    indptr = np.array([0, 1, 1], dtype=np.int64)
-    targets = np.array([1], dtype=np.int32)
-    weights, strength = np.zeros(1), np.ones(1)
-    group, group_size = np.full(1, -1, dtype=np.int32), np.zeros(0, dtype=np.int32)
+    from keten.graph.projection import AuditPosition, Entities, RelationTable, assemble
+    from keten.schema.markings import Tlp
+
+    one = np.ones(1)
+    table = RelationTable(
+        np.array([1], dtype=np.int32), np.array([0], dtype=np.int32),
+        np.array([0], dtype=np.int8), one * 0, one, np.array([0], dtype=np.int32),
+    )  # fmt: skip
+    ids = ["a", "b"]
+    entities = Entities(ids, {"a": 0, "b": 1}, ["Resource", "VitalProcess"], ids)
+    p = assemble(0, Tlp.RED, "all", entities, table, ["g"], AuditPosition(0, ""))
     sources = np.array([0], dtype=np.int64)
-    monte_carlo(indptr, targets, weights, strength, group, group_size, sources, 1.0, 0.0, 1, 0, 2)
-    time, depth, pred = np.full(2, np.inf), np.full(2, -1, np.int64), np.full(2, -1, np.int64)
-    settled, pos, heap, order = (
-        np.zeros(2, np.bool_), np.full(2, -1, np.int64), np.empty(2, np.int64),
-        np.empty(2, np.int64),
+    with borrowed_workspace(p) as work:
+        work.run(sources, 1.0, 0.0)
+    monte_carlo(
+        p.indptr, p.targets, p.buffer_hours, p.strength, p.group, p.group_size, sources,
+        1.0, 0.0, 1, 0, p.node_count,
     )  # fmt: skip
-    group_count, group_time = np.zeros(0, np.int32), np.zeros(0)
-    count = settle(
-        indptr, targets, weights, strength, group, group_size, sources, 1.0, 0.0, False, time,
-        depth, pred, settled, group_count, group_time, np.zeros(0, np.int64),
-        np.zeros(0, np.int64), heap, pos, order,
-    )  # fmt: skip
-    reset(indptr, group, order, count, time, depth, pred, settled, group_count, group_time)
