@@ -503,8 +503,8 @@ AUDIT_HEAD = (
 """The last audit entry: where an analysis projection read now stands in the trail."""
 AUDIT_FROM = (
     "MATCH (a:KetenAudit) WHERE a.seq >= $after WITH a ORDER BY a.seq LIMIT $limit "
-    "RETURN a.seq AS seq, a.at AS at, a.entity AS entity, a.other AS other, "
-    "a.relation AS relation"
+    "RETURN a.seq AS seq, a.at AS at, a.action AS action, a.entity AS entity, "
+    "a.other AS other, a.relation AS relation, a.detail_json AS detail"
 )
 """Audit entries from number `$after` on, with the records they name (projection updates)."""
 

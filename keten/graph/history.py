@@ -271,34 +271,3 @@ def entry_of(row: Iterable[Any], clearance_level: int) -> AuditEntry:
         submission,
         details,
     )
-
-
-def touched_since(
-    rows: list[Any], seq: int, at: str, limit: int
-) -> tuple[int, str, set[str]] | None:
-    """What audit rows (seq, at, entity, other) from entry `seq` on say changed since it,
-    for either store's `changes_since`: the ids named and the last entry; None when entry
-    `seq` is not at `at`, or over `limit` entries or a bulk entry (no ids) follow it.
-
-    >>> seq, at, ids = touched_since([(3, "t3", "a", None), (4, "t4", "a", "b")], 3, "t3", 10)
-    >>> seq, at, sorted(ids)
-    (4, 't4', ['a', 'b'])
-    >>> touched_since([(3, "t9", "a", None)], 3, "t3", 10) is None
-    True
-    """
-    if seq > 0:
-        if not rows or rows[0][0] != seq or rows[0][1] != at:
-            return None
-        rows = rows[1:]
-    elif rows and rows[0][0] == seq:
-        rows = rows[1:]
-    if len(rows) > limit:
-        return None
-    touched: set[str] = set()
-    for _, _, entity, other in rows:
-        if entity is None and other is None:
-            return None
-        touched.update(i for i in (entity, other) if i is not None)
-    if not rows:
-        return seq, at, touched
-    return int(rows[-1][0]), str(rows[-1][1]), touched

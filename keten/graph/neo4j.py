@@ -35,13 +35,7 @@ from neo4j.exceptions import (
 )
 
 from keten.graph import cypher
-from keten.graph.history import (
-    AuditContext,
-    AuditEntry,
-    audit_page,
-    reader_detail,
-    touched_since,
-)
+from keten.graph.history import AuditContext, AuditEntry, audit_page, reader_detail
 from keten.graph.neo4j_rows import entity_from_map, relation_from_map
 from keten.graph.neo4j_writer import WRITE_WAIT, Neo4jWriter
 from keten.graph.rows import LEVELS, normalise_time
@@ -526,18 +520,15 @@ class Neo4jStore:
         return (int(records[0]["seq"]), str(records[0]["at"])) if records else (0, "")
 
     @_unavailable
-    def changes_since(self, seq: int, at: str, limit: int) -> tuple[int, str, set[str]] | None:
-        """The ids that audit entries after entry `seq` name (entities, relation ends), with
-        the last entry's number and time; None when entry `seq` is not at time `at` (another
-        or a rewritten store), or when over `limit` entries or a bulk entry follow it."""
-        records = self._records(cypher.AUDIT_FROM, after=seq, limit=limit + 2)
-        rows = [
-            (r["seq"], r["at"], r["entity"], r["other"])
-            if r["relation"] is None
-            else (r["seq"], r["at"], r["relation"][0], r["relation"][2])
+    def audit_since(self, seq: int, limit: int) -> list[tuple[Any, ...]]:
+        """Up to `limit` audit entries from number `seq` on, whatever their level, as
+        (seq, at, action, entity, other, relation, detail JSON): what an analysis projection
+        reads to follow the writes since it (keten.graph.projection_delta)."""
+        records = self._records(cypher.AUDIT_FROM, after=seq, limit=limit)
+        return [
+            (r["seq"], r["at"], r["action"], r["entity"], r["other"], r["relation"], r["detail"])
             for r in records
         ]
-        return touched_since(rows, seq, at, limit)
 
     @_unavailable
     def relations_touching(self, ids: set[str], clearance: Tlp = Tlp.RED) -> list[RelationRow]:

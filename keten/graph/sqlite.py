@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from keten.config import private_file
 from keten.graph.history import (
     ENTITY_SNAPSHOT,
@@ -32,7 +34,6 @@ from keten.graph.history import (
     AuditEntry,
     audit_page,
     read_audit,
-    touched_since,
     upgrade,
 )
 from keten.graph.rows import NOTHING, next_stamp, normalise_time, now
@@ -456,13 +457,16 @@ class SqliteStore:
         row = self._conn().execute(last).fetchone()
         return (int(row[0]), str(row[1])) if row else (0, "")
 
-    def changes_since(self, seq: int, at: str, limit: int) -> tuple[int, str, set[str]] | None:
-        """The ids that audit entries after entry `seq` name (entities, relation ends), with
-        the last entry's number and time; None when entry `seq` is not at time `at` (another
-        or a rewritten store), or when over `limit` entries or a bulk entry follow it."""
-        query = "SELECT seq, at, entity, other FROM audit WHERE seq >= ? ORDER BY seq LIMIT ?"
-        rows = self._conn().execute(query, (seq, limit + 2)).fetchall()
-        return touched_since(rows, seq, at, limit)
+    def audit_since(self, seq: int, limit: int) -> list[tuple[Any, ...]]:
+        """Up to `limit` audit entries from number `seq` on, whatever their level, as
+        (seq, at, action, entity, other, relation, detail JSON): what an analysis projection
+        reads to follow the writes since it (keten.graph.projection_delta)."""
+        query = (
+            "SELECT seq, at, action, entity, other, relation, detail FROM audit "
+            "WHERE seq >= ? ORDER BY seq LIMIT ?"
+        )
+        rows = self._conn().execute(query, (seq, limit)).fetchall()
+        return [(*r[:5], orjson.loads(r[5]) if r[5] else None, r[6]) for r in rows]
 
     def relations_touching(self, ids: set[str], clearance: Tlp = Tlp.RED) -> list[RelationRow]:
         """Every visible relation with an end among `ids` (what a projection reads again
