@@ -68,8 +68,9 @@ def hub_of(home: Path) -> str:
     return str(row[0])
 
 
-def peak_rss_mb(pid: int) -> float:
-    """Peak resident memory (VmHWM) of a process and its children, in MB."""
+def rss_mb(pid: int, field: str = "VmHWM") -> float:
+    """Resident memory of a process and its children, in MB: at its peak (VmHWM) or now
+    (VmRSS)."""
     total = 0
     pids = [pid]
     while pids:
@@ -79,7 +80,7 @@ def peak_rss_mb(pid: int) -> float:
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
-        total += next(int(line.split()[1]) for line in status.splitlines() if "VmHWM" in line)
+        total += next(int(line.split()[1]) for line in status.splitlines() if field in line)
         pids.extend(int(c) for c in children)
     return total / 1024
 
@@ -160,6 +161,7 @@ def measure(home: Path, repeat: int) -> dict[str, float]:
             figures["first start ever (reads the store)"] = cascade_seconds(first.url, key, hub)
     with server(home) as s:
         figures["server start to /health"] = s.started
+        figures["server RSS once started (MB)"] = rss_mb(s.process.pid, "VmRSS")
         figures["first cascade after start"] = cascade_seconds(s.url, key, hub)
         warm = [cascade_seconds(s.url, key, hub) for _ in range(repeat)]
         figures["warm cascade (median)"] = statistics.median(warm)
@@ -170,7 +172,7 @@ def measure(home: Path, repeat: int) -> dict[str, float]:
             warm.append(cascade_seconds(s.url, key, hub))
         figures["first cascade after a small write (median of 3)"] = statistics.median(after)
         figures["warm cascade (median)"] = statistics.median(warm)
-        figures["server peak RSS (MB)"] = peak_rss_mb(s.process.pid)
+        figures["server peak RSS (MB)"] = rss_mb(s.process.pid)
         numpy = [process_seconds([sys.executable, "-c", "import numpy"], env) for _ in range(3)]
         cli = [
             process_seconds([KETEN, "cascade", hub, "--limit", "100"], env) for _ in range(3)

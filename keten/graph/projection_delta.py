@@ -208,11 +208,11 @@ def _entities(
         del ids[position], kinds[position], names[position]
     for entity_id in added:
         place = bisect.bisect_left(ids, entity_id)
-        row = fresh[entity_id]
-        assert row is not None
+        new = fresh[entity_id]
+        assert new is not None
         ids.insert(place, entity_id)
-        kinds.insert(place, row.kind)
-        names.insert(place, row.name)
+        kinds.insert(place, new.kind)
+        names.insert(place, new.name)
     new_index = dict(zip(ids, range(len(ids)), strict=True))
     remap = _remap(base, removed, added)
     return Entities(ids, new_index, kinds, names), remap, removed
@@ -281,7 +281,7 @@ def _advanced_propagation(
     dependent, code = np.divmod(base.group_key, width)
     if remap is not None:
         dependent = remap[dependent].astype(np.int64)
-    old_keys = dependent * max(names, 1) + recode[code]
+    old_keys = (dependent * max(names, 1) + recode[code]).astype(np.int64)
     still = np.bincount(old_group[old_group >= 0], minlength=old_keys.shape[0]) > 0
     edges = Edges.of(fresh, names).sorted(n)
     group_key = _with_keys(old_keys[still], edges.key[edges.key >= 0])

@@ -125,9 +125,13 @@ def encode_strings(items: Sequence[str]) -> tuple[npt.NDArray[np.uint8], npt.NDA
     """UTF-8 blob and offsets (`len(items) + 1` of them) of `items`."""
     if isinstance(items, Strings):
         return items.blob, items.offsets
+    offsets = np.zeros(len(items) + 1, dtype=np.int64)
+    text = "".join(items)
+    if text.isascii():  # one C loop each for the text and the lengths
+        np.cumsum(np.fromiter(map(len, items), dtype=np.int64, count=len(items)), out=offsets[1:])
+        return np.frombuffer(text.encode("ascii"), dtype=np.uint8), offsets
     encoded = [item.encode() for item in items]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
     return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
 
 
@@ -278,7 +282,7 @@ class ProjectionFiles:
             group_names=list(meta["group_names"]),
             assessments=meta["assessments"],
             position=AuditPosition(int(seq), str(at)),
-            **{name: arrays[name] for name in ARRAYS},
+            **{name: arrays[name] for name in ARRAYS},  # type: ignore[arg-type]
         )
         return freeze(projection)
 
@@ -292,4 +296,4 @@ class ProjectionFiles:
         array = np.load(path, mmap_mode=None if empty else "r", allow_pickle=False)
         if array.dtype.str != expected["dtype"] or list(array.shape) != expected["shape"]:
             raise ValueError(f"{path.name} has another dtype or shape than recorded")
-        return array  # type: ignore[no-any-return]
+        return array
