@@ -545,6 +545,10 @@ def audit_position(store: Any) -> AuditPosition:
     return AuditPosition(int(seq), str(at))
 
 
+SAVE_DELAY = 2.0
+"""Seconds a server waits before saving an updated projection (see `ProjectionCache`)."""
+
+
 class ProjectionCache:
     """One projection per clearance and assessment rule, kept up to date with the store.
 
@@ -630,7 +634,10 @@ class ProjectionCache:
                 if self._projections.get(key) is projection:
                     self._projections[key] = mapped
 
-        threading.Thread(target=save, name="keten-projection-save", daemon=True).start()
+        # a moment later: the answer that asked for this projection goes first
+        later = threading.Timer(SAVE_DELAY, save)
+        later.name, later.daemon = "keten-projection-save", True
+        later.start()
 
     def _saved(self, projection: Projection) -> Projection:
         """`projection`, written beside the store (its arrays then mapped from the files)."""
