@@ -154,7 +154,7 @@ def test_unverified_records_say_what_was_not_verified(parsed: Parsed) -> None:
 def test_editorial_estimates_are_never_marked_verified(parsed: Parsed) -> None:
     entities, relations = parsed
     for record in [*entities.values(), *relations]:
-        if "source:keten-editorial-estimates" in record["source_ids"]:
+        if "source:keten-editorial-model" in record["source_ids"]:
             assert record["verified"] is False, record
 
 
