@@ -171,17 +171,30 @@ EDGE = {"source": "threat:x", "target": "interest:y", "type": "THREATENS", "veri
             "does not cite the editorial model",
         ),
         (
-            {**EDGE, "source_ids": ["source:official", EDITORIAL_MODEL], "note": "Editorial model: x"},
+            {
+                **EDGE,
+                "source_ids": ["source:official", EDITORIAL_MODEL],
+                "note": "Editorial model: x",
+            },
             "an editorial claim cites other sources",
         ),
         (
-            {**EDGE, "type": "DEPENDS_ON", "source_ids": [EDITORIAL_MODEL], "verified": True,
-             "note": "Editorial model: strength estimated."},
+            {
+                **EDGE,
+                "type": "DEPENDS_ON",
+                "source_ids": [EDITORIAL_MODEL],
+                "verified": True,
+                "note": "Editorial model: strength estimated.",
+            },
             "not marked verified: false",
         ),
         (
-            {**EDGE, "type": "DEPENDS_ON", "source_ids": ["source:official", EDITORIAL_MODEL],
-             "note": "Pumps need power."},
+            {
+                **EDGE,
+                "type": "DEPENDS_ON",
+                "source_ids": ["source:official", EDITORIAL_MODEL],
+                "note": "Pumps need power.",
+            },
             "must say the editorial part",
         ),
         (

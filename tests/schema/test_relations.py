@@ -47,5 +47,7 @@ def test_a_bundle_with_a_bad_range_is_refused_naming_the_field(sqlite_store: Sql
     }
     with pytest.raises(BundleRejected) as refused:
         load_bundle(sqlite_store, bundle, name="range.yaml")
-    assert [(p.where, p.field) for p in refused.value.problems] == [("relations[0]", "buffer_hours")]
+    assert [(p.where, p.field) for p in refused.value.problems] == [
+        ("relations[0]", "buffer_hours")
+    ]
     assert sqlite_store.revision() == 0 and list(sqlite_store.iter_entities()) == []
