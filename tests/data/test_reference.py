@@ -10,10 +10,13 @@ import pytest
 import yaml
 
 from keten.data import reference_bundle_path
+from keten.graph.projection import build_projection
 from keten.graph.sqlite import SqliteStore
 from keten.ingest import load_paths
+from keten.queries.cascade import cascade
 from keten.schema import Relation, allowed_endpoints, parse_entity, parse_relation
 from keten.schema import entities as entity_kinds
+from keten.schema.markings import Tlp
 
 EU_27 = {
     "AT",
@@ -334,5 +337,22 @@ def test_loads_into_sqlite_without_problems_and_idempotently(tmp_path: Path) -> 
         assert store.counts() == {"entities": len(entities), "relations": len(relations)}
         water = store.get_entity("vp:drinking-water")
         assert water is not None and water.props["category"] == "A"
+    finally:
+        store.close()
+
+
+def test_the_cascade_takes_the_minimum_of_a_published_buffer_range(tmp_path: Path) -> None:
+    """Mobile sites last 0.5-3 h on batteries: internet access fails 0.5 h after power."""
+    store = SqliteStore(tmp_path / "keten.sqlite")
+    try:
+        load_paths(store, [reference_bundle_path()])
+        edge = store.get_relation(("vp:internet-access", "DEPENDS_ON", "vp:electricity-national", ""))
+        assert edge is not None
+        low, high = edge.props["buffer_hours_min"], edge.props["buffer_hours_max"]
+        assert (low, high) == (0.5, 3)
+        result = cascade(build_projection(store, Tlp.RED), ["vp:electricity-national"], 24)
+        hours = {a.id: a.time_to_impact_hours for a in result.affected}
+        assert hours["vp:internet-access"] == low
+        assert hours["vp:voice-sms"] == low
     finally:
         store.close()
