@@ -346,7 +346,9 @@ def test_the_cascade_takes_the_minimum_of_a_published_buffer_range(tmp_path: Pat
     store = SqliteStore(tmp_path / "keten.sqlite")
     try:
         load_paths(store, [reference_bundle_path()])
-        edge = store.get_relation(("vp:internet-access", "DEPENDS_ON", "vp:electricity-national", ""))
+        edge = store.get_relation(
+            ("vp:internet-access", "DEPENDS_ON", "vp:electricity-national", "")
+        )
         assert edge is not None
         low, high = edge.props["buffer_hours_min"], edge.props["buffer_hours_max"]
         assert (low, high) == (0.5, 3)
