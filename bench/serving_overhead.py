@@ -29,6 +29,7 @@ from keten.config import Settings
 from keten.schema.markings import Tlp
 
 ROUNDS = 5
+MIN_ROUND_SECONDS = 0.5
 
 
 @contextmanager
@@ -67,6 +68,8 @@ def rate(
     if result.reads.errors:
         raise RuntimeError(f"errors: {result.reads.errors[:3]}")
     requests = len(result.reads.latencies)
+    if not requests:
+        raise RuntimeError(f"no answer from {url} in {seconds} s")
     return Rate(requests / result.seconds, (cpu_seconds(pid) - cpu) * 1e3 / requests)
 
 
@@ -86,15 +89,16 @@ def compare(
     seconds: float,
 ) -> dict[str, tuple[Rate, Rate]]:
     """Per small read, the medians of the bare app and of keten over alternating rounds of
-    `seconds` / ROUNDS each, so that both see the same (busy) machine."""
+    `seconds` / ROUNDS each (at least MIN_ROUND_SECONDS), so that both see the same (busy) machine."""
     answers = {}
+    round_seconds = max(seconds / ROUNDS, MIN_ROUND_SECONDS)
     for name, mix in small_requests(entity_id).items():
         rate(bare, None, mix, clients, 1.0)
         rate(keten, key, mix, clients, 1.0)
         bare_rates, keten_rates = [], []
         for _ in range(ROUNDS):
-            bare_rates.append(rate(bare, None, mix, clients, seconds / ROUNDS))
-            keten_rates.append(rate(keten, key, mix, clients, seconds / ROUNDS))
+            bare_rates.append(rate(bare, None, mix, clients, round_seconds))
+            keten_rates.append(rate(keten, key, mix, clients, round_seconds))
         answers[name] = (median(bare_rates), median(keten_rates))
     return answers
 

@@ -32,6 +32,7 @@ CASES = {
         ["--entities", "300", "--relations", "2000", "--repeat", "1"],
         ["neighbourhood depth 2:"],
     ),
+    "serving_overhead": (["--clients", "2", "--seconds", "1"], ["GET one entity", "bare req/s"]),
     "stix_speed": (["--entities", "300", "--relations", "900"], ["STIX"]),
 }
 
