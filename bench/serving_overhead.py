@@ -89,7 +89,7 @@ def compare(
     seconds: float,
 ) -> dict[str, tuple[Rate, Rate]]:
     """Per small read, the medians of the bare app and of keten over alternating rounds of
-    `seconds` / ROUNDS each (at least MIN_ROUND_SECONDS), so that both see the same (busy) machine."""
+    `seconds` / ROUNDS each (at least MIN_ROUND_SECONDS), so both see the same machine."""
     answers = {}
     round_seconds = max(seconds / ROUNDS, MIN_ROUND_SECONDS)
     for name, mix in small_requests(entity_id).items():

@@ -25,7 +25,6 @@ from starlette.responses import Response
 from keten.api.deps import api_key_header, bearer, get_principal
 from keten.api.keys import Principal
 from keten.api.sessions import Sessions
-from keten.graph.projection import Projection, ProjectionCache
 
 COOKIE = "keten_session"
 COOKIE_MAX_AGE = 8 * 3600
@@ -77,15 +76,6 @@ async def page_principal(
 
 
 PagePrincipal = Annotated[Principal, Depends(page_principal)]
-
-
-def page_projection(request: Request, principal: PagePrincipal) -> Projection:
-    """The analysis graph as the page's caller may see it (shared with the JSON API)."""
-    cache: ProjectionCache = request.app.state.projections
-    return cache.get(principal.clearance)
-
-
-PageProjection = Annotated[Projection, Depends(page_projection)]
 
 
 def set_login_cookie(response: Response, value: str, secure: bool) -> None:
