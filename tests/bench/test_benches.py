@@ -38,6 +38,7 @@ CASES = {
         ["reached", "ratio"],
     ),
     "stix_speed": (["--entities", "300", "--relations", "900"], ["STIX"]),
+    "export_speed": (["--sizes", "300:2000"], ["keten graphml", "bare XMLGenerator", "networkx"]),
 }
 
 
