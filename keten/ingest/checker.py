@@ -104,6 +104,8 @@ class BundleChecker:
 
     def _note_refused(self, problems: list[Problem]) -> None:
         """Remember ids of refused entities, so relations to them are not reported twice."""
+        if not problems:
+            return
         places = {(p.file, p.where) for p in problems}
         for item in self.entities:
             if (item.file, item.where) in places and isinstance(item.data, dict):
