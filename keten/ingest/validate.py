@@ -59,6 +59,11 @@ def entity_rows(batch: list[RawRecord]) -> Checked[EntityRow]:
         except ValidationError:
             pass
         else:
+            if simple(text):
+                rows = [
+                    EntityRow(r.pop("id"), r.pop("kind"), r.pop("name"), KEEP, r) for r in records
+                ]
+                return batch, rows, []
             rows = [to_entity_row(record) for record in records]
             if plain(text) or not any(namespace_problems(r) for r in unusual(rows)):
                 return batch, rows, []
@@ -76,6 +81,12 @@ def relation_rows(batch: list[RawRecord]) -> Checked[RelationRow]:
             pass
         else:
             if not any(relation_rule_errors(record) for record in records):
+                if simple(text) and b'"key"' not in text:
+                    rows = [
+                        RelationRow(r.pop("source"), r.pop("type"), r.pop("target"), "", KEEP, r)
+                        for r in records
+                    ]
+                    return batch, rows, []
                 rows = [to_relation_row(record) for record in records]
                 if plain(text) or not any(namespace_problems(r) for r in unusual(rows)):
                     return batch, rows, []
@@ -128,6 +139,13 @@ def namespace_problems(row: EntityRow | RelationRow) -> list[tuple[str, str, Any
             )
             found.append((field, why, ref))
     return found
+
+
+def simple(text: bytes) -> bool:
+    """True when a batch (as `clean` wrote it) is `plain` and no record gives times or an
+    empty list: each record's row is then its columns and the rest, as given (what
+    `to_entity_row` and `to_relation_row` would make, with fewer steps)."""
+    return plain(text) and b"[]" not in text and b'_at"' not in text
 
 
 def clean(data: Any) -> bytes | None:
