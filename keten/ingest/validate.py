@@ -9,7 +9,7 @@ What a record says is what the write does (see `keten.graph.merge`): a field giv
 (or an empty list) removes that field, a field left out keeps what is stored, and a record
 without a marking keeps the stored one, or takes the one its id's namespace implies.
 Values that no export could carry are refused: text with control characters other than tab
-and line breaks or with lone surrogates, integers beyond 64 bits, and NaN or infinite
+and line breaks or with lone surrogates, integers beyond signed 64 bits (Neo4j's integers), and NaN or infinite
 numbers (JSON has no word for them; kept, they would become nulls and remove their field).
 """
 
@@ -239,7 +239,7 @@ def text_problems(data: Any, file: str, where: str, path: str = "") -> list[Prob
         return [p for i, v in enumerate(data) for p in text_problems(v, file, where, f"{path}.{i}")]
     if isinstance(data, str) and CONTROL.search(data):
         return [Problem(file, where, path, CONTROL_WHY, data)]
-    if isinstance(data, int) and not -(2**63) <= data < 2**64:
+    if isinstance(data, int) and not -(2**63) <= data < 2**63:
         return [Problem(file, where, path, OVERSIZED_WHY)]
     if isinstance(data, float) and not math.isfinite(data):
         return [Problem(file, where, path, NON_FINITE_WHY, repr(data))]
@@ -247,7 +247,7 @@ def text_problems(data: Any, file: str, where: str, path: str = "") -> list[Prob
 
 
 CONTROL_WHY = "holds a control character or lone surrogate that no export format can carry"
-OVERSIZED_WHY = "holds an integer outside the 64-bit range the store keeps"
+OVERSIZED_WHY = "holds an integer outside the signed 64-bit range both stores keep"
 NON_FINITE_WHY = "holds NaN or an infinite number, which no JSON export can carry"
 
 

@@ -32,7 +32,13 @@ CASES = {
         ["--entities", "300", "--relations", "2000", "--repeat", "1"],
         ["neighbourhood depth 2:"],
     ),
+    "serving_overhead": (["--clients", "2", "--seconds", "1"], ["GET one entity", "bare req/s"]),
+    "small_cascade": (
+        ["--sizes", "300:1500,600:3000", "--repeat", "3", "--probe", "10"],
+        ["reached", "ratio"],
+    ),
     "stix_speed": (["--entities", "300", "--relations", "900"], ["STIX"]),
+    "export_speed": (["--sizes", "300:2000"], ["keten graphml", "bare XMLGenerator", "networkx"]),
 }
 
 
