@@ -118,7 +118,6 @@ class SyntheticNetwork:
         for relation in self.relation_records():
             yield {"relation": relation}
 
-
     def jsonl_blocks(self, size: int = 100_000) -> Iterator[tuple[int, bytes]]:
         """The bundle as JSONL, in blocks of up to `size` lines: (lines, bytes).
 
