@@ -152,9 +152,11 @@ def clean(data: Any) -> bytes | None:
     """`data` as JSON when it holds no oversized integer, no refused character and no NaN or
     infinity, else None (one orjson call over a whole batch costs a fraction of walking its
     values in Python; orjson writes NaN and infinity as null, so only a batch with a null is
-    walked)."""
+    walked). Integers beyond 53 bits make orjson refuse the batch (`OPT_STRICT_INTEGER`), so
+    that the record-by-record way judges them against the signed 64-bit range both stores
+    keep (orjson alone writes unsigned 64-bit integers too)."""
     try:
-        text = orjson.dumps(data)
+        text = orjson.dumps(data, option=orjson.OPT_STRICT_INTEGER)
     except TypeError:
         return None
     if ESCAPED_CONTROL.search(text) is not None:
