@@ -9,8 +9,9 @@ What a record says is what the write does (see `keten.graph.merge`): a field giv
 (or an empty list) removes that field, a field left out keeps what is stored, and a record
 without a marking keeps the stored one, or takes the one its id's namespace implies.
 Values that no export could carry are refused: text with control characters other than tab
-and line breaks or with lone surrogates, integers beyond signed 64 bits (Neo4j's integers), and NaN or infinite
-numbers (JSON has no word for them; kept, they would become nulls and remove their field).
+and line breaks or with lone surrogates, integers beyond signed 64 bits (Neo4j's integers),
+and NaN or infinite numbers (JSON has no word for them; kept, they would become nulls and
+remove their field).
 """
 
 from __future__ import annotations
