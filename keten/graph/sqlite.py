@@ -41,6 +41,7 @@ from keten.graph.sqlite_writer import (
     ENTITY_COLUMNS,
     RELATION_COLUMNS,
     RELATION_TARGET_INDEX,
+    RELATION_VISIBLE,
     SqliteWriter,
     entity_from_row,
     entity_params,
@@ -100,12 +101,6 @@ FROM (SELECT 0 AS level UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3
 """One revision counter per clearance level (a store made before them starts from the one)."""
 
 MARKING_LEVELS = {m.value: m.level for m in Tlp}
-RELATION_VISIBLE = """
-    r.marking <= :level
-    AND (SELECT marking FROM entities WHERE id = r.source) <= :level
-    AND (SELECT marking FROM entities WHERE id = r.target) <= :level
-"""
-"""A relation is visible when it and both its ends are at or below the clearance level."""
 GREEN_IDS = """
 SELECT id FROM entities WHERE id IN (SELECT value FROM json_each(?1)) AND marking = 1
 UNION

@@ -253,6 +253,11 @@ def test_integers_too_large_to_store_are_refused(sqlite_store: SqliteStore) -> N
         ("entities[2]", "unsigned"),
     ]
     assert sqlite_store.revision() == 0
+    alone = {"entities": [{"id": "t:4", "kind": "Threat", "name": "W", "unsigned": 2**63 + 5}]}
+    with pytest.raises(BundleRejected) as refused:
+        load_bundle(sqlite_store, alone)  # a batch with no larger integer to give it away
+    assert [(p.where, p.field) for p in refused.value.problems] == [("entities[0]", "unsigned")]
+    assert sqlite_store.revision() == 0
 
 
 # -- knowledge is never lost silently ----------------------------------------------------
