@@ -409,14 +409,13 @@ class StixImport:
         return max(levels, key=lambda m: Tlp(m).level) if levels else None
 
     def _statements(self, obj: dict[str, Any]) -> list[dict[str, Any]]:
-        """The non-TLP markings of an object (statements, PAP, ...), as their definitions
-        (or bare ids, for definitions the bundle lacks), to go back out as they came."""
-        refs = obj.get("object_marking_refs") or []
-        return [
-            self.statements.get(ref) or {"id": ref}
-            for ref in refs
-            if isinstance(ref, str) and ref not in self.markings
-        ]
+        """The markings of an object as it gave them, in order, so they go back out as they
+        came: non-TLP ones (statements, PAP, ...) as their definitions when the bundle has
+        them, the others as bare ids. Empty when the object has only TLP 2.0 markings."""
+        refs = [r for r in obj.get("object_marking_refs") or [] if isinstance(r, str)]
+        if all(ref in TLP2_MARKING_IDS.values() for ref in refs):
+            return []
+        return [self.statements.get(ref) or {"id": ref} for ref in refs]
 
     def _assign(self, obj: dict[str, Any], stix_id: str, where: str) -> Iterator[Problem]:
         """Record the keten id and kind of one object (or count it as not kept)."""
@@ -623,6 +622,9 @@ class StixImport:
             missing = source if ends[0] is None else target
             self._drop("relationship", self._why_end(rel_type, missing))
             return
+        if ends[0][0] == ends[1][0]:
+            self._drop("relationship", f"{rel_type}: joins an object to itself")
+            return
         if extension.get("keten_type"):
             source_id, target_id = ends[0][0], ends[1][0]
             if rel_type == "attributed-to" and extension["keten_type"] != "ATTRIBUTED_TO":
@@ -636,7 +638,8 @@ class StixImport:
                 why = f"{rel_type} from {stix_type(source)} to {stix_type(target)}: no keten relation"
                 self._drop("relationship", why)
                 return
-            record = {**self._common(obj, sources), **mapped}
+            # each STIX relationship is a relation of its own, even between the same two ends
+            record = {**self._common(obj, sources), **mapped, "key": f"stix-{stix_uuid(stix_id)}"}
             for key in ("name", "description"):
                 if obj.get(key):
                     record[key] = obj[key]
