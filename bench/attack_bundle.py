@@ -104,8 +104,13 @@ class Maker:
 
     def time(self) -> str:
         """A STIX timestamp between 2017 and 2025, to the millisecond."""
-        year, month, day = self.rng.randint(2017, 2025), self.rng.randint(1, 12), 1 + self.rng.randrange(28)
-        clock = f"{self.rng.randrange(24):02d}:{self.rng.randrange(60):02d}:{self.rng.randrange(60):02d}"
+        year, month, day = (
+            self.rng.randint(2017, 2025),
+            self.rng.randint(1, 12),
+            1 + self.rng.randrange(28),
+        )
+        hour, minute, second = (self.rng.randrange(n) for n in (24, 60, 60))
+        clock = f"{hour:02d}:{minute:02d}:{second:02d}"
         return f"{year}-{month:02d}-{day:02d}T{clock}.{self.rng.randrange(1000):03d}Z"
 
     def attack_id(self, kind: str) -> str:
@@ -161,7 +166,10 @@ def domain_object(maker: Maker, kind: str, parent: str | None = None) -> dict[st
     path = {"attack-pattern": "techniques", "intrusion-set": "groups", "campaign": "campaigns"}
     if kind in path:
         reference["url"] = f"https://attack.mitre.org/{path[kind]}/{attack_id.replace('.', '/')}"
-    obj["external_references"] = [reference, *(maker.citation() for _ in range(maker.rng.randrange(4)))]
+    obj["external_references"] = [
+        reference,
+        *(maker.citation() for _ in range(maker.rng.randrange(4))),
+    ]
     if kind == "attack-pattern":
         obj["kill_chain_phases"] = [
             {"kill_chain_name": "mitre-attack", "phase_name": maker.rng.choice(TACTICS)}
@@ -206,7 +214,9 @@ def fixed_objects(maker: Maker) -> list[dict[str, Any]]:
     for number, name in enumerate(TACTICS, 1):
         tactic = common(maker, "x-mitre-tactic")
         tactic.update(name=name.replace("-", " ").title(), x_mitre_shortname=name)
-        tactic["external_references"] = [{"source_name": "mitre-attack", "external_id": f"TA{number:04d}"}]
+        tactic["external_references"] = [
+            {"source_name": "mitre-attack", "external_id": f"TA{number:04d}"}
+        ]
         tactics.append(tactic)
     matrix = common(maker, "x-mitre-matrix")
     matrix.update(name="Enterprise ATT&CK", tactic_refs=[t["id"] for t in tactics])
@@ -239,6 +249,7 @@ def relations(
     their ``revoked-by`` relationships among them."""
     total = sum(RELATIONSHIP_MIX.values())
     found: list[dict[str, Any]] = []
+
     def pick(kind: str) -> dict[str, Any]:
         """An object of `kind` that is not revoked (as in ATT&CK, only `revoked-by` leads
         from a revoked object)."""

@@ -93,8 +93,16 @@ class IngestReport(BaseModel):
     not_kept: list[dict[str, Any]] = Field(
         default_factory=list,
         description="What a STIX import left out, by STIX type and reason, with counts.",
-        examples=[[{"file": "body", "stix_type": "x-mitre-tactic", "reason": "keten has no "
-                    "kind for it", "count": 14}]],
+        examples=[
+            [
+                {
+                    "file": "body",
+                    "stix_type": "x-mitre-tactic",
+                    "reason": "keten has no kind for it",
+                    "count": 14,
+                }
+            ]
+        ],
     )
 
 

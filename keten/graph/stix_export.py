@@ -431,9 +431,9 @@ def native_properties(kind: str, entity: EntityRow) -> dict[str, Any]:
     """The STIX properties a type requires or suggests, derived from the entity's keten fields
     (a property the entity holds under its STIX name is written as it is instead)."""
     props = entity.props
-    if kind == "threat-actor" and "threat_actor_types" not in props:
-        if props.get("actor_type") in THREAT_ACTOR_TYPES:
-            return {"threat_actor_types": [THREAT_ACTOR_TYPES[props["actor_type"]]]}
+    actor_type = THREAT_ACTOR_TYPES.get(str(props.get("actor_type")))
+    if kind == "threat-actor" and "threat_actor_types" not in props and actor_type:
+        return {"threat_actor_types": [actor_type]}
     if kind == "campaign" and entity.kind == "Threat" and props.get("theme"):
         return {"objective": props["theme"]}
     if kind == "identity" and "identity_class" not in props:

@@ -635,7 +635,9 @@ class StixImport:
         else:
             mapped = keten_relation(rel_type, ends[0], ends[1])
             if mapped is None:
-                why = f"{rel_type} from {stix_type(source)} to {stix_type(target)}: no keten relation"
+                why = (
+                    f"{rel_type} from {stix_type(source)} to {stix_type(target)}: no keten relation"
+                )
                 self._drop("relationship", why)
                 return
             # each STIX relationship is a relation of its own, even between the same two ends
@@ -689,9 +691,9 @@ def keten_relation(
             return {**backward, "type": "CONTROLS"}
         return None
     if relationship_type == "targets":
-        rel_type = "EXPLOITS" if target_kind == "Vulnerability" else "TARGETS"
-        return {**forward, "type": rel_type} if allowed_endpoints(rel_type, source_kind, target_kind) else None
-    rel_type = RELATIONSHIPS.get(relationship_type)
+        rel_type: str | None = "EXPLOITS" if target_kind == "Vulnerability" else "TARGETS"
+    else:
+        rel_type = RELATIONSHIPS.get(relationship_type)
     if rel_type and allowed_endpoints(rel_type, source_kind, target_kind):
         return {**forward, "type": rel_type}
     return None

@@ -803,7 +803,11 @@ class TestWrites:
         uses = sdo("relationship", "uses", relationship_type="uses")
         uses.update(source_ref=group["id"], target_ref=tool["id"])
         del uses["name"]
-        bundle = {"type": "bundle", "id": f"bundle--{uuid.uuid5(uuid.NAMESPACE_URL, t)}", "objects": [tool, group, tactic, uses]}
+        bundle = {
+            "type": "bundle",
+            "id": f"bundle--{uuid.uuid5(uuid.NAMESPACE_URL, t)}",
+            "objects": [tool, group, tactic, uses],
+        }
         for dry in ("true", "false", "false"):
             fleet.write(post("/ingest/stix", bundle, params={"dry_run": dry}, name=dry), clearance)
         later = sdo("relationship", "later", relationship_type="targets")

@@ -32,7 +32,10 @@ CASES = {
         ["--entities", "300", "--relations", "2000", "--repeat", "1"],
         ["neighbourhood depth 2:"],
     ),
-    "stix_speed": (["--entities", "300", "--relations", "900"], ["STIX"]),
+    "stix_speed": (
+        ["--entities", "300", "--relations", "900", "--attack", "800"],
+        ["STIX", "ATT&CK-shaped 800 objects"],
+    ),
 }
 
 

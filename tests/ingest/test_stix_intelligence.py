@@ -75,9 +75,7 @@ def test_an_attack_sized_bundle_is_represented_at_least_95_percent(store: Sqlite
     assert counts.relations_created == represented_relations
     # every object and relationship either became a record or is named in the report
     stix_ids = {
-        row.props["stix_id"]
-        for row in store.iter_entities()
-        if row.props.get("stix_id")
+        row.props["stix_id"] for row in store.iter_entities() if row.props.get("stix_id")
     } | {row.props["stix_id"] for row in store.iter_relations() if row.props.get("stix_id")}
     kept_types = {o["id"] for o in bundle["objects"]} & stix_ids
     assert len(kept_types) == len(bundle["objects"]) - sum(r["count"] for r in report.not_kept) - 1
@@ -220,7 +218,9 @@ def test_a_round_trip_gives_back_what_keten_holds(store: SqliteStore) -> None:
     assert technique["created"] == "2020-03-02T18:45:07.892123Z"
 
 
-def test_keten_reads_back_its_export_of_a_feed_unchanged(store: SqliteStore, tmp_path: Path) -> None:
+def test_keten_reads_back_its_export_of_a_feed_unchanged(
+    store: SqliteStore, tmp_path: Path
+) -> None:
     load_stix(store, as_doc(*foreign_feed()))
     copy = SqliteStore(tmp_path / "copy.sqlite")
     stix_import = StixImport("export.json")
@@ -247,11 +247,7 @@ def test_a_source_from_an_amber_object_stays_amber(store: SqliteStore) -> None:
     green = exported(store, Tlp.GREEN)
     names = {o.get("name") for o in green["objects"]}
     assert "Phishing" not in names
-    cited = [
-        ref
-        for o in green["objects"]
-        for ref in o.get("external_references", [])
-    ]
+    cited = [ref for o in green["objects"] for ref in o.get("external_references", [])]
     assert {r.get("external_id") for r in cited} == {"G0001"}
     listing = store.list_entities(EntityFilter(kind="Source", clearance=Tlp.GREEN), None, 100)
     assert {r.name for r in listing.items} == {"mitre-attack G0001"}
