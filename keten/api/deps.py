@@ -8,11 +8,12 @@ limited per client address and per key id (see keten.api.ratelimit).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from keten.api.keys import KeyStore, Principal, Role, split_key
@@ -27,13 +28,13 @@ bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer KEY`")
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key.")
 
 
-def get_store(request: Request) -> GraphStore:
-    """The graph store the app was made with."""
+async def get_store(request: Request) -> GraphStore:
+    """The graph store the app was made with (async: a lookup costs no trip to a thread)."""
     store: GraphStore = request.app.state.store
     return store
 
 
-def get_key_store(request: Request) -> KeyStore:
+async def get_key_store(request: Request) -> KeyStore:
     """The key store of the app."""
     keys: KeyStore = request.app.state.keys
     return keys
@@ -70,25 +71,39 @@ def authenticate(request: Request, keys: KeyStore, secret: str) -> Principal:
     return principal
 
 
-def get_principal(
+async def get_principal(
     request: Request,
-    keys: KeyStoreDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
     header_key: Annotated[str | None, Security(api_key_header)],
 ) -> Principal:
     """The caller of a valid key; 401 problem when the key is missing, unknown or revoked,
     429 when this client or key id failed too often lately.
+
+    A key that passed before costs one indexed read (is it revoked?), done on the event
+    loop; a new or wrong one costs a scrypt, done on a worker thread so the loop serves on.
     """
     secret = credentials.credentials if credentials else header_key
     if not secret:
         raise ApiProblem(401, "missing-key", "send a key in `Authorization: Bearer` or X-API-Key")
-    return authenticate(request, keys, secret)
+    keys: KeyStore = request.app.state.keys
+    if keys.verified_before(secret):
+        return authenticate(request, keys, secret)
+    return await run_in_threadpool(authenticate, request, keys, secret)
 
 
-def require_role(role: Role) -> Callable[[Principal], Principal]:
-    """A dependency that lets through keys whose role includes `role`, else a 403 problem."""
+def require_role(role: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that lets through keys whose role includes `role`, else a 403 problem.
 
-    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    It checks the key itself (one dependency, not a chain of them), since every keyed
+    request pays for each level FastAPI resolves.
+    """
+
+    async def check(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+        header_key: Annotated[str | None, Security(api_key_header)],
+    ) -> Principal:
+        principal = await get_principal(request, credentials, header_key)
         if not principal.role.includes(role):
             detail = f"this needs the {role.value} role; the key is a {principal.role.value}"
             raise ApiProblem(403, "forbidden-role", detail)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import io
 import math
+import textwrap
 from collections import defaultdict
 from datetime import UTC, datetime
 from string import Template
@@ -72,6 +73,22 @@ def spread(count: int) -> list[tuple[float, float]]:
     ]
 
 
+LEGEND_WIDTH = 52
+"""Characters per line of the diagram's legend; longer names wrap, never cut."""
+
+
+def legend_lines(number: int, threat: ThreatRisk) -> list[str]:
+    """The legend entry of a threat: its number and full name (wrapped) and score.
+
+    >>> legend_lines(3, ThreatRisk(id="t", name="Large-scale disinformation campaign by a "
+    ...     "state actor aimed at elections", likelihood="C", impact={}, impact_basis={},
+    ...     score=9, actors=[], derivation={}, cascade_total=0, chain_effects=[]))
+    [' 3  Large-scale disinformation campaign by a state', '    actor aimed at elections (9)']
+    """
+    lines = textwrap.wrap(f"{threat.name} ({threat.score})", LEGEND_WIDTH - 4) or [""]
+    return [f"{number:>2}  {lines[0]}", *(f"    {line}" for line in lines[1:])]
+
+
 def draw_diagram(result: RiskResult) -> Figure:
     """The risk diagram of `result` on a new Agg figure."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # loads on the first diagram
@@ -89,14 +106,16 @@ def draw_diagram(result: RiskResult) -> Figure:
     for threat, x, y in plotted(result):
         cells[(x, y)].append(threat)
     legend: list[str] = []
+    number = 0
     for (x, y), threats in sorted(cells.items(), key=lambda c: (-c[0][1], -c[0][0])):
         for threat, (dx, dy) in zip(threats, spread(len(threats)), strict=True):
-            number = len(legend) + 1
+            number += 1
             colour = "#a61c00" if threat.malicious else "#1c4587"
             axes.plot(x + dx, y + dy, "o", color=colour, markersize=11)
             axes.annotate(str(number), (x + dx, y + dy), **LABEL_STYLE)
-            legend.append(f"{number:>2}  {threat.name[:48]} ({threat.score})")
-    figure.text(0.65, 0.92, "\n".join(legend), fontsize=7, va="top", family="monospace")
+            legend += legend_lines(number, threat)
+    size = min(7.0, 7.0 * 58 / max(58, len(legend)))
+    figure.text(0.65, 0.92, "\n".join(legend), fontsize=size, va="top", family="monospace")
     ticks = list(range(1, 6))
     axes.set_xticks(ticks, [f"{c}" for c in CLASSES])
     axes.set_yticks(ticks, [f"{c}" for c in CLASSES])
@@ -225,15 +244,26 @@ def ranked_row(r: RankedThreat) -> list[str]:
     ]
 
 
-def interest_tables(result: RiskResult, top: int = 8) -> str:
-    """Per interest, the threats ranked worst first."""
+def interest_tables(result: RiskResult, fold_from: int = 8) -> str:
+    """Per interest, every threat ranked worst first; a table longer than `fold_from` rows
+    is folded into a `<details>` that opens on the whole table (the first rows stay shown).
+    """
     parts = []
+    headers = ["Threat", "Impact", "Basis", "Likelihood", "Score"]
     for interest in result.interests:
-        rows = [ranked_row(r) for r in interest.threats[:top]]
-        more = len(interest.threats) - top
-        note = f"<p class='small'>and {more} more</p>" if more > 0 else ""
-        table = _table(["Threat", "Impact", "Basis", "Likelihood", "Score"], rows) if rows else ""
-        parts.append(f"<h3>{e(interest.name)}</h3>{table or '<p>No threat reaches it.</p>'}{note}")
+        rows = [ranked_row(r) for r in interest.threats]
+        if not rows:
+            body = "<p>No threat reaches it.</p>"
+        elif len(rows) <= fold_from:
+            body = _table(headers, rows)
+        else:
+            body = (
+                _table(headers, rows[:fold_from])
+                + f"<details><summary>All {len(rows)} threats</summary>"
+                + _table(headers, rows)
+                + "</details>"
+            )
+        parts.append(f"<h3>{e(interest.name)}</h3>{body}")
     return "\n".join(parts)
 
 

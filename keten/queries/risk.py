@@ -96,8 +96,9 @@ class Derivation(BaseModel):
     """How a derived impact class came about."""
 
     impact: str
-    points: float
-    processes: list[ProcessHit]
+    points: float = Field(description="Sum of the points of every process hit (all of them).")
+    processes: list[ProcessHit] = Field(description="The processes hit, earliest first.")
+    processes_total: int = Field(default=0, description="Processes hit, listed or not.")
 
 
 class ActorRef(BaseModel):
@@ -142,15 +143,20 @@ class InterestSummary(BaseModel):
     id: str
     name: str
     threats: list[RankedThreat]
+    threats_total: int = Field(default=0, description="Threats that reach it, listed or not.")
 
 
 class RiskResult(BaseModel):
-    """Answer of `GET /analysis/risk`."""
+    """Answer of `GET /analysis/risk`: the whole analysis, or one window of it (`window`)."""
 
     threats: list[ThreatRisk]
     interests: list[InterestSummary]
     method: dict[str, Any]
     revision: int
+    threats_total: int = Field(default=0, description="Threats in the analysis, listed or not.")
+    next_cursor: str | None = Field(
+        default=None, description="Pass back as `cursor` for the next page."
+    )
 
 
 def class_index(value: str | None) -> int:
@@ -277,7 +283,10 @@ class Deriver:
         for interest, processes in hits.items():
             points = round(sum(h.points for h in processes), 6)
             derivation[p.ids[interest]] = Derivation(
-                impact=impact_class(points), points=points, processes=processes
+                impact=impact_class(points),
+                points=points,
+                processes=processes,
+                processes_total=len(processes),
             )
         return count, derivation, effects
 
@@ -341,7 +350,9 @@ def summarise_interests(
             if interest_id in t.impact
         ]
         ranked.sort(key=lambda r: (-class_index(r.impact), -(r.score or 0), r.id))
-        summaries.append(InterestSummary(id=interest_id, name=name, threats=ranked))
+        summaries.append(
+            InterestSummary(id=interest_id, name=name, threats=ranked, threats_total=len(ranked))
+        )
     return summaries
 
 
@@ -387,7 +398,39 @@ def integrated_analysis(
             "caveat": CAVEAT,
         },
         revision=projection.revision,
+        threats_total=len(threats),
     )
+
+
+def window(result: RiskResult, offset: int, limit: int, processes: int) -> RiskResult:
+    """One page of `result`: threats `offset` to `offset + limit` of the ranking, the same
+    window of each interest's ranking, and the first `processes` processes hit per
+    derivation. Totals and points still count everything, so a page never
+    understates a threat; `next_cursor` is left for the caller to set.
+
+    >>> whole = RiskResult(threats=[], interests=[], method={}, revision=3)
+    >>> window(whole, 0, 10, 5).threats_total
+    0
+    """
+    end = offset + limit
+    threats = [
+        threat.model_copy(
+            update={
+                "derivation": {
+                    interest: derived.model_copy(
+                        update={"processes": derived.processes[:processes]}
+                    )
+                    for interest, derived in threat.derivation.items()
+                }
+            }
+        )
+        for threat in result.threats[offset:end]
+    ]
+    interests = [
+        summary.model_copy(update={"threats": summary.threats[offset:end]})
+        for summary in result.interests
+    ]
+    return result.model_copy(update={"threats": threats, "interests": interests})
 
 
 class RiskCache:

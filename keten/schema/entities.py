@@ -48,6 +48,12 @@ class EntityBase(Provenance, total=False):
 
     id: Required[EntityId]
     name: Required[Name]
+    name_nl: Annotated[
+        Name | None,
+        Field(
+            description="The Dutch name, where the official name is Dutch (pages in Dutch show it)."
+        ),
+    ]
     aliases: list[Name] | None
     description: Annotated[str | None, Field(max_length=20000)]
 

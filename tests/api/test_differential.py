@@ -327,6 +327,61 @@ READS: list[Call] = [
             ("resource:dx-chips", {"max_nodes": 3}),
             ("resource:dx-diesel@amber", None),
             ("vp:dx-power", None),
+            ("resource:dx-gallium", {"download": "csv"}),
+            ("resource:dx-chips", {"download": "json", "table": "suppliers"}),
+        ]
+    ],
+    # page tables as files: the same rows at the same clearance
+    *[
+        call("GET", "/pages/cascade", params)
+        for params in [
+            [("sources", "vp:dx-power"), ("horizon_hours", 100), ("download", "csv")],
+            [("sources", "threat:dx-flood"), ("download", "json"), ("table", "affected")],
+        ]
+    ],
+    call(
+        "GET",
+        "/pages/neighbourhood/{entity_id}",
+        {"depth": 2, "download": "csv"},
+        path={"entity_id": "vp:dx-power"},
+        name="neighbourhood-table",
+    ),
+    # analysis pages, their tables and the risk diagram by page login
+    *[call("GET", "/pages/risk", params) for params in (None, {"prefer": "derived"})],
+    *[
+        call("GET", "/pages/risk", {"download": fmt, "table": table})
+        for fmt, table in (("csv", "threats"), ("json", "per-interest"))
+    ],
+    call("GET", "/pages/risk/diagram.png", only=(Tlp.GREEN,)),
+    call("GET", "/pages/risk/diagram.svg", {"horizon_hours": 24}, only=(Tlp.CLEAR, Tlp.AMBER)),
+    call("GET", "/pages/report"),
+    *[
+        call("GET", "/pages/embargo", params)
+        for params in [
+            {"country": "CN"},
+            {"country": "CN", "threshold": 0.1, "download": "csv", "table": "shortfalls"},
+            {"country": "country:dx-ruritania@amber"},
+            {"country": "Ruritania", "download": "json"},
+        ]
+    ],
+    *[
+        call("GET", "/pages/scenarios", params)
+        for params in [
+            [("scenario", "threat:dx-flood"), ("scenario", "vp:dx-power,threat:dx-cyber")],
+            [("scenario", "threat:dx-flood"), ("scenario", "vp:dx-power"), ("download", "csv")],
+            [("scenario", "threat:dx-sabotage@amber")],
+        ]
+    ],
+    *[
+        call("GET", "/pages/criticality", params)
+        for params in (None, {"kind": "VitalProcess", "download": "json"})
+    ],
+    *[
+        call("GET", "/pages/paths", params)
+        for params in [
+            {"source": "actor:dx-state", "target": "interest:dx-open"},
+            {"source": "threat:dx-flood", "target": "interest:dx-green", "download": "csv"},
+            {"source": "vp:dx-shadow@amber", "target": "interest:dx-open"},
         ]
     ],
 ]
@@ -385,6 +440,8 @@ def test_pages_by_login(fleet: Fleet, clearance: Tlp) -> None:
             asked = [
                 browser.get("/pages/search", params={"q": "dx"}),
                 browser.get("/pages/neighbourhood/vp:dx-water"),
+                browser.get("/pages/risk/diagram.svg"),
+                browser.get("/pages/cascade?sources=vp:dx-power&download=csv"),
                 browser.post("/logout"),
             ]
             after = browser.get("/pages")

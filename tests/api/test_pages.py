@@ -160,7 +160,13 @@ VIEWS = {
     "neighbourhood": "/pages/neighbourhood/vp:electricity-national?depth=1",
     "cascade": "/pages/cascade?sources=threat:power-outage&horizon_hours=72",
     "supply": "/pages/supply/resource:gallium",
+    "risk": "/pages/risk",
+    "embargo": "/pages/embargo?country=CN",
+    "scenarios": "/pages/scenarios?scenario=threat:power-outage&scenario=threat:severe-storm",
+    "criticality": "/pages/criticality",
+    "paths": "/pages/paths?source=actor:ransomware-groups&target=interest:economic-security",
 }
+GRAPHS = ("neighbourhood", "cascade", "supply")
 
 
 # --- login -------------------------------------------------------------------------------
@@ -273,7 +279,7 @@ def test_hostile_names_are_escaped_everywhere(red: httpx.Client) -> None:
         html = red.get(url).text
         assert "<img" not in html
     html = red.get("/pages/neighbourhood/org:hostile").text
-    names = {node["id"]: node["label"] for node in graph_data(html)["nodes"]}
+    names = {node["id"]: node["name"] for node in graph_data(html)["nodes"]}
     assert names["org:hostile"] == HOSTILE  # drawn as text on the canvas, not parsed
 
 
@@ -364,7 +370,7 @@ def test_supply_shows_the_shares_that_the_store_holds(red: httpx.Client, site: S
     edges = {(e["from"], e["to"]): e for e in graph_data(html)["edges"]}
     for share in shares:
         edge = edges[(share.source, share.target)]
-        assert edge["label"].startswith(f"{share.props['share']:.0%}")
+        assert edge["text"].startswith(f"{share.props['share']:.0%}")
         assert edge["width"] == pytest.approx(1 + 7 * share.props["share"])
     products = site.store.list_relations(
         RelationFilter(type="INPUT_TO", source="resource:gallium"), limit=100
@@ -445,8 +451,15 @@ def test_each_view_draws_in_chromium_without_errors(
     site = reference_site
     url = site.url + VIEWS[view]
     browser_page.goto(url)
-    if view in ("index", "search"):
+    if view not in GRAPHS:
         assert browser_page.evaluate("document.querySelector('form[role=search]') !== null")
+        assert browser_page.evaluate(
+            "document.querySelector('#working') === null || "
+            "getComputedStyle(document.querySelector('#working')).display === 'none'"
+        )
+        if view == "risk":  # the diagram loads by the login session
+            browser_page.wait_until("document.querySelector('figure img').complete")
+            assert browser_page.evaluate("document.querySelector('figure img').naturalWidth") > 500
     else:
         browser_page.wait_until("document.getElementById('graph').dataset.drawn === 'true'")
         served = httpx.get(url, headers={"X-API-Key": site.key()}).text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -143,4 +144,80 @@ def test_the_analysis_is_kept_until_the_readers_graph_changes(tmp_path: Path) ->
         assert app.state.risks.computed == 4
         assert "threat:new@amber" in {t["id"] for t in after["threats"]}
         assert "threat:new@amber" not in {t["id"] for t in first["threats"]}
+    store.close()
+
+
+def walk(client: httpx.Client, params: dict[str, str | int]) -> list[dict[str, Any]]:
+    """Every page of the analysis with `params`, following `next_cursor`."""
+    pages = [client.get("/analysis/risk", params=params).json()]
+    while pages[-1]["next_cursor"]:
+        cursor = pages[-1]["next_cursor"]
+        answer = client.get("/analysis/risk", params={**params, "cursor": cursor})
+        assert answer.status_code == 200, answer.text
+        pages.append(answer.json())
+    return pages
+
+
+@pytest.mark.parametrize("level", [Tlp.RED, Tlp.GREEN])
+def test_risk_pages_add_up_to_the_whole_analysis(
+    served: tuple[SqliteStore, Clients], level: Tlp
+) -> None:
+    """Pages of one threat and one process each give back the whole ranking, each interest's
+    ranking and every derivation's totals; a green reader's totals count only what it sees."""
+    store, clients = served
+    whole = integrated_analysis(store, build_projection(store, level), RiskOptions())
+    pages = walk(clients[level.value], {"limit": 1, "processes": 1})
+    assert len(pages) == len(whole.threats) > 1
+    assert [t["id"] for p in pages for t in p["threats"]] == [t.id for t in whole.threats]
+    assert {p["threats_total"] for p in pages} == {len(whole.threats)}
+    for i, summary in enumerate(whole.interests):
+        listed = [t["id"] for p in pages for t in p["interests"][i]["threats"]]
+        assert listed == [t.id for t in summary.threats]
+        assert pages[0]["interests"][i]["threats_total"] == len(summary.threats)
+    for page, threat in zip(pages, whole.threats, strict=True):
+        for interest, derived in threat.derivation.items():
+            shown = page["threats"][0]["derivation"][interest]
+            assert shown["points"] == derived.points
+            assert shown["processes_total"] == len(derived.processes)
+            assert [h["id"] for h in shown["processes"]] == [h.id for h in derived.processes[:1]]
+
+
+def test_risk_cursors_refuse_other_options_and_forgeries(
+    served: tuple[SqliteStore, Clients],
+) -> None:
+    _, clients = served
+    first = clients["red"].get("/analysis/risk", params={"limit": 1}).json()
+    cursor = first["next_cursor"]
+    other = clients["red"].get("/analysis/risk", params={"limit": 1, "top": 2, "cursor": cursor})
+    assert other.status_code == 422 and "other options" in other.json()["detail"]
+    for forged in ("nonsense", "W10", cursor[:-3]):
+        answer = clients["red"].get("/analysis/risk", params={"cursor": forged})
+        assert answer.status_code == 422, (forged, answer.text)
+        assert answer.json()["type"].endswith("invalid-cursor")
+
+
+def test_a_cursor_goes_stale_only_when_its_readers_analysis_changes(tmp_path: Path) -> None:
+    """A write the reader cannot see keeps its cursor valid; one it can see answers 409."""
+    store = SqliteStore(tmp_path / "keten.sqlite")
+    load_bundle(store, SMALL)
+    app = create_app(store, Settings(home=tmp_path))
+    keys: KeyStore = app.state.keys
+    with background_server(app) as url:
+        red, green = (
+            httpx.Client(
+                base_url=url,
+                headers={"X-API-Key": keys.create(Role.READER, level, label="t").secret},
+                timeout=60,
+            )
+            for level in (Tlp.RED, Tlp.GREEN)
+        )
+        red_cursor = red.get("/analysis/risk", params={"limit": 1}).json()["next_cursor"]
+        green_cursor = green.get("/analysis/risk", params={"limit": 1}).json()["next_cursor"]
+        amber = {"id": "threat:new@amber", "kind": "Threat", "name": "New", "marking": "amber"}
+        load_bundle(store, {"entities": [{**amber, "likelihood": "B"}]})
+        kept = green.get("/analysis/risk", params={"limit": 1, "cursor": green_cursor})
+        assert kept.status_code == 200, kept.text
+        stale = red.get("/analysis/risk", params={"limit": 1, "cursor": red_cursor})
+        assert stale.status_code == 409 and stale.json()["type"].endswith("stale-cursor")
+        assert "ask again without a cursor" in stale.json()["detail"]
     store.close()

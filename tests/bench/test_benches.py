@@ -32,6 +32,11 @@ CASES = {
         ["--entities", "300", "--relations", "2000", "--repeat", "1"],
         ["neighbourhood depth 2:"],
     ),
+    "serving_overhead": (["--clients", "2", "--seconds", "1"], ["GET one entity", "bare req/s"]),
+    "small_cascade": (
+        ["--sizes", "300:1500,600:3000", "--repeat", "3", "--probe", "10"],
+        ["reached", "ratio"],
+    ),
     "stix_speed": (
         ["--entities", "300", "--relations", "900", "--attack", "800"],
         ["STIX", "ATT&CK-shaped 800 objects"],

@@ -9,7 +9,7 @@ import pytest
 
 from keten.graph.sqlite import SqliteStore
 from keten.ingest import load_bundle
-from keten.queries.report import build_report, diagram_bytes, plotted
+from keten.queries.report import build_report, diagram_bytes, draw_diagram, plotted
 from keten.queries.risk import CAVEAT, integrated_analysis
 from keten.schema.markings import Tlp
 from tests.queries.test_risk import project, reference_store, small
@@ -90,3 +90,24 @@ def test_diagram_formats(small: SqliteStore) -> None:
     assert "<svg" in svg and svg.count("<path") > 25  # 25 cells, markers and axes
     with pytest.raises(ValueError, match="png or svg"):
         diagram_bytes(result, "gif")
+
+
+def test_the_report_shows_every_ranked_threat_and_whole_names(
+    reference_store: SqliteStore,
+) -> None:
+    projection = project(reference_store)
+    result = integrated_analysis(reference_store, projection)
+    longest = max(len(i.threats) for i in result.interests)
+    assert longest > 8  # the reference data has interests that fold
+    page = build_report(reference_store, projection)
+    assert "more</p>" not in page
+    for interest in result.interests:
+        section = page.split(f"<h3>{html.escape(interest.name)}</h3>", 1)[1].split("<h3>", 1)[0]
+        for threat in interest.threats:
+            assert f"<td>{html.escape(threat.name)}</td>" in section
+        if len(interest.threats) > 8:
+            assert f"<details><summary>All {len(interest.threats)} threats</summary>" in section
+    figure = draw_diagram(result)
+    legend = " ".join(line[4:].strip() for line in figure.texts[0].get_text().splitlines())
+    for threat, *_ in plotted(result):
+        assert f"{threat.name} ({threat.score})" in legend  # wrapped at spaces, never cut

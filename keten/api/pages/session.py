@@ -22,17 +22,16 @@ from fastapi.security import HTTPAuthorizationCredentials
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from keten.api.deps import KeyStoreDep, api_key_header, bearer, get_principal
+from keten.api.deps import api_key_header, bearer, get_principal
 from keten.api.keys import Principal
 from keten.api.sessions import Sessions
-from keten.graph.projection import Projection, ProjectionCache
 
 COOKIE = "keten_session"
 COOKIE_MAX_AGE = 8 * 3600
 """A login lasts a working day (the session's lifetime and the cookie's max age)."""
 
 
-def get_sessions(request: Request) -> Sessions:
+async def get_sessions(request: Request) -> Sessions:
     """The app's login sessions."""
     sessions: Sessions = request.app.state.sessions
     return sessions
@@ -58,9 +57,8 @@ def to_login(request: Request) -> HTTPException:
     return HTTPException(303, "log in first", headers={"Location": f"/login?next={quote(here)}"})
 
 
-def page_principal(
+async def page_principal(
     request: Request,
-    keys: KeyStoreDep,
     sessions: SessionsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
     header_key: Annotated[str | None, Security(api_key_header)],
@@ -69,7 +67,7 @@ def page_principal(
     the login form.
     """
     if credentials or header_key:
-        return get_principal(request, keys, credentials, header_key)
+        return await get_principal(request, credentials, header_key)
     cookie = request.cookies.get(COOKIE)
     principal = sessions.principal(cookie) if cookie else None
     if principal is None:
@@ -78,15 +76,6 @@ def page_principal(
 
 
 PagePrincipal = Annotated[Principal, Depends(page_principal)]
-
-
-def page_projection(request: Request, principal: PagePrincipal) -> Projection:
-    """The analysis graph as the page's caller may see it (shared with the JSON API)."""
-    cache: ProjectionCache = request.app.state.projections
-    return cache.get(principal.clearance)
-
-
-PageProjection = Annotated[Projection, Depends(page_projection)]
 
 
 def set_login_cookie(response: Response, value: str, secure: bool) -> None:

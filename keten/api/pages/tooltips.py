@@ -49,9 +49,10 @@ def provenance_lines(marking: str, props: dict[str, Any]) -> list[str]:
     return lines
 
 
-def entity_title(row: EntityRow, extra: Iterable[str] = ()) -> str:
-    """Tooltip of an entity: name, id and kind, `extra` lines, then its provenance."""
-    head = [shorten(row.name), f"{row.id} ({row.kind})", *extra]
+def entity_title(row: EntityRow, extra: Iterable[str] = (), name: str | None = None) -> str:
+    """Tooltip of an entity: name (`name` if given, e.g. its Dutch one), id and kind,
+    `extra` lines, then its provenance."""
+    head = [shorten(name or row.name), f"{row.id} ({row.kind})", *extra]
     return "\n".join(head + provenance_lines(row.marking, row.props))
 
 

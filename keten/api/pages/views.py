@@ -17,7 +17,10 @@ from collections.abc import Iterator, Sequence
 import networkx as nx
 
 from keten.api.pages.graph import GraphPage, LegendItem
+from keten.api.pages.i18n import Lang
+from keten.api.pages.layout import layered
 from keten.api.pages.style import TIME_BANDS, band_of, kind_shape
+from keten.api.pages.tables import Table
 from keten.api.pages.tooltips import shorten
 from keten.api.problems import ApiProblem
 from keten.graph.projection import Projection
@@ -25,8 +28,6 @@ from keten.graph.store import EntityRow, GraphStore, RelationFilter, RelationRow
 from keten.queries.cascade import CascadeResult, cascade
 from keten.schema.markings import Tlp
 
-EDGE_LABELS_UP_TO = 30
-"""Neighbourhoods with more relations than this show types by colour only (and tooltip)."""
 FETCH_FACTOR = 4
 """The neighbourhood walk reads up to this many times `max_nodes` entities, then ranks."""
 MAX_FETCH = 2000
@@ -51,8 +52,25 @@ def rank_neighbourhood(
     return sorted(entities, key=lambda e: (hops.get(e.id, math.inf), -graph.degree(e.id), e.id))
 
 
+def entity_table(rows: Sequence[EntityRow], lang: Lang) -> Table:
+    """The drawn entities as a table, closest first."""
+    table = Table(
+        "entities", lang._("Entities shown"), ["entity", "kind", "marking"], links={"entity": "id"}
+    )
+    table.rows = [
+        {
+            "entity": lang.name(row.name, row.props),
+            "id": row.id,
+            "kind": row.kind,
+            "marking": f"TLP:{row.marking.upper()}",
+        }
+        for row in rows
+    ]
+    return table
+
+
 def neighbourhood_page(
-    store: GraphStore, entity_id: str, depth: int, clearance: Tlp, max_nodes: int
+    store: GraphStore, entity_id: str, depth: int, clearance: Tlp, max_nodes: int, lang: Lang
 ) -> GraphPage:
     """Entities within `depth` hops of `entity_id` and the relations among them."""
     centre = entity_or_404(store, entity_id, clearance)
@@ -60,44 +78,69 @@ def neighbourhood_page(
     entities, relations = store.neighbourhood(entity_id, depth, clearance, limit=fetch)
     ranked = rank_neighbourhood(entity_id, entities, relations)
     page = GraphPage(
-        title=f"Neighbourhood of {centre.name}",
-        subtitle=f"{centre.id}, {depth} hop(s) either way",
+        title=lang._("Neighbourhood of {name}", name=lang.name(centre.name, centre.props)),
+        subtitle=lang._("{id}, {depth} hop(s) either way", id=centre.id, depth=depth),
     )
     for row in ranked[:max_nodes]:
-        page.add_entity(row, size=26 if row.id == entity_id else 14)
+        centred = row.id == entity_id
+        name = lang.name(row.name, row.props)
+        page.add_entity(row, size=26 if centred else 14, name=name, important=centred)
     shown = [
         r
         for r in relations
         if r.source in page.network.node_map and r.target in page.network.node_map
     ]
     for rel in shown:
-        page.add_relation(rel, label=rel.type if len(shown) <= EDGE_LABELS_UP_TO else "")
-    page.kind_legend()
+        page.add_relation(rel, label=rel.type)
+    page.kind_legend(lang)
     page.relation_legend()
+    page.tables.append(entity_table(ranked[:max_nodes], lang))
     if len(ranked) > max_nodes:
         page.cut = True
         page.notes.append(
-            f"Showing {max_nodes} of {len(ranked)} entities: the closest first, then the most "
-            "connected. Raise `max_nodes` or lower `depth` to see the rest."
+            lang._(
+                "Showing {shown} of {total} entities: the closest first, then the most "
+                "connected. Raise `max_nodes` or lower `depth` to see the rest.",
+                shown=max_nodes,
+                total=len(ranked),
+            )
         )
     if len(entities) >= fetch:
-        page.notes.append(f"The walk stopped after {fetch} entities; lower `depth` to see all.")
+        page.notes.append(
+            lang._(
+                "The walk stopped after {count} entities; lower `depth` to see all.", count=fetch
+            )
+        )
     return page
 
 
-def named(ids: Sequence[str], shown: int = 3) -> str:
+def named(names: Sequence[str], lang: Lang, shown: int = 3) -> str:
     """'a, b, c and 2 more' for a title.
 
-    >>> named(["a", "b", "c", "d", "e"])
+    >>> named(["a", "b", "c", "d", "e"], Lang("en"))
     'a, b, c and 2 more'
     """
-    head = ", ".join(ids[:shown])
-    return head if len(ids) <= shown else f"{head} and {len(ids) - shown} more"
+    head = ", ".join(names[:shown])
+    if len(names) <= shown:
+        return head
+    return lang._("{head} and {count} more", head=head, count=len(names) - shown)
 
 
 def hours_text(hours: float) -> str:
     """12.0 -> '12 h', 0.5 -> '0.5 h'."""
     return f"{hours:g} h"
+
+
+def source_names(store: GraphStore, sources: Sequence[str], clearance: Tlp, lang: Lang) -> str:
+    """The sources by name for a title, 'a, b, c and 2 more' (404 problem for a hidden or
+    unknown one, checked before any work starts)."""
+    rows = [entity_or_404(store, source, clearance) for source in dict.fromkeys(sources)]
+    return named([lang.name(row.name, row.props) for row in rows], lang)
+
+
+def cascade_title(store: GraphStore, sources: Sequence[str], clearance: Tlp, lang: Lang) -> str:
+    """'Chain effects of <the sources' names>'."""
+    return lang._("Chain effects of {names}", names=source_names(store, sources, clearance, lang))
 
 
 def cascade_page(
@@ -108,50 +151,96 @@ def cascade_page(
     min_strength: float,
     clearance: Tlp,
     max_nodes: int,
+    lang: Lang,
 ) -> GraphPage:
     """The cascade from `sources`: each entity coloured by its time to impact, linked to
-    the predecessor that explains that time, and the interests it reaches.
+    the predecessor that explains that time, and the interests it reaches; laid out in
+    columns by depth (keten.api.pages.layout).
     """
+    title = cascade_title(store, sources, clearance, lang)
     result = cascade(projection, sources, horizon_hours, min_strength, limit=max_nodes)
     page = GraphPage(
-        title="Chain effects of " + named(sources),
-        subtitle=f"within {hours_text(horizon_hours)}, edges of strength >= {min_strength:g}",
+        title=title,
+        subtitle=lang._(
+            "within {hours}, edges of strength >= {strength}",
+            hours=hours_text(horizon_hours),
+            strength=f"{min_strength:g}",
+        ),
     )
-    draw_affected(page, store, result, clearance)
-    draw_interests(page, store, result, clearance)
-    page.legend += [LegendItem(band.label, band.colour) for band in TIME_BANDS]
-    page.legend.append(LegendItem("dashed: safeguards an interest", "#8a8a8a", "dash"))
+    table = Table(
+        "affected",
+        lang._("Affected entities, earliest first"),
+        ["time to impact", "entity", "kind", "depth", "via"],
+        links={"entity": "id"},
+    )
+    page.tables.append(table)
+    draw_affected(page, table, store, result, clearance, lang)
+    draw_interests(page, store, result, clearance, lang)
+    page.positions = cascade_positions(page, result)
+    page.legend += [LegendItem(lang._(band.label), band.colour) for band in TIME_BANDS]
+    page.legend.append(LegendItem(lang._("dashed: safeguards an interest"), "#8a8a8a", "dash"))
     kinds = {a.kind for a in result.affected} | ({"Interest"} if result.interests else set())
-    page.legend += [LegendItem(kind, "#ffffff", kind_shape(kind)) for kind in sorted(kinds)]
+    page.legend += [LegendItem(lang._(kind), "#ffffff", kind_shape(kind)) for kind in sorted(kinds)]
     if result.total > len(result.affected):
         page.cut = True
         page.notes.append(
-            f"Showing the {len(result.affected)} earliest of {result.total} affected entities; "
-            "raise `max_nodes` or shorten `horizon_hours` to see the rest."
+            lang._(
+                "Showing the {shown} earliest of {total} affected entities; raise `max_nodes` "
+                "or shorten `horizon_hours` to see the rest.",
+                shown=len(result.affected),
+                total=result.total,
+            )
         )
     if result.total == len(set(sources)):
-        page.notes.append("Nothing depends on the sources within the horizon.")
-    page.table_columns = ["time to impact", "entity", "kind", "depth", "via"]
-    page.table_caption = "Affected entities, earliest first"
+        page.notes.append(lang._("Nothing depends on the sources within the horizon."))
     return page
 
 
+def cascade_positions(page: GraphPage, result: CascadeResult) -> dict[str, tuple[float, float]]:
+    """Columns by depth, earliest first, and the interests in a last column."""
+    drawn = page.network.node_map
+    interests = [i.id for i in result.interests if i.id in drawn]
+    bands: dict[int, list[str]] = {}
+    for item in result.affected:
+        if item.id in drawn and item.id not in interests:
+            bands.setdefault(item.depth, []).append(item.id)
+    return layered([bands[depth] for depth in sorted(bands)], interests)
+
+
 def draw_affected(
-    page: GraphPage, store: GraphStore, result: CascadeResult, clearance: Tlp
+    page: GraphPage,
+    table: Table,
+    store: GraphStore,
+    result: CascadeResult,
+    clearance: Tlp,
+    lang: Lang,
 ) -> None:
-    """Nodes of the affected entities and the edges of the explaining chain."""
+    """Nodes of the affected entities and the edges of the explaining chain; the sources
+    and the earliest hit keep their labels whatever the size of the graph."""
+    earliest = next((item.id for item in result.affected if item.depth > 0), None)
     for item in result.affected:
         row = store.get_entity(item.id, clearance)
         if row is None:  # deleted since the projection was built
             continue
-        via = " -> ".join(item.via) if item.via else "a source"
-        extra = (f"time to impact: {hours_text(item.time_to_impact_hours)}", f"via: {via}")
+        via = " -> ".join(item.via) if item.via else lang._("a source")
+        extra = (
+            lang._("time to impact: {hours}", hours=hours_text(item.time_to_impact_hours)),
+            lang._("via: {via}", via=via),
+        )
         source = item.depth == 0
-        page.add_entity(row, band_of(item.time_to_impact_hours).colour, extra, 24 if source else 14)
-        page.table.append(
+        name = lang.name(row.name, row.props)
+        page.add_entity(
+            row,
+            band_of(item.time_to_impact_hours).colour,
+            extra,
+            24 if source else 14,
+            name=name,
+            important=source or item.id == earliest,
+        )
+        table.rows.append(
             {
                 "time to impact": hours_text(item.time_to_impact_hours),
-                "entity": item.name,
+                "entity": name,
                 "id": item.id,
                 "kind": item.kind,
                 "depth": str(item.depth),
@@ -166,15 +255,18 @@ def draw_affected(
 
 
 def draw_interests(
-    page: GraphPage, store: GraphStore, result: CascadeResult, clearance: Tlp
+    page: GraphPage, store: GraphStore, result: CascadeResult, clearance: Tlp, lang: Lang
 ) -> None:
     """Interests reached through SAFEGUARDS, each linked from the processes that hit it."""
     for interest in result.interests:
         row = store.get_entity(interest.id, clearance)
         if row is None:
             continue
-        extra = (f"first hit after {hours_text(interest.time_to_impact_hours)}",)
-        page.add_entity(row, band_of(interest.time_to_impact_hours).colour, extra, 22)
+        hours = hours_text(interest.time_to_impact_hours)
+        extra = (lang._("first hit after {hours}", hours=hours),)
+        colour = band_of(interest.time_to_impact_hours).colour
+        name = lang.name(row.name, row.props)
+        page.add_entity(row, colour, extra, 22, name=name, important=True)
         for process in interest.processes:
             if process in page.network.node_map:
                 page.network.add_edge(process, interest.id, dashes=True, title="SAFEGUARDS")
@@ -241,7 +333,9 @@ def walk_supply(
     return list(rows.values()), list(relations.values()), cut
 
 
-def supply_page(store: GraphStore, resource_id: str, clearance: Tlp, max_nodes: int) -> GraphPage:
+def supply_page(
+    store: GraphStore, resource_id: str, clearance: Tlp, max_nodes: int, lang: Lang
+) -> GraphPage:
     """Who supplies a resource (edge width = share), what goes into it, what it goes into,
     what depends on it, and which threats disrupt it.
     """
@@ -250,34 +344,53 @@ def supply_page(store: GraphStore, resource_id: str, clearance: Tlp, max_nodes: 
         detail = f"{resource_id!r} is a {focus.kind}, not a Resource"
         raise ApiProblem(422, "not-a-resource", detail)
     rows, relations, cut = walk_supply(store, focus, clearance, max_nodes)
-    page = GraphPage(title=f"Supply chain of {focus.name}", subtitle=focus.id)
+    focus_name = lang.name(focus.name, focus.props)
+    page = GraphPage(title=lang._("Supply chain of {name}", name=focus_name), subtitle=focus.id)
+    suppliers = {r.target for r in relations if r.type == "SOURCED_FROM" and r.source == focus.id}
     for row in rows:
-        page.add_entity(row, size=26 if row.id == resource_id else 14)
+        centred = row.id == resource_id
+        page.add_entity(
+            row,
+            size=26 if centred else 14,
+            name=lang.name(row.name, row.props),
+            important=centred or row.id in suppliers,
+        )
     for rel in sorted(relations, key=lambda r: r.ref):
         page.add_relation(rel, *supply_label(rel))
-    page.kind_legend()
+    page.kind_legend(lang)
     page.relation_legend()
-    supplier_table(page, focus, rows, relations)
+    page.tables.append(supplier_table(focus, focus_name, rows, relations, lang))
     if cut:
         page.cut = True
         page.notes.append(
-            f"Showing the {max_nodes} closest links of the chain; raise `max_nodes` to see more."
+            lang._(
+                "Showing the {shown} closest links of the chain; raise `max_nodes` to see more.",
+                shown=max_nodes,
+            )
         )
     return page
 
 
 def supplier_table(
-    page: GraphPage, focus: EntityRow, rows: list[EntityRow], relations: list[RelationRow]
-) -> None:
+    focus: EntityRow,
+    focus_name: str,
+    rows: list[EntityRow],
+    relations: list[RelationRow],
+    lang: Lang,
+) -> Table:
     """The focus's suppliers as a table: share, year, scope and sources, largest first."""
-    names = {row.id: row.name for row in rows}
+    names = {row.id: lang.name(row.name, row.props) for row in rows}
     shares = [r for r in relations if r.type == "SOURCED_FROM" and r.source == focus.id]
     shares.sort(
         key=lambda r: (-float(r.props.get("share") or 0), str(r.props.get("year")), r.target)
     )
-    page.table_columns = ["entity", "share", "year", "scope", "sources"]
-    page.table_caption = f"Who supplies {focus.name}"
-    page.table = [
+    table = Table(
+        "suppliers",
+        lang._("Who supplies {name}", name=focus_name),
+        ["entity", "share", "year", "scope", "sources"],
+        links={"entity": "id"},
+    )
+    table.rows = [
         {
             "entity": names.get(r.target, r.target),
             "id": r.target,
@@ -288,6 +401,7 @@ def supplier_table(
         }
         for r in shares
     ]
+    return table
 
 
 def share_of(rel: RelationRow) -> float | None:

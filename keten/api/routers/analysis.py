@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import Field
 
 from keten.api.analysis_bodies import CascadeBody, InoperabilityBody, PropagationBody
+from keten.api.answers import json_answer
 from keten.api.deps import ReaderDep, StoreDep
 from keten.api.keys import Principal
 from keten.api.problems import responses
@@ -70,15 +71,16 @@ def get_projection(
 ProjectionDep = Annotated[Projection, Depends(get_projection)]
 
 
-@router.post("/cascade")
-def run_cascade(body: Annotated[CascadeBody, Body()], projection: ProjectionDep) -> CascadeResult:
+@router.post("/cascade", response_model=CascadeResult)
+def run_cascade(body: Annotated[CascadeBody, Body()], projection: ProjectionDep) -> Response:
     """What a disruption of `sources` sets off within `horizon_hours`: when, and through what.
 
     Each affected entity comes with its time to impact, its depth and `via`, the chain of
     dependencies that explains the time; interests are listed with the processes that hit
     them.
     """
-    return cascade(projection, body.sources, body.horizon_hours, body.min_strength, body.limit)
+    answer = cascade(projection, body.sources, body.horizon_hours, body.min_strength, body.limit)
+    return json_answer(answer)
 
 
 @router.post("/propagation")

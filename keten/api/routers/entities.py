@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Response
 
+from keten.api.answers import json_answer
 from keten.api.deps import (
     MAX_ID,
     AdminDep,
@@ -40,11 +41,10 @@ def not_found(entity_id: str) -> ApiProblem:
     return ApiProblem(404, "not-found", f"no entity {entity_id!r}")
 
 
-@router.get("")
+@router.get("", response_model=EntityPage)
 def read_entities(
     store: StoreDep,
     principal: ReaderDep,
-    response: Response,
     kind: Annotated[EntityKind | None, Query(description="Only this kind.")] = None,
     q: Annotated[
         str | None, Query(max_length=200, description="Text in the name or an alias.")
@@ -53,7 +53,7 @@ def read_entities(
     cursor: CursorQuery = None,
     limit: LimitQuery = 100,
     as_of: AsOfQuery = None,
-) -> EntityPage:
+) -> Response:
     """Entities ordered by id, one page at a time."""
     flt = EntityFilter(
         kind=kind,
@@ -68,21 +68,18 @@ def read_entities(
         raise ApiProblem(409, "no-history", str(error)) from None
     except ValueError:
         raise invalid_cursor() from None
-    response.headers["ETag"] = revision_tag(store.revision(principal.clearance))
-    return EntityPage(items=[e.as_record() for e in page.items], next_cursor=page.next_cursor)
+    answer = EntityPage(items=[e.as_record() for e in page.items], next_cursor=page.next_cursor)
+    return json_answer(answer, {"ETag": revision_tag(store.revision(principal.clearance))})
 
 
-@router.get("/{entity_id}", responses=responses(404))
-def read_entity(
-    entity_id: EntityIdPath, store: StoreDep, principal: ReaderDep, response: Response
-) -> Record:
+@router.get("/{entity_id}", response_model=Record, responses=responses(404))
+def read_entity(entity_id: EntityIdPath, store: StoreDep, principal: ReaderDep) -> Response:
     """One entity with all its properties; its `ETag` serves `If-Match` on a later write."""
     entity = store.get_entity(entity_id, principal.clearance)
     if entity is None:
         raise not_found(entity_id)
     record = entity.as_record()
-    response.headers["ETag"] = etag(record)
-    return record
+    return json_answer(record, {"ETag": etag(record)})
 
 
 @router.post(

@@ -1,44 +1,85 @@
-"""Browser pages: login, the index with entity search, and the three graph views.
+"""Browser pages: login, the index with entity search, the graph views, the analysis
+tables (risk, embargo, scenarios, criticality, paths) and the report.
 
 These answer HTML for people, not JSON for programs, so they are left out of the OpenAPI
 schema. They see exactly what the JSON API would show the same key: every read takes the
-key's clearance. Errors are still RFC 9457 problems (an unknown id is a 404 problem).
+key's clearance, and so does every download of a page's tables (`?download=csv|json`).
+Errors are still RFC 9457 problems (an unknown id is a 404 problem). The views whose
+analysis can take a while (cascade, risk, criticality, scenarios) send their title and a
+"working" line at once and the content when it is ready.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Path, Query, Request
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from keten.api.deps import KeyStoreDep, StoreDep, authenticate
+from keten.api.pages.analyses import (
+    AnalysisPage,
+    Names,
+    criticality_page,
+    embargo_page,
+    paths_page,
+    risk_page,
+    scenarios_page,
+)
 from keten.api.pages.assets import ASSETS, asset_bytes
-from keten.api.pages.graph import DEFAULT_MAX_NODES, MAX_NODES
-from keten.api.pages.render import render, render_graph
+from keten.api.pages.frame import Frame, FrameDep, OpenFrameDep
+from keten.api.pages.graph import DEFAULT_MAX_NODES, MAX_NODES, GraphPage
+from keten.api.pages.render import (
+    HEADERS,
+    graph_context,
+    render,
+    render_graph,
+    render_streamed,
+)
 from keten.api.pages.session import (
     COOKIE,
-    PagePrincipal,
-    PageProjection,
     SessionsDep,
     clear_login_cookie,
     safe_next,
     set_login_cookie,
 )
-from keten.api.pages.views import cascade_page, neighbourhood_page, supply_page
+from keten.api.pages.tables import Download, download
+from keten.api.pages.views import (
+    cascade_page,
+    cascade_title,
+    entity_or_404,
+    neighbourhood_page,
+    supply_page,
+)
 from keten.api.problems import ApiProblem
+from keten.api.routers.supply import get_supply
+from keten.graph.projection import Projection, ProjectionCache
 from keten.graph.store import EntityFilter
+from keten.queries.criticality import CriticalityRequest, criticality
+from keten.queries.embargo import EmbargoRequest, embargo
+from keten.queries.paths import PathsRequest, paths
+from keten.queries.report import cited_sources, diagram_bytes, render_report
+from keten.queries.risk import Prefer, RiskCache, RiskOptions, RiskResult
+from keten.queries.scenarios import ScenariosRequest, compare_scenarios
+from keten.schema.entities import EntityKind
+from keten.schema.markings import Tlp
 
 router = APIRouter(include_in_schema=False)
 
 MAX_LOGIN_BODY = 4096
 SEARCH_LIMIT = 50
 EXAMPLES = (
-    ("vp:electricity-national", "/pages/neighbourhood/{}?depth=1", "Neighbourhood of {}"),
-    ("threat:power-outage", "/pages/cascade?sources={}&horizon_hours=72", "Chain effects of {}"),
-    ("resource:gallium", "/pages/supply/{}", "Supply chain of {}"),
+    ("vp:electricity-national", "/pages/neighbourhood/{}?depth=1", "Neighbourhood of {name}"),
+    (
+        "threat:power-outage",
+        "/pages/cascade?sources={}&horizon_hours=72",
+        "Chain effects of {names}",
+    ),
+    ("resource:gallium", "/pages/supply/{}", "Supply chain of {name}"),
 )
 
 EntityPath = Annotated[str, Path(min_length=1, max_length=200)]
@@ -46,6 +87,12 @@ EntityQuery = Annotated[str, Query(min_length=1, max_length=200)]
 MaxNodes = Annotated[
     int, Query(ge=1, le=MAX_NODES, description="Most nodes drawn; the most relevant are kept.")
 ]
+DownloadQuery = Annotated[
+    Download | None, Query(description="Answer one of the page's tables as a file.")
+]
+TableQuery = Annotated[str | None, Query(max_length=100, description="Which table to download.")]
+Horizon = Annotated[float, Query(ge=0, le=1e6)]
+Strength = Annotated[float, Query(ge=0, le=1)]
 
 
 @router.get("/")
@@ -55,9 +102,11 @@ def root() -> Response:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(next: Annotated[str | None, Query(max_length=2000)] = None) -> HTMLResponse:
+def login_form(
+    frame: OpenFrameDep, next: Annotated[str | None, Query(max_length=2000)] = None
+) -> HTMLResponse:
     """The login form: one field for an API key."""
-    return render("login.html", title="Log in", next=safe_next(next))
+    return render("login.html", frame, title=frame.lang._("Log in"), next=safe_next(next))
 
 
 def same_origin(request: Request) -> bool:
@@ -71,7 +120,9 @@ LOGIN_ERRORS = {401: "That key is unknown or revoked.", 429: "Too many failed ke
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request, keys: KeyStoreDep, sessions: SessionsDep) -> Response:
+async def login(
+    request: Request, keys: KeyStoreDep, sessions: SessionsDep, frame: OpenFrameDep
+) -> Response:
     """Check the key (rate limited like the API's) and open a session whose signed id goes
     into an HttpOnly cookie; back to the login form if the key is bad.
     """
@@ -83,14 +134,21 @@ async def login(request: Request, keys: KeyStoreDep, sessions: SessionsDep) -> R
     form = parse_qs(body.decode("utf-8", errors="replace"))
     secret = (form.get("key") or [""])[0].strip()
     target = safe_next(next(iter(form.get("next", [])), None))
+    title = frame.lang._("Log in")
     if not secret:
-        error = "Enter an API key."
-        return render("login.html", status=401, title="Log in", next=target, error=error)
+        error = frame.lang._("Enter an API key.")
+        return render("login.html", frame, status=401, title=title, next=target, error=error)
     try:
         principal = await run_in_threadpool(authenticate, request, keys, secret)
     except ApiProblem as refused:
-        error = LOGIN_ERRORS.get(refused.status, refused.detail)
-        page = render("login.html", status=refused.status, title="Log in", next=target, error=error)
+        error = (
+            frame.lang._(LOGIN_ERRORS[refused.status])
+            if refused.status in LOGIN_ERRORS
+            else (refused.detail)
+        )
+        page = render(
+            "login.html", frame, status=refused.status, title=title, next=target, error=error
+        )
         page.headers.update(refused.headers)
         return page
     cookie = await run_in_threadpool(sessions.open, principal.key_id)
@@ -120,42 +178,59 @@ def static_asset(name: Annotated[str, Path(max_length=100)]) -> Response:
 
 
 @router.get("/pages", response_class=HTMLResponse)
-def index(store: StoreDep, principal: PagePrincipal) -> HTMLResponse:
-    """Links to the views, a search box, and examples that this key can open."""
+def index(store: StoreDep, frame: FrameDep) -> HTMLResponse:
+    """Links to every view, a search box, and examples that this key can open."""
     examples = []
+    lang, clearance = frame.lang, reader_clearance(frame)
     for entity_id, href, label in EXAMPLES:
-        row = store.get_entity(entity_id, principal.clearance)
+        row = store.get_entity(entity_id, clearance)
         if row is not None:
-            examples.append(
-                {"href": href.format(quote(entity_id)), "label": label.format(row.name)}
-            )
-    return render("index.html", title="Explore keten", principal=principal, examples=examples)
+            name = lang.name(row.name, row.props)
+            text = lang._(label, name=name, names=name)
+            examples.append({"href": href.format(quote(entity_id)), "label": text})
+    title = lang._("Explore keten")
+    return render("index.html", frame, title=title, examples=examples)
+
+
+def reader_clearance(frame: Frame) -> Tlp:
+    """The clearance of the page's reader (every route but the login form has one)."""
+    assert frame.principal is not None
+    return frame.principal.clearance
 
 
 @router.get("/pages/search", response_class=HTMLResponse)
 def search(
     store: StoreDep,
-    principal: PagePrincipal,
+    frame: FrameDep,
     q: Annotated[str, Query(max_length=200, description="Text in a name, alias or id.")] = "",
 ) -> HTMLResponse:
     """Entities matching `q` that the key may see, each with links to its views."""
     query = q.strip()
-    results, more = [], False
+    results: list[dict[str, Any]] = []
+    more = False
     if query:
         page = store.list_entities(
-            EntityFilter(text=query, clearance=principal.clearance), limit=SEARCH_LIMIT
+            EntityFilter(text=query, clearance=reader_clearance(frame)), limit=SEARCH_LIMIT
         )
-        results, more = page.items, page.next_cursor is not None
-    title = f"Search: {query}" if query else "Search"
-    return render(
-        "search.html", title=title, principal=principal, query=query, results=results, more=more
-    )
+        results = [
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "marking": r.marking,
+                "shown": frame.lang.name(r.name, r.props),
+            }
+            for r in page.items
+        ]
+        more = page.next_cursor is not None
+    lang = frame.lang
+    title = lang._("Search: {query}", query=query) if query else lang._("Search")
+    return render("search.html", frame, title=title, query=query, results=results, more=more)
 
 
 @router.get("/pages/neighbourhood")
 def neighbourhood_form(
     id: EntityQuery,
-    principal: PagePrincipal,
+    frame: FrameDep,
     depth: Annotated[int, Query(ge=1, le=3)] = 1,
 ) -> Response:
     """The index form's answer: on to the neighbourhood page of `id`."""
@@ -164,7 +239,7 @@ def neighbourhood_form(
 
 
 @router.get("/pages/supply")
-def supply_form(id: EntityQuery, principal: PagePrincipal) -> Response:
+def supply_form(id: EntityQuery, frame: FrameDep) -> Response:
     """The index form's answer: on to the supply page of `id`."""
     return RedirectResponse(f"/pages/supply/{quote(id.strip(), safe='')}", status_code=303)
 
@@ -177,36 +252,70 @@ def more_of(request: Request) -> str | None:
     return f"{request.url.path}?{query}"
 
 
+def stem(path: str) -> str:
+    """The start of a download's file name: the page's path without `/pages/`."""
+    return path.removeprefix("/pages/").replace("/", "-") or "page"
+
+
+def graph_answer(
+    request: Request, frame: Frame, page: GraphPage, fmt: Download | None, table: str | None
+) -> Response:
+    """The graph page, or one of its tables as a file."""
+    if fmt is not None:
+        return download(page.tables, fmt, table, stem(request.url.path))
+    return render_graph(page, frame, more_of(request))
+
+
 @router.get("/pages/neighbourhood/{entity_id}", response_class=HTMLResponse)
 def neighbourhood(
     request: Request,
     entity_id: EntityPath,
     store: StoreDep,
-    principal: PagePrincipal,
+    frame: FrameDep,
     depth: Annotated[int, Query(ge=1, le=3, description="Hops either way.")] = 1,
     max_nodes: MaxNodes = DEFAULT_MAX_NODES,
-) -> HTMLResponse:
+    download: DownloadQuery = None,
+    table: TableQuery = None,
+) -> Response:
     """An entity and what lies within `depth` hops of it, coloured by kind."""
-    page = neighbourhood_page(store, entity_id, depth, principal.clearance, max_nodes)
-    return render_graph(page, more_of(request), principal=principal)
+    clearance = reader_clearance(frame)
+    page = neighbourhood_page(store, entity_id, depth, clearance, max_nodes, frame.lang)
+    return graph_answer(request, frame, page, download, table)
+
+
+def page_projection(request: Request, frame: Frame) -> Projection:
+    """The analysis graph as the page's reader may see it (shared with the JSON API)."""
+    cache: ProjectionCache = request.app.state.projections
+    return cache.get(reader_clearance(frame))
 
 
 @router.get("/pages/cascade", response_class=HTMLResponse)
 def cascade(
     request: Request,
     store: StoreDep,
-    principal: PagePrincipal,
-    projection: PageProjection,
+    frame: FrameDep,
     sources: Annotated[list[str], Query(min_length=1, max_length=100)],
-    horizon_hours: Annotated[float, Query(ge=0, le=1e6)] = 72.0,
-    min_strength: Annotated[float, Query(ge=0, le=1)] = 0.0,
+    horizon_hours: Horizon = 72.0,
+    min_strength: Strength = 0.0,
     max_nodes: MaxNodes = DEFAULT_MAX_NODES,
-) -> HTMLResponse:
-    """The chain effects of disrupting `sources` (repeat the parameter for several)."""
-    page = cascade_page(
-        store, projection, sources, horizon_hours, min_strength, principal.clearance, max_nodes
-    )
-    return render_graph(page, more_of(request), principal=principal)
+    download: DownloadQuery = None,
+    table: TableQuery = None,
+) -> Response:
+    """The chain effects of disrupting `sources` (repeat the parameter for several); the
+    title and a "working" line come at once, the graph when the cascade is done."""
+    clearance, lang = reader_clearance(frame), frame.lang
+    title = cascade_title(store, sources, clearance, lang)  # 404 before anything is sent
+
+    def build() -> GraphPage:
+        projection = page_projection(request, frame)
+        return cascade_page(
+            store, projection, sources, horizon_hours, min_strength, clearance, max_nodes, lang
+        )
+
+    if download is not None:
+        return graph_answer(request, frame, build(), download, table)
+    more = more_of(request)
+    return render_streamed("graph.html", frame, lambda: graph_context(build(), more), title=title)
 
 
 @router.get("/pages/supply/{resource_id}", response_class=HTMLResponse)
@@ -214,9 +323,261 @@ def supply(
     request: Request,
     resource_id: EntityPath,
     store: StoreDep,
-    principal: PagePrincipal,
+    frame: FrameDep,
     max_nodes: MaxNodes = DEFAULT_MAX_NODES,
-) -> HTMLResponse:
+    download: DownloadQuery = None,
+    table: TableQuery = None,
+) -> Response:
     """A resource's suppliers (edge width = share), inputs, products and dependents."""
-    page = supply_page(store, resource_id, principal.clearance, max_nodes)
-    return render_graph(page, more_of(request), principal=principal)
+    clearance = reader_clearance(frame)
+    page = supply_page(store, resource_id, clearance, max_nodes, frame.lang)
+    return graph_answer(request, frame, page, download, table)
+
+
+# --- analysis pages: tables (and the risk diagram) ------------------------------------------
+
+
+def analysis_answer(
+    request: Request,
+    frame: Frame,
+    title: str,
+    build: Callable[[], AnalysisPage],
+    fmt: Download | None,
+    table: str | None,
+    *,
+    streamed: bool = False,
+    **head: Any,
+) -> Response:
+    """An analysis page (at once, or streamed behind a "working" line), or one of its
+    tables as a file."""
+    if fmt is not None:
+        return download(build().tables, fmt, table, stem(request.url.path))
+    if streamed:
+        return render_streamed(
+            "analysis.html", frame, lambda: build().context(), title=title, **head
+        )
+    return render("analysis.html", frame, title=title, **build().context(), **head)
+
+
+def risk_options(
+    horizon_hours: Horizon = 72.0,
+    min_strength: Strength = 0.0,
+    prefer: Prefer = "stated",
+) -> RiskOptions:
+    """The risk analysis options of a page's query (the chain effects listed per threat are
+    the report's, five)."""
+    return RiskOptions(horizon_hours=horizon_hours, min_strength=min_strength, prefer=prefer)
+
+
+def risk_of(request: Request, frame: Frame, options: RiskOptions) -> tuple[RiskResult, Projection]:
+    """The integrated analysis of the reader's projection (cached like the API's)."""
+    projection = page_projection(request, frame)
+    cache: RiskCache = request.app.state.risks
+    return cache.get(projection, options), projection
+
+
+@router.get("/pages/risk", response_class=HTMLResponse)
+def risk(
+    request: Request,
+    store: StoreDep,
+    frame: FrameDep,
+    horizon_hours: Horizon = 72.0,
+    min_strength: Strength = 0.0,
+    prefer: Prefer = "stated",
+    download: DownloadQuery = None,
+    table: TableQuery = None,
+) -> Response:
+    """The risk diagram and the threats behind it, as the reader's clearance sees them."""
+    options = risk_options(horizon_hours, min_strength, prefer)
+    query = request.url.remove_query_params(["download", "table", "lang"]).query
+    names = Names(store, reader_clearance(frame), frame.lang)
+
+    def build() -> AnalysisPage:
+        result, _ = risk_of(request, frame, options)
+        return risk_page(result, names, frame.lang, query)
+
+    title = frame.lang._("Risk diagram and threats")
+    return analysis_answer(request, frame, title, build, download, table, streamed=True)
+
+
+def diagram_answer(request: Request, frame: Frame, options: RiskOptions, fmt: str) -> Response:
+    """The risk diagram of the reader's analysis as PNG or SVG."""
+    result, _ = risk_of(request, frame, options)
+    media = {"png": "image/png", "svg": "image/svg+xml"}[fmt]
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    return Response(diagram_bytes(result, fmt), media_type=media, headers=headers)
+
+
+@router.get("/pages/risk/diagram.png")
+def risk_diagram_png(
+    request: Request,
+    frame: FrameDep,
+    horizon_hours: Horizon = 72.0,
+    min_strength: Strength = 0.0,
+    prefer: Prefer = "stated",
+) -> Response:
+    """The risk diagram for a logged-in browser (the API's own needs a key header)."""
+    return diagram_answer(request, frame, risk_options(horizon_hours, min_strength, prefer), "png")
+
+
+@router.get("/pages/risk/diagram.svg")
+def risk_diagram_svg(
+    request: Request,
+    frame: FrameDep,
+    horizon_hours: Horizon = 72.0,
+    min_strength: Strength = 0.0,
+    prefer: Prefer = "stated",
+) -> Response:
+    """The risk diagram as SVG for a logged-in browser."""
+    return diagram_answer(request, frame, risk_options(horizon_hours, min_strength, prefer), "svg")
+
+
+@router.get("/pages/report", response_class=HTMLResponse)
+def report(
+    request: Request,
+    store: StoreDep,
+    frame: FrameDep,
+    horizon_hours: Horizon = 72.0,
+    min_strength: Strength = 0.0,
+    prefer: Prefer = "stated",
+) -> Response:
+    """The integrated risk report (one self-contained HTML file, as `keten report` writes)
+    on what the reader's clearance may see: whole tables, full names in the diagram."""
+    result, projection = risk_of(request, frame, risk_options(horizon_hours, min_strength, prefer))
+    html = render_report(result, cited_sources(store, result, projection))
+    return HTMLResponse(html, headers=HEADERS)
+
+
+def checked(model: Callable[..., Any], **values: Any) -> Any:
+    """`model(**values)`, or a 422 problem naming what is wrong."""
+    try:
+        return model(**values)
+    except ValidationError as error:
+        detail = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'query'}: {e['msg']}" for e in error.errors()
+        )
+        raise ApiProblem(422, "invalid-query", detail) from error
+
+
+@router.get("/pages/embargo", response_class=HTMLResponse)
+def embargo_view(
+    request: Request,
+    store: StoreDep,
+    frame: FrameDep,
+    country: EntityQuery,
+    threshold: Annotated[float, Query(gt=0, le=1)] = 0.3,
+    horizon_hours: Horizon = 168.0,
+    min_strength: Strength = 0.0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    download: DownloadQuery = None,
+    table: TableQuery = None,
+) -> Response:
+    """What a supply stop by `country` takes away from each resource, and what follows."""
+    clearance = reader_clearance(frame)
+    body = checked(
+        EmbargoRequest,
+        country=country,
+        threshold=threshold,
+        horizon_hours=horizon_hours,
+        min_strength=min_strength,
+        limit=limit,
+    )
+    names = Names(store, clearance, frame.lang)
+
+    def build() -> AnalysisPage:
+        supply_data = get_supply(request, frame.principal)  # type: ignore[arg-type]
+        result = embargo(supply_data, page_projection(request, frame), body)
+        return embargo_page(result, names, frame.lang)
+
+    title = frame.lang._("Embargo by {country}", country=country)
+    return analysis_answer(request, frame, title, build, download, table)
+
+
+@router.get("/pages/scenarios", response_class=HTMLResponse)
+def scenarios_view(
+    request: Request,
+    store: StoreDep,
+    frame: FrameDep,
+    scenario: Annotated[
+        list[str],
+        Query(min_length=1, max_length=10, description="Disrupted ids, comma-separated."),
+    ],
+    horizon_hours: Horizon = 72.0,
+    min_strength: Strength = 0.0,
+    download: DownloadQuery = None,
+    table: TableQuery = None,
+) -> Response:
+    """Scenarios side by side (A, B, ... in the order given): what each reaches, and when."""
+    clearance = reader_clearance(frame)
+    specs = [
+        {
+            "name": chr(ord("A") + n),
+            "sources": [s.strip() for s in value.split(",") if s.strip()],
+            "horizon_hours": horizon_hours,
+        }
+        for n, value in enumerate(scenario)
+    ]
+    body = checked(ScenariosRequest, scenarios=specs, min_strength=min_strength)
+    for spec in body.scenarios:  # unknown or hidden ids: 404 before anything is sent
+        for source in spec.sources:
+            entity_or_404(store, source, clearance)
+    names = Names(store, clearance, frame.lang)
+
+    def build() -> AnalysisPage:
+        result = compare_scenarios(page_projection(request, frame), body)
+        return scenarios_page(result, names, frame.lang)
+
+    title = frame.lang._("Scenarios side by side")
+    return analysis_answer(request, frame, title, build, download, table, streamed=True)
+
+
+@router.get("/pages/criticality", response_class=HTMLResponse)
+def criticality_view(
+    request: Request,
+    store: StoreDep,
+    frame: FrameDep,
+    kind: EntityKind | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    horizon_hours: Horizon = 72.0,
+    download: DownloadQuery = None,
+    table: TableQuery = None,
+) -> Response:
+    """The entities whose failure matters most (cascade size, PageRank, betweenness)."""
+    body = checked(CriticalityRequest, kind=kind, limit=limit, horizon_hours=horizon_hours)
+    names = Names(store, reader_clearance(frame), frame.lang)
+
+    def build() -> AnalysisPage:
+        result = criticality(page_projection(request, frame), body)
+        return criticality_page(result, names, frame.lang)
+
+    title = frame.lang._("Most critical entities")
+    return analysis_answer(request, frame, title, build, download, table, streamed=True)
+
+
+@router.get("/pages/paths", response_class=HTMLResponse)
+def paths_view(
+    request: Request,
+    store: StoreDep,
+    frame: FrameDep,
+    source: EntityQuery,
+    target: EntityQuery,
+    k: Annotated[int, Query(ge=1, le=20)] = 3,
+    max_hops: Annotated[int, Query(ge=1, le=20)] = 8,
+    download: DownloadQuery = None,
+    table: TableQuery = None,
+) -> Response:
+    """Up to `k` shortest paths from `source` to `target`, each step with its relations."""
+    clearance, lang = reader_clearance(frame), frame.lang
+    ends = [entity_or_404(store, entity, clearance) for entity in (source, target)]
+    body = checked(PathsRequest, source=source, target=target, k=k, max_hops=max_hops)
+    names = Names(store, clearance, lang)
+
+    def build() -> AnalysisPage:
+        return paths_page(paths(page_projection(request, frame), body), names, lang)
+
+    title = lang._(
+        "Paths from {source} to {target}",
+        source=lang.name(ends[0].name, ends[0].props),
+        target=lang.name(ends[1].name, ends[1].props),
+    )
+    return analysis_answer(request, frame, title, build, download, table)

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response
 
+from keten.api.answers import json_answer
 from keten.api.deps import (
     MAX_ID,
     AdminDep,
@@ -34,11 +35,10 @@ router = APIRouter(prefix="/relations", tags=["relations"], responses=responses(
 OptionalId = Annotated[str | None, Query(min_length=1, max_length=MAX_ID)]
 
 
-@router.get("")
+@router.get("", response_model=RelationPage)
 def read_relations(
     store: StoreDep,
     principal: ReaderDep,
-    response: Response,
     type: Annotated[RelationType | None, Query(description="Only this type.")] = None,
     source: OptionalId = None,
     target: OptionalId = None,
@@ -46,7 +46,7 @@ def read_relations(
     cursor: CursorQuery = None,
     limit: LimitQuery = 100,
     as_of: AsOfQuery = None,
-) -> RelationPage:
+) -> Response:
     """Relations ordered by (source, type, target, key), one page at a time."""
     flt = RelationFilter(
         type=type,
@@ -62,8 +62,8 @@ def read_relations(
         raise ApiProblem(409, "no-history", str(error)) from None
     except ValueError:
         raise invalid_cursor() from None
-    response.headers["ETag"] = revision_tag(store.revision(principal.clearance))
-    return RelationPage(items=[r.as_record() for r in page.items], next_cursor=page.next_cursor)
+    answer = RelationPage(items=[r.as_record() for r in page.items], next_cursor=page.next_cursor)
+    return json_answer(answer, {"ETag": revision_tag(store.revision(principal.clearance))})
 
 
 @router.post(

@@ -9,15 +9,21 @@ computed again only when that projection is replaced.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from keten.api.analysis_bodies import ScenariosBody
-from keten.api.problems import responses
+from keten.api.answers import json_answer
+from keten.api.deps import CursorQuery
+from keten.api.problems import ApiProblem, invalid_cursor, responses
 from keten.api.routers.analysis import ProjectionDep
 from keten.queries.report import diagram_bytes
-from keten.queries.risk import Prefer, RiskCache, RiskOptions, RiskResult
+from keten.queries.risk import Prefer, RiskCache, RiskOptions, RiskResult, window
 from keten.queries.scenarios import ScenariosResult, compare_scenarios
 
 router = APIRouter(
@@ -46,6 +52,50 @@ def risk_options(
 OptionsDep = Annotated[RiskOptions, Depends(risk_options)]
 
 
+def options_key(options: RiskOptions) -> str:
+    """A short digest of the options, so a cursor is only read with the options it came from."""
+    return hashlib.sha256(options.model_dump_json().encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RiskCursor:
+    """Where the next page of one analysis starts: an offset in its rankings, the revision
+    it was computed on and its options (opaque to clients: URL-safe base64 of JSON)."""
+
+    offset: int
+    revision: int
+    options: str
+
+    def write(self) -> str:
+        """The cursor as the client sees it."""
+        text = json.dumps([self.offset, self.revision, self.options])
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    @classmethod
+    def read(cls, cursor: str) -> RiskCursor:
+        """The cursor a page gave; 422 problem for anything else."""
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+            offset, revision, options = raw
+            if not (isinstance(offset, int) and isinstance(revision, int) and offset >= 0):
+                raise ValueError(raw)
+            return cls(offset, revision, str(options))
+        except ValueError:
+            raise invalid_cursor() from None
+
+    def check(self, revision: int, options: str) -> None:
+        """409 when the analysis changed since the cursor was given, 422 when the options
+        differ from those of the first page (the rankings would not continue)."""
+        if options != self.options:
+            raise ApiProblem(422, "invalid-cursor", "the cursor was given with other options")
+        if revision != self.revision:
+            detail = (
+                f"the analysis changed since this cursor (revision {self.revision}, now "
+                f"{revision}); ask again without a cursor"
+            )
+            raise ApiProblem(409, "stale-cursor", detail)
+
+
 def get_risk(request: Request, projection: ProjectionDep, options: OptionsDep) -> RiskResult:
     """The integrated analysis of the caller's projection, computed once per projection
     and options (keten.queries.risk.RiskCache)."""
@@ -56,16 +106,38 @@ def get_risk(request: Request, projection: ProjectionDep, options: OptionsDep) -
 RiskDep = Annotated[RiskResult, Depends(get_risk)]
 
 
-@router.get("/risk")
-def risk(result: RiskDep) -> RiskResult:
+@router.get("/risk", response_model=RiskResult, responses=responses(409))
+def risk(
+    result: RiskDep,
+    options: OptionsDep,
+    cursor: CursorQuery = None,
+    limit: Annotated[
+        int, Query(ge=1, le=1000, description="Threats per page, and per interest.")
+    ] = 100,
+    processes: Annotated[
+        int, Query(ge=1, le=10000, description="Processes listed per derived impact.")
+    ] = 50,
+) -> Response:
     """The integrated analysis: every threat with its likelihood, impact per interest, score
     and actors, and per interest the threats ranked worst first.
 
     Impact classes are stated by contributors or derived from the threat's chain effects
     (`impact_basis` says which; `derivation` shows the processes, times and chains). The
     reference data's classes are indicative estimates, not national risk assessment scores.
+
+    It comes a page at a time: `limit` threats of the ranking and the same window of each
+    interest's ranking, with at most `processes` processes per derivation (totals and
+    points count them all); `next_cursor` asks for the next page of the same analysis.
     """
-    return result
+    page = RiskCursor(offset=0, revision=result.revision, options=options_key(options))
+    if cursor is not None:
+        page = RiskCursor.read(cursor)
+        page.check(result.revision, options_key(options))
+    answer = window(result, page.offset, limit, processes)
+    end = page.offset + limit
+    if end < result.threats_total:
+        answer.next_cursor = RiskCursor(end, result.revision, page.options).write()
+    return json_answer(answer)
 
 
 def diagram(result: RiskResult, fmt: str) -> Response:
