@@ -136,6 +136,8 @@ BASE: Bundle = {
         entity("capability:dx-attach", "Capability", "Dx attachment", "green"),
         entity("capability:dx-implant@amber", "Capability", "Dx implant", "amber"),
         entity("campaign:dx-harbour@amber", "Campaign", "Dx harbour", "amber"),
+        entity("vulnerability:dx-cve", "Vulnerability", "Dx CVE", external_ids=["CVE-2099-1"]),
+        entity("countermeasure:dx-training", "Countermeasure", "Dx training", "green"),
         entity("actor:dx-crew", "Actor", "Dx crew", "green", actor_type="criminal"),
         entity(
             "actor:dx-apt@amber+strict",
@@ -336,6 +338,9 @@ BASE: Bundle = {
         relation("campaign:dx-harbour@amber", "TARGETS", "org:dx-grid"),
         relation("actor:dx-state", "TARGETS", "vp:dx-water", key="@amber", marking="amber"),
         relation("actor:dx-crew", "TARGETS", "org:dx-front@amber"),
+        relation("capability:dx-implant@amber", "EXPLOITS", "vulnerability:dx-cve"),
+        relation("countermeasure:dx-training", "MITIGATES", "capability:dx-phish"),
+        relation("countermeasure:dx-training", "DETECTS", "capability:dx-attach", marking="green"),
         relation("country:dx-ruritania@amber", "CONTROLS", "org:dx-front@amber"),
         relation("org:dx-grid", "LOCATED_IN", "country:NL"),
         relation("org:dx-front@amber", "LOCATED_IN", "country:dx-ruritania@amber"),
