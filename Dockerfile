@@ -10,7 +10,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY keten ./keten
+# compiled kernels cached in the image (numba, beside keten/queries/kernel.py): no compile
+# at the first start, only loading
 RUN pip install . \
+    && python -c "from keten.queries.kernel import warm_up; warm_up()" \
     && useradd --system --uid 10001 --home-dir /var/lib/keten --create-home keten
 
 USER keten

@@ -48,6 +48,11 @@ class Settings:
         return self.home / "keten.sqlite"
 
     @property
+    def projection_dir(self) -> Path:
+        """Where the analysis projection of each store revision is kept (mapped arrays)."""
+        return self.home / "projection"
+
+    @property
     def keys_path(self) -> Path:
         """The API key store (hashed keys), kept beside the graph whatever the graph store."""
         return self.home / "keys.sqlite"

@@ -21,7 +21,7 @@ NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 
 def test_the_three_walkthroughs_are_there() -> None:
     assert [p.name for p in NOTEBOOKS] == [
-        "01-regional-power-outage.ipynb",
+        "01-power-outage.ipynb",
         "02-gallium-embargo.ipynb",
         "03-contributor-review.ipynb",
     ]

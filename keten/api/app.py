@@ -143,6 +143,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from keten.queries.kernel import warm_up
+
+        warm_up()  # compiled kernels loaded before the first request, not during it
         yield
         key_store.close()
         if owns_store:
@@ -167,7 +170,7 @@ def create_app(
     limiter = FailureLimiter(auth_limits or AuthLimits.from_env())
     app.state.auth_failures = limiter
     app.state.settings = settings
-    app.state.projections = ProjectionCache(graph)
+    app.state.projections = ProjectionCache(graph, settings.projection_dir, background=True)
     app.state.risks = RiskCache(graph)
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)

@@ -1,8 +1,8 @@
 """Request bodies the API refuses up front: integers the store could not hold, and
 booleans or strings where a number is expected.
 
-JSON allows integers of any size, but stored properties are JSON of 64-bit numbers; a
-larger integer would otherwise fail deep inside a write. The walk names each one.
+JSON allows integers of any size, but both stores keep signed 64-bit integers (Neo4j's
+integer type); a larger one would otherwise fail deep inside a write. The walk names each one.
 
 >>> find_huge_integers({"entities": [{"id": "a", "count": 2**70}]}, "body")[0].where
 'entities[0]'
@@ -45,7 +45,7 @@ from keten.ingest import BundleRejected, Problem
 M = TypeVar("M", bound=BaseModel)
 
 INT_MIN = -(2**63)
-INT_MAX = 2**64 - 1
+INT_MAX = 2**63 - 1
 
 
 def find_huge_integers(bundle: Any, name: str) -> list[Problem]:
@@ -59,7 +59,7 @@ def find_huge_integers(bundle: Any, name: str) -> list[Problem]:
             continue
         for index, record in enumerate(records):
             for path in _huge_paths(record, ""):
-                why = "integer outside the 64-bit range the store holds"
+                why = "integer outside the signed 64-bit range both stores hold"
                 problems.append(Problem(name, f"{key}[{index}]", path.lstrip("."), why))
     return problems
 

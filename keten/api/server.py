@@ -51,6 +51,11 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     )
 
 
+START_SECONDS = 120.0
+"""How long a background server may take to start: the first start on a fresh checkout
+compiles the analysis kernels (keten.queries.kernel.warm_up) before it answers."""
+
+
 @contextmanager
 def background_server(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve `app` on a free port of `host` in a thread; yields the base URL, stops on exit."""
@@ -63,7 +68,7 @@ def background_server(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + START_SECONDS
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the API server did not start")

@@ -507,7 +507,6 @@ def generate(
         raise usage(
             f"--relations {relations:,} is too many for {entities:,} entities: at most {room:,}"
         )
-    import orjson
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from keten.queries.synthetic import generate_network
@@ -529,8 +528,7 @@ def generate(
         path.open("wb") as handle,
     ):
         task = progress.add_task(path.name, total=entities + relations)
-        for done, record in enumerate(network.records(), start=1):
-            handle.write(orjson.dumps(record) + b"\n")
-            if done % 20_000 == 0:
-                progress.update(task, completed=done)
+        for lines, block in network.jsonl_blocks():
+            handle.write(block)
+            progress.advance(task, lines)
     err.print(f"wrote {entities:,} entities and {relations:,} relations to {path} (synthetic)")

@@ -114,10 +114,20 @@ def store_session(create: bool = False) -> Iterator[GraphStore]:
 
 def projection(clearance: Tlp, assessments: Assessments = Assessments.ALL) -> Projection:
     """The analysis graph of the store as `clearance` sees it (the API's projection)."""
-    from keten.graph.projection import build_projection
-
     with store_session() as store:
-        return build_projection(store, clearance, assessments.value)
+        return kept_projection(store, clearance, assessments)
+
+
+def kept_projection(
+    store: GraphStore, clearance: Tlp, assessments: Assessments = Assessments.ALL
+) -> Projection:
+    """The projection of `store`'s current revision, opened from those kept beside the store
+    (and brought up to date, or read and kept there when none fits): what the server uses,
+    so a command does not read the whole store each time."""
+    from keten.graph.projection import ProjectionCache
+
+    cache = ProjectionCache(store, Settings.from_env().projection_dir)
+    return cache.get(clearance, assessments.value)
 
 
 def local_user(name: str | None = None) -> str:

@@ -26,6 +26,7 @@ from keten.cli.common import (
     err,
     hours,
     id_column,
+    kept_projection,
     out,
     projection,
     require_store,
@@ -60,11 +61,10 @@ def analyse(
     options: RiskOptions, clearance: Tlp, assessments: Assessments, with_sources: bool = False
 ) -> tuple[RiskResult, list[Any]]:
     """Run the integrated analysis on the configured store; also the cited sources."""
-    from keten.graph.projection import build_projection
     from keten.queries.risk import integrated_analysis
 
     with store_session() as store:
-        graph = build_projection(store, clearance, assessments.value)
+        graph = kept_projection(store, clearance, assessments)
         result = integrated_analysis(store, graph, options)
         if not with_sources:
             return result, []

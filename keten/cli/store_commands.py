@@ -8,10 +8,14 @@ the wrong folder never answers from an empty store.
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
+from collections.abc import Callable
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import IO, TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -25,6 +29,10 @@ from keten.schema.markings import Tlp
 if TYPE_CHECKING:
     from keten.graph.store import GraphStore, WriteMode
     from keten.ingest import Attribution, LoadReport
+
+
+Exporter = Callable[..., dict[str, int]]
+"""A writer of `keten.graph`: (store, binary file, clearance) -> counts."""
 
 
 class ExportFormat(StrEnum):
@@ -145,7 +153,7 @@ def load(
         str | None, typer.Option(help="Who loads, for the audit trail (default: you).")
     ] = None,
 ) -> None:
-    """Load bundles (JSON, YAML, JSONL, CSV, STIX, folders): all of them, or none.
+    """Load bundles (JSON, YAML, JSONL, CSV, GraphML, STIX, folders): all of them, or none.
 
     On any problem nothing is written and every problem is named (exit 1).
 
@@ -198,21 +206,69 @@ def export(
         Tlp, typer.Option(help="Leave out everything marked above this TLP.", case_sensitive=False)
     ] = Tlp.RED,
 ) -> None:
-    """Write the whole store as a bundle (json, loadable again), GraphML or STIX 2.1."""
-    if fmt is ExportFormat.JSON:
-        from keten.graph.export import write_json as writer
-    elif fmt is ExportFormat.GRAPHML:
-        from keten.graph.export import write_graphml as writer
-    else:
-        from keten.graph.stix_export import write_stix as writer
+    """Write the whole store as a bundle (json), GraphML or STIX 2.1; all three load again.
+
+    With --out the file appears whole or not at all: it is written beside its place under a
+    temporary name and renamed when complete, so a failed export leaves no partial file.
+    """
+    from keten.graph.graphml import GraphmlExportError
+
+    if out is not None and not out.parent.is_dir():
+        raise CliError(f"no such folder for --out: {out.parent}", REFUSED)
     with store_session() as store:
-        if out is None:
-            counts = writer(store, sys.stdout.buffer, clearance)
-            sys.stdout.flush()
-        else:
-            with out.open("wb") as handle:
-                counts = writer(store, handle, clearance)
+        try:
+            if out is None:
+                counts = exporter(fmt)(store, sys.stdout.buffer, clearance)
+                sys.stdout.flush()
+            else:
+                write = exporter(fmt, scratch=out.parent)
+                counts = write_whole(out, lambda handle: write(store, handle, clearance))
+        except GraphmlExportError as exc:
+            raise CliError(str(exc), REFUSED) from None
     err.print(f"exported {counts['entities']:,} entities and {counts['relations']:,} relations")
+
+
+def exporter(fmt: ExportFormat, scratch: Path | None = None) -> Exporter:
+    """The writer of a format; GraphML's works through a file in `scratch`."""
+    if fmt is ExportFormat.JSON:
+        from keten.graph.export import write_json
+
+        return write_json
+    if fmt is ExportFormat.GRAPHML:
+        from keten.graph.graphml import write_graphml
+
+        return partial(write_graphml, scratch=scratch)
+    from keten.graph.stix_export import write_stix
+
+    return write_stix
+
+
+def write_whole(out: Path, write: Callable[[IO[bytes]], dict[str, int]]) -> dict[str, int]:
+    """Run `write` into a temporary file beside `out`, renamed to `out` once complete.
+
+    Whatever goes wrong (an error, Ctrl-C, a full disk), `out` is never left empty or half
+    written: the temporary file is removed and an older `out` stays as it was.
+    """
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115  (closed below, renamed or removed)
+        dir=out.parent, prefix=f".{out.name}.", suffix=".part", delete=False
+    )
+    part = Path(handle.name)
+    try:
+        with handle:
+            counts = write(handle)
+        part.chmod(0o666 & ~current_umask())
+        os.replace(part, out)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return counts
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it, then set back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @app.command(rich_help_panel=STORE)

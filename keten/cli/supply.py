@@ -24,6 +24,7 @@ from keten.cli.common import (
     StrengthOption,
     echo_json,
     err,
+    kept_projection,
     local_user,
     out,
     require_store,
@@ -166,7 +167,6 @@ def embargo_command(
 ) -> None:
     """Shortfalls from a supply stop by COUNTRY, and the chain effects of the resources lost."""
     require_store()
-    from keten.graph.projection import build_projection
     from keten.queries.cascade import CascadeResult
     from keten.queries.dependencies import read_supply
     from keten.queries.embargo import EmbargoRequest, embargo
@@ -182,7 +182,7 @@ def embargo_command(
     )
     with store_session() as store:
         data = read_supply(store, clearance)
-        graph = build_projection(store, clearance, assessments.value)
+        graph = kept_projection(store, clearance, assessments)
         result = embargo(data, graph, request)
     if as_json:
         echo_json(result)

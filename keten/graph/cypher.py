@@ -497,6 +497,18 @@ def list_relations_as_of(
     )
 
 
+AUDIT_HEAD = (
+    "MATCH (a:KetenAudit) WITH a ORDER BY a.seq DESC LIMIT 1 RETURN a.seq AS seq, a.at AS at"
+)
+"""The last audit entry: where an analysis projection read now stands in the trail."""
+AUDIT_FROM = (
+    "MATCH (a:KetenAudit) WHERE a.seq >= $after WITH a ORDER BY a.seq LIMIT $limit "
+    "RETURN a.seq AS seq, a.at AS at, a.action AS action, a.entity AS entity, "
+    "a.other AS other, a.relation AS relation, a.detail_json AS detail"
+)
+"""Audit entries from number `$after` on, with the records they name (projection updates)."""
+
+
 def read_audit(entity: bool = False, since: bool = False) -> str:
     """Audit entries in order after `$after`, those `$level` may read; optionally about
     `$entity` (either end of a relation) or at or after `$since`."""

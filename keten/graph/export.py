@@ -1,4 +1,4 @@
-"""Write a store out as a bundle (JSON, loadable again) or as GraphML (for Gephi, yEd, networkx).
+"""Write a store out as a bundle (JSON, loadable again); GraphML is `keten.graph.graphml`.
 
 JSON export streams record by record, so exporting a large store does not hold it in memory;
 loading the export into another store (SQLite or Neo4j) reproduces every record. A record's
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-import networkx as nx
 import orjson
 
 from keten.graph.store import EntityRow, GraphStore, RelationRow
@@ -42,40 +41,3 @@ def exported(row: EntityRow | RelationRow) -> dict[str, Any]:
     if names != sorted(names):
         row.props = dict(sorted(row.props.items()))
     return row.as_record()
-
-
-def to_networkx(store: GraphStore, clearance: Tlp = Tlp.RED) -> nx.MultiDiGraph:
-    """The store as a networkx MultiDiGraph; edge keys are `TYPE:key`."""
-    graph = nx.MultiDiGraph()
-    for entity in store.iter_entities(clearance):
-        graph.add_node(entity.id, **entity.as_record())
-    for relation in store.iter_relations(clearance):
-        record = relation.as_record()
-        key = f"{relation.type}:{relation.key}" if relation.key else relation.type
-        # a 4-tuple, since a keyed relation's record has a `key` of its own
-        graph.add_edges_from([(relation.source, relation.target, key, record)])
-    return graph
-
-
-def graphml_safe(attrs: dict[str, Any]) -> dict[str, Any]:
-    """GraphML holds scalars only: lists and dicts become JSON text."""
-    return {
-        k: v if isinstance(v, str | int | float | bool) else orjson.dumps(v).decode()
-        for k, v in attrs.items()
-        if v is not None
-    }
-
-
-def write_graphml(store: GraphStore, out: IO[bytes], clearance: Tlp = Tlp.RED) -> dict[str, int]:
-    """Write GraphML; list and dict properties are JSON-encoded strings."""
-    graph = to_networkx(store, clearance)
-    for _, attrs in graph.nodes(data=True):
-        safe = graphml_safe(attrs)
-        attrs.clear()
-        attrs.update(safe)
-    for _, _, attrs in graph.edges(data=True):
-        safe = graphml_safe(attrs)
-        attrs.clear()
-        attrs.update(safe)
-    nx.write_graphml(graph, out)
-    return {"entities": graph.number_of_nodes(), "relations": graph.number_of_edges()}

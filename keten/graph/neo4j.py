@@ -513,6 +513,30 @@ class Neo4jStore:
         return self._read(entities, -1), self._read(relations, -1)
 
     @_unavailable
+    def audit_head(self) -> tuple[int, str]:
+        """Number and time of the last audit entry ((0, "") when none): where an analysis
+        projection read now stands in the trail (keten.graph.projection_delta)."""
+        records = self._records(cypher.AUDIT_HEAD)
+        return (int(records[0]["seq"]), str(records[0]["at"])) if records else (0, "")
+
+    @_unavailable
+    def audit_since(self, seq: int, limit: int) -> list[tuple[Any, ...]]:
+        """Up to `limit` audit entries from number `seq` on, whatever their level, as
+        (seq, at, action, entity, other, relation, detail JSON): what an analysis projection
+        reads to follow the writes since it (keten.graph.projection_delta)."""
+        records = self._records(cypher.AUDIT_FROM, after=seq, limit=limit)
+        return [
+            (r["seq"], r["at"], r["action"], r["entity"], r["other"], r["relation"], r["detail"])
+            for r in records
+        ]
+
+    @_unavailable
+    def relations_touching(self, ids: set[str], clearance: Tlp = Tlp.RED) -> list[RelationRow]:
+        """Every visible relation with an end among `ids` (what a projection reads again
+        after a write about them)."""
+        return self._touching(ids, clearance)
+
+    @_unavailable
     def counts(self, clearance: Tlp = Tlp.RED) -> dict[str, int]:
         """Numbers of visible entities and relations."""
         level = clearance.level

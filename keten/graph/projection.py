@@ -28,10 +28,15 @@ once, per store revision and clearance, into compact arrays:
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import logging
 import threading
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Protocol
 
 import networkx as nx
@@ -39,9 +44,10 @@ import numpy as np
 import numpy.typing as npt
 
 from keten.graph.assessments import AssessmentRule, choose_assessments
-from keten.graph.store import EntityRow
 from keten.schema.markings import Tlp
 from keten.schema.relations import RelationType
+
+log = logging.getLogger(__name__)
 
 RELATION_TYPES: list[str] = [t.value for t in RelationType]
 """Relation type codes: `rel_type[i]` indexes this list."""
@@ -64,28 +70,53 @@ class ReadableStore(Protocol):
     def iter_relations(self, clearance: Tlp = Tlp.RED) -> Any: ...
 
 
+@dataclass(frozen=True, slots=True)
+class AuditPosition:
+    """The last entry of a store's audit trail when a projection was read: its number and
+    time. A write after it is read from the trail and applied (keten.graph.projection_delta);
+    an entry of that number with another time means the store is not the one projected."""
+
+    seq: int
+    at: str
+
+
 @dataclass(eq=False)
 class Projection:
-    """Arrays of one store revision as seen by one clearance (read-only once built)."""
+    """Arrays of one store revision as seen by one clearance (read-only once built).
+
+    The arrays may be memory-mapped files (keten.graph.projection_files): they are then
+    shared with the page cache and with other processes reading the same revision.
+    """
 
     revision: int
     clearance: Tlp
     ids: list[str]
     index: dict[str, int]
     kinds: list[str]
-    names: list[str]
+    names: Sequence[str]
     indptr: Int64Array
     targets: IntArray
     buffer_hours: FloatArray
     strength: FloatArray
     group: IntArray
     group_size: IntArray
+    group_key: Int64Array
+    """Per group: dependent * max(1, len(group_names)) + name code (see `Propagation`)."""
     edge_kind: npt.NDArray[np.int8]
     safeguards_indptr: Int64Array
     safeguards: IntArray
     rel_source: IntArray
     rel_target: IntArray
     rel_type: npt.NDArray[np.int8]
+    rel_buffer: FloatArray
+    rel_strength: FloatArray
+    rel_group: IntArray
+    """Per relation (in `rel_*` order): buffer, strength and redundancy group name code."""
+    group_names: list[str]
+    """Redundancy group names by code (`rel_group`)."""
+    assessments: AssessmentRule = "all"
+    position: AuditPosition = AuditPosition(0, "")
+    """Where the store's audit trail ended when this projection was read."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     workspaces: list[Any] = field(default_factory=list, repr=False)
     """Clean search workspaces kept for the next searches of this projection (they go with
@@ -171,23 +202,132 @@ def _number(props: dict[str, Any], name: str, default: float) -> float:
     return default if value is None else float(value)
 
 
-def _entities(rows: Any) -> tuple[list[str], list[str], list[str]]:
-    entities: list[EntityRow] = list(rows)
-    if any(a.id > b.id for a, b in itertools.pairwise(entities)):
-        entities.sort(key=lambda e: e.id)
-    return [e.id for e in entities], [e.kind for e in entities], [e.name for e in entities]
+@dataclass(eq=False)
+class RelationTable:
+    """The relations a projection uses, one row each, in columns.
+
+    The propagation graph, its redundancy groups and the SAFEGUARDS map all derive from
+    this table (`assemble`), which is what a small write edits (keten.graph.projection_delta)
+    instead of reading the store again. `group` codes index `group_names` (-1: none).
+    """
+
+    source: IntArray
+    target: IntArray
+    type: npt.NDArray[np.int8]
+    buffer_hours: FloatArray
+    strength: FloatArray
+    group: IntArray
+
+    def __len__(self) -> int:
+        return int(self.source.shape[0])
+
+    def take(self, rows: npt.NDArray[Any] | slice) -> RelationTable:
+        """The rows selected by a mask or index array."""
+        return RelationTable(*(column[rows] for column in self.columns()))
+
+    def columns(self) -> tuple[npt.NDArray[Any], ...]:
+        """The columns in field order."""
+        return (
+            self.source, self.target, self.type, self.buffer_hours, self.strength, self.group
+        )  # fmt: skip
+
+    @staticmethod
+    def concat(parts: list[RelationTable]) -> RelationTable:
+        """One table of the rows of `parts`, in order."""
+        return RelationTable(
+            *(np.concatenate(c) for c in zip(*(p.columns() for p in parts), strict=False))
+        )
+
+
+def read_relations(rows: Any, index: dict[str, int], group_codes: dict[str, int]) -> RelationTable:
+    """The relations among `rows` with both ends in `index`, as a table.
+
+    Columns grow in compact `array`s, not lists of Python numbers: at ten million relations
+    lists cost gigabytes. New redundancy group names get the next codes in `group_codes`.
+    """
+    source, target, types = array("i"), array("i"), array("b")
+    buffers, strengths, groups = array("d"), array("d"), array("i")
+    depends = TYPE_CODE["DEPENDS_ON"]
+    weighted = {depends, TYPE_CODE["DISRUPTS"]}
+    for rel in rows:
+        s, t = index.get(rel.source), index.get(rel.target)
+        code = TYPE_CODE.get(rel.type)
+        if s is None or t is None or code is None:
+            continue
+        source.append(s)
+        target.append(t)
+        types.append(code)
+        if code in weighted:
+            buffers.append(_number(rel.props, "buffer_hours", 0.0))
+            strengths.append(_number(rel.props, "strength", 1.0))
+        else:
+            buffers.append(0.0)
+            strengths.append(1.0)
+        name = rel.props.get("redundancy_group") if code == depends else None
+        groups.append(-1 if name is None else group_codes.setdefault(str(name), len(group_codes)))
+    return RelationTable(
+        np.frombuffer(source, dtype=np.int32),
+        np.frombuffer(target, dtype=np.int32),
+        np.frombuffer(types, dtype=np.int8),
+        np.frombuffer(buffers, dtype=np.float64),
+        np.frombuffer(strengths, dtype=np.float64),
+        np.frombuffer(groups, dtype=np.int32),
+    )
+
+
+def canonical(table: RelationTable) -> RelationTable:
+    """The table sorted by (source, target, type, buffer, strength, group): the order no
+    longer depends on how the store streamed the rows or on which write came last, so a
+    projection updated after a write equals one built afresh."""
+    order = np.lexsort(
+        (table.group, table.strength, table.buffer_hours, table.type, table.target, table.source)
+    )
+    return table.take(order)
+
+
+def merge_sorted(kept: RelationTable, fresh: RelationTable, n: int) -> RelationTable:
+    """`kept` (sorted as by `canonical`) with the rows of `fresh` put in their places.
+
+    Rows read again after a write touch an entity that kept rows do not, so no fresh row
+    shares (source, target, type) with a kept one and the places are found on that key
+    alone: a search per fresh row instead of sorting the whole table again.
+    """
+    fresh = canonical(fresh)
+    places = np.searchsorted(_pair_key(kept, n), _pair_key(fresh, n))
+    columns = zip(kept.columns(), fresh.columns(), strict=True)
+    return RelationTable(*(np.insert(k, places, f) for k, f in columns))
+
+
+def _pair_key(table: RelationTable, n: int) -> Int64Array:
+    """(source, target, type) as one number, in the order `canonical` sorts by."""
+    pair = table.source.astype(np.int64) * n + table.target
+    return pair * len(RELATION_TYPES) + table.type
 
 
 def _csr(
-    tails: list[int], heads: list[int], n: int, *columns: list[Any]
+    tails: npt.NDArray[Any], heads: npt.NDArray[Any], n: int, *columns: npt.NDArray[Any]
 ) -> tuple[Int64Array, IntArray, list[npt.NDArray[Any]]]:
-    """Sort edges by (tail, head) and return indptr, heads and the reordered columns."""
-    tail = np.asarray(tails, dtype=np.int64)
-    head = np.asarray(heads, dtype=np.int32)
-    order = np.lexsort((head, tail))
+    """Sort edges by (tail, head) and return indptr, heads and the reordered columns
+    (stable: edges of one pair keep their order)."""
+    order = np.argsort(tails.astype(np.int64) * n + heads, kind="stable")
     indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(tail, minlength=n), out=indptr[1:])
-    return indptr, head[order], [np.asarray(c)[order] for c in columns]
+    np.cumsum(np.bincount(tails, minlength=n), out=indptr[1:])
+    return indptr, heads[order].astype(np.int32), [c[order] for c in columns]
+
+
+def _read_entities(rows: Any) -> tuple[list[str], list[str], list[str]]:
+    """Ids, kinds and names, sorted by id (stores stream them sorted; checked, not trusted)."""
+    ids: list[str] = []
+    kinds: list[str] = []
+    names: list[str] = []
+    for row in rows:
+        ids.append(row.id)
+        kinds.append(row.kind)
+        names.append(row.name)
+    if any(a > b for a, b in itertools.pairwise(ids)):
+        order = sorted(range(len(ids)), key=ids.__getitem__)
+        ids, kinds, names = ([c[i] for i in order] for c in (ids, kinds, names))
+    return ids, kinds, names
 
 
 def _rows(store: ReadableStore, clearance: Tlp) -> tuple[Any, Any]:
@@ -200,117 +340,307 @@ def _rows(store: ReadableStore, clearance: Tlp) -> tuple[Any, Any]:
     return store.iter_entities(clearance), store.iter_relations(clearance)
 
 
+@dataclass(frozen=True, slots=True)
+class Entities:
+    """The visible entities of a projection, sorted by id."""
+
+    ids: list[str]
+    index: dict[str, int]
+    kinds: list[str]
+    names: Sequence[str]
+
+
+def sorted_group_names(
+    tables: list[RelationTable], names: list[str]
+) -> tuple[list[RelationTable], list[str], IntArray]:
+    """The tables with group codes renumbered so that the names used are sorted (unused
+    names drop out), the names, and old code -> new code (its last slot maps -1 to -1):
+    codes then do not depend on the order names were first met in."""
+    counts = np.zeros(len(names), dtype=np.int64)
+    for table in tables:
+        counts += np.bincount(table.group[table.group >= 0], minlength=len(names))
+    used = np.flatnonzero(counts)
+    kept = [names[c] for c in used.tolist()]
+    order = sorted(range(len(kept)), key=kept.__getitem__)
+    recode = np.full(len(names) + 1, -1, dtype=np.int32)
+    recode[used[order]] = np.arange(len(kept), dtype=np.int32)
+    recoded = [dataclasses.replace(t, group=recode[t.group]) for t in tables]
+    return recoded, [kept[i] for i in order], recode
+
+
+@dataclass(eq=False)
+class Propagation:
+    """The propagation graph in CSR order (see `Projection`), with one key per redundancy
+    group: dependent * max(1, number of group names) + name code, groups numbered in key
+    order."""
+
+    indptr: Int64Array
+    targets: IntArray
+    buffer_hours: FloatArray
+    strength: FloatArray
+    group: IntArray
+    edge_kind: npt.NDArray[np.int8]
+    group_size: IntArray
+    group_key: Int64Array
+
+
+@dataclass(eq=False)
+class Edges:
+    """Propagation edges in relation-table order; `key` is the group key (-1: no group)."""
+
+    tails: Int64Array
+    heads: Int64Array
+    buffer_hours: FloatArray
+    strength: FloatArray
+    key: Int64Array
+    kind: npt.NDArray[np.int8]
+
+    @staticmethod
+    def of(table: RelationTable, names: int) -> Edges:
+        """The DEPENDS_ON (turned around) and DISRUPTS rows of `table` as edges."""
+        depends = table.type == TYPE_CODE["DEPENDS_ON"]
+        weighted = np.flatnonzero(depends | (table.type == TYPE_CODE["DISRUPTS"]))
+        dep = depends[weighted]
+        tails = np.where(dep, table.target[weighted], table.source[weighted]).astype(np.int64)
+        heads = np.where(dep, table.source[weighted], table.target[weighted]).astype(np.int64)
+        codes = table.group[weighted]
+        key = np.where(dep & (codes >= 0), heads * max(names, 1) + codes, -1)
+        kind = np.where(dep, EDGE_DEPENDS_ON, EDGE_DISRUPTS).astype(np.int8)
+        return Edges(
+            tails, heads, table.buffer_hours[weighted], table.strength[weighted], key, kind
+        )
+
+    def sorted(self, n: int) -> Edges:
+        """The edges by (tail, head), stable: edges of one pair keep their order."""
+        order = np.argsort(self.tails * n + self.heads, kind="stable")
+        return Edges(*(column[order] for column in vars(self).values()))
+
+
+def propagation_of(table: RelationTable, n: int, names: int) -> Propagation:
+    """The propagation graph of a sorted relation table over `n` entities."""
+    edges = Edges.of(table, names).sorted(n)
+    grouped = edges.key >= 0
+    group_key, inverse = np.unique(edges.key[grouped], return_inverse=True)
+    group = np.full(edges.key.shape[0], -1, dtype=np.int32)
+    group[grouped] = inverse.reshape(-1)
+    return Propagation(
+        indptr=indptr_of(edges.tails, n),
+        targets=edges.heads.astype(np.int32),
+        buffer_hours=edges.buffer_hours,
+        strength=edges.strength,
+        group=group,
+        edge_kind=edges.kind,
+        group_size=np.bincount(group[grouped], minlength=group_key.shape[0]).astype(np.int32),
+        group_key=group_key.astype(np.int64),
+    )
+
+
+def indptr_of(tails: npt.NDArray[Any], n: int) -> Int64Array:
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(tails, minlength=n), out=indptr[1:])
+    return indptr
+
+
+def assemble(
+    revision: int,
+    clearance: Tlp,
+    assessments: AssessmentRule,
+    entities: Entities,
+    table: RelationTable,
+    group_names: list[str],
+    position: AuditPosition,
+) -> Projection:
+    """The projection of `entities` and the relation `table` (sorted here, see `canonical`):
+    the propagation CSR with its redundancy groups, and the SAFEGUARDS map."""
+    (table,), group_names, _ = sorted_group_names([table], group_names)
+    table = canonical(table)
+    graph = propagation_of(table, len(entities.ids), len(group_names))
+    return project(revision, clearance, assessments, entities, table, group_names, position, graph)
+
+
+def project(
+    revision: int,
+    clearance: Tlp,
+    assessments: AssessmentRule,
+    entities: Entities,
+    table: RelationTable,
+    group_names: list[str],
+    position: AuditPosition,
+    graph: Propagation,
+) -> Projection:
+    """The projection made of its parts (read-only)."""
+    n = len(entities.ids)
+    safeguards = np.flatnonzero(table.type == TYPE_CODE["SAFEGUARDS"])
+    sg_indptr, sg_targets, _ = _csr(
+        table.source[safeguards].astype(np.int64), table.target[safeguards], n
+    )
+    projection = Projection(
+        revision=revision,
+        clearance=clearance,
+        ids=entities.ids,
+        index=entities.index,
+        kinds=entities.kinds,
+        names=entities.names,
+        indptr=graph.indptr,
+        targets=graph.targets,
+        buffer_hours=graph.buffer_hours.astype(np.float64),
+        strength=graph.strength.astype(np.float64),
+        group=graph.group.astype(np.int32),
+        group_size=graph.group_size.astype(np.int32),
+        group_key=graph.group_key,
+        edge_kind=graph.edge_kind,
+        safeguards_indptr=sg_indptr,
+        safeguards=sg_targets,
+        rel_source=table.source,
+        rel_target=table.target,
+        rel_type=table.type,
+        rel_buffer=table.buffer_hours,
+        rel_strength=table.strength,
+        rel_group=table.group,
+        group_names=group_names,
+        assessments=assessments,
+        position=position,
+    )
+    return freeze(projection)
+
+
+def freeze(projection: Projection) -> Projection:
+    """Make every array of `projection` read-only (shared by concurrent requests)."""
+    for value in vars(projection).values():
+        if isinstance(value, np.ndarray) and value.flags.writeable:
+            value.flags.writeable = False  # never edited in place
+    return projection
+
+
 def build_projection(
     store: ReadableStore, clearance: Tlp, assessments: AssessmentRule = "all"
 ) -> Projection:
     """Read the store once into a `Projection` for `clearance` (hidden records stay out).
 
-    The revision is read first: if a write lands while reading, the next `ProjectionCache.get`
-    sees a newer revision and rebuilds, so an answer is never labelled newer than its data.
-    Where institutes assessed the same dependency differently, `assessments` picks which
-    counts (see keten.graph.assessments).
+    The revision and the audit position are read first: if a write lands while reading, the
+    next `ProjectionCache.get` sees a newer revision and applies that write again (applying
+    it is idempotent), so an answer is never labelled newer than its data. Where institutes
+    assessed the same dependency differently, `assessments` picks which counts (see
+    keten.graph.assessments).
     """
+    clearance = Tlp(clearance)
     revision = store.revision(clearance)
+    position = audit_position(store)
     entity_rows, relation_rows = _rows(store, clearance)
-    ids, kinds, names = _entities(entity_rows)
+    ids, kinds, names = _read_entities(entity_rows)
     index = {entity_id: i for i, entity_id in enumerate(ids)}
-    tails: list[int] = []
-    heads: list[int] = []
-    buffers: list[float] = []
-    strengths: list[float] = []
-    groups: list[int] = []
-    edge_kinds: list[int] = []
-    group_ids: dict[tuple[int, str], int] = {}
-    sg_tails: list[int] = []
-    sg_heads: list[int] = []
-    rel_source: list[int] = []
-    rel_target: list[int] = []
-    rel_type: list[int] = []
-    for rel in choose_assessments(relation_rows, assessments):
-        s, t = index.get(rel.source), index.get(rel.target)
-        code = TYPE_CODE.get(rel.type)
-        if s is None or t is None or code is None:
-            continue
-        rel_source.append(s)
-        rel_target.append(t)
-        rel_type.append(code)
-        if rel.type == "DEPENDS_ON":
-            name = rel.props.get("redundancy_group")
-            gid = -1 if name is None else group_ids.setdefault((s, str(name)), len(group_ids))
-            tails.append(t)
-            heads.append(s)
-            groups.append(gid)
-            edge_kinds.append(EDGE_DEPENDS_ON)
-        elif rel.type == "DISRUPTS":
-            tails.append(s)
-            heads.append(t)
-            groups.append(-1)
-            edge_kinds.append(EDGE_DISRUPTS)
-        else:
-            if rel.type == "SAFEGUARDS":
-                sg_tails.append(s)
-                sg_heads.append(t)
-            continue
-        buffers.append(_number(rel.props, "buffer_hours", 0.0))
-        strengths.append(_number(rel.props, "strength", 1.0))
-    n = len(ids)
-    indptr, targets, (buffer_a, strength_a, group_a, kind_a) = _csr(
-        tails, heads, n, buffers, strengths, groups, edge_kinds
-    )
-    sg_indptr, sg_targets, _ = _csr(sg_tails, sg_heads, n)
-    group_arr = np.asarray(group_a, dtype=np.int32).reshape(-1)
-    group_size = np.bincount(group_arr[group_arr >= 0], minlength=len(group_ids))
-    projection = Projection(
-        revision=revision,
-        clearance=clearance,
-        ids=ids,
-        index=index,
-        kinds=kinds,
-        names=names,
-        indptr=indptr,
-        targets=targets,
-        buffer_hours=np.asarray(buffer_a, dtype=np.float64).reshape(-1),
-        strength=np.asarray(strength_a, dtype=np.float64).reshape(-1),
-        group=group_arr,
-        group_size=group_size.astype(np.int32),
-        edge_kind=np.asarray(kind_a, dtype=np.int8).reshape(-1),
-        safeguards_indptr=sg_indptr,
-        safeguards=sg_targets,
-        rel_source=np.asarray(rel_source, dtype=np.int32),
-        rel_target=np.asarray(rel_target, dtype=np.int32),
-        rel_type=np.asarray(rel_type, dtype=np.int8),
-    )
-    for value in vars(projection).values():
-        if isinstance(value, np.ndarray):
-            value.flags.writeable = False  # shared by concurrent requests: never edit in place
-    return projection
+    group_codes: dict[str, int] = {}
+    table = read_relations(choose_assessments(relation_rows, assessments), index, group_codes)
+    entities = Entities(ids, index, kinds, names)
+    return assemble(revision, clearance, assessments, entities, table, list(group_codes), position)
+
+
+def audit_position(store: Any) -> AuditPosition:
+    """Where the store's audit trail ends now ((0, "") when the store offers no change log:
+    a projection of it is then rebuilt after every write)."""
+    head = getattr(store, "audit_head", None)
+    if head is None:
+        return AuditPosition(0, "")
+    seq, at = head()
+    return AuditPosition(int(seq), str(at))
+
+
+SAVE_DELAY = 2.0
+"""Seconds a server waits before saving an updated projection (see `ProjectionCache`)."""
 
 
 class ProjectionCache:
-    """One projection per clearance, rebuilt only when the store's revision changed.
+    """One projection per clearance and assessment rule, kept up to date with the store.
 
-    Thread-safe: concurrent requests for a stale clearance wait for a single rebuild, and a
+    When the revision moved, the projection is brought forward by the changes since it
+    (keten.graph.projection_delta) and only read afresh when those cannot be followed. With
+    a `directory`, each revision is also saved there (keten.graph.projection_files) and a new
+    process starts from the newest saved one: a server start or a CLI command then maps
+    arrays instead of reading the whole store. `builds`, `updates` and `opened` count the
+    three ways a projection came.
+
+    Thread-safe: concurrent requests for a stale clearance wait for a single refresh, and a
     request for another clearance is not blocked by it.
     """
 
-    def __init__(self, store: ReadableStore) -> None:
+    def __init__(
+        self, store: ReadableStore, directory: Path | None = None, background: bool = False
+    ) -> None:
+        from keten.graph.projection_delta import has_change_log
+        from keten.graph.projection_files import ProjectionFiles, store_key
+
         self.store = store
+        key = store_key(store) if directory is not None and has_change_log(store) else None
+        self.files = ProjectionFiles(directory, key) if directory and key else None
         self._projections: dict[tuple[Tlp, AssessmentRule], Projection] = {}
         self._locks: dict[Tlp, threading.Lock] = {level: threading.Lock() for level in Tlp}
+        self.background = background
+        """Save updated projections in a thread of their own (a server: the answer need not
+        wait for the files); a projection read afresh is always saved before it is used,
+        so that its memory can go."""
         self.builds = 0
+        self.updates = 0
+        self.opened = 0
 
     def get(self, clearance: Tlp, assessments: AssessmentRule = "all") -> Projection:
         """The projection of the current revision for `clearance` and assessment rule."""
         clearance = Tlp(clearance)
         key = (clearance, assessments)
-        revision = self.store.revision(clearance)
         current = self._projections.get(key)
-        if current is not None and current.revision == revision:
+        if current is not None and current.revision == self.store.revision(clearance):
             return current
         with self._locks[clearance]:
             current = self._projections.get(key)
             if current is None or current.revision != self.store.revision(clearance):
-                current = build_projection(self.store, clearance, assessments)
+                current = self._refresh(current, clearance, assessments)
                 self._projections[key] = current
-                self.builds += 1
             return current
+
+    def _refresh(
+        self, current: Projection | None, clearance: Tlp, assessments: AssessmentRule
+    ) -> Projection:
+        from keten.graph.projection_delta import update_projection
+
+        if current is None and self.files is not None:
+            current = self.files.newest(clearance, assessments)
+            if current is not None:
+                self.opened += 1
+        if current is not None:
+            updated = update_projection(self.store, current)
+            if updated is not None:
+                if updated.position == current.position:
+                    return updated  # nothing this clearance sees changed since it
+                self.updates += 1
+                if self.background:
+                    self._save_later((clearance, assessments), updated)
+                    return updated
+                return self._saved(updated)
+        built = build_projection(self.store, clearance, assessments)
+        self.builds += 1
+        return self._saved(built)
+
+    def _save_later(self, key: tuple[Tlp, AssessmentRule], projection: Projection) -> None:
+        """Save `projection` in a thread, then serve the mapped copy if it is still current."""
+        if self.files is None or projection.position.seq <= 0:
+            return
+
+        def save() -> None:
+            try:
+                mapped = self._saved(projection)
+            except OSError as exc:
+                log.warning("could not keep the projection beside the store: %s", exc)
+                return
+            with self._locks[key[0]]:
+                if self._projections.get(key) is projection:
+                    self._projections[key] = mapped
+
+        # a moment later: the answer that asked for this projection goes first
+        later = threading.Timer(SAVE_DELAY, save)
+        later.name, later.daemon = "keten-projection-save", True
+        later.start()
+
+    def _saved(self, projection: Projection) -> Projection:
+        """`projection`, written beside the store (its arrays then mapped from the files)."""
+        if self.files is None or projection.position.seq <= 0:
+            return projection
+        return self.files.save(projection)

@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from keten.config import private_file
 from keten.graph.history import (
     ENTITY_SNAPSHOT,
@@ -39,6 +41,7 @@ from keten.graph.sqlite_writer import (
     ENTITY_COLUMNS,
     RELATION_COLUMNS,
     RELATION_TARGET_INDEX,
+    RELATION_VISIBLE,
     SqliteWriter,
     entity_from_row,
     entity_params,
@@ -98,12 +101,6 @@ FROM (SELECT 0 AS level UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3
 """One revision counter per clearance level (a store made before them starts from the one)."""
 
 MARKING_LEVELS = {m.value: m.level for m in Tlp}
-RELATION_VISIBLE = """
-    r.marking <= :level
-    AND (SELECT marking FROM entities WHERE id = r.source) <= :level
-    AND (SELECT marking FROM entities WHERE id = r.target) <= :level
-"""
-"""A relation is visible when it and both its ends are at or below the clearance level."""
 GREEN_IDS = """
 SELECT id FROM entities WHERE id IN (SELECT value FROM json_each(?1)) AND marking = 1
 UNION
@@ -447,6 +444,29 @@ class SqliteStore:
             f"SELECT {RELATION_COLUMNS} FROM relations r {visible}", {"level": clearance.level}
         )
         return (EntityRow(*row) for row in entities), map(relation_from_row, relations)
+
+    def audit_head(self) -> tuple[int, str]:
+        """Number and time of the last audit entry ((0, "") when none): where an analysis
+        projection read now stands in the trail (keten.graph.projection_delta)."""
+        last = "SELECT seq, at FROM audit ORDER BY seq DESC LIMIT 1"
+        row = self._conn().execute(last).fetchone()
+        return (int(row[0]), str(row[1])) if row else (0, "")
+
+    def audit_since(self, seq: int, limit: int) -> list[tuple[Any, ...]]:
+        """Up to `limit` audit entries from number `seq` on, whatever their level, as
+        (seq, at, action, entity, other, relation, detail JSON): what an analysis projection
+        reads to follow the writes since it (keten.graph.projection_delta)."""
+        query = (
+            "SELECT seq, at, action, entity, other, relation, detail FROM audit "
+            "WHERE seq >= ? ORDER BY seq LIMIT ?"
+        )
+        rows = self._conn().execute(query, (seq, limit)).fetchall()
+        return [(*r[:5], orjson.loads(r[5]) if r[5] else None, r[6]) for r in rows]
+
+    def relations_touching(self, ids: set[str], clearance: Tlp = Tlp.RED) -> list[RelationRow]:
+        """Every visible relation with an end among `ids` (what a projection reads again
+        after a write about them)."""
+        return self._touching(ids, clearance)
 
     def counts(self, clearance: Tlp = Tlp.RED) -> dict[str, int]:
         """Numbers of visible entities and relations."""

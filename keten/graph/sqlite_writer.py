@@ -78,6 +78,12 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
 ON CONFLICT (source, type, target, key) DO UPDATE SET marking = ?5, props = ?6,
     created_at = ?7, updated_at = ?8
 """
+RELATION_VISIBLE = """
+    r.marking <= :level
+    AND (SELECT marking FROM entities WHERE id = r.source) <= :level
+    AND (SELECT marking FROM entities WHERE id = r.target) <= :level
+"""
+"""A relation is visible when it and both its ends are at or below the clearance level."""
 RELATION_TARGET_INDEX = "CREATE INDEX IF NOT EXISTS relations_target ON relations (target, type)"
 DEFER_INDEX_BELOW = 100_000
 """A bulk load rebuilds the target index at the end when the table held fewer relations."""
@@ -259,10 +265,12 @@ class SqliteWriter(WriteBook):
         levels = [p[AUDIT_LEVEL] for p in params]
         if side == ENTITY:
             self.audit_created(side, levels, lambda i: (params[i][0], None))
-            self.seen_level(min(max(p[3], 0) for p in params))
+            if self.least_level > 0:
+                self.seen_level(min(max(p[3], 0) for p in params))
         else:
             self.audit_created(side, levels, lambda i: (None, tuple(params[i][:4])))
-            self.seen_relations([(p[:4], max(p[4], 0)) for p in params], self.levels_of)
+            if self.least_level > 0:  # once clear readers see a change, nothing more to learn
+                self.seen_relations([(p[:4], max(p[4], 0)) for p in params], self.levels_of)
         if restore:  # restored records keep their own times: remember them by identity
             self.seen.update(hash(p[0] if side == ENTITY else p[:4]) for p in params)
         return True
@@ -352,6 +360,20 @@ class SqliteWriter(WriteBook):
         """Marking levels of the ids known to the store, as seen inside this transaction."""
         query = "SELECT id, marking FROM entities WHERE id IN (SELECT value FROM json_each(?))"
         return dict(self._chunked(query, list(ids)))
+
+    def stored_shares(self, resources: list[str], clearance: int) -> list[RelationRow]:
+        """Stored SOURCED_FROM relations of these resources that a reader of level
+        `clearance` may see (it and both ends at or below it), in one query per 10,000."""
+        query = (
+            f"SELECT {RELATION_COLUMNS} FROM relations r WHERE r.type = 'SOURCED_FROM' "
+            f"AND r.source IN (SELECT value FROM json_each(:ids)) AND {RELATION_VISIBLE}"
+        )
+        found = []
+        for start in range(0, len(resources), 10_000):
+            chunk = json_list(resources[start : start + 10_000])
+            rows = self.conn.execute(query, {"ids": chunk, "level": clearance})
+            found += [relation_from_row(r) for r in rows]
+        return found
 
     def kinds_of(self, ids: Iterable[str]) -> dict[str, str]:
         """Kinds of the ids known to the store, as seen inside this transaction."""

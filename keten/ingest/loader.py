@@ -39,7 +39,7 @@ from keten.ingest.readers import Item, read_bundle, read_paths
 from keten.schema.markings import Tlp
 
 Progress = Callable[[int], None]
-PIPELINE_ABOVE = 32 * 1024 * 1024
+PIPELINE_ABOVE = 8 * 1024 * 1024
 """Inputs larger than this are checked in a second process (see keten.ingest.pipeline)."""
 
 
@@ -110,7 +110,11 @@ class LoadSink:
         return self.writer.kinds_of(ids)
 
     def stored_shares(self, resources: list[str]) -> list[RelationRow]:
-        """Stored SOURCED_FROM relations of these resources within the clearance."""
+        """Stored SOURCED_FROM relations of these resources within the clearance (in bulk
+        where the writer can: a large bundle gives shares of many thousand resources)."""
+        in_bulk = getattr(self.writer, "stored_shares", None)
+        if in_bulk is not None:
+            return list(in_bulk(resources, self.clearance.level))
         found: list[RelationRow] = []
         for resource in resources:
             flt = RelationFilter("SOURCED_FROM", source=resource, clearance=self.clearance)

@@ -1,4 +1,4 @@
-"""Bundle readers: JSON, YAML, JSONL and CSV files, folders of them, and in-memory bundles.
+"""Bundle readers: JSON, YAML, JSONL, CSV and GraphML files, folders of them, in-memory bundles.
 
 Each reader yields `RawRecord`s one at a time (or a `Problem` where the file itself is
 broken), so that a large JSONL or JSON file streams through validation and into the store
@@ -17,6 +17,7 @@ import ijson
 import orjson
 import yaml
 
+from keten.ingest.graphml import read_graphml
 from keten.ingest.problems import Problem
 from keten.ingest.stix import NotKept, looks_like_stix, read_stix_bundle
 
@@ -25,7 +26,7 @@ STREAM_JSON_ABOVE = 32 * 1024 * 1024
 """JSON files larger than this are parsed incrementally with ijson."""
 LIST_COLUMNS = frozenset({"aliases", "source_ids"})
 """CSV columns that hold lists, written as values separated by `;`."""
-SUFFIXES = {".json", ".yaml", ".yml", ".jsonl", ".ndjson", ".csv"}
+SUFFIXES = {".json", ".yaml", ".yml", ".jsonl", ".ndjson", ".csv", ".graphml"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,8 @@ def read_file(path: Path) -> Iterator[Item]:
         yield from read_yaml(path)
     elif suffix == ".csv":
         yield from read_csv(path)
+    elif suffix == ".graphml":
+        yield from read_graphml(path)
     else:
         yield Problem(str(path), "-", "", f"unknown bundle format {suffix!r}")
 

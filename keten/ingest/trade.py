@@ -11,12 +11,16 @@ relations, so the dependency monitor and the embargo analysis run on real trade 
   `"imports_value"` and the relation key is `imports_value:<year>`, so every year is kept
   next to the others and next to the reference data (which uses other scopes); other
   columns (reporter, flow...) are ignored, so filter the file to one reporter and flow first;
-* products become Resource ids `resource:<slug of the product>` unless a map file (columns
-  `product`, `resource`) says otherwise; products mapped to one Resource are added up;
-  missing Resources are created with the (first) product name;
-* partners are ISO 3166 alpha-2 codes (Eurostat's `EL` is Greece) or names or aliases of
-  Countries in the store; an unknown code creates a Country (EU membership from `EU27`), an
-  unknown name is a problem;
+* a product that is the id of a Resource in the store (`resource:gallium`) is that Resource;
+  other products become Resource ids `resource:<slug of the product>` unless a map file
+  (columns `product`, `resource`) says otherwise; products mapped to one Resource are added
+  up; missing Resources are created with the (first) product name, but a product written as
+  an id (`prefix:...`) that names no Resource is a problem, not a new Resource;
+* partners are what trade statistics write (`keten.ingest.countries`): ISO 3166-1 alpha-2,
+  alpha-3 and numeric codes (Eurostat's `EL` is Greece, `UK` the United Kingdom), ISO names
+  ("Viet Nam", "Türkiye") or names and aliases of Countries in the store; each becomes
+  `country:<alpha-2>`, created when the store lacks it (EU membership from `EU27`); a name
+  that is no country, or that could be several, is a problem;
 * every relation cites a Source made for the file (or the given, existing `source_id`).
 
 The bundle is loaded with `keten.ingest.load_bundle`: all of it or, on any problem, nothing.
@@ -41,7 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from keten.graph.store import EntityFilter, GraphStore, RelationFilter, RelationRow, paged
+from keten.graph.store import GraphStore, RelationFilter, RelationRow, paged
+from keten.ingest.countries import CountryIndex, UnknownCountry
 from keten.ingest.loader import Attribution, LoadReport, load_bundle
 from keten.ingest.problems import BundleRejected, Problem, ProblemLog
 from keten.ingest.readers import RawRecord
@@ -57,10 +62,9 @@ EU27 = frozenset({
 })
 # fmt: on
 """ISO 3166-1 alpha-2 codes of the 27 EU member states (since 1 February 2020)."""
-ISO2_ALIASES = {"EL": "GR", "UK": "GB"}
-"""Codes that Eurostat uses in place of the ISO ones."""
 REQUIRED = ("product", "partner", "year", "value")
-ISO2 = re.compile(r"^[A-Za-z]{2}$")
+RECORD_ID = re.compile(r"^[^\s/?#:]+:[^\s/?#]+$")
+"""A product written as a record id (`resource:gallium`) rather than as a name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,35 +175,6 @@ def read_resource_map(path: Path, log: ProblemLog) -> dict[str, str]:
 
 
 @dataclass
-class CountryIndex:
-    """Finds Countries by ISO2 code or by (lower-cased) name and aliases."""
-
-    by_code: dict[str, str]
-    by_name: dict[str, str]
-
-    @classmethod
-    def of(cls, store: GraphStore) -> CountryIndex:
-        """The Countries in `store`."""
-        by_code: dict[str, str] = {}
-        by_name: dict[str, str] = {}
-        flt = EntityFilter(kind="Country")
-        for row in paged(lambda cursor: store.list_entities(flt, cursor, 1000)):
-            code = row.props.get("iso2") or row.id.removeprefix("country:")
-            by_code.setdefault(str(code).upper(), row.id)
-            for name in [row.name, *(row.props.get("aliases") or [])]:
-                by_name.setdefault(str(name).lower(), row.id)
-        return cls(by_code, by_name)
-
-    def resolve(self, partner: str) -> tuple[str | None, str | None]:
-        """(country id, None) when known; (None, ISO2) for a new code; (None, None) if unknown."""
-        if ISO2.match(partner):
-            code = ISO2_ALIASES.get(partner.upper(), partner.upper())
-            known = self.by_code.get(code)
-            return (known, None) if known else (None, code)
-        return self.by_name.get(partner.lower()), None
-
-
-@dataclass
 class TradeBundle:
     """The bundle made of a trade file, and what it had to create."""
 
@@ -233,17 +208,23 @@ def build_bundle(
     """SOURCED_FROM shares per resource-year, with the Resources and Countries they need.
 
     Products mapped to one Resource are added up (e.g. several HS codes for one material).
+    A product given as an id that names no Resource is named once, at its first row.
     """
     bundle = TradeBundle()
     countries = CountryIndex.of(store)
-    resources: dict[str, str] = {}
+    resources: dict[str, str | None] = {}  # None: refused, named at its first row
     flows: dict[tuple[str, int], ResourceYear] = defaultdict(ResourceYear)
     for row in rows:
         country = _partner(row, countries, bundle, file, log)
         if row.product not in resources:
-            resources[row.product] = _resource(store, row.product, resource_map, source_id, bundle)
-        if country is not None:
-            flow = flows[(resources[row.product], row.year)]
+            try:
+                resources[row.product] = _resource(store, row, resource_map, source_id, bundle)
+            except UnknownProduct as unknown:
+                log.add(Problem(file, f"line {row.line}", "product", str(unknown), row.product))
+                resources[row.product] = None
+        resource = resources[row.product]
+        if country is not None and resource is not None:
+            flow = flows[(resource, row.year)]
             flow.values[country] += row.value
             flow.units.add(row.unit)
     for (resource_id, year), flow in flows.items():
@@ -259,38 +240,47 @@ def build_bundle(
 def _partner(
     row: TradeRow, countries: CountryIndex, bundle: TradeBundle, file: str, log: ProblemLog
 ) -> str | None:
-    """The partner's Country id, creating the Country for a new ISO2 code."""
-    known, new_code = countries.resolve(row.partner)
-    if known:
-        return known
-    if new_code is None:
-        why = "unknown country: give an ISO2 code or the name of a Country in the store"
-        log.add(Problem(file, f"line {row.line}", "partner", why, row.partner))
+    """The partner's Country id, creating the Country when the store lacks it."""
+    try:
+        found = countries.resolve(row.partner)
+    except UnknownCountry as unknown:
+        log.add(Problem(file, f"line {row.line}", "partner", str(unknown), row.partner))
         return None
-    country_id = f"country:{new_code}"
-    countries.by_code[new_code] = country_id
-    bundle.add_entity(
-        {
-            "id": country_id,
-            "kind": "Country",
-            "name": new_code,
-            "iso2": new_code,
-            "eu_member": new_code in EU27,
-            "contributor": CONTRIBUTOR,
-        }
-    )
-    return country_id
+    if found.new is not None:
+        bundle.add_entity(
+            {
+                "id": found.id,
+                "kind": "Country",
+                "name": found.new.name,
+                "iso2": found.new.alpha_2,
+                "eu_member": found.new.alpha_2 in EU27,
+                "contributor": CONTRIBUTOR,
+            }
+        )
+    return found.id
 
 
 def _resource(
     store: GraphStore,
-    product: str,
+    row: TradeRow,
     resource_map: dict[str, str],
     source_id: str,
     bundle: TradeBundle,
 ) -> str:
-    """The Resource id of a product; a Resource is created when the store has none."""
-    resource_id = resource_map.get(product) or f"resource:{slug(product) or 'unnamed'}"
+    """The Resource id of a row's product; a Resource is created when the store has none.
+
+    Raises UnknownProduct when the product is written as an id that names no Resource in
+    the store: a typo there must not turn into a new Resource.
+    """
+    product = row.product
+    mapped = resource_map.get(product)
+    if mapped is None and RECORD_ID.match(product):
+        stored = store.get_entity(product)
+        if stored is None or stored.kind != "Resource":
+            what = "no entity" if stored is None else f"a {stored.kind}"
+            raise UnknownProduct(f"{product!r} is {what} in the store, not a Resource")
+        return product
+    resource_id = mapped or f"resource:{slug(product) or 'unnamed'}"
     if store.get_entity(resource_id) is None and resource_id not in bundle.created:
         bundle.add_entity(
             {
@@ -302,6 +292,10 @@ def _resource(
             }
         )
     return resource_id
+
+
+class UnknownProduct(ValueError):
+    """A product given as an id that names no Resource."""
 
 
 def _flow_problem(resource_id: str, year: int, flow: ResourceYear, file: str) -> Problem | None:

@@ -350,3 +350,32 @@ def monte_carlo(
             hits[order[i]] += 1
         reset(indptr, group, order, count, time, depth, pred, settled, group_count, group_time)
     return hits
+
+
+def warm_up() -> None:
+    """Load (or compile, the first time) every kernel by running each on a two-node graph.
+
+    Numba caches compiled kernels beside this module (`cache=True`), or under
+    NUMBA_CACHE_DIR where that folder is read-only; loading them still takes seconds per
+    process (numba sets up its compiler first), which a server pays here, at start, rather
+    than in its first answer. The graph is a real `Projection`, so that its arrays have the
+    types (read-only) of the ones the kernels will be called with.
+    """
+    from keten.graph.projection import AuditPosition, Entities, RelationTable, assemble
+    from keten.schema.markings import Tlp
+
+    one = np.ones(1)
+    table = RelationTable(
+        np.array([1], dtype=np.int32), np.array([0], dtype=np.int32),
+        np.array([0], dtype=np.int8), one * 0, one, np.array([0], dtype=np.int32),
+    )  # fmt: skip
+    ids = ["a", "b"]
+    entities = Entities(ids, {"a": 0, "b": 1}, ["Resource", "VitalProcess"], ids)
+    p = assemble(0, Tlp.RED, "all", entities, table, ["g"], AuditPosition(0, ""))
+    sources = np.array([0], dtype=np.int64)
+    with borrowed_workspace(p) as work:
+        work.run(sources, 1.0, 0.0)
+    monte_carlo(
+        p.indptr, p.targets, p.buffer_hours, p.strength, p.group, p.group_size, sources,
+        1.0, 0.0, 1, 0, p.node_count,
+    )  # fmt: skip

@@ -139,7 +139,23 @@ class Relation(Provenance, total=False):
     ]
     buffer_hours: Annotated[
         float | None,
-        Field(ge=0, le=1e6, description="How long the dependent keeps going without it (hours)."),
+        Field(
+            ge=0,
+            le=1e6,
+            description=(
+                "How long the dependent keeps going without it (hours); the figure the cascade "
+                "uses. Where a range is published (`buffer_hours_min`/`_max`), keten's convention "
+                "is the minimum: the earliest the dependent can fail."
+            ),
+        ),
+    ]
+    buffer_hours_min: Annotated[
+        float | None,
+        Field(ge=0, le=1e6, description="Low end of a published buffer range (hours)."),
+    ]
+    buffer_hours_max: Annotated[
+        float | None,
+        Field(ge=0, le=1e6, description="High end of a published buffer range (hours)."),
     ]
     redundancy_group: Annotated[
         str | None,
@@ -164,7 +180,44 @@ def relation_rule_errors(record: dict[str, Any]) -> list[tuple[str, str]]:
         errors.append(("share", "SOURCED_FROM needs a `share` in [0, 1]"))
     if record["source"] == record["target"] and record["type"] != "CITES":
         errors.append(("target", f"a {record['type']} relation cannot join an entity to itself"))
+    errors.extend(buffer_range_errors(record))
     return errors
+
+
+def buffer_range_errors(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """A buffer range must hold the buffer the cascade uses: min <= buffer_hours <= max.
+
+    A range without `buffer_hours` is refused too: the cascade reads only `buffer_hours`, so
+    the range would silently play no part.
+
+    >>> buffer_range_errors({"buffer_hours": 0.5, "buffer_hours_min": 0.5, "buffer_hours_max": 3})
+    []
+    >>> buffer_range_errors({"buffer_hours": 4, "buffer_hours_max": 3})
+    [('buffer_hours', 'buffer_hours (4) must lie within buffer_hours_min..buffer_hours_max (..3)')]
+    """
+    low, high = record.get("buffer_hours_min"), record.get("buffer_hours_max")
+    if low is None and high is None:
+        return []
+    buffer = record.get("buffer_hours")
+    if buffer is None:
+        return [("buffer_hours", "a buffer range needs the `buffer_hours` the cascade uses")]
+    if (low is not None and buffer < low) or (high is not None and buffer > high):
+        bounds = f"{_hours(low)}..{_hours(high)}"
+        return [
+            (
+                "buffer_hours",
+                f"buffer_hours ({_hours(buffer)}) must lie within "
+                f"buffer_hours_min..buffer_hours_max ({bounds})",
+            )
+        ]
+    return []
+
+
+def _hours(value: float | None) -> str:
+    """A bound as written: 3 rather than 3.0, nothing for an open end."""
+    if value is None:
+        return ""
+    return f"{value:g}"
 
 
 CORE_RELATION_FIELDS = frozenset(

@@ -843,7 +843,7 @@ class Side:
         if "json" in content_type:
             parsed = reply.json()
             body = self.clean(parsed)
-        elif content_type.startswith(("text/", "image/svg")):
+        elif content_type.startswith(("text/", "image/svg")) or "+xml" in content_type:
             body = self.clean(reply.text)
         else:
             body = {"bytes": len(reply.content), "sha": hash_bytes(reply.content)}

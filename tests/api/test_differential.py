@@ -272,6 +272,7 @@ READS: list[Call] = [
     # export, Cypher (409 on the embedded store), keys
     call("GET", "/export/json"),
     call("GET", "/export/stix"),
+    call("GET", "/export/graphml"),
     call("GET", "/cypher/queries"),
     call(
         "POST",

@@ -1,4 +1,5 @@
-"""`GET /export/stix` and `GET /export/json` over HTTP, bounded by the key's clearance."""
+"""`GET /export/stix`, `/export/json` and `/export/graphml` over HTTP, bounded by the key's
+clearance."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from stix2validator import validate_string
 
 from keten.api.keys import Role
 from keten.graph.sqlite import SqliteStore
-from keten.ingest import load_bundle, load_items
+from keten.graph.store import WriteMode
+from keten.ingest import load_bundle, load_items, load_paths
 from keten.ingest.stix import read_stix_bundle
 from keten.schema.markings import Tlp
 from tests.api.conftest import Api, seeded_api
@@ -76,8 +78,31 @@ def test_json_export_is_the_bundle_of_the_keys_clearance(api: Api) -> None:
     assert "vp:secret@amber" in {e["id"] for e in amber["entities"]}
 
 
-@pytest.mark.parametrize("path", ["/export/stix", "/export/json"])
+@pytest.mark.parametrize("path", ["/export/stix", "/export/json", "/export/graphml"])
 def test_exports_need_a_key(api: Api, path: str) -> None:
     answer = httpx.get(api.url + path)
     assert answer.status_code == 401
     assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+def test_graphml_export_is_the_graph_of_the_keys_clearance_and_loads(
+    api: Api, tmp_path: Path
+) -> None:
+    green = api.client(Role.READER, Tlp.GREEN).get("/export/graphml")
+    assert green.status_code == 200
+    assert green.headers["content-type"] == "application/graphml+xml"
+    assert 'filename="keten.graphml"' in green.headers["content-disposition"]
+    assert b"vp:secret@amber" not in green.content and b"Hidden process" not in green.content
+    path = tmp_path / "green.graphml"
+    path.write_bytes(green.content)
+    copy = SqliteStore(tmp_path / "copy.sqlite")
+    load_paths(copy, [path], mode=WriteMode.RESTORE)
+    assert [e.as_record() for e in copy.iter_entities()] == [
+        e.as_record() for e in api.store.iter_entities(Tlp.GREEN)
+    ]
+    assert [r.as_record() for r in copy.iter_relations()] == [
+        r.as_record() for r in api.store.iter_relations(Tlp.GREEN)
+    ]
+    copy.close()
+    amber = api.client(Role.READER, Tlp.AMBER).get("/export/graphml")
+    assert b'<node id="vp:secret@amber">' in amber.content

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 CASES = {
     "startup": (["--repeat", "1"], ["keten --help:", "keten serve to /health:"]),
-    "load_speed": (["--entities", "300", "--relations", "2000"], ["ratio keten / bare:"]),
+    "load_speed": (["--sizes", "300/2000,400/3k"], ["| keten / bare |", "400 entities"]),
     "cascade": (
         ["--entities", "5000", "--relations", "30000", "--repeat", "1"],  # names res:000500
         ["kernel/scipy", "propagation, 100 runs"],
@@ -41,6 +41,7 @@ CASES = {
         ["--entities", "300", "--relations", "900", "--attack", "800"],
         ["STIX", "ATT&CK-shaped 800 objects"],
     ),
+    "export_speed": (["--sizes", "300:2000"], ["keten graphml", "bare XMLGenerator", "networkx"]),
 }
 
 

@@ -4,8 +4,8 @@ the same bytes, as a user moving a store runs it (the console script, in fresh p
 The store holds the reference knowledge base and then what later loads leave behind: amber
 and red records in their namespaces, a merge that removes fields with null and an empty
 list, a replaced record, so that records carry times of several writes. The JSON export
-must come back byte for byte, times included, and keten's STIX export must restore to a
-store whose JSON export is that same file.
+must come back byte for byte, times included, and keten's STIX and GraphML exports must
+restore to a store whose JSON export is that same file.
 """
 
 from __future__ import annotations
@@ -127,3 +127,12 @@ def test_keten_s_stix_export_restores_to_the_same_json_export(used: Path, tmp_pa
     fresh = tmp_path / "fresh"
     keten(fresh, "load", "--restore", str(path))
     assert keten(fresh, "export").stdout == keten(used, "export").stdout
+
+
+def test_a_graphml_export_restores_to_the_same_json_and_graphml(used: Path, tmp_path: Path) -> None:
+    path = tmp_path / "all.graphml"
+    keten(used, "export", "--format", "graphml", "--out", str(path))
+    fresh = tmp_path / "fresh"
+    keten(fresh, "load", "--restore", str(path))
+    assert keten(fresh, "export").stdout == keten(used, "export").stdout
+    assert keten(fresh, "export", "--format", "graphml").stdout == path.read_bytes()

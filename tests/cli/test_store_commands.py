@@ -90,6 +90,48 @@ def test_export_graphml(keten_home: Path, tmp_path: Path) -> None:
     assert set(graph.nodes) == {"vp:power", "vp:water@amber"}
     assert graph.nodes["vp:power"]["aliases"] == '["Stroom"]'
     assert list(graph.edges(data="type")) == [("vp:water@amber", "vp:power", "DEPENDS_ON")]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_failed_export_leaves_no_file_and_an_older_one_as_it_was(
+    keten_home: Path, tmp_path: Path
+) -> None:
+    """An entity id XML cannot carry (U+FFFF) fails the GraphML export: exit 1, one line,
+    no partial file, the file from before untouched, no temporary file left."""
+    bundle = tmp_path / "b.json"
+    bundle.write_text(json.dumps({"entities": [{"id": "org:\uffff", "kind": "Organisation",
+                                                "name": "Odd"}]}))  # fmt: skip
+    assert runner.invoke(app, ["load", str(bundle)]).exit_code == 0
+    new, old = tmp_path / "new.graphml", tmp_path / "old.graphml"
+    old.write_text("an earlier export")
+    for out in (new, old):
+        failed = keten("export", "--format", "graphml", "--out", str(out))
+        assert failed.returncode == 1, failed.stderr
+        assert failed.stderr.startswith("error: entity id 'org:\\uffff' holds a character XML")
+        assert "Traceback" not in failed.stderr
+    assert not new.exists() and old.read_text() == "an earlier export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json", "home", "old.graphml"]
+    elsewhere = keten("export", "--out", str(tmp_path / "nowhere" / "x.json"))
+    assert elsewhere.returncode == 1 and "no such folder" in elsewhere.stderr
+
+
+def test_load_reads_graphml_back_and_names_bad_lines(keten_home: Path, tmp_path: Path) -> None:
+    bundle = tmp_path / "b.json"
+    bundle.write_text(json.dumps(BUNDLE))
+    runner.invoke(app, ["load", str(bundle)])
+    out = tmp_path / "g.graphml"
+    assert runner.invoke(app, ["export", "-f", "graphml", "-o", str(out)]).exit_code == 0
+    again = runner.invoke(app, ["load", str(out), "--json"])
+    assert again.exit_code == 0 and json.loads(again.stdout)["entities_unchanged"] == 2
+    broken = tmp_path / "broken.graphml"
+    broken.write_text(out.read_text().replace('<data key="d', '<data key="x', 1))
+    refused = keten("load", str(broken))
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert (
+        "broken.graphml:line 16: key: <data key='x0'> in <node id='vp:power'>: no such <key>"
+        in (refused.stderr)
+    )
+    assert "nothing was written" in refused.stderr
 
 
 def test_schema_prints_json_schema() -> None:

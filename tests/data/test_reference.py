@@ -10,10 +10,13 @@ import pytest
 import yaml
 
 from keten.data import reference_bundle_path
+from keten.graph.projection import build_projection
 from keten.graph.sqlite import SqliteStore
 from keten.ingest import load_paths
+from keten.queries.cascade import cascade
 from keten.schema import Relation, allowed_endpoints, parse_entity, parse_relation
 from keten.schema import entities as entity_kinds
+from keten.schema.markings import Tlp
 
 EU_27 = {
     "AT",
@@ -59,7 +62,7 @@ LETTER_AREAS = {
     "resource:energy",
     "resource:defence-materiel",
 }
-EXTRA_PROPERTIES = {"scope"}
+EXTRA_PROPERTIES = {"scope", "stage", "source_type", "name_nl", "category_as_of"}
 """Properties the reference data adds beyond the schema fields (a typo would show up here)."""
 
 Row = dict[str, Any]
@@ -154,7 +157,7 @@ def test_unverified_records_say_what_was_not_verified(parsed: Parsed) -> None:
 def test_editorial_estimates_are_never_marked_verified(parsed: Parsed) -> None:
     entities, relations = parsed
     for record in [*entities.values(), *relations]:
-        if "source:keten-editorial-estimates" in record["source_ids"]:
+        if "source:keten-editorial-model" in record["source_ids"]:
             assert record["verified"] is False, record
 
 
@@ -172,6 +175,28 @@ def test_the_six_interests_with_their_criteria(parsed: Parsed) -> None:
     assert {r["target"] for r in of_type(relations, "MEASURES")} == INTERESTS
 
 
+CURRENT_CRITERIA = [
+    *("1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "2.3", "3.1", "3.2", "4.1"),
+    *("5.1", "5.2", "5.3", "6.1", "6.2", "6.3", "6.4", "6.5"),
+]
+
+
+def test_the_current_impact_criteria_measure_their_interests(parsed: Parsed) -> None:
+    """The 18 criteria of RbRa 2022; each measures the interest its first digit numbers."""
+    entities, relations = parsed
+    criteria = {c["code"]: c for c in of_kind(entities, "ImpactCriterion")}
+    assert sorted(criteria) == CURRENT_CRITERIA
+    number = {i["id"]: i["number"] for i in of_kind(entities, "Interest")}
+    measured = {r["source"]: r["target"] for r in of_type(relations, "MEASURES")}
+    for code, criterion in criteria.items():
+        assert number[measured[criterion["id"]]] == int(code[0]), code
+    assert criteria["6.1"]["name"].startswith("Violation of state sovereignty")
+    assert criteria["5.3"]["name"] == "Societal impact"
+    placeholders = [c for c in criteria.values() if "name not yet read" in c["name"]]
+    assert {c["code"] for c in placeholders} == {"6.2", "6.3", "6.4", "6.5"}
+    assert all(c["verified"] is False and c["note"] for c in placeholders)
+
+
 def test_threats_cover_both_kinds_and_all_nine_themes(parsed: Parsed) -> None:
     entities, relations = parsed
     threats = of_kind(entities, "Threat")
@@ -186,13 +211,15 @@ def test_threats_cover_both_kinds_and_all_nine_themes(parsed: Parsed) -> None:
 
 
 def test_every_vital_process_is_complete_and_linked(parsed: Parsed) -> None:
+    """The 26 processes of the current NCTV list; the older A/B categories kept and dated."""
     entities, relations = parsed
     processes = of_kind(entities, "VitalProcess")
-    assert len(processes) == 28
+    assert len(processes) == 26
     safeguards = {r["source"] for r in of_type(relations, "SAFEGUARDS")}
     for process in processes:
-        assert process["sector"] and process["ministry"], process["id"]
+        assert process["sector"] and process["ministry"] and process["name_nl"], process["id"]
         assert process["category"] in {"A", "B"}, process["id"]
+        assert process["category_as_of"] == 2023, process["id"]
         assert process["id"] in safeguards, process["id"]
     assert {p["id"] for p in processes if p["category"] == "A"} == {
         "vp:electricity-national",
@@ -202,6 +229,11 @@ def test_every_vital_process_is_complete_and_linked(parsed: Parsed) -> None:
         "vp:water-management",
         "vp:nuclear",
     }
+    assert {p["sector"] for p in processes if p["name_nl"] == "Plaats- en tijdsbepaling"} == {
+        "Telecommunications"
+    }
+    energy = [p for p in processes if p["sector"] == "Energy"]
+    assert sorted(p["name_nl"] for p in energy) == ["Elektriciteit", "Gas", "Olie"]
 
 
 def test_redundancy_groups_hold_real_alternatives(parsed: Parsed) -> None:
@@ -226,11 +258,18 @@ def test_dependencies_state_their_assumptions(parsed: Parsed) -> None:
 
 
 def test_major_dependencies_have_their_published_buffers(parsed: Parsed) -> None:
+    """Published ranges are kept as ranges; the cascade's buffer is their minimum."""
     _, relations = parsed
-    buffers = {(r["source"], r["target"]): r.get("buffer_hours") for r in relations}
-    assert buffers[("vp:internet-access", "vp:electricity-regional")] == 2
-    assert buffers[("vp:drinking-water", "resource:emergency-power")] == 10 * 24
-    assert buffers[("vp:oil-supply", "resource:crude-oil")] == 90 * 24
+    edges = {(r["source"], r["target"]): r for r in relations}
+    mobile = edges[("vp:internet-access", "vp:electricity-national")]
+    assert (mobile["buffer_hours"], mobile["buffer_hours_min"], mobile["buffer_hours_max"]) == (
+        0.5,
+        0.5,
+        3,
+    )
+    assert edges[("vp:drinking-water", "resource:emergency-power")]["buffer_hours"] == 10 * 24
+    oil = edges[("vp:oil-supply", "resource:crude-oil")]
+    assert oil["buffer_hours"] == oil["buffer_hours_min"] == 61 * 24
 
 
 def test_eu_27_and_suppliers(parsed: Parsed) -> None:
@@ -298,5 +337,24 @@ def test_loads_into_sqlite_without_problems_and_idempotently(tmp_path: Path) -> 
         assert store.counts() == {"entities": len(entities), "relations": len(relations)}
         water = store.get_entity("vp:drinking-water")
         assert water is not None and water.props["category"] == "A"
+    finally:
+        store.close()
+
+
+def test_the_cascade_takes_the_minimum_of_a_published_buffer_range(tmp_path: Path) -> None:
+    """Mobile sites last 0.5-3 h on batteries: internet access fails 0.5 h after power."""
+    store = SqliteStore(tmp_path / "keten.sqlite")
+    try:
+        load_paths(store, [reference_bundle_path()])
+        edge = store.get_relation(
+            ("vp:internet-access", "DEPENDS_ON", "vp:electricity-national", "")
+        )
+        assert edge is not None
+        low, high = edge.props["buffer_hours_min"], edge.props["buffer_hours_max"]
+        assert (low, high) == (0.5, 3)
+        result = cascade(build_projection(store, Tlp.RED), ["vp:electricity-national"], 24)
+        hours = {a.id: a.time_to_impact_hours for a in result.affected}
+        assert hours["vp:internet-access"] == low
+        assert hours["vp:voice-sms"] == low
     finally:
         store.close()

@@ -503,6 +503,9 @@ class FullStreams:
     def revision(self, clearance: Tlp = Tlp.RED) -> int:
         return int(self.store.revision(clearance))
 
+    def audit_head(self) -> tuple[int, str]:
+        return self.store.audit_head()  # type: ignore[no-any-return]
+
     def iter_entities(self, clearance: Tlp = Tlp.RED) -> Any:
         return self.store.iter_entities(clearance)
 

@@ -242,12 +242,22 @@ def test_integers_too_large_to_store_are_refused(sqlite_store: SqliteStore) -> N
     bundle = {
         "entities": [
             {"id": "t:1", "kind": "Threat", "name": "T", "sizes": [1, 2**70]},
-            {"id": "t:2", "kind": "Threat", "name": "U", "small": -(2**63)},
+            {"id": "t:2", "kind": "Threat", "name": "U", "small": -(2**63), "big": 2**63 - 1},
+            {"id": "t:3", "kind": "Threat", "name": "V", "unsigned": 2**63},
         ]
     }
     with pytest.raises(BundleRejected) as refused:
         load_bundle(sqlite_store, bundle)
-    assert [(p.where, p.field) for p in refused.value.problems] == [("entities[0]", "sizes.1")]
+    assert [(p.where, p.field) for p in refused.value.problems] == [
+        ("entities[0]", "sizes.1"),
+        ("entities[2]", "unsigned"),
+    ]
+    assert sqlite_store.revision() == 0
+    alone = {"entities": [{"id": "t:4", "kind": "Threat", "name": "W", "unsigned": 2**63 + 5}]}
+    with pytest.raises(BundleRejected) as refused:
+        load_bundle(sqlite_store, alone)  # a batch with no larger integer to give it away
+    assert [(p.where, p.field) for p in refused.value.problems] == [("entities[0]", "unsigned")]
+    assert sqlite_store.revision() == 0
 
 
 # -- knowledge is never lost silently ----------------------------------------------------

@@ -269,3 +269,82 @@ def test_reimport_without_a_partner_is_refused_rather_than_overfull(
     (problem,) = refused.value.problems
     assert "resource:tin" in problem.why and "2023" in problem.why and problem.value == 2.0
     assert set(shares_of(store, "resource:tin")) == {("country:CN", 2023)}
+
+
+CODES_AND_NAMES = """
+product,partner,year,value
+resource:ga,CHN,2024,40
+resource:ga,156,2024,10
+resource:ga,Viet Nam,2024,20
+resource:ga,VNM,2024,5
+resource:ga,076,2024,10
+resource:ga,Türkiye,2024,5
+resource:ga,germany,2024,10
+"""
+
+
+def test_partners_as_trade_statistics_write_them(store: SqliteStore, tmp_path: Path) -> None:
+    """Alpha-3, numeric and ISO names land on the `country:XX` ids the store uses; a product
+    given as a Resource id is that Resource (no `resource:resource-ga`)."""
+    load_bundle(store, {"entities": [
+        {"id": "country:TR", "kind": "Country", "name": "Turkiye", "iso2": "TR"},
+    ]})  # fmt: skip
+    done = import_trade(store, write(tmp_path / "comtrade.csv", CODES_AND_NAMES))
+    shares = {k[0]: r.props["share"] for k, r in shares_of(store, "resource:ga").items()}
+    assert shares == {
+        "country:CN": 0.5,
+        "country:VN": 0.25,
+        "country:BR": 0.1,
+        "country:TR": 0.05,
+        "country:DE": 0.1,
+    }
+    assert set(done.created) == {done.source_id, "country:VN", "country:BR"}
+    assert store.get_entity("resource:resource-ga") is None
+    vietnam, brazil = store.get_entity("country:VN"), store.get_entity("country:BR")
+    assert vietnam is not None and vietnam.name == "Vietnam" and vietnam.props["iso2"] == "VN"
+    assert brazil is not None and brazil.props["eu_member"] is False
+
+
+def test_unknown_or_ambiguous_partners_and_products_are_named(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    bad = """
+product,partner,year,value
+resource:ga,Korea,2024,1
+resource:ga,999,2024,1
+resource:ga,XQZ,2024,1
+resource:gallum,CN,2024,1
+country:CN,CN,2024,1
+Gallium,World,2024,1
+"""
+    before = store.revision()
+    with pytest.raises(BundleRejected) as refused:
+        import_trade(store, write(tmp_path / "bad.csv", bad))
+    found = {(p.where, p.field, p.value): p.why for p in refused.value.problems}
+    assert set(found) == {
+        ("line 2", "partner", "Korea"),
+        ("line 3", "partner", "999"),
+        ("line 4", "partner", "XQZ"),
+        ("line 5", "product", "resource:gallum"),
+        ("line 6", "product", "country:CN"),
+        ("line 7", "partner", "World"),
+    }
+    korea = found[("line 2", "partner", "Korea")]
+    assert "(KP)" in korea and "(KR)" in korea and "give its ISO code" in korea
+    assert "no ISO 3166-1 country code" in found[("line 3", "partner", "999")]
+    assert "no entity in the store" in found[("line 5", "product", "resource:gallum")]
+    assert "a Country in the store, not a Resource" in found[("line 6", "product", "country:CN")]
+    assert store.revision() == before
+
+
+def test_a_country_s_alias_in_the_store_wins_over_iso(store: SqliteStore, tmp_path: Path) -> None:
+    """Analysts' names come first: a store alias 'Holland' is the Netherlands, whatever a
+    fuzzy search would make of it, and its code finds the stored Country."""
+    load_bundle(store, {"entities": [
+        {"id": "country:NL", "kind": "Country", "name": "Nederland", "iso2": "NL",
+         "aliases": ["Holland"]},
+    ]})  # fmt: skip
+    trade = "product,partner,year,value\nTin,Holland,2024,3\nTin,NLD,2024,1\nTin,528,2024,4"
+    import_trade(store, write(tmp_path / "t.csv", trade))
+    tin = shares_of(store, "resource:tin")
+    assert tin[("country:NL", 2024)].props["value"] == 8

@@ -1,4 +1,4 @@
-"""`GET /export/stix` and `GET /export/json`: the whole graph as the caller's key may see it.
+"""`GET /export/stix`, `/export/json` and `/export/graphml`: the graph as the caller's key sees it.
 
 The same writers as `keten export` run with the key's clearance, so a reader with a green
 key gets a file without a trace of amber or red records (nor citations of such sources).
@@ -18,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from keten.api.deps import ReaderDep, StoreDep
 from keten.api.problems import responses
 from keten.graph.export import write_json
+from keten.graph.graphml import write_graphml
 from keten.graph.stix_export import write_stix
 from keten.graph.store import GraphStore
 from keten.schema.markings import Tlp
@@ -25,6 +26,7 @@ from keten.schema.markings import Tlp
 router = APIRouter(prefix="/export", tags=["export"], responses=responses(401, 403))
 
 STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
+GRAPHML_MEDIA_TYPE = "application/graphml+xml"
 SPOOL_BYTES = 16 * 1024 * 1024
 CHUNK = 256 * 1024
 Writer = Callable[[GraphStore, IO[bytes], Tlp], dict[str, int]]
@@ -59,9 +61,11 @@ def export_response(
     return StreamingResponse(chunks(spool), media_type=media_type, headers=headers)
 
 
-def content(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+def content(
+    media_type: str, description: str, schema_type: str = "object"
+) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI 200 entry of an export route."""
-    schema = {"type": "object"}
+    schema = {"type": schema_type}
     return {200: {"description": description, "content": {media_type: {"schema": schema}}}}
 
 
@@ -85,3 +89,17 @@ def export_stix(store: StoreDep, principal: ReaderDep) -> StreamingResponse:
 def export_json(store: StoreDep, principal: ReaderDep) -> StreamingResponse:
     """The graph as a keten bundle `{"entities": [...], "relations": [...]}`."""
     return export_response(write_json, store, principal.clearance, "application/json", "keten.json")
+
+
+@router.get(
+    "/graphml",
+    response_class=StreamingResponse,
+    responses=content(
+        GRAPHML_MEDIA_TYPE, "GraphML, loadable with `keten load`.", schema_type="string"
+    ),
+)
+def export_graphml(store: StoreDep, principal: ReaderDep) -> StreamingResponse:
+    """The graph as GraphML (see `keten.graph.graphml`), for Gephi, yEd or networkx."""
+    return export_response(
+        write_graphml, store, principal.clearance, GRAPHML_MEDIA_TYPE, "keten.graphml"
+    )

@@ -1,0 +1,185 @@
+"""A projection brought forward by the writes since it equals one read afresh, on both stores,
+and one saved beside the store is only reused when it still describes that store."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from keten.graph.assessments import RULES
+from keten.graph.history import AUDIT_EACH_UP_TO
+from keten.graph.projection import Projection, ProjectionCache, build_projection
+from keten.graph.projection_files import ARRAYS
+from keten.graph.sqlite import SqliteStore
+from keten.graph.store import EntityRow, RelationRow
+from keten.schema.markings import Tlp
+
+CLEARANCES = (Tlp.CLEAR, Tlp.GREEN, Tlp.RED)
+
+
+def assert_same(kept: Projection, fresh: Projection) -> None:
+    """Every array, id, kind, name and group name of the two projections agree."""
+    assert kept.revision == fresh.revision
+    assert kept.ids == fresh.ids
+    assert list(kept.kinds) == list(fresh.kinds)
+    assert list(kept.names) == list(fresh.names)
+    assert kept.group_names == fresh.group_names
+    for name in ARRAYS:
+        np.testing.assert_array_equal(getattr(kept, name), getattr(fresh, name), err_msg=name)
+
+
+def entity(rng: random.Random, i: int) -> EntityRow:
+    """Entity `i`: plain ids are clear or green, `@amber` ones amber."""
+    if i % 7 == 6:
+        return EntityRow(f"n:{i:02d}@amber", "Resource", f"Secret {i}", marking="amber")
+    kind = ["VitalProcess", "Resource", "Organisation", "Interest", "Threat"][i % 5]
+    return EntityRow(f"n:{i:02d}", kind, f"N{i} {rng.randrange(3)}", rng.choice(["clear", "green"]))
+
+
+def relation(rng: random.Random, ids: list[str]) -> RelationRow:
+    """A random relation between stored entities, sometimes red, grouped or weighted."""
+    source, target = rng.sample(ids, 2)
+    kind = rng.choice(["DEPENDS_ON", "DEPENDS_ON", "DISRUPTS", "SAFEGUARDS", "LOCATED_IN"])
+    props: dict[str, Any] = {}
+    if rng.random() < 0.6:
+        props["buffer_hours"] = rng.choice([0, 1, 6, 24])
+    if rng.random() < 0.4:
+        props["strength"] = rng.choice([0.3, 0.5, 1.0])
+    if kind == "DEPENDS_ON" and rng.random() < 0.4:
+        props["redundancy_group"] = rng.choice(["grid", "water", "zz"])
+    if rng.random() < 0.4:
+        props["reliability"] = rng.choice("ABCF")
+    red = rng.random() < 0.15
+    key = rng.choice(["", "tno", "rivm"]) + ("@red" if red else "")
+    marking = "red" if red else rng.choice(["clear", "green"])
+    return RelationRow(source, kind, target, key, marking, props)
+
+
+def random_write(store: Any, rng: random.Random, step: int) -> None:
+    """One small write: entities made, renamed, re-marked or deleted, relations likewise."""
+    ids = [e.id for e in store.iter_entities()]
+    choice = rng.random()
+    if choice < 0.2 or len(ids) < 4:
+        with store.writer() as w:
+            w.upsert_entities([entity(rng, rng.randrange(40)) for _ in range(rng.randint(1, 3))])
+    elif choice < 0.6:
+        with store.writer() as w:
+            w.upsert_relations([relation(rng, ids) for _ in range(rng.randint(1, 4))])
+    elif choice < 0.75:
+        rels = list(store.iter_relations())
+        if rels:
+            store.delete_relation(rng.choice(rels).ref)
+    elif choice < 0.85:
+        store.delete_entity(rng.choice(ids), cascade=True)
+    else:
+        target = rng.choice(ids)
+        if "@" not in target:
+            marking = rng.choice(["clear", "green"])
+            with store.writer() as w:
+                w.upsert_entities([EntityRow(target, store.get_entity(target).kind, f"R{step}",
+                                             marking)])  # fmt: skip
+
+
+def seeded(store: Any, rng: random.Random) -> None:
+    with store.writer() as w:
+        w.upsert_entities([entity(rng, i) for i in range(24)])
+    ids = [e.id for e in store.iter_entities()]
+    with store.writer() as w:
+        w.upsert_relations([relation(rng, ids) for _ in range(60)])
+
+
+def test_writes_followed_equal_a_fresh_read(store: Any, tmp_path: Path) -> None:
+    rng = random.Random(19)
+    seeded(store, rng)
+    cache = ProjectionCache(store, tmp_path / "projection")
+    for clearance in CLEARANCES:
+        for rule in RULES:
+            assert_same(cache.get(clearance, rule), build_projection(store, clearance, rule))
+    builds = cache.builds
+    for step in range(30):
+        random_write(store, rng, step)
+        for clearance in CLEARANCES:
+            for rule in RULES:
+                fresh = build_projection(store, clearance, rule)
+                assert_same(cache.get(clearance, rule), fresh)
+    assert cache.builds == builds, "small writes are followed, never read afresh"
+    assert cache.updates > 30
+    # a new process starts from the files saved beside the store
+    again = ProjectionCache(store, tmp_path / "projection")
+    assert_same(again.get(Tlp.GREEN, "all"), build_projection(store, Tlp.GREEN, "all"))
+    assert (again.builds, again.opened) == (0, 1)
+
+
+def test_a_bulk_write_is_read_afresh(store: Any) -> None:
+    seeded(store, random.Random(1))
+    cache = ProjectionCache(store)
+    cache.get(Tlp.RED)
+    with store.writer() as w:
+        w.upsert_entities(
+            [EntityRow(f"r:{i:05d}", "Resource", "R") for i in range(AUDIT_EACH_UP_TO + 1)]
+        )
+    assert_same(cache.get(Tlp.RED), build_projection(store, Tlp.RED))
+    assert cache.builds == 2
+
+
+def saved_store(tmp_path: Path) -> tuple[SqliteStore, Path]:
+    store = SqliteStore(tmp_path / "keten.sqlite")
+    seeded(store, random.Random(7))
+    directory = tmp_path / "projection"
+    ProjectionCache(store, directory).get(Tlp.RED)
+    return store, directory
+
+
+def only_folder(directory: Path) -> Path:
+    (folder,) = [p for p in directory.glob("*/red.all/*") if p.is_dir()]
+    return folder
+
+
+def test_a_damaged_file_is_never_used(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store, directory = saved_store(tmp_path)
+    targets = only_folder(directory) / "targets.npy"
+    data = bytearray(targets.read_bytes())
+    data[-1] ^= 0xFF
+    targets.write_bytes(bytes(data))
+    cache = ProjectionCache(store, directory)
+    assert_same(cache.get(Tlp.RED), build_projection(store, Tlp.RED))
+    assert (cache.opened, cache.builds) == (0, 1)
+    assert "checksum" in caplog.text
+
+
+def test_an_older_format_is_rebuilt(tmp_path: Path) -> None:
+    store, directory = saved_store(tmp_path)
+    meta_path = only_folder(directory) / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["format"] = 0
+    meta_path.write_text(json.dumps(meta))
+    cache = ProjectionCache(store, directory)
+    cache.get(Tlp.RED)
+    assert (cache.opened, cache.builds) == (0, 1)
+
+
+def test_files_of_a_replaced_store_are_not_trusted(tmp_path: Path) -> None:
+    store, directory = saved_store(tmp_path)
+    store.close()
+    for path in tmp_path.glob("keten.sqlite*"):
+        path.unlink()
+    other = SqliteStore(tmp_path / "keten.sqlite")  # same path and revision, other records
+    seeded(other, random.Random(8))
+    cache = ProjectionCache(other, directory)
+    assert_same(cache.get(Tlp.RED), build_projection(other, Tlp.RED))
+    assert (cache.opened, cache.builds) == (1, 1)
+
+
+def test_each_clearance_keeps_its_own_files(tmp_path: Path) -> None:
+    store, directory = saved_store(tmp_path)
+    cache = ProjectionCache(store, directory)
+    clear = cache.get(Tlp.CLEAR)
+    assert not any("@" in i for i in clear.ids)
+    again = ProjectionCache(store, directory).get(Tlp.CLEAR)
+    assert again.ids == clear.ids and not any("@" in i for i in again.ids)
+    assert sorted(p.name for p in directory.glob("*/*")) == ["clear.all", "red.all"]
