@@ -16,12 +16,13 @@ same whether or not such a record exists.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from keten.api.bodies import refuse_huge_integers
 from keten.api.problems import ApiProblem
 from keten.graph.rows import references
-from keten.ingest.readers import RawRecord, read_bundle
+from keten.ingest.readers import Item, RawRecord, read_bundle
 from keten.schema.markings import WRITER_CLEARANCE, Tlp, namespace_of
 
 MARKINGS = frozenset(m.value for m in Tlp)
@@ -34,6 +35,12 @@ def check_bundle_write(clearance: Tlp, bundle: Any, name: str) -> None:
     Decided by the bundle alone, so that the answer says nothing about the store.
     """
     refuse_huge_integers(bundle, name)
+    check_items_write(clearance, read_bundle(bundle, name))
+
+
+def check_items_write(clearance: Tlp, items: Iterable[Item]) -> None:
+    """Raise a 403 problem when a record among `items` lies above `clearance` (a key's
+    bundle as its reader gives it: keten's own, or a STIX bundle's records)."""
     if clearance.level < WRITER_CLEARANCE.level:
         detail = f"writing needs clearance {WRITER_CLEARANCE.value} or above"
         raise ApiProblem(403, "above-clearance", detail)
@@ -41,7 +48,7 @@ def check_bundle_write(clearance: Tlp, bundle: Any, name: str) -> None:
         return
     forbidden = [
         {"file": item.file, "where": item.where, "field": field, "why": why}
-        for item in read_bundle(bundle, name)
+        for item in items
         if isinstance(item, RawRecord) and isinstance(item.data, dict)
         for field, why in record_problems(item.data, item.side, clearance)
     ]

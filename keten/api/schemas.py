@@ -90,6 +90,20 @@ class IngestReport(BaseModel):
     relations_created: int
     relations_updated: int
     relations_unchanged: int
+    not_kept: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="What a STIX import left out, by STIX type and reason, with counts.",
+        examples=[
+            [
+                {
+                    "file": "body",
+                    "stix_type": "x-mitre-tactic",
+                    "reason": "keten has no kind for it",
+                    "count": 14,
+                }
+            ]
+        ],
+    )
 
 
 class KeyRequest(BaseModel):

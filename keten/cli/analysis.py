@@ -422,6 +422,45 @@ def paths_command(
         print_paths(result, source, target)
 
 
+@app.command("targeted", rich_help_panel=ANALYSES)
+def targeted_command(
+    capability: Annotated[
+        str,
+        typer.Argument(help="A technique, malware or tool: keten id, STIX id or ATT&CK id."),
+    ],
+    assessments: AssessmentsOption = Assessments.ALL,
+    clearance: ClearanceOption = Tlp.RED,
+    as_json: JsonOption = False,
+) -> None:
+    """Vital processes targeted by the actors that use CAPABILITY (T1566, say).
+
+    Users are the actors, campaigns and threats that use it, its sub-techniques, or malware
+    and tools that use it; they target a process directly, through an organisation that
+    operates it, or through a threat they pose (`GET /analysis/targeted`).
+    """
+    require_store()
+    from keten.cli.common import store_session
+    from keten.queries.targeting import resolve_capability, targeted_processes
+
+    with store_session() as store:
+        capability_id = resolve_capability(store, clearance, capability)
+    result = targeted_processes(projection(clearance, assessments), capability_id)
+    if as_json:
+        echo_json(result)
+        return
+    grid = table(
+        f"{len(result.processes)} vital process(es) targeted by the {len(result.users)} "
+        f"user(s) of {capability_id} (revision {result.revision})"
+    )
+    id_column(grid, "process")
+    name_column(grid)
+    grid.add_column("by")
+    grid.add_column("how")
+    for process in result.processes:
+        grid.add_row(process.id, process.name, "\n".join(process.by), "\n".join(process.how))
+    show(grid)
+
+
 MAX_ENTITIES = 5_000_000
 MAX_RELATIONS = 20_000_000
 """`keten generate` limits: 20 million relations take about 2.3 GB while being generated."""

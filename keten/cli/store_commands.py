@@ -177,6 +177,23 @@ def load(
         typer.echo(orjson.dumps(report.as_dict()).decode())
     else:
         typer.echo(describe(report))
+        show_not_kept(report)
+
+
+def show_not_kept(report: LoadReport) -> None:
+    """The table of what a STIX import left out, by STIX type and reason (nothing when all
+    was kept): nothing is dropped without a word."""
+    from keten.cli.common import show, table
+
+    if not report.not_kept:
+        return
+    total = sum(n["count"] for n in report.not_kept)
+    grid = table(f"not kept: {total:,} STIX object{'s' if total != 1 else ''}")
+    for header in ("STIX type", "count", "reason"):
+        grid.add_column(header, justify="right" if header == "count" else "left")
+    for row in report.not_kept:
+        grid.add_row(row["stix_type"], f"{row['count']:,}", row["reason"])
+    show(grid)
 
 
 @app.command(rich_help_panel=STORE)

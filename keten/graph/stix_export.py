@@ -43,25 +43,35 @@ and a citation of a Source above it is left out, like the Source itself.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from functools import cache
 from typing import IO, Any
 
 import orjson
+import stix2
+import stix2.utils
+from stix2.properties import StringProperty
+from stix2.registry import class_for_type
 
 from keten.graph.store import EntityFilter, EntityRow, GraphStore, RelationRow
 from keten.ingest.stix import (
+    COUNTERMEASURE_TYPES,
+    DERIVED,
     KETEN_EXTENSION,
     TLP2_EXTENSION,
     TLP2_MARKING_IDS,
+    TLP_BY_MARKING_ID,
     confidence_of,
+    credibility_of,
     derived_uuid,
+    keten_identity,
 )
 from keten.schema.markings import Tlp
 
 EPOCH = "1970-01-01T00:00:00.000Z"
 STIX_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-KETEN_IDENTITY = f"identity--{derived_uuid('keten')}"
+KETEN_IDENTITY = keten_identity()
 """The identity that created what has no institute in the export."""
 TLP2_CREATED = "2022-10-01T00:00:00.000Z"
 THREAT_ACTOR_TYPES = {
@@ -71,10 +81,40 @@ THREAT_ACTOR_TYPES = {
     "hacktivist": "activist",
 }
 """keten actor_type -> STIX threat-actor-type vocabulary (others keep keten's word only)."""
-NATIVE_RELATIONSHIPS = frozenset({"attributed-to", "targets", "located-at"})
-"""STIX relationship types keten reads: a relation imported as one keeps its STIX id."""
+RELATIONSHIP_TYPES = {
+    "USES": "uses",
+    "TARGETS": "targets",
+    "EXPLOITS": "exploits",
+    "MITIGATES": "mitigates",
+    "DETECTS": "detects",
+    "SUBTECHNIQUE_OF": "subtechnique-of",
+    "ATTRIBUTED_TO": "attributed-to",
+    "LOCATED_IN": "located-at",
+}
+"""keten relation types written as the STIX relationship type of the same meaning."""
 NATIVE_FIELDS = frozenset({"name", "description", "aliases"})
 """Record fields written as STIX properties, not in keten's extension."""
+WRITTEN = frozenset(
+    {
+        "type",
+        "id",
+        "spec_version",
+        "created",
+        "modified",
+        "created_by_ref",
+        "object_marking_refs",
+        "extensions",
+        "granular_markings",
+        "source_ref",
+        "target_ref",
+        "relationship_type",
+        "confidence",
+        "external_references",
+    }
+)
+"""STIX properties `StixWriter.common` writes itself; a record property of such a name stays in
+keten's extension (confidence and external references are written from the record there)."""
+CAPABILITY_TYPES = frozenset({"attack-pattern", "malware", "tool"})
 PAGE = 1000
 
 
@@ -92,6 +132,13 @@ def stix_time(value: str | None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def original_type(entity: EntityRow, allowed: frozenset[str] | set[str]) -> str | None:
+    """The STIX type an entity was imported as, when it is one of `allowed`."""
+    original = entity.props.get("stix_id")
+    kind = original.partition("--")[0] if isinstance(original, str) else None
+    return kind if kind in allowed else None
+
+
 def stix_type_of(entity: EntityRow) -> str:
     """The STIX type an entity is written as."""
     props = entity.props
@@ -99,6 +146,15 @@ def stix_type_of(entity: EntityRow) -> str:
         return "intrusion-set" if props.get("actor_type") == "intrusion-set" else "threat-actor"
     if entity.kind == "Threat" and props.get("malicious"):
         return "campaign"
+    if entity.kind == "Campaign":
+        return "campaign"
+    if entity.kind == "Capability":
+        kind = props.get("capability_type")
+        return kind if kind in CAPABILITY_TYPES else "attack-pattern"
+    if entity.kind == "Vulnerability":
+        return "vulnerability"
+    if entity.kind == "Countermeasure":
+        return original_type(entity, set(COUNTERMEASURE_TYPES)) or "course-of-action"
     if entity.kind in {"Organisation", "Institute"}:
         return "identity"
     if entity.kind == "Country" and props.get("iso2"):
@@ -126,6 +182,30 @@ def entity_stix_id(entity: EntityRow) -> str:
     return kept_stix_id(entity.props, kind) or stix_id(kind, entity.id)
 
 
+@cache
+def stix_class(stix_type: str) -> Any:
+    """The `stix2` class of a STIX type; custom types (``x-keten-*``, ATT&CK's ``x-mitre-*``)
+    are registered once as custom objects, so every object written is a `stix2` object."""
+    found = class_for_type(stix_type, "2.1", "objects") or class_for_type(
+        stix_type, "2.1", "markings"
+    )
+    if found is not None:
+        return found
+    name = "".join(part.title() for part in stix_type.split("-"))
+    return stix2.v21.CustomObject(stix_type, [("name", StringProperty())])(type(name, (), {}))
+
+
+@cache
+def stix_properties_of(stix_type: str) -> frozenset[str]:
+    """The properties the STIX specification gives a type (custom ``x_`` ones aside)."""
+    return frozenset(stix_class(stix_type)._properties) - WRITTEN
+
+
+def as_stix(obj: dict[str, Any]) -> Any:
+    """The `stix2` object of one STIX dict (checked by the library as it is made)."""
+    return stix_class(obj["type"])(**obj, allow_custom=True)
+
+
 class StixWriter:
     """What one export needs beyond a record: visible Sources and identities, ids written."""
 
@@ -140,6 +220,8 @@ class StixWriter:
                 self.creators.setdefault(row.name, entity_stix_id(row))
         self.ids: dict[str, str] = {}
         """STIX id of every entity written so far, for the relations that follow."""
+        self.statements: dict[str, dict[str, Any]] = {}
+        """Non-TLP marking definitions (statements, ...) the written records carry."""
 
     def preamble(self) -> list[dict[str, Any]]:
         """keten's identity, its extension definition and the TLP 2.0 marking definitions."""
@@ -164,10 +246,11 @@ class StixWriter:
             "description": "keten records: the x-keten-* objects and keten's properties "
             "(keten_id, keten_kind or keten_type, properties) on STIX objects.",
             "schema": "Plain text, as STIX allows: on any object, keten_id and keten_kind "
-            "(or keten_type on a relationship) name the keten record, and properties holds its "
-            "other properties as keten stores them; x-keten-<kind> objects are keten entities "
-            "of kinds STIX has no object for. See the keten.graph.stix_export module.",
-            "version": "1.0.0",
+            "(or keten_type on a relationship) name the keten record, properties holds its "
+            "other properties as keten stores them, and stix_properties names the record's "
+            "properties written as STIX properties of the object; x-keten-<kind> objects are "
+            "keten entities of kinds STIX has no object for. See keten.graph.stix_export.",
+            "version": "1.1.0",
             "extension_types": ["new-sdo", "property-extension"],
         }
         return [identity, extension, *tlp2_markings()]
@@ -183,9 +266,27 @@ class StixWriter:
         for key in ("description", "aliases"):
             if record.get(key):
                 obj[key] = record[key]
-        obj.update(native_properties(kind, entity))
-        obj["extensions"] = {KETEN_EXTENSION: self.extension(kind, record, entity.kind)}
+        derived = native_properties(kind, entity)
+        stix_names = self.stix_names(kind, record, set(derived) | DERIVED.get(entity.kind, set()))
+        obj.update(derived)
+        obj.update({name: record[name] for name in stix_names})
+        written = stix_names | given_confidence(obj, record)
+        obj["extensions"] = {
+            KETEN_EXTENSION: self.extension(kind, record, entity.kind, written, obj)
+        }
         return obj
+
+    def stix_names(self, kind: str, record: dict[str, Any], derived: set[str]) -> set[str]:
+        """The record's properties that are STIX properties of `kind` (spec or ``x_``)."""
+        spec = stix_properties_of(kind)
+        return {
+            name
+            for name, value in record.items()
+            if value is not None
+            and name not in derived
+            and name not in NATIVE_FIELDS
+            and (name in spec or name.startswith("x_"))
+        }
 
     def relation(self, relation: RelationRow) -> dict[str, Any]:
         """The ``relationship`` of one relation, in STIX's words where it has them."""
@@ -193,18 +294,26 @@ class StixWriter:
         source, target = self.ids[relation.source], self.ids[relation.target]
         rel_type, source, target = stix_relationship(relation.type, source, target)
         object_id = kept_stix_id(record, "relationship")
-        if object_id is None or rel_type not in NATIVE_RELATIONSHIPS:
+        if object_id is None:
             name = f"{relation.source}|{relation.type}|{relation.target}|{relation.key}"
             object_id = stix_id("relationship", name)
         obj = self.common(
             "relationship", object_id, record, relation.created_at, relation.updated_at
         )
         obj.update(relationship_type=rel_type, source_ref=source, target_ref=target)
-        extension = {
+        stix_names = self.stix_names("relationship", record, set())
+        obj.update({name: record[name] for name in stix_names})
+        for key in ("name", "description"):
+            if record.get(key):
+                obj[key] = record[key]
+                stix_names.add(key)
+        written = stix_names | given_confidence(obj, record)
+        extension: dict[str, Any] = {
             "extension_type": "property-extension",
             "keten_type": relation.type,
-            "properties": keten_properties(record, {"source", "target", "type"}),
+            "properties": keten_properties(record, {"source", "target", "type", *written}),
         }
+        self.note_written(extension, written, obj, record)
         obj["extensions"] = {KETEN_EXTENSION: extension}
         return obj
 
@@ -216,63 +325,123 @@ class StixWriter:
         created: str | None,
         updated: str | None,
     ) -> dict[str, Any]:
-        """Properties every STIX object gets: id, times, creator, confidence, marking, refs."""
-        created_at = stix_time(created)
+        """Properties every STIX object gets: id, times, creator, confidence, marking, refs.
+
+        What came in from STIX goes back out as it came: the times to the character, the
+        ``confidence`` as given (unless the credibility was changed since), the external
+        references as given, the creator's id and the markings."""
+        created_at = record.get("stix_created") or stix_time(created)
+        modified = record.get("stix_modified") or max(created_at, stix_time(updated))
+        creator = record.get("stix_created_by_ref")
         obj: dict[str, Any] = {
             "type": kind,
             "spec_version": "2.1",
             "id": object_id,
-            "created_by_ref": self.creators.get(record.get("institute") or "", KETEN_IDENTITY),
+            "created_by_ref": creator
+            or self.creators.get(record.get("institute") or "", KETEN_IDENTITY),
             "created": created_at,
-            "modified": max(created_at, stix_time(updated)),
+            "modified": modified,
         }
-        confidence = confidence_of(record.get("credibility"))
-        if confidence is not None:
+        given = record.get("confidence")
+        if type(given) is int and credibility_of(given) == record.get("credibility", 6):
+            obj["confidence"] = given
+        elif (confidence := confidence_of(record.get("credibility"))) is not None:
             obj["confidence"] = confidence
-        obj["object_marking_refs"] = [TLP2_MARKING_IDS[record.get("marking") or "clear"]]
-        references = [
-            self.reference(i) for i in record.get("source_ids") or [] if i in self.sources
-        ]
-        if references:
-            obj["external_references"] = references
+        obj["object_marking_refs"] = self.marking_refs(record)
+        references = list(record.get("external_references") or [])
+        cited = [self.reference(i) for i in record.get("source_ids") or [] if i in self.sources]
+        cited = [c for c in cited if c is not None]
+        if references or cited:
+            obj["external_references"] = references + cited
         return obj
 
-    def reference(self, source_id: str) -> dict[str, Any]:
-        """The external reference of a visible Source."""
+    def marking_refs(self, record: dict[str, Any]) -> list[str]:
+        """The record's markings as it came (when its TLP level is unchanged), else its TLP 2.0
+        marking and the non-TLP markings it came with."""
+        marking = record.get("marking") or "clear"
+        kept = [m for m in record.get("stix_markings") or [] if isinstance(m, dict) and "id" in m]
+        for definition in kept:
+            if "definition_type" in definition:
+                self.statements.setdefault(definition["id"], definition)
+        refs = [m["id"] for m in kept]
+        levels = [TLP_BY_MARKING_ID[r] for r in refs if r in TLP_BY_MARKING_ID]
+        level = max(levels, key=lambda m: Tlp(m).level) if levels else "clear"
+        if refs and level == marking:
+            return refs
+        return [TLP2_MARKING_IDS[marking], *(r for r in refs if r not in TLP_BY_MARKING_ID)]
+
+    def reference(self, source_id: str) -> dict[str, Any] | None:
+        """The external reference of a visible keten Source (None for one that came from a
+        STIX external reference: the record's own references hold it)."""
         source = self.sources[source_id]
+        if source.id.startswith("source:stix-"):
+            return None
         reference = {"source_name": source.name, "external_id": source_id}
         if source.props.get("url"):
             reference["url"] = source.props["url"]
         return reference
 
-    def extension(self, kind: str, record: dict[str, Any], keten_kind: str) -> dict[str, Any]:
+    def extension(
+        self,
+        kind: str,
+        record: dict[str, Any],
+        keten_kind: str,
+        written: set[str],
+        obj: dict[str, Any],
+    ) -> dict[str, Any]:
         """keten's extension on an entity: its id, kind and every other property."""
-        skip = NATIVE_FIELDS | {"id", "kind"}
-        return {
+        skip = NATIVE_FIELDS | {"id", "kind"} | written
+        extension = {
             "extension_type": "new-sdo" if kind.startswith("x-keten-") else "property-extension",
             "keten_id": record["id"],
             "keten_kind": keten_kind,
             "properties": keten_properties(record, skip),
         }
+        self.note_written(extension, written, obj, record)
+        return extension
+
+    @staticmethod
+    def note_written(
+        extension: dict[str, Any], written: set[str], obj: dict[str, Any], record: dict[str, Any]
+    ) -> None:
+        """List the record's properties written as STIX properties, and how many external
+        references keten added after the record's own, so a reader takes back exactly them."""
+        if record.get("external_references"):
+            written = written | {"external_references"}
+            added = len(obj["external_references"]) - len(record["external_references"])
+            if added:
+                extension["keten_references"] = added
+        if written:
+            extension["stix_properties"] = sorted(written)
+
+
+def given_confidence(obj: dict[str, Any], record: dict[str, Any]) -> set[str]:
+    """{"confidence"} when the object's confidence is the record's own, else nothing."""
+    given = record.get("confidence")
+    return {"confidence"} if given is not None and obj.get("confidence") == given else set()
 
 
 def keten_properties(record: dict[str, Any], skip: frozenset[str] | set[str]) -> dict[str, Any]:
     """The record's properties that are not already STIX properties (times and marking are)."""
-    skip = {*skip, "marking", "created_at", "updated_at"}
+    skip = {*skip, "marking", "created_at", "updated_at", "external_references"}
     return {k: v for k, v in record.items() if k not in skip and v is not None}
 
 
 def native_properties(kind: str, entity: EntityRow) -> dict[str, Any]:
-    """The STIX properties a type requires or suggests, from the entity's properties."""
+    """The STIX properties a type requires or suggests, derived from the entity's keten fields
+    (a property the entity holds under its STIX name is written as it is instead)."""
     props = entity.props
-    if kind == "threat-actor" and props.get("actor_type") in THREAT_ACTOR_TYPES:
-        return {"threat_actor_types": [THREAT_ACTOR_TYPES[props["actor_type"]]]}
-    if kind == "campaign" and props.get("theme"):
+    actor_type = THREAT_ACTOR_TYPES.get(str(props.get("actor_type")))
+    if kind == "threat-actor" and "threat_actor_types" not in props and actor_type:
+        return {"threat_actor_types": [actor_type]}
+    if kind == "campaign" and entity.kind == "Threat" and props.get("theme"):
         return {"objective": props["theme"]}
-    if kind == "identity":
+    if kind == "identity" and "identity_class" not in props:
         return {"identity_class": "organization"}
-    if kind == "location":
+    if kind == "location" and "country" not in props:
         return {"country": props["iso2"]}
+    if kind == "malware" and "is_family" not in props:
+        return {"is_family": False}
     return {}
 
 
@@ -285,8 +454,10 @@ def stix_relationship(rel_type: str, source: str, target: str) -> tuple[str, str
         return "attributed-to", target, source
     if rel_type == "DISRUPTS" and (source_type, target_type) == ("campaign", "identity"):
         return "targets", source, target
-    if rel_type == "LOCATED_IN" and target_type == "location":
-        return "located-at", source, target
+    if rel_type == "EXPLOITS" and source_type != "malware":
+        return "targets", source, target
+    if rel_type in RELATIONSHIP_TYPES:
+        return RELATIONSHIP_TYPES[rel_type], source, target
     return rel_type.lower().replace("_", "-"), source, target
 
 
@@ -319,8 +490,29 @@ def visible(store: GraphStore, kind: str, clearance: Tlp) -> Iterator[EntityRow]
             return
 
 
+def stix_default(value: Any) -> Any:
+    """What orjson cannot write itself: STIX timestamps as `stix2` formats them, and the
+    library's nested objects (external references, extensions) as the mappings they are."""
+    if isinstance(value, datetime):
+        return stix2.utils.format_datetime(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(type(value).__name__)
+
+
+def serialise(obj: Any) -> bytes:
+    """A `stix2` object as JSON (orjson, with the library's own timestamp format).
+
+    >>> serialise(as_stix(tlp2_markings()[0]))[:40]
+    b'{"type":"marking-definition","spec_versi'
+    """
+    return orjson.dumps(obj, default=stix_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+
+
 def write_stix(store: GraphStore, out: IO[bytes], clearance: Tlp = Tlp.RED) -> dict[str, int]:
-    """Stream a STIX 2.1 bundle of what `clearance` may see to `out`; returns the counts."""
+    """Stream a STIX 2.1 bundle of what `clearance` may see to `out`; returns the counts.
+
+    Every object is made as a `stix2` object (which checks it) and serialised by it."""
     writer = StixWriter(store, clearance)
     counts = {"entities": 0, "relations": 0, "objects": 0}
     bundle_id = f"bundle--{derived_uuid(f'bundle:{store.revision(clearance)}:{clearance.value}')}"
@@ -328,7 +520,7 @@ def write_stix(store: GraphStore, out: IO[bytes], clearance: Tlp = Tlp.RED) -> d
 
     def emit(obj: dict[str, Any]) -> None:
         out.write(b",\n" if counts["objects"] else b"\n")
-        out.write(orjson.dumps(obj))
+        out.write(serialise(as_stix(obj)))
         counts["objects"] += 1
 
     for obj in writer.preamble():
@@ -339,5 +531,7 @@ def write_stix(store: GraphStore, out: IO[bytes], clearance: Tlp = Tlp.RED) -> d
     for relation in store.iter_relations(clearance):
         emit(writer.relation(relation))
         counts["relations"] += 1
+    for definition in writer.statements.values():
+        emit(definition)
     out.write(b"\n]}\n")
     return counts

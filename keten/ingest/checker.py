@@ -18,6 +18,7 @@ from keten.graph.store import EntityRow, RelationRow
 from keten.ingest.problems import Problem, ProblemLog
 from keten.ingest.readers import Item, RawRecord
 from keten.ingest.shares import ShareTally
+from keten.ingest.stix import NotKept
 from keten.ingest.validate import entity_rows, relation_rows
 from keten.schema.relations import allowed_endpoints
 
@@ -66,6 +67,9 @@ class BundleChecker:
         """Take one record (or a reader's problem); validate and write in batches."""
         if isinstance(item, Problem):
             self.log.add(item)
+            return
+        if isinstance(item, NotKept):
+            self.log.not_kept.append(item)  # reported, never refused
             return
         self.records += 1
         batch = self.entities if item.side == "entity" else self.relations

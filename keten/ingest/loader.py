@@ -54,6 +54,8 @@ class LoadReport:
     changes: list[dict[str, Any]] = field(default_factory=list)
     """The first records whose stored values changed, with the fields that changed."""
     mode: WriteMode = WriteMode.MERGE
+    not_kept: list[dict[str, Any]] = field(default_factory=list)
+    """What a STIX import left out: file, STIX type, reason and count (see keten.ingest.stix)."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for the API and `--json` output."""
@@ -64,6 +66,7 @@ class LoadReport:
             "mode": self.mode.value,
             **self.counts.as_dict(),
             "changes": self.changes,
+            "not_kept": self.not_kept,
         }
 
 
@@ -183,7 +186,9 @@ def in_transaction(
         pass
     except KindChangeError as error:
         raise BundleRejected([Problem(origin, "-", "kind", str(error))], 1) from None
-    return LoadReport(records, counts, dry_run, store.revision(by.clearance), changes, mode)
+    not_kept = [{"file": n.file, **n.as_dict()} for n in log.not_kept]
+    revision = store.revision(by.clearance)
+    return LoadReport(records, counts, dry_run, revision, changes, mode, not_kept)
 
 
 def conflict_problem(

@@ -90,7 +90,8 @@ def check_in_child(paths: list[str], conn: Connection, prepare: Prepare | None) 
             if checker.records % 50_000 == 0:
                 conn.send(("progress", checker.records))
         checker.finish()
-        conn.send(("done", checker.records, checker.log.problems, checker.log.total))
+        done = ("done", checker.records, checker.log.problems, checker.log.total)
+        conn.send((*done, checker.log.not_kept))
     except BaseException:
         conn.send(("error", traceback.format_exc()))
     finally:
@@ -152,9 +153,10 @@ def serve(
             case ("progress", records):
                 if progress:
                     progress(records)
-            case ("done", records, problems, total):
+            case ("done", records, problems, total, not_kept):
                 log = ProblemLog()
                 log.problems, log.total = problems, total
+                log.not_kept = not_kept
                 return records, log
             case ("error", text):
                 raise RuntimeError(f"the bundle-checking process failed:\n{text}")

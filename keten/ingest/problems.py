@@ -63,11 +63,13 @@ class BundleRejected(Exception):
 
 
 class ProblemLog:
-    """Collects problems up to MAX_REPORTED while counting all of them."""
+    """Collects problems up to MAX_REPORTED while counting all of them, and what an import
+    left out without refusing the bundle (`keten.ingest.stix.NotKept`)."""
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
         self.total = 0
+        self.not_kept: list[Any] = []
 
     def add(self, problem: Problem) -> None:
         """Record one problem."""

@@ -19,7 +19,7 @@ import yaml
 
 from keten.ingest.graphml import read_graphml
 from keten.ingest.problems import Problem
-from keten.ingest.stix import looks_like_stix, read_stix_bundle
+from keten.ingest.stix import NotKept, looks_like_stix, read_stix_bundle
 
 Side = Literal["entity", "relation"]
 STREAM_JSON_ABOVE = 32 * 1024 * 1024
@@ -39,7 +39,8 @@ class RawRecord:
     where: str
 
 
-Item = RawRecord | Problem
+Item = RawRecord | Problem | NotKept
+"""What a reader yields: a record, a problem, or a count of what a STIX import left out."""
 
 
 def read_paths(paths: list[Path]) -> Iterator[Item]:

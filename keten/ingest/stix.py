@@ -4,49 +4,52 @@ The JSON reader hands any document with ``"type": "bundle"`` to `read_stix_bundl
 yields the same `RawRecord`s a keten bundle gives, so validation, the all-or-nothing rule
 and the refusal report work unchanged. The mapping:
 
-Objects (SDOs)
-    ``threat-actor``      -> Actor, id ``actor:stix-<uuid>``, ``actor_type`` from the first
-                             ``threat_actor_types`` value (nation-state -> state, crime-syndicate
-                             and criminal -> criminal, activist -> hacktivist, else as given)
+Objects (SDOs) -> entities, id ``<prefix>:stix-<uuid>`` (see `KINDS`)
+    ``threat-actor``      -> Actor, ``actor_type`` from the first ``threat_actor_types`` value
+                             (nation-state -> state, crime-syndicate and criminal -> criminal,
+                             activist -> hacktivist, else as given)
     ``intrusion-set``     -> Actor, ``actor_type: intrusion-set``
-    ``campaign``          -> Threat ``threat:stix-<uuid>``, ``malicious: true``, ``theme`` from
-                             ``objective`` (else "campaign")
+    ``campaign``          -> Campaign: an operation seen, not a scored national Threat
+    ``attack-pattern``, ``malware``, ``tool`` -> Capability (``capability_type``)
+    ``vulnerability``     -> Vulnerability
+    ``course-of-action``  -> Countermeasure, ``countermeasure_type: mitigation``; ATT&CK's
+                             detection strategies and analytics (detection), data sources and
+                             data components (telemetry) likewise
     ``identity``          -> Organisation ``org:stix-<uuid>`` when ``identity_class`` is
-                             organization or group; other classes (individual, system, class,
-                             unknown) are skipped but still name the creator of what they made
-    ``location``          -> the Country ``country:<ISO2>`` of its ``country``; the record is
-                             written only for countries the reference knowledge base lacks, so
-                             a feed never overwrites a curated country (load the reference
-                             first: ``keten init``); a location without ``country`` is skipped
+                             organization or group; other classes are not kept but still name
+                             the creator of what they made
+    ``location``          -> the Country ``country:<ISO2>`` of its ``country``; written only for
+                             countries the reference knowledge base lacks
     ``x-keten-*`` and any object carrying keten's extension (what `keten export --format
-    stix` writes) -> the keten record it was exported from, with its own id and properties.
+    stix` writes) -> the keten record it was exported from.
 
-Relationships (SROs), named for what they say in keten
-    ``X attributed-to Y``  -> ``Y POSES X`` when X is a Threat and Y an Actor, else ``Y CONTROLS
-                              X`` where keten allows it (a threat actor behind an intrusion set)
-    ``X targets Y``        -> ``X DISRUPTS Y`` when X is a Threat and Y an Organisation
-    ``X located-at Y``     -> ``X LOCATED_IN Y``
-    anything else (related-to, uses, ...) is skipped. An end outside the bundle may be a
-    threat-actor, intrusion-set or campaign loaded before: its keten id follows from its id.
+Relationships (SROs)
+    ``uses`` USES, ``exploits`` EXPLOITS, ``mitigates`` MITIGATES, ``detects`` DETECTS,
+    ``subtechnique-of`` SUBTECHNIQUE_OF, ``located-at`` LOCATED_IN; ``targets`` TARGETS, or
+    EXPLOITS when it targets a vulnerability; ``attributed-to`` ATTRIBUTED_TO from a campaign
+    to an actor, ``Y CONTROLS X`` for an intrusion set attributed to a threat actor. An end
+    outside the bundle may be an object loaded before: its keten id follows from its STIX id.
 
-Common properties
+Common properties, kept so that an export gives them back as they came
     ``object_marking_refs`` -> ``marking``: TLP 1.0 ids (white is clear), the TLP 2.0 extension
     ids, OpenCTI's amber+strict id, and TLP marking-definitions in the bundle; the most
-    restrictive wins; non-TLP markings (statements, PAP) are not markings keten keeps.
-    ``confidence`` (0-100) -> Admiralty ``credibility`` by the STIX 2.1 Appendix B table
-    (80-100 -> 1, 60-79 -> 2, 40-59 -> 3, 20-39 -> 4, 0-19 -> 5, absent -> 6 "cannot be
-    judged"); the raw ``confidence`` is kept. ``created``/``modified`` -> ``created_at``/
-    ``updated_at``. ``created_by_ref`` -> ``contributor`` (the identity's name; the bare id
-    when the identity is not in the bundle) and, for an organization or group, ``institute``.
-    ``external_references`` -> one Source per reference (``source:stix-<uuid5 of url or
-    name>``), cited in ``source_ids``.
-    Every mapped record keeps ``stix_id``.
+    restrictive wins. Other markings (statements, PAP) -> ``stix_markings``, their definitions.
+    ``confidence`` is kept as given, and sets the Admiralty ``credibility`` by the STIX 2.1
+    Appendix B table (80-100 -> 1, 60-79 -> 2, 40-59 -> 3, 20-39 -> 4, 0-19 -> 5, absent -> 6).
+    ``created``/``modified`` -> ``stix_created``/``stix_modified``, to the character.
+    ``created_by_ref`` -> ``contributor`` (the identity's name, else its id) and, for an
+    organization or group, ``institute``. ``external_references`` are kept as given, their
+    ``external_id``s in ``external_ids`` (ATT&CK T1566, CVE-...), and each becomes a Source
+    (``source:stix-<uuid5 of url or name>``) cited in ``source_ids`` and marked like the object
+    that cites it. Every other property (``x_`` custom ones, kill-chain phases, ...) is kept
+    under its own name. Every mapped record keeps ``stix_id``.
 
-Ids are derived from STIX ids, so loading a bundle twice changes nothing. Of several versions
-of one object the latest ``modified`` counts; a revoked object is left out with its versions.
-Skipped objects and relationships do not refuse a bundle: `StixImport.skipped` counts them by
-reason. Broken objects (no id, no name, a bad country code) are reported as problems like any
-bad record.
+Ids are derived from STIX ids, so loading a bundle twice changes nothing; records marked above
+green get their marking's id namespace. Of several versions of one object the latest
+``modified`` counts; a revoked object is left out with its versions. Whatever is not kept
+does not refuse a bundle: the reader yields one `NotKept` per STIX type and reason, which
+the load report lists. Broken objects (no id, no name, a bad country code) are reported as
+problems like any bad record.
 
 >>> doc = {"type": "bundle", "id": "bundle--0", "objects": [{"type": "threat-actor",
 ...        "id": "threat-actor--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "name": "APT X",
@@ -113,8 +116,105 @@ ACTOR_TYPES = {
 }
 """STIX threat-actor-type vocabulary -> keten actor_type, where keten has its own word."""
 
-PREFIXES = {"threat-actor": "actor", "intrusion-set": "actor", "campaign": "threat"}
+KINDS: dict[str, tuple[str, str]] = {
+    "threat-actor": ("Actor", "actor"),
+    "intrusion-set": ("Actor", "actor"),
+    "campaign": ("Campaign", "campaign"),
+    "attack-pattern": ("Capability", "capability"),
+    "malware": ("Capability", "capability"),
+    "tool": ("Capability", "capability"),
+    "vulnerability": ("Vulnerability", "vulnerability"),
+    "course-of-action": ("Countermeasure", "countermeasure"),
+    "x-mitre-detection-strategy": ("Countermeasure", "countermeasure"),
+    "x-mitre-analytic": ("Countermeasure", "countermeasure"),
+    "x-mitre-data-component": ("Countermeasure", "countermeasure"),
+    "x-mitre-data-source": ("Countermeasure", "countermeasure"),
+}
+"""STIX type -> (keten kind, id prefix) of the objects whose keten id follows from the STIX id."""
+COUNTERMEASURE_TYPES = {
+    "course-of-action": "mitigation",
+    "x-mitre-detection-strategy": "detection",
+    "x-mitre-analytic": "detection",
+    "x-mitre-data-component": "telemetry",
+    "x-mitre-data-source": "telemetry",
+}
 ORGANISATION_CLASSES = frozenset({"organization", "group"})
+RELATIONSHIPS = {
+    "uses": "USES",
+    "exploits": "EXPLOITS",
+    "mitigates": "MITIGATES",
+    "detects": "DETECTS",
+    "subtechnique-of": "SUBTECHNIQUE_OF",
+    "located-at": "LOCATED_IN",
+}
+"""STIX relationship types that keten holds under one relation type each (see also
+`keten_relation` for attributed-to and targets, whose keten type depends on the ends)."""
+CONSUMED = frozenset(
+    {
+        "type",
+        "id",
+        "spec_version",
+        "created",
+        "modified",
+        "created_by_ref",
+        "object_marking_refs",
+        "extensions",
+        "confidence",
+        "name",
+        "description",
+        "aliases",
+        "source_ref",
+        "target_ref",
+        "relationship_type",
+    }
+)
+"""STIX properties read into keten fields; every other property is kept under its own name."""
+KETEN_FIELDS = frozenset(
+    {
+        "id",
+        "kind",
+        "source",
+        "target",
+        "key",
+        "marking",
+        "source_ids",
+        "contributor",
+        "institute",
+        "reliability",
+        "credibility",
+        "created_at",
+        "updated_at",
+        "stix_id",
+        "stix_created",
+        "stix_modified",
+        "stix_markings",
+        "stix_created_by_ref",
+        "external_ids",
+    }
+)
+"""keten's own field names: a foreign property of such a name is kept as ``stix_<name>``."""
+DERIVED = {
+    "Actor": frozenset({"threat_actor_types"}),
+    "Threat": frozenset({"objective"}),
+    "Organisation": frozenset({"identity_class"}),
+    "Institute": frozenset({"identity_class"}),
+    "Country": frozenset({"country"}),
+}
+"""STIX properties keten's export derives from a kind's keten fields (see stix_export)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotKept:
+    """Objects of one STIX type that an import did not keep, for one reason."""
+
+    file: str
+    stix_type: str
+    reason: str
+    count: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form for reports."""
+        return {"stix_type": self.stix_type, "reason": self.reason, "count": self.count}
 
 
 def credibility_of(confidence: int | None) -> int:
@@ -146,6 +246,12 @@ def derived_uuid(name: str) -> str:
     digest[8] = (digest[8] & 0x3F) | 0x80
     h = digest.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+@cache
+def keten_identity() -> str:
+    """The STIX id of keten itself, the creator of what has no institute in an export."""
+    return f"identity--{derived_uuid('keten')}"
 
 
 def stix_uuid(stix_id: str) -> str:
@@ -181,21 +287,54 @@ def marking_of_definition(obj: dict[str, Any]) -> str | None:
     return level if level in TLP2_MARKING_IDS else None
 
 
+def kept_properties(obj: dict[str, Any]) -> dict[str, Any]:
+    """The properties of a STIX object keten has no field for, kept as they are (custom
+    ``x_`` properties, kill-chain phases, first_seen, ...), so they go back out unchanged.
+
+    >>> kept_properties({"type": "malware", "is_family": True, "x_mitre_version": "1.2",
+    ...                  "reliability": "odd", "name": "W"})
+    {'is_family': True, 'x_mitre_version': '1.2', 'stix_reliability': 'odd'}
+    """
+    return {
+        (f"stix_{key}" if key in KETEN_FIELDS else key): value
+        for key, value in obj.items()
+        if key not in CONSUMED and value is not None
+    }
+
+
+def external_ids(references: Any) -> list[str]:
+    """The ``external_id``s of an object's external references (ATT&CK T1566, CVE-...)."""
+    if not isinstance(references, list):
+        return []
+    return [
+        str(ref["external_id"])
+        for ref in references
+        if isinstance(ref, dict) and isinstance(ref.get("external_id"), str)
+    ]
+
+
 @dataclass
 class StixImport:
-    """One STIX bundle read as keten records; `skipped` counts what had no keten meaning."""
+    """One STIX bundle read as keten records; `not_kept` counts what it left out, and why."""
 
     file: str
-    skipped: Counter[str] = field(default_factory=Counter)
+    not_kept: Counter[tuple[str, str]] = field(default_factory=Counter)
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
     markings: dict[str, str] = field(default_factory=lambda: dict(TLP_BY_MARKING_ID))
+    statements: dict[str, dict[str, Any]] = field(default_factory=dict)
     places: dict[str, str] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
 
-    def read(self, doc: Any) -> Iterator[readers.Item]:
-        """Records of the bundle: entities first, then the Sources they cite, then relations."""
+    @property
+    def skipped(self) -> Counter[str]:
+        """What was not kept, by STIX type and reason in one phrase (for a quick look)."""
+        return Counter({f"{kind}: {why}": n for (kind, why), n in self.not_kept.items()})
+
+    def read(self, doc: Any) -> Iterator[readers.RawRecord | Problem | NotKept]:
+        """Records of the bundle: entities first, then the Sources they cite, then relations,
+        then what was not kept."""
         objects = doc.get("objects") if isinstance(doc, dict) else None
         if not isinstance(objects, list):
             yield Problem(self.file, "-", "objects", "a STIX bundle needs an `objects` list")
@@ -208,9 +347,18 @@ class StixImport:
                 yield from self._entity(obj, sources)
         for source in sources.values():
             yield readers.RawRecord("entity", source, self.file, "external_references")
+        written = set(sources)
         for stix_id, obj in self.objects.items():
             if obj["type"] == "relationship":
-                yield from self._relationship(obj, stix_id)
+                yield from self._relationship(obj, stix_id, sources)
+        for source_id, source in sources.items():  # Sources only relationships cite
+            if source_id not in written:
+                yield readers.RawRecord("entity", source, self.file, "external_references")
+        for (kind, why), count in sorted(self.not_kept.items()):
+            yield NotKept(self.file, kind, why, count)
+
+    def _drop(self, kind: str, why: str) -> None:
+        self.not_kept[(kind, why)] += 1
 
     def _index(self, objects: list[Any]) -> Iterator[Problem]:
         """Check every object's type and id, and give each mappable object its keten id."""
@@ -228,16 +376,20 @@ class StixImport:
                 yield Problem(self.file, where, "id", why, stix_id)
                 continue
             if obj.get("revoked") is True:
-                self.skipped[f"revoked {kind}"] += 1
+                self._drop(kind, "revoked: replaced by another object")
                 self.revoked.add(stix_id)
-                self.objects.pop(stix_id, None)
+                if self.objects.pop(stix_id, None) is not None:
+                    self._drop(kind, "an older version of a revoked object")
                 self.ids.pop(stix_id, None)
                 continue
             earlier = self.objects.get(stix_id)
-            if stix_id in self.revoked or (
-                earlier is not None and str(earlier.get("modified")) >= str(obj.get("modified"))
-            ):
-                continue  # revoked, or an older version of an object the bundle holds
+            if stix_id in self.revoked:
+                self._drop(kind, "an older version of a revoked object")
+                continue
+            if earlier is not None:
+                self._drop(kind, "an older version: the latest `modified` counts")
+                if str(earlier.get("modified")) >= str(obj.get("modified")):
+                    continue
             self.objects[stix_id] = obj
             self.places[stix_id] = where
             yield from self._assign(obj, stix_id, where)
@@ -256,24 +408,40 @@ class StixImport:
         levels = [self.markings[m] for m in refs if isinstance(m, str) and m in self.markings]
         return max(levels, key=lambda m: Tlp(m).level) if levels else None
 
+    def _statements(self, obj: dict[str, Any]) -> list[dict[str, Any]]:
+        """The markings of an object as it gave them, in order, so they go back out as they
+        came: non-TLP ones (statements, PAP, ...) as their definitions when the bundle has
+        them, the others as bare ids. Empty when the object has only TLP 2.0 markings."""
+        refs = [r for r in obj.get("object_marking_refs") or [] if isinstance(r, str)]
+        if all(ref in TLP2_MARKING_IDS.values() for ref in refs):
+            return []
+        return [self.statements.get(ref) or {"id": ref} for ref in refs]
+
     def _assign(self, obj: dict[str, Any], stix_id: str, where: str) -> Iterator[Problem]:
-        """Record the keten id and kind of one object (or count it as skipped)."""
+        """Record the keten id and kind of one object (or count it as not kept)."""
         kind = obj["type"]
         extension = keten_extension(obj)
         if kind == "marking-definition":
             level = marking_of_definition(obj)
             if level:
                 self.markings[stix_id] = level
+            else:
+                self.statements[stix_id] = obj  # kept on every record it marks
         elif extension.get("keten_id") and extension.get("keten_kind"):
             if kind != "relationship":
                 self.ids[stix_id] = str(extension["keten_id"])
                 self.kinds[stix_id] = str(extension["keten_kind"])
-        elif kind in PREFIXES:
-            self.ids[stix_id] = f"{PREFIXES[kind]}:stix-{stix_uuid(stix_id)}"
-            self.kinds[stix_id] = "Actor" if PREFIXES[kind] == "actor" else "Threat"
+        elif kind in KINDS:
+            keten_kind, prefix = KINDS[kind]
+            self.ids[stix_id] = f"{prefix}:stix-{stix_uuid(stix_id)}"
+            self.kinds[stix_id] = keten_kind
         elif kind == "identity" and obj.get("identity_class") in ORGANISATION_CLASSES:
             self.ids[stix_id] = f"org:stix-{stix_uuid(stix_id)}"
             self.kinds[stix_id] = "Organisation"
+        elif kind == "identity":
+            if stix_id != keten_identity():  # keten itself is no loss
+                why = f"an identity of class {obj.get('identity_class')}: keten keeps organisations"
+                self._drop(kind, why + " (it still names the creator of what it made)")
         elif kind == "location" and obj.get("country"):
             code = str(obj["country"]).upper()
             if len(code) != 2 or not code.isalpha() or not code.isascii():
@@ -282,12 +450,13 @@ class StixImport:
                 return
             self.ids[stix_id] = f"country:{code}"
             self.kinds[stix_id] = "Country"
-        elif kind not in {"relationship", "extension-definition"} and not (
-            kind == "identity" and obj.get("identity_class")
-        ):
-            self.skipped[kind] += 1
-        elif kind == "identity":
-            self.skipped[f"identity of class {obj.get('identity_class')}"] += 1
+        elif kind == "location":
+            self._drop(kind, "a location without a country: keten keeps countries")
+        elif kind == "extension-definition":
+            if stix_id != KETEN_EXTENSION:
+                self._drop(kind, "a definition of another tool's extension")
+        elif kind != "relationship":
+            self._drop(kind, "keten has no kind for it")
 
     def _entity(
         self, obj: dict[str, Any], sources: dict[str, dict[str, Any]]
@@ -298,6 +467,7 @@ class StixImport:
         extension = keten_extension(obj)
         record: dict[str, Any] = {"id": self.ids[stix_id], "kind": self.kinds[stix_id]}
         if not extension and record["kind"] == "Country" and record["id"] in reference_countries():
+            self._drop(obj["type"], "a country of the reference knowledge base, kept as it is")
             return
         if not isinstance(obj.get("name"), str) and obj["type"] != "location":
             yield Problem(self.file, where, "name", f"a {obj['type']} needs a name")
@@ -310,31 +480,65 @@ class StixImport:
         for key in ("description", "aliases"):
             if obj.get(key):
                 record[key] = obj[key]
-        if not extension:
-            record.update(self._native_properties(obj, sources, self._marking(obj)))
+        if extension:
+            record.update(self._stix_properties(obj, extension))
+        else:
+            record.update(self._native_properties(obj))
+            record.update(self._common(obj, sources))
         record.update(self._provenance(obj, extension))
         yield readers.RawRecord("entity", record, self.file, where)
 
-    def _native_properties(
-        self, obj: dict[str, Any], sources: dict[str, dict[str, Any]], marking: str | None
-    ) -> dict[str, Any]:
-        """Kind-specific properties of a plain STIX object, its stix_id and cited Sources
-        (which carry the object's marking: a reference is as secret as what cites it)."""
+    def _stix_properties(self, obj: dict[str, Any], extension: dict[str, Any]) -> dict[str, Any]:
+        """The properties keten's export wrote as STIX properties (listed in its extension)."""
+        names = extension.get("stix_properties")
+        if not isinstance(names, list):
+            return {}
+        found = {name: obj[name] for name in names if isinstance(name, str) and name in obj}
+        added = extension.get("keten_references")
+        references = found.get("external_references")
+        if type(added) is int and added > 0 and isinstance(references, list):
+            found["external_references"] = references[:-added]  # keten's citations, after
+        return found
+
+    def _native_properties(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Kind-specific keten fields of a plain STIX object."""
         kind = obj["type"]
-        record: dict[str, Any] = {"stix_id": obj["id"]}
+        record: dict[str, Any] = {}
         if kind == "threat-actor":
             types = obj.get("threat_actor_types") or []
             if types:
                 record["actor_type"] = ACTOR_TYPES.get(types[0], types[0])
         elif kind == "intrusion-set":
             record["actor_type"] = "intrusion-set"
-        elif kind == "campaign":
-            record.update(malicious=True, theme=obj.get("objective") or "campaign")
+        elif kind in {"attack-pattern", "malware", "tool"}:
+            record["capability_type"] = kind
+        elif kind in COUNTERMEASURE_TYPES:
+            record["countermeasure_type"] = COUNTERMEASURE_TYPES[kind]
         elif kind == "identity" and obj.get("sectors"):
             record["sector"] = ", ".join(obj["sectors"])
         elif kind == "location":
             record["iso2"] = self.ids[obj["id"]].partition(":")[2]
+        return record
+
+    def _common(self, obj: dict[str, Any], sources: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """What keten keeps of any plain STIX object or relationship: its id, times to the
+        character, other properties as they are, external references as given (and a Source
+        for each, as secret as the object that cites it), and its non-TLP markings."""
+        record = kept_properties(obj)
+        record["stix_id"] = obj["id"]
+        for stix_name, keten_name in (("created", "stix_created"), ("modified", "stix_modified")):
+            if isinstance(obj.get(stix_name), str):
+                record[keten_name] = obj[stix_name]
+        if obj.get("confidence") is not None:
+            record["confidence"] = obj["confidence"]
+        if isinstance(obj.get("created_by_ref"), str):
+            record["stix_created_by_ref"] = obj["created_by_ref"]
+        if statements := self._statements(obj):
+            record["stix_markings"] = statements
         references = obj.get("external_references") or []
+        if ids := external_ids(references):
+            record["external_ids"] = ids
+        marking = self._marking(obj)
         cited = [self._source(ref, sources, marking) for ref in references]
         if any(cited):
             record["source_ids"] = sorted({c for c in cited if c})
@@ -343,16 +547,18 @@ class StixImport:
     def _source(
         self, ref: Any, sources: dict[str, dict[str, Any]], marking: str | None
     ) -> str | None:
-        """The Source entity of one external reference (added to `sources`); its id."""
+        """The Source entity of one external reference (added to `sources`); its id.
+
+        A Source carries the marking of what cites it: the id is namespaced by that marking,
+        so one reference cited by a clear and an amber object is two Sources."""
         if not isinstance(ref, dict) or not isinstance(ref.get("source_name"), str):
             return None
         name, url = ref["source_name"], ref.get("url")
         if ref.get("external_id"):
             name = f"{name} {ref['external_id']}"
-        source_id = namespaced(f"source:stix-{derived_uuid(url or name)}", marking)
-        record = {"id": source_id, "kind": "Source", "name": name}
-        if marking:
-            record["marking"] = marking
+        source_id = namespaced(f"source:stix-{derived_uuid(str(url or name))}", marking)
+        record: dict[str, Any] = {"id": source_id, "kind": "Source", "name": name[:500]}
+        record["marking"] = marking or "clear"
         if url:
             record["url"] = url
         if ref.get("description"):
@@ -387,8 +593,6 @@ class StixImport:
             record["updated_at"] = obj["modified"]
         if extension:
             return record
-        if obj.get("confidence") is not None:
-            record["confidence"] = obj["confidence"]
         record["credibility"] = credibility_of(obj.get("confidence"))
         creator = obj.get("created_by_ref")
         if isinstance(creator, str):
@@ -399,8 +603,10 @@ class StixImport:
                 record["institute"] = name
         return record
 
-    def _relationship(self, obj: dict[str, Any], stix_id: str) -> Iterator[readers.Item]:
-        """The keten relation of one relationship, or a count in `skipped`."""
+    def _relationship(
+        self, obj: dict[str, Any], stix_id: str, sources: dict[str, dict[str, Any]]
+    ) -> Iterator[readers.Item]:
+        """The keten relation of one relationship, or a count in `not_kept`."""
         where = self.places[stix_id]
         extension = keten_extension(obj)
         source, target = obj.get("source_ref"), obj.get("target_ref")
@@ -410,55 +616,86 @@ class StixImport:
         if problem := self._bad_common(obj, where):
             yield problem
             return
+        rel_type = str(obj.get("relationship_type"))
         ends = self._end(source), self._end(target)
         if ends[0] is None or ends[1] is None:
-            self.skipped[f"relationship to {stix_type(target if ends[0] else source)}"] += 1
+            missing = source if ends[0] is None else target
+            self._drop("relationship", self._why_end(rel_type, missing))
+            return
+        if ends[0][0] == ends[1][0]:
+            self._drop("relationship", f"{rel_type}: joins an object to itself")
             return
         if extension.get("keten_type"):
             source_id, target_id = ends[0][0], ends[1][0]
-            if obj.get("relationship_type") == "attributed-to":  # keten's export reversed it
-                source_id, target_id = target_id, source_id
+            if rel_type == "attributed-to" and extension["keten_type"] != "ATTRIBUTED_TO":
+                source_id, target_id = target_id, source_id  # keten's export reversed it
             record = {"source": source_id, "target": target_id, "type": extension["keten_type"]}
             record.update(extension.get("properties") or {})
+            record.update(self._stix_properties(obj, extension))
         else:
-            mapped = keten_relation(str(obj.get("relationship_type")), ends[0], ends[1])
+            mapped = keten_relation(rel_type, ends[0], ends[1])
             if mapped is None:
-                self.skipped[f"relationship {obj.get('relationship_type')}"] += 1
+                why = (
+                    f"{rel_type} from {stix_type(source)} to {stix_type(target)}: no keten relation"
+                )
+                self._drop("relationship", why)
                 return
-            record = {**mapped, "stix_id": stix_id}
+            # each STIX relationship is a relation of its own, even between the same two ends
+            record = {**self._common(obj, sources), **mapped, "key": f"stix-{stix_uuid(stix_id)}"}
+            for key in ("name", "description"):
+                if obj.get(key):
+                    record[key] = obj[key]
         record.update(self._provenance(obj, extension))
         key = namespaced(str(record.get("key") or ""), record.get("marking"))
         if key:
             record["key"] = key
         yield readers.RawRecord("relation", record, self.file, where)
 
+    def _why_end(self, rel_type: str, missing: str) -> str:
+        """Why a relationship whose end keten does not keep was left out."""
+        kind = stix_type(missing)
+        if missing in self.revoked:
+            return f"{rel_type}: its {kind} end is revoked"
+        if missing in self.objects or kind in {"identity", "location"}:
+            return f"{rel_type}: its {kind} end is not kept"
+        return f"{rel_type}: its {kind} end is neither in the bundle nor a kind keten keeps"
+
     def _end(self, stix_id: str) -> tuple[str, str] | None:
         """(keten id, kind) of a relationship end: in the bundle, or derived from its id."""
         if stix_id in self.ids:
             return self.ids[stix_id], self.kinds[stix_id]
         kind = stix_type(stix_id)
-        if kind in PREFIXES and stix_id not in self.objects:
-            keten_kind = "Actor" if PREFIXES[kind] == "actor" else "Threat"
-            return f"{PREFIXES[kind]}:stix-{stix_uuid(stix_id)}", keten_kind
+        if kind in KINDS and stix_id not in self.objects and stix_id not in self.revoked:
+            keten_kind, prefix = KINDS[kind]
+            return f"{prefix}:stix-{stix_uuid(stix_id)}", keten_kind
         return None
 
 
 def keten_relation(
     relationship_type: str, source: tuple[str, str], target: tuple[str, str]
 ) -> dict[str, Any] | None:
-    """The keten relation a STIX relationship states, or None when keten has no word for it."""
+    """The keten relation a STIX relationship states, or None when keten has no word for it.
+
+    >>> keten_relation("targets", ("campaign:c", "Campaign"), ("vulnerability:v", "Vulnerability"))
+    {'source': 'campaign:c', 'target': 'vulnerability:v', 'type': 'EXPLOITS'}
+    """
     (source_id, source_kind), (target_id, target_kind) = source, target
+    forward = {"source": source_id, "target": target_id}
+    backward = {"source": target_id, "target": source_id}
     if relationship_type == "attributed-to":
+        if allowed_endpoints("ATTRIBUTED_TO", source_kind, target_kind):
+            return {**forward, "type": "ATTRIBUTED_TO"}
         if source_kind == "Threat" and target_kind == "Actor":
-            return {"source": target_id, "target": source_id, "type": "POSES"}
+            return {**backward, "type": "POSES"}
         if allowed_endpoints("CONTROLS", target_kind, source_kind):
-            return {"source": target_id, "target": source_id, "type": "CONTROLS"}
-    if relationship_type == "targets" and allowed_endpoints("DISRUPTS", source_kind, target_kind):
-        return {"source": source_id, "target": target_id, "type": "DISRUPTS"}
-    if relationship_type == "located-at" and allowed_endpoints(
-        "LOCATED_IN", source_kind, target_kind
-    ):
-        return {"source": source_id, "target": target_id, "type": "LOCATED_IN"}
+            return {**backward, "type": "CONTROLS"}
+        return None
+    if relationship_type == "targets":
+        rel_type: str | None = "EXPLOITS" if target_kind == "Vulnerability" else "TARGETS"
+    else:
+        rel_type = RELATIONSHIPS.get(relationship_type)
+    if rel_type and allowed_endpoints(rel_type, source_kind, target_kind):
+        return {**forward, "type": rel_type}
     return None
 
 
@@ -498,6 +735,8 @@ def looks_like_stix(handle: IO[bytes]) -> bool:
     return False
 
 
-def read_stix_bundle(doc: dict[str, Any], file: str) -> Iterator[readers.RawRecord | Problem]:
+def read_stix_bundle(
+    doc: dict[str, Any], file: str
+) -> Iterator[readers.RawRecord | Problem | NotKept]:
     """Records of a STIX 2.1 bundle document (the JSON reader's hook); see the module doc."""
     yield from StixImport(file).read(doc)

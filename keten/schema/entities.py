@@ -37,6 +37,10 @@ class EntityKind(StrEnum):
     COUNTRY = "Country"
     SOURCE = "Source"
     INSTITUTE = "Institute"
+    CAMPAIGN = "Campaign"
+    CAPABILITY = "Capability"
+    VULNERABILITY = "Vulnerability"
+    COUNTERMEASURE = "Countermeasure"
 
 
 class EntityBase(Provenance, total=False):
@@ -149,6 +153,45 @@ class Institute(EntityBase, total=False):
     url: str | None
 
 
+@with_config(OPEN)
+class Campaign(EntityBase, total=False):
+    """An actor's operation seen over time (a STIX campaign): what happened, not a scored
+    national threat, so it takes no part in the integrated risk analysis."""
+
+    kind: Required[Literal["Campaign"]]
+    objective: str | None
+    first_seen: str | None
+    last_seen: str | None
+
+
+@with_config(OPEN)
+class Capability(EntityBase, total=False):
+    """What actors use: an attack pattern (an ATT&CK technique), malware or a tool."""
+
+    kind: Required[Literal["Capability"]]
+    capability_type: Literal["attack-pattern", "malware", "tool"] | None
+    external_ids: Annotated[
+        list[str] | None, Field(description="Ids in other catalogues, e.g. ATT&CK T1566.")
+    ]
+
+
+@with_config(OPEN)
+class Vulnerability(EntityBase, total=False):
+    """A weakness actors exploit, e.g. a CVE."""
+
+    kind: Required[Literal["Vulnerability"]]
+    external_ids: Annotated[list[str] | None, Field(examples=[["CVE-2023-4966"]])]
+
+
+@with_config(OPEN)
+class Countermeasure(EntityBase, total=False):
+    """What defends against a capability: a mitigation, a detection, or the telemetry it reads."""
+
+    kind: Required[Literal["Countermeasure"]]
+    countermeasure_type: Literal["mitigation", "detection", "telemetry"] | None
+    external_ids: list[str] | None
+
+
 AnyEntity = Annotated[
     Interest
     | ImpactCriterion
@@ -159,7 +202,11 @@ AnyEntity = Annotated[
     | Resource
     | Country
     | Source
-    | Institute,
+    | Institute
+    | Campaign
+    | Capability
+    | Vulnerability
+    | Countermeasure,
     Field(discriminator="kind"),
 ]
 

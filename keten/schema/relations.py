@@ -36,6 +36,13 @@ class RelationType(StrEnum):
     CITES = "CITES"
     MEASURES = "MEASURES"
     MEMBER_OF = "MEMBER_OF"
+    USES = "USES"
+    TARGETS = "TARGETS"
+    EXPLOITS = "EXPLOITS"
+    MITIGATES = "MITIGATES"
+    DETECTS = "DETECTS"
+    SUBTECHNIQUE_OF = "SUBTECHNIQUE_OF"
+    ATTRIBUTED_TO = "ATTRIBUTED_TO"
 
 
 RelationTypeName = Literal[
@@ -52,9 +59,34 @@ RelationTypeName = Literal[
     "CITES",
     "MEASURES",
     "MEMBER_OF",
+    "USES",
+    "TARGETS",
+    "EXPLOITS",
+    "MITIGATES",
+    "DETECTS",
+    "SUBTECHNIQUE_OF",
+    "ATTRIBUTED_TO",
 ]
 K = EntityKind
 ANY: frozenset[str] = frozenset(K)
+
+ADVERSARIES = frozenset({K.ACTOR, K.CAMPAIGN, K.THREAT, K.CAPABILITY})
+"""Who uses, targets and exploits: actors, their campaigns, threats, and capabilities (malware
+uses techniques)."""
+THREAT_INTELLIGENCE: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "USES": (ADVERSARIES, frozenset({K.CAPABILITY})),
+    "TARGETS": (
+        ADVERSARIES,
+        frozenset({K.VITAL_PROCESS, K.ORGANISATION, K.INSTITUTE, K.RESOURCE, K.COUNTRY}),
+    ),
+    "EXPLOITS": (ADVERSARIES, frozenset({K.VULNERABILITY})),
+    "MITIGATES": (frozenset({K.COUNTERMEASURE}), frozenset({K.CAPABILITY, K.VULNERABILITY})),
+    "DETECTS": (frozenset({K.COUNTERMEASURE}), frozenset({K.CAPABILITY})),
+    "SUBTECHNIQUE_OF": (frozenset({K.CAPABILITY}), frozenset({K.CAPABILITY})),
+    "ATTRIBUTED_TO": (frozenset({K.CAMPAIGN}), frozenset({K.ACTOR})),
+}
+"""Threat-intelligence relations (STIX 2.1 words). They say who means or is able to do what,
+not what fails when: none of them carries a disruption in the cascade (see the README)."""
 
 ENDPOINTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "DEPENDS_ON": (frozenset({K.VITAL_PROCESS, K.ORGANISATION, K.RESOURCE}), ANY),
@@ -82,6 +114,7 @@ ENDPOINTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({K.INSTITUTE, K.ORGANISATION}),
         frozenset({K.INSTITUTE, K.ORGANISATION}),
     ),
+    **THREAT_INTELLIGENCE,
 }
 """Relation type -> (allowed source kinds, allowed target kinds)."""
 

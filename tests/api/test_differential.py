@@ -23,6 +23,7 @@ command has no case here, so nothing new escapes the suite.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ import keten.cli  # noqa: F401  (registers every command)
 from keten.api.keys import Role
 from keten.cli.app import app as cli
 from keten.graph.store import encode_cursor
+from keten.ingest.stix import TLP2_MARKING_IDS
 from keten.schema.entities import EntityKind
 from keten.schema.markings import Tlp
 from keten.schema.relations import RelationType
@@ -206,6 +208,10 @@ READS: list[Call] = [
         "/analysis/inoperability",
         json={"perturbation": {"vp:dx-power": 0.8}, "mode": "dynamic", "steps": 20},
     ),
+    *[
+        call("GET", "/analysis/targeted", {"capability": name})
+        for name in ("T1566", "capability:dx-attach", "capability:dx-implant@amber", "t9999")
+    ],
     call("GET", "/analysis/criticality", {"candidates": 15, "limit": 15}),
     call("GET", "/analysis/criticality", {"kind": "VitalProcess", "betweenness_samples": 30}),
     *[
@@ -467,6 +473,7 @@ CLI_CASES: dict[str, list[list[str]]] = {
     "propagation": [["propagation", "vp:dx-power", "--runs", "100", "--seed", "3", "--json"]],
     "inoperability": [["inoperability", "vp:dx-power=0.5", "--json"]],
     "criticality": [["criticality", "--candidates", "10", "--json"]],
+    "targeted": [["targeted", "T1566", "--json"], ["targeted", "capability:dx-phish"]],
     "paths": [
         ["paths", "actor:dx-state", "interest:dx-open", "--json"],
         ["paths", "threat:dx-flood", "interest:dx-green"],
@@ -625,6 +632,7 @@ WRITE_COVERS = {
     "POST /relations",
     "DELETE /relations",
     "POST /ingest",
+    "POST /ingest/stix",
     "POST /submissions",
     "GET /submissions",
     "POST /submissions/{submission_id}/accept",
@@ -827,6 +835,50 @@ class TestWrites:
         fleet.write(
             delete("/relations", {k: into[k] for k in ("source", "type", "target")}), clearance
         )
+        after_writes(fleet, clearance)
+
+    def test_stix_ingest_agrees(self, fleet: Fleet, clearance: Tlp) -> None:
+        """A STIX bundle dry and real, its not-kept report, a relationship to an object
+        loaded before, and one marked above the key (refused from the bundle alone)."""
+        t = tag(clearance)
+
+        def sdo(kind: str, name: str, **props: Any) -> dict[str, Any]:
+            made = uuid.uuid5(uuid.NAMESPACE_URL, f"dx-{kind}-{name}-{t}")
+            stamp = "2024-05-01T10:00:00.123Z"
+            return {
+                "type": kind,
+                "spec_version": "2.1",
+                "id": f"{kind}--{made}",
+                "created": stamp,
+                "modified": stamp,
+                "name": name,
+                **props,
+            }
+
+        tool = sdo("tool", "Dx tool", confidence=85)
+        group = sdo("intrusion-set", "Dx group")
+        tactic = sdo("x-mitre-tactic", "Dx tactic")
+        uses = sdo("relationship", "uses", relationship_type="uses")
+        uses.update(source_ref=group["id"], target_ref=tool["id"])
+        del uses["name"]
+        bundle = {
+            "type": "bundle",
+            "id": f"bundle--{uuid.uuid5(uuid.NAMESPACE_URL, t)}",
+            "objects": [tool, group, tactic, uses],
+        }
+        for dry in ("true", "false", "false"):
+            fleet.write(post("/ingest/stix", bundle, params={"dry_run": dry}, name=dry), clearance)
+        later = sdo("relationship", "later", relationship_type="targets")
+        later.update(source_ref=group["id"], target_ref=tool["id"])
+        del later["name"]
+        again = {**bundle, "objects": [later]}
+        fleet.write(post("/ingest/stix", again, name="later"), clearance)
+        above = TLP2_MARKING_IDS[ABOVE[clearance].value]
+        secret = sdo("malware", "Dx secret", is_family=True, object_marking_refs=[above])
+        refused = fleet.write(
+            post("/ingest/stix", {**bundle, "objects": [secret]}, name="above"), clearance
+        )
+        assert refused[0].status == 403, refused[0]
         after_writes(fleet, clearance)
 
     def test_submissions_agree(self, fleet: Fleet, clearance: Tlp) -> None:

@@ -37,7 +37,10 @@ CASES = {
         ["--sizes", "300:1500,600:3000", "--repeat", "3", "--probe", "10"],
         ["reached", "ratio"],
     ),
-    "stix_speed": (["--entities", "300", "--relations", "900"], ["STIX"]),
+    "stix_speed": (
+        ["--entities", "300", "--relations", "900", "--attack", "800"],
+        ["STIX", "ATT&CK-shaped 800 objects"],
+    ),
     "propagation": (
         ["--sizes", "2000:20000", "--runs", "300", "--baseline-runs", "20"],
         ["per-run/bits", "300 runs from res:power"],

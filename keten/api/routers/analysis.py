@@ -18,7 +18,7 @@ from pydantic import Field
 
 from keten.api.analysis_bodies import CascadeBody, InoperabilityBody, PropagationBody
 from keten.api.answers import json_answer
-from keten.api.deps import ReaderDep
+from keten.api.deps import ReaderDep, StoreDep
 from keten.api.keys import Principal
 from keten.api.problems import responses
 from keten.graph.assessments import AssessmentRule
@@ -28,6 +28,7 @@ from keten.queries.criticality import CriticalityRequest, CriticalityResult, cri
 from keten.queries.inoperability import InoperabilityResult, inoperability
 from keten.queries.paths import PathsRequest, PathsResult, paths
 from keten.queries.propagation import PropagationResult, propagate
+from keten.queries.targeting import TargetingResult, resolve_capability, targeted_processes
 
 router = APIRouter(
     prefix="/analysis", tags=["analysis"], responses=responses(400, 401, 403, 404, 422)
@@ -122,3 +123,27 @@ def read_paths(
     interest, say), each step with the relations that make it.
     """
     return paths(projection_for(request, principal, query.assessments), query)
+
+
+@router.get("/targeted")
+def read_targeted(
+    capability: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=300,
+            description="A technique, malware or tool: keten id, STIX id or ATT&CK id (T1566).",
+        ),
+    ],
+    request: Request,
+    principal: ReaderDep,
+    store: StoreDep,
+    assessments: Annotated[AssessmentRule, Query(description=ASSESSMENTS)] = "all",
+) -> TargetingResult:
+    """The vital processes targeted by the actors, campaigns and threats that use a
+    capability (or its sub-techniques, or malware and tools that use it): directly
+    (TARGETS), through an organisation that operates the process, or through a threat they
+    pose that disrupts it. See `keten.queries.targeting`.
+    """
+    capability_id = resolve_capability(store, principal.clearance, capability)
+    return targeted_processes(projection_for(request, principal, assessments), capability_id)
