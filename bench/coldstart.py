@@ -14,6 +14,7 @@ start maps the saved arrays. Ratios are of times measured in the same run.
 from __future__ import annotations
 
 import argparse
+import tempfile
 import os
 import sqlite3
 import statistics
@@ -197,7 +198,8 @@ def measure(home: Path, repeat: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", action="append", default=[], help="ENTITIES:RELATIONS")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/keten-coldstart"))
+    default_work = Path(tempfile.gettempdir()) / "keten-coldstart"  # kept between runs
+    parser.add_argument("--work", type=Path, default=default_work)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     sizes = args.size or ["10000:100000", "100000:1000000"]

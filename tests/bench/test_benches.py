@@ -49,6 +49,7 @@ CASES = {
         ["--sizes", "2000:20000", "--samples", "20"],
         ["keten/igraph", "every vital process"],
     ),
+    "coldstart": (["--size", "300:1500", "--repeat", "1"], ["after a small write"]),
     "export_speed": (["--sizes", "300:2000"], ["keten graphml", "bare XMLGenerator", "networkx"]),
 }
 
