@@ -14,12 +14,12 @@ start maps the saved arrays. Ratios are of times measured in the same run.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import os
 import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
