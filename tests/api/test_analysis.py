@@ -168,6 +168,7 @@ BASES: dict[str, dict[str, Any]] = {
     "GET /analysis/risk/diagram.png": {},
     "GET /analysis/risk/diagram.svg": {},
     "POST /analysis/scenarios": {"json": {"scenarios": [{"name": "a", "sources": ["vp:power"]}]}},
+    "GET /analysis/targeted": {"params": {"capability": "capability:phishing"}},
 }
 """A request that answers 200 on the seed, for every analysis operation."""
 
@@ -208,6 +209,8 @@ def test_every_query_parameter_the_document_promises_is_taken(api: Api) -> None:
         assert contributor.post("/entities", json=country).status_code == 201
     second = {"id": "threat:drought", "kind": "Threat", "name": "Drought", "likelihood": "C"}
     assert contributor.post("/entities", json=second).status_code == 201  # risk pages twice
+    technique = {"id": "capability:phishing", "kind": "Capability", "name": "Phishing"}
+    assert contributor.post("/entities", json=technique).status_code == 201
     spec = api.client(None).get("/openapi.json").json()
     reader = api.client(Role.READER, Tlp.RED)
     operations = {
