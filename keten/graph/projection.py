@@ -581,6 +581,7 @@ class ProjectionCache:
         self.builds = 0
         self.updates = 0
         self.opened = 0
+        self.saved = 0
 
     def get(self, clearance: Tlp, assessments: AssessmentRule = "all") -> Projection:
         """The projection of the current revision for `clearance` and assessment rule."""
@@ -620,11 +621,19 @@ class ProjectionCache:
         return self._saved(built)
 
     def _save_later(self, key: tuple[Tlp, AssessmentRule], projection: Projection) -> None:
-        """Save `projection` in a thread, then serve the mapped copy if it is still current."""
+        """Save `projection` in a thread, then serve the mapped copy if it is still current.
+
+        Under a stream of writes only the newest revision is written: a save finds its
+        projection already replaced and leaves it, so the disk and the GIL are not spent on
+        revisions no reader will ask for again.
+        """
         if self.files is None or projection.position.seq <= 0:
             return
 
         def save() -> None:
+            with self._locks[key[0]]:
+                if self._projections.get(key) is not projection:
+                    return  # a newer revision came meanwhile; its own save keeps that one
             try:
                 mapped = self._saved(projection)
             except OSError as exc:
@@ -643,4 +652,5 @@ class ProjectionCache:
         """`projection`, written beside the store (its arrays then mapped from the files)."""
         if self.files is None or projection.position.seq <= 0:
             return projection
+        self.saved += 1
         return self.files.save(projection)

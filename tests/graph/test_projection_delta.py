@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 
 from keten.graph.assessments import RULES
 from keten.graph.history import AUDIT_EACH_UP_TO
-from keten.graph.projection import Projection, ProjectionCache, build_projection
+from keten.graph.projection import SAVE_DELAY, Projection, ProjectionCache, build_projection
 from keten.graph.projection_files import ARRAYS
 from keten.graph.sqlite import SqliteStore
 from keten.graph.store import EntityRow, RelationRow
@@ -183,3 +184,25 @@ def test_each_clearance_keeps_its_own_files(tmp_path: Path) -> None:
     again = ProjectionCache(store, directory).get(Tlp.CLEAR)
     assert again.ids == clear.ids and not any("@" in i for i in again.ids)
     assert sorted(p.name for p in directory.glob("*/*")) == ["clear.all", "red.all"]
+
+
+def test_a_server_saves_only_the_newest_of_quick_writes(tmp_path: Path) -> None:
+    """Writes in quick succession bring the projection forward each time, but only the last
+    revision is written to disk, once, after the delay; the reader then gets mapped arrays."""
+    store, directory = saved_store(tmp_path)
+    cache = ProjectionCache(store, directory, background=True)
+    cache.get(Tlp.RED)
+    for step in range(3):
+        with store.writer() as w:
+            w.upsert_entities([EntityRow(f"q:{step}", "Resource", f"Quick {step}")])
+        cache.get(Tlp.RED)
+    assert cache.updates == 3 and cache.saved == 0, "saves wait for the delay"
+    deadline = time.monotonic() + SAVE_DELAY + 30
+    while cache.saved == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(SAVE_DELAY + 0.5)  # the older revisions' timers have fired too by now
+    assert cache.saved == 1
+    newest = cache.get(Tlp.RED)
+    assert isinstance(newest.targets, np.memmap), "the saved files serve the reader"
+    assert_same(newest, build_projection(store, Tlp.RED))
+    assert f"-r{store.revision(Tlp.RED):012d}-" in only_folder(directory).name
