@@ -190,7 +190,7 @@ def test_risk_cursors_refuse_other_options_and_forgeries(
     cursor = first["next_cursor"]
     other = clients["red"].get("/analysis/risk", params={"limit": 1, "top": 2, "cursor": cursor})
     assert other.status_code == 422 and "other options" in other.json()["detail"]
-    for forged in ("nonsense", "W10", cursor[:-3]):
+    for forged in ("nonsense", "W10", "NQ", "e30", cursor[:-3]):  # [], 5, {}
         answer = clients["red"].get("/analysis/risk", params={"cursor": forged})
         assert answer.status_code == 422, (forged, answer.text)
         assert answer.json()["type"].endswith("invalid-cursor")

@@ -80,7 +80,7 @@ class RiskCursor:
             if not (isinstance(offset, int) and isinstance(revision, int) and offset >= 0):
                 raise ValueError(raw)
             return cls(offset, revision, str(options))
-        except ValueError:
+        except (ValueError, TypeError):  # not base64, not JSON, not three values
             raise invalid_cursor() from None
 
     def check(self, revision: int, options: str) -> None:
