@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from keten.api.app import create_app
 from keten.api.keys import KeyStore, Role
@@ -113,12 +115,13 @@ def test_scenarios(served: tuple[SqliteStore, Clients]) -> None:
     assert duplicate.status_code == 422 and "unique" in duplicate.text
 
 
-def test_the_analysis_is_kept_until_the_readers_graph_changes(tmp_path: Path) -> None:
-    """One computation per projection and options; a write hidden from a reader keeps that
-    reader's answer, a write it can see replaces it."""
-    store = SqliteStore(tmp_path / "keten.sqlite")
+@contextmanager
+def own_server(home: Path) -> Iterator[tuple[SqliteStore, FastAPI, httpx.Client, httpx.Client]]:
+    """The small network behind a server of its own (for tests that write); red and green
+    readers' clients."""
+    store = SqliteStore(home / "keten.sqlite")
     load_bundle(store, SMALL)
-    app = create_app(store, Settings(home=tmp_path))
+    app = create_app(store, Settings(home=home))
     keys: KeyStore = app.state.keys
     with background_server(app) as url:
         red, green = (
@@ -129,6 +132,16 @@ def test_the_analysis_is_kept_until_the_readers_graph_changes(tmp_path: Path) ->
             )
             for level in (Tlp.RED, Tlp.GREEN)
         )
+        yield store, app, red, green
+        red.close()
+        green.close()
+    store.close()
+
+
+def test_the_analysis_is_kept_until_the_readers_graph_changes(tmp_path: Path) -> None:
+    """One computation per projection and options; a write hidden from a reader keeps that
+    reader's answer, a write it can see replaces it."""
+    with own_server(tmp_path) as (store, app, red, green):
         first = red.get("/analysis/risk").json()
         assert red.get("/analysis/risk").json() == first
         assert red.get("/analysis/risk/diagram.svg").status_code == 200
@@ -144,7 +157,6 @@ def test_the_analysis_is_kept_until_the_readers_graph_changes(tmp_path: Path) ->
         assert app.state.risks.computed == 4
         assert "threat:new@amber" in {t["id"] for t in after["threats"]}
         assert "threat:new@amber" not in {t["id"] for t in first["threats"]}
-    store.close()
 
 
 def walk(client: httpx.Client, params: dict[str, str | int]) -> list[dict[str, Any]]:
@@ -198,19 +210,7 @@ def test_risk_cursors_refuse_other_options_and_forgeries(
 
 def test_a_cursor_goes_stale_only_when_its_readers_analysis_changes(tmp_path: Path) -> None:
     """A write the reader cannot see keeps its cursor valid; one it can see answers 409."""
-    store = SqliteStore(tmp_path / "keten.sqlite")
-    load_bundle(store, SMALL)
-    app = create_app(store, Settings(home=tmp_path))
-    keys: KeyStore = app.state.keys
-    with background_server(app) as url:
-        red, green = (
-            httpx.Client(
-                base_url=url,
-                headers={"X-API-Key": keys.create(Role.READER, level, label="t").secret},
-                timeout=60,
-            )
-            for level in (Tlp.RED, Tlp.GREEN)
-        )
+    with own_server(tmp_path) as (store, _, red, green):
         red_cursor = red.get("/analysis/risk", params={"limit": 1}).json()["next_cursor"]
         green_cursor = green.get("/analysis/risk", params={"limit": 1}).json()["next_cursor"]
         amber = {"id": "threat:new@amber", "kind": "Threat", "name": "New", "marking": "amber"}
@@ -220,4 +220,3 @@ def test_a_cursor_goes_stale_only_when_its_readers_analysis_changes(tmp_path: Pa
         stale = red.get("/analysis/risk", params={"limit": 1, "cursor": red_cursor})
         assert stale.status_code == 409 and stale.json()["type"].endswith("stale-cursor")
         assert "ask again without a cursor" in stale.json()["detail"]
-    store.close()
