@@ -24,6 +24,7 @@ than the warm API answer the drawn page was, and the ratio of the two.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import tempfile
 import time
@@ -112,7 +113,9 @@ def browser_ms(
                 " performance.getEntriesByType('navigation')[0].responseEnd,"
                 " Number(document.getElementById('graph').dataset.drawnMs)]"
             )
-            found[path] = (float(paint), float(html), float(drawn))
+            # Chromium does not always record a first-contentful-paint entry (seen in CI
+            # on a busy machine): the figure is then "nan", the other two still count
+            found[path] = (math.nan if paint is None else float(paint), float(html), float(drawn))
             if tab.errors():
                 raise RuntimeError(f"{path}: {tab.errors()}")
     return found
