@@ -129,10 +129,11 @@ def risk(
     interest's ranking, with at most `processes` processes per derivation (totals and
     points count them all); `next_cursor` asks for the next page of the same analysis.
     """
-    page = RiskCursor(offset=0, revision=result.revision, options=options_key(options))
+    key = options_key(options)
+    page = RiskCursor(offset=0, revision=result.revision, options=key)
     if cursor is not None:
         page = RiskCursor.read(cursor)
-        page.check(result.revision, options_key(options))
+        page.check(result.revision, key)
     answer = window(result, page.offset, limit, processes)
     end = page.offset + limit
     if end < result.threats_total:
