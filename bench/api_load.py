@@ -5,7 +5,9 @@ Run: `.venv/bin/python -m bench.api_load [--readers 8] [--seconds 10] [--writes 
 A real SQLite store holding the reference knowledge base is served by `keten serve` on
 127.0.0.1 in its own process. Reader threads, each with its own HTTP client and reader
 key, cycle through a listing, a text search, a get, a neighbourhood and a cascade; one
-contributor thread upserts `--writes` new entities, each with a relation. At the end every
+contributor upserts `--writes` new entities, each with a relation, from a process of its own
+(an institute's client is not the analysts'; a writer thread beside eight reader threads
+waited for their GIL, and more so the faster the server answered them). At the end every
 write is read back. The baseline is the same readers calling `GET /health` (no key, no
 store work) for the same time, so `ratio` says what auth, the store and the analyses cost.
 """
@@ -13,12 +15,15 @@ store work) for the same time, so `ratio` says what auth, the store and the anal
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import queue
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -33,6 +38,8 @@ from keten.schema.markings import Tlp
 
 Request = Callable[[httpx.Client], httpx.Response]
 WARM_UP_SECONDS = 3.0
+WRITER_START_SECONDS = 120.0
+"""How long the writer's process may take to import what it needs."""
 
 
 @dataclass
@@ -106,6 +113,47 @@ def write_loop(url: str, key: str, writes: int, target: str, tally: Tally) -> No
                 tally.record(time.perf_counter() - start, response, {201})
 
 
+def write_process(
+    url: str, key: str, writes: int, target: str, ready: Any, go: Any, answers: Any
+) -> None:
+    """`write_loop` in a process of its own: says it is `ready`, waits for `go`, then puts
+    its latencies and errors (a failure among them) on `answers`."""
+    tally = Tally()
+    ready.set()
+    go.wait()
+    try:
+        write_loop(url, key, writes, target, tally)
+    except Exception as error:  # reported, not lost: the parent counts it as an error
+        tally.errors.append(repr(error))
+    answers.put((tally.latencies, tally.errors))
+
+
+class Writer:
+    """The contributor's process: started and ready before the timed run begins."""
+
+    def __init__(self, url: str, key: str, writes: int, target: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.ready, self.go, self.answers = context.Event(), context.Event(), context.Queue()
+        args = (url, key, writes, target, self.ready, self.go, self.answers)
+        self.process = context.Process(target=write_process, args=args, daemon=True)
+        self.process.start()
+        if not self.ready.wait(WRITER_START_SECONDS):
+            self.process.kill()
+            raise RuntimeError("the writer's process did not start")
+
+    def tally(self) -> Tally:
+        """Wait for the writes to end; their tally."""
+        while True:
+            try:
+                latencies, errors = self.answers.get(timeout=1.0)
+                break
+            except queue.Empty:
+                if not self.process.is_alive():
+                    raise RuntimeError("the writer's process ended without an answer") from None
+        self.process.join()
+        return Tally(latencies, errors)
+
+
 def missing_writes(url: str, key: str, writes: int) -> list[str]:
     """Ids of written entities that cannot be read back (should be none)."""
     with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=60) as client:
@@ -133,25 +181,23 @@ def run_load(
     writes: int,
     target: str,
 ) -> LoadResult:
-    """Readers for at least `seconds` (and until the writer is done), one writer alongside."""
+    """Readers for at least `seconds` (and until the writer is done), one writer alongside
+    (in a process of its own, see the module docstring)."""
     stop = threading.Event()
     reads, written = Tally(), Tally()
     threads = [
         threading.Thread(target=read_loop, args=(url, reader_key, mix, stop, reads))
         for _ in range(readers)
     ]
-    writer = None
-    if writer_key and writes:
-        writer = threading.Thread(
-            target=write_loop, args=(url, writer_key, writes, target, written)
-        )
-        threads.append(writer)
+    writer = Writer(url, writer_key, writes, target) if writer_key and writes else None
     start = time.perf_counter()
     for thread in threads:
         thread.start()
+    if writer:
+        writer.go.set()
     time.sleep(seconds)
     if writer:
-        writer.join()
+        written = writer.tally()
     stop.set()
     for thread in threads:
         thread.join()

@@ -85,28 +85,26 @@ def read_entity(entity_id: EntityIdPath, store: StoreDep, principal: ReaderDep) 
 @router.post(
     "",
     status_code=201,
+    response_model=Record,
     responses={200: {"description": "Updated or unchanged"}, **responses(400, 412, 413)},
 )
 def upsert_entity(
     entity: Annotated[AnyEntity, Body(examples=[ENTITY_EXAMPLE])],
     store: StoreDep,
     principal: ContributorDep,
-    response: Response,
     mode: ModeQuery = "merge",
     if_match: IfMatch = None,
-) -> Record:
+) -> Response:
     """Create an entity (201) or merge into the stored one (200): fields left out are kept,
     a null removes one; `mode=replace` makes the record as given the whole record."""
     entity_id = str(entity["id"])
     precondition = entity_precondition(store, entity_id, principal.clearance, if_match)
     report = write_bundle(store, principal, {"entities": [dict(entity)]}, mode, precondition)
-    if not report.counts.entities_created:
-        response.status_code = 200
     stored = store.get_entity(entity_id, principal.clearance)
     assert stored is not None, "an entity just written is visible to its writer"
     answer = stored.as_record()
-    response.headers["ETag"] = etag(answer)
-    return answer
+    status = 201 if report.counts.entities_created else 200
+    return json_answer(answer, {"ETag": etag(answer)}, status)
 
 
 @router.delete("/{entity_id}", responses=responses(404, 409, 412))
@@ -133,21 +131,22 @@ def delete_entity(
     return EntityDeleted(deleted=entity_id, relations_removed=[r.as_record() for r in removed])
 
 
-@router.get("/{entity_id}/neighbourhood", responses=responses(404))
+@router.get("/{entity_id}/neighbourhood", response_model=Neighbourhood, responses=responses(404))
 def read_neighbourhood(
     entity_id: EntityIdPath,
     store: StoreDep,
     principal: ReaderDep,
     depth: Annotated[int, Query(ge=1, le=5, description="Hops, either direction.")] = 1,
     limit: Annotated[int, Query(ge=1, le=5000, description="At most this many entities.")] = 500,
-) -> Neighbourhood:
+) -> Response:
     """Entities within `depth` hops of an entity and the relations among them."""
     entities, relations = store.neighbourhood(entity_id, depth, principal.clearance, limit)
     if not entities:
         raise not_found(entity_id)
-    return Neighbourhood(
+    answer = Neighbourhood(
         center=entity_id,
         depth=depth,
         entities=[e.as_record() for e in entities],
         relations=[r.as_record() for r in relations],
     )
+    return json_answer(answer)

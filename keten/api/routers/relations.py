@@ -69,27 +69,25 @@ def read_relations(
 @router.post(
     "",
     status_code=201,
+    response_model=Record,
     responses={200: {"description": "Updated or unchanged"}, **responses(400, 412, 413)},
 )
 def upsert_relation(
     relation: Annotated[Relation, Body(examples=[RELATION_EXAMPLE])],
     store: StoreDep,
     principal: ContributorDep,
-    response: Response,
     mode: ModeQuery = "merge",
     if_match: IfMatch = None,
-) -> Record:
+) -> Response:
     """Create a relation (201) or merge into the stored one (200); both ends must exist."""
     ref = (relation["source"], relation["type"], relation["target"], relation.get("key") or "")
     precondition = relation_precondition(store, ref, principal.clearance, if_match)
     report = write_bundle(store, principal, {"relations": [dict(relation)]}, mode, precondition)
-    if not report.counts.relations_created:
-        response.status_code = 200
     stored = store.get_relation(ref, principal.clearance)
     assert stored is not None, "a relation just written is visible to its writer"
     answer = stored.as_record()
-    response.headers["ETag"] = etag(answer)
-    return answer
+    status = 201 if report.counts.relations_created else 200
+    return json_answer(answer, {"ETag": etag(answer)}, status)
 
 
 @router.delete("", responses=responses(404, 412))
