@@ -1,6 +1,6 @@
 """Every CLI command and every API route against one store, with a low and a high clearance.
 
-Run: `.venv/bin/python -m bench.every_path --home DIR [--size N:M] [--limit SECONDS]`
+Run: `.venv/bin/python -m bench.every_path [--home DIR] [--size N:M] [--limit SECONDS]`
 
 `--home` is a KETEN_HOME this bench may write into (copy a loaded one first: serving and
 the CLI keep projection files beside the store, and the writes below land in it); when it
@@ -49,6 +49,9 @@ SECRET = "res:every-path-secret@red"
 COUNTRY = "country:000000"
 CAPABILITY = "actor:000000"
 VITAL = "vp:000000"
+ANSWERED = (0, 1, 3)
+"""Exit codes of a command that answered: done, input refused, not found (2 is a usage
+error: the bench called it wrong)."""
 
 
 @dataclass
@@ -418,10 +421,12 @@ def uncovered(outcomes: list[Outcome]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--home", type=Path, help="default: a new temporary folder")
     parser.add_argument("--size", default="300:1500", help="entities:relations when empty")
     parser.add_argument("--limit", type=float, default=300.0, help="seconds a call may take")
     args = parser.parse_args()
+    if args.home is None:
+        args.home = Path(tempfile.mkdtemp(prefix="keten-every-path-"))
     args.home.mkdir(parents=True, exist_ok=True)
     keys, vp = prepare(args.home, args.size), VITAL
     outcomes = run_api(args.home, keys, vp, args.limit) + run_cli(args.home, vp, args.limit)

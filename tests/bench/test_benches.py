@@ -51,6 +51,7 @@ CASES = {
     ),
     "coldstart": (["--size", "300:1500", "--repeat", "1"], ["after a small write"]),
     "export_speed": (["--sizes", "300:2000"], ["keten graphml", "bare XMLGenerator", "networkx"]),
+    "every_path": (["--size", "300:1500", "--limit", "120"], ["failed: 0, not called: 0"]),
 }
 
 
