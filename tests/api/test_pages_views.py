@@ -9,18 +9,13 @@ import asyncio
 import csv
 import io
 import json
-import re
 import threading
 from collections.abc import Iterator
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po
-from jinja2.ext import babel_extract
 from starlette.datastructures import URL
 
 from keten.api.pages.analyses import AnalysisPage
@@ -257,34 +252,6 @@ def test_pages_speak_dutch_to_a_dutch_browser_and_show_dutch_names(site: Site) -
     client.close()
     login = httpx.get(site.url + "/login", headers={"Accept-Language": "nl"})
     assert "API-sleutel" in login.text
-
-
-def test_every_page_text_has_a_dutch_translation() -> None:
-    root = Path(__file__).parents[2] / "keten" / "api"
-    found = {
-        message
-        for folder in (root / "pages", root / "routers")
-        for *_, message, _, _ in extract_from_dir(folder, [("**.py", "python")])
-        if isinstance(message, str)
-    }
-    templates = root / "static" / "pages" / "templates"
-    options = {"**.html": {"extensions": "jinja2.ext.i18n", "trim_blocks": "true"}}
-    found |= {
-        message
-        for *_, message, _, _ in extract_from_dir(
-            templates, [("**.html", babel_extract)], options_map=options
-        )
-        if isinstance(message, str)
-    }
-    po = root / "static" / "pages" / "locale" / "nl" / "LC_MESSAGES" / "keten.po"
-    with po.open("rb") as handle:
-        catalogue = read_po(handle)
-    dutch = {m.id: m.string for m in catalogue if m.id and m.string and not m.fuzzy}
-    assert len(found) > 80
-    assert sorted(found - set(dutch)) == []
-    for english, translated in dutch.items():
-        fields = set(re.findall(r"\{\w+\}|%\(\w+\)s", str(english)))
-        assert fields == set(re.findall(r"\{\w+\}|%\(\w+\)s", str(translated))), english
 
 
 def test_the_json_download_names_its_table(red: httpx.Client) -> None:

@@ -117,6 +117,8 @@ class GraphPage:
     """Where keten laid the nodes out (then the browser runs no physics), else None."""
     cut: bool = False
     """True when the page left out entities to stay within `max_nodes`."""
+    lang: Lang = field(default_factory=lambda: Lang("en"))
+    """The page's language (tooltips and legends)."""
 
     def add_entity(
         self,
@@ -139,7 +141,7 @@ class GraphPage:
             label=row.id,
             name=label_text(name or row.name),
             important=important,
-            title=entity_title(row, extra, name),
+            title=entity_title(row, extra, name, self.lang),
             color={"background": fill, "border": border},
             borderWidth=width,
             shape=kind_shape(row.kind),
@@ -155,7 +157,7 @@ class GraphPage:
             self.network.add_edge(
                 row.source,
                 row.target,
-                title=relation_title(row),
+                title=relation_title(row, self.lang),
                 label=label,
                 width=width,
                 color=relation_colour(row.type),
@@ -173,7 +175,9 @@ class GraphPage:
         """A legend entry for each marking above clear on the page."""
         present = {str(node.get("marking", "")) for node in self.network.nodes}
         return [
-            LegendItem(f"border: TLP:{marking.upper()}", colour, "ring")
+            LegendItem(
+                self.lang._("border: {marking}", marking=f"TLP:{marking.upper()}"), colour, "ring"
+            )
             for marking, colour in MARKING_COLOURS.items()
             if marking in present
         ]

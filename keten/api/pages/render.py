@@ -59,6 +59,12 @@ def render(template: str, frame: Frame, status: int = 200, **context: Any) -> HT
     return response
 
 
+def render_fragment(template: str, frame: Frame, **context: Any) -> str:
+    """A piece of HTML from `template` in the frame's language (to put in a page that is
+    not one of these templates, such as the report)."""
+    return environment.get_template(template).render(**frame.context(), **context)
+
+
 def render_streamed(
     template: str, frame: Frame, work: Callable[[], dict[str, Any]], **head: Any
 ) -> Response:

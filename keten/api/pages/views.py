@@ -61,7 +61,7 @@ def entity_table(rows: Sequence[EntityRow], lang: Lang) -> Table:
         {
             "entity": lang.name(row.name, row.props),
             "id": row.id,
-            "kind": row.kind,
+            "kind": lang._(row.kind),
             "marking": f"TLP:{row.marking.upper()}",
         }
         for row in rows
@@ -80,6 +80,7 @@ def neighbourhood_page(
     page = GraphPage(
         title=lang._("Neighbourhood of {name}", name=lang.name(centre.name, centre.props)),
         subtitle=lang._("{id}, {depth} hop(s) either way", id=centre.id, depth=depth),
+        lang=lang,
     )
     for row in ranked[:max_nodes]:
         centred = row.id == entity_id
@@ -126,11 +127,6 @@ def named(names: Sequence[str], lang: Lang, shown: int = 3) -> str:
     return lang._("{head} and {count} more", head=head, count=len(names) - shown)
 
 
-def hours_text(hours: float) -> str:
-    """12.0 -> '12 h', 0.5 -> '0.5 h'."""
-    return f"{hours:g} h"
-
-
 def source_names(store: GraphStore, sources: Sequence[str], clearance: Tlp, lang: Lang) -> str:
     """The sources by name for a title, 'a, b, c and 2 more' (404 problem for a hidden or
     unknown one, checked before any work starts)."""
@@ -163,9 +159,10 @@ def cascade_page(
         title=title,
         subtitle=lang._(
             "within {hours}, edges of strength >= {strength}",
-            hours=hours_text(horizon_hours),
+            hours=lang.hours(horizon_hours),
             strength=f"{min_strength:g}",
         ),
+        lang=lang,
     )
     table = Table(
         "affected",
@@ -224,7 +221,7 @@ def draw_affected(
             continue
         via = " -> ".join(item.via) if item.via else lang._("a source")
         extra = (
-            lang._("time to impact: {hours}", hours=hours_text(item.time_to_impact_hours)),
+            lang._("time to impact: {hours}", hours=lang.hours(item.time_to_impact_hours)),
             lang._("via: {via}", via=via),
         )
         source = item.depth == 0
@@ -239,10 +236,10 @@ def draw_affected(
         )
         table.rows.append(
             {
-                "time to impact": hours_text(item.time_to_impact_hours),
+                "time to impact": lang.hours(item.time_to_impact_hours),
                 "entity": name,
                 "id": item.id,
-                "kind": item.kind,
+                "kind": lang._(item.kind),
                 "depth": str(item.depth),
                 "via": via,
             }
@@ -251,7 +248,7 @@ def draw_affected(
     for item in result.affected:
         if item.via and item.via[-1] in page.network.node_map and item.id in page.network.node_map:
             delay = item.time_to_impact_hours - times[item.via[-1]]
-            page.network.add_edge(item.via[-1], item.id, label=f"+{hours_text(delay)}")
+            page.network.add_edge(item.via[-1], item.id, label=f"+{lang.hours(delay)}")
 
 
 def draw_interests(
@@ -262,7 +259,7 @@ def draw_interests(
         row = store.get_entity(interest.id, clearance)
         if row is None:
             continue
-        hours = hours_text(interest.time_to_impact_hours)
+        hours = lang.hours(interest.time_to_impact_hours)
         extra = (lang._("first hit after {hours}", hours=hours),)
         colour = band_of(interest.time_to_impact_hours).colour
         name = lang.name(row.name, row.props)
@@ -345,7 +342,8 @@ def supply_page(
         raise ApiProblem(422, "not-a-resource", detail)
     rows, relations, cut = walk_supply(store, focus, clearance, max_nodes)
     focus_name = lang.name(focus.name, focus.props)
-    page = GraphPage(title=lang._("Supply chain of {name}", name=focus_name), subtitle=focus.id)
+    title = lang._("Supply chain of {name}", name=focus_name)
+    page = GraphPage(title=title, subtitle=focus.id, lang=lang)
     suppliers = {r.target for r in relations if r.type == "SOURCED_FROM" and r.source == focus.id}
     for row in rows:
         centred = row.id == resource_id

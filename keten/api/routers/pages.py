@@ -37,6 +37,7 @@ from keten.api.pages.render import (
     HEADERS,
     graph_context,
     render,
+    render_fragment,
     render_graph,
     render_streamed,
 )
@@ -58,7 +59,7 @@ from keten.api.pages.views import (
 from keten.api.problems import ApiProblem
 from keten.api.routers.supply import get_supply
 from keten.graph.projection import Projection, ProjectionCache
-from keten.graph.store import EntityFilter
+from keten.graph.store import EntityFilter, GraphStore
 from keten.queries.criticality import CriticalityRequest, criticality
 from keten.queries.embargo import EmbargoRequest, embargo
 from keten.queries.paths import PathsRequest, paths
@@ -400,36 +401,43 @@ def risk(
     return analysis_answer(request, frame, title, build, download, table, streamed=True)
 
 
-def diagram_answer(request: Request, frame: Frame, options: RiskOptions, fmt: str) -> Response:
-    """The risk diagram of the reader's analysis as PNG or SVG."""
+def diagram_answer(
+    request: Request, store: GraphStore, frame: Frame, options: RiskOptions, fmt: str
+) -> Response:
+    """The risk diagram of the reader's analysis as PNG or SVG, in the page's language."""
     result, _ = risk_of(request, frame, options)
     media = {"png": "image/png", "svg": "image/svg+xml"}[fmt]
     headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-    return Response(diagram_bytes(result, fmt), media_type=media, headers=headers)
+    names = Names(store, reader_clearance(frame), frame.lang)
+    return Response(diagram_bytes(result, fmt, names), media_type=media, headers=headers)
 
 
 @router.get("/pages/risk/diagram.png")
 def risk_diagram_png(
     request: Request,
+    store: StoreDep,
     frame: FrameDep,
     horizon_hours: Horizon = 72.0,
     min_strength: Strength = 0.0,
     prefer: Prefer = "stated",
 ) -> Response:
     """The risk diagram for a logged-in browser (the API's own needs a key header)."""
-    return diagram_answer(request, frame, risk_options(horizon_hours, min_strength, prefer), "png")
+    options = risk_options(horizon_hours, min_strength, prefer)
+    return diagram_answer(request, store, frame, options, "png")
 
 
 @router.get("/pages/risk/diagram.svg")
 def risk_diagram_svg(
     request: Request,
+    store: StoreDep,
     frame: FrameDep,
     horizon_hours: Horizon = 72.0,
     min_strength: Strength = 0.0,
     prefer: Prefer = "stated",
 ) -> Response:
     """The risk diagram as SVG for a logged-in browser."""
-    return diagram_answer(request, frame, risk_options(horizon_hours, min_strength, prefer), "svg")
+    options = risk_options(horizon_hours, min_strength, prefer)
+    return diagram_answer(request, store, frame, options, "svg")
 
 
 @router.get("/pages/report", response_class=HTMLResponse)
@@ -444,8 +452,12 @@ def report(
     """The integrated risk report (one self-contained HTML file, as `keten report` writes)
     on what the reader's clearance may see: whole tables, full names in the diagram."""
     result, projection = risk_of(request, frame, risk_options(horizon_hours, min_strength, prefer))
-    html = render_report(result, cited_sources(store, result, projection))
-    return HTMLResponse(html, headers=HEADERS)
+    names = Names(store, reader_clearance(frame), frame.lang)
+    top = render_fragment("report_top.html", frame)
+    icon = '<link rel="icon" href="/pages/static/keten-icon.svg" type="image/svg+xml">'
+    sources = cited_sources(store, result, projection)
+    html = render_report(result, sources, w=names, top=top, head=icon)
+    return frame.finish(HTMLResponse(html, headers=HEADERS))
 
 
 def checked(model: Callable[..., Any], **values: Any) -> Any:
