@@ -15,10 +15,11 @@ warm requests:
   `GET /pages/neighbourhood/{id}?depth=2&max_nodes=150`;
 
 ratios are page / baseline. With Chromium installed it then opens each page in headless
-Chromium (logged in through the form) and reports, from the navigation: the first
-contentful paint (the title and the "working" line on screen) and the moment the page
-script says the network was drawn with its labels; for the cascade also how much later
-than the warm API answer the drawn page was, and the ratio of the two.
+Chromium (logged in through the form), in `--browsers` fresh profiles, and reports the
+medians, from the navigation: the first contentful paint (the title and the "working" line
+on screen), the page's last byte, vis-network's last byte, the end of the deferred scripts
+and the moment the page script says the network was drawn with its labels; for the cascade
+also how much later than the warm API answer the drawn page was.
 """
 
 from __future__ import annotations
@@ -131,6 +132,24 @@ def browser_ms(url: str, key: str, paths: list[str], profile: Path) -> dict[str,
     return found
 
 
+def browser_medians(url: str, key: str, paths: list[str], browsers: int) -> dict[str, list[float]]:
+    """Per page path, the median of each `BROWSER_FIGURES` over `browsers` fresh profiles."""
+    runs = []
+    for _ in range(browsers):
+        with tempfile.TemporaryDirectory() as profile:
+            runs.append(browser_ms(url, key, paths, Path(profile)))
+    return {
+        path: [known_median([run[path][k] for run in runs]) for k in range(len(BROWSER_NAMES))]
+        for path in paths
+    }
+
+
+def known_median(values: list[float]) -> float:
+    """The median of the values that are not nan (nan when none is)."""
+    known = [v for v in values if not math.isnan(v)]
+    return statistics.median(known) if known else math.nan
+
+
 def open_store(home: Path, entities: int, relations: int) -> SqliteStore:
     """The store in `home`: the one there (a prepared KETEN_HOME) or a newly filled one."""
     path = home / "keten.sqlite"
@@ -144,6 +163,13 @@ def main() -> None:
     parser.add_argument("--entities", type=int, default=20_000)
     parser.add_argument("--relations", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument(
+        "--browsers",
+        type=int,
+        default=3,
+        help="Fresh Chromium profiles to open the pages in (medians are shown); in each, the"
+        " first page loads vis-network from the server, as a first visit does.",
+    )
     parser.add_argument("--dir", type=Path, default=None, help="Where the store is written.")
     parser.add_argument(
         "--home",
@@ -198,7 +224,7 @@ def main() -> None:
                 f"/pages/cascade?sources={HUB}&max_nodes=500": api[500],
                 f"/pages/neighbourhood/{HUB}?depth=2&max_nodes=150": None,
             }
-            timings = browser_ms(url, key, list(paths), home / "chromium")
+            timings = browser_medians(url, key, list(paths), args.browsers)
             for path, figures in timings.items():
                 line = "browser:" + "".join(
                     f"  {name} {value:6.0f} ms"

@@ -77,6 +77,8 @@ def label_text(name: str) -> str:
     >>> label_text("Large-scale power outage from technical failure in the national grid")
     'Large-scale power outage from technical…'
     """
+    if len(name) <= LABEL_WIDTH and name == " ".join(name.split()):  # most: as they are
+        return name
     short = textwrap.shorten(name, LABEL_WIDTH, placeholder="\u2026")
     return short if short != "\u2026" else name[: LABEL_WIDTH - 1] + "\u2026"  # one long word
 
