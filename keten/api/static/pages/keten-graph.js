@@ -174,9 +174,10 @@ function ketenDraw() {
   }
 
   function settled() {
-    network.setOptions({ physics: { enabled: false } });
     if (data.options.physics.enabled === false) {
-      network.fit();
+      network.fit(); // laid out by keten: physics was never on (switching it off costs a redraw)
+    } else {
+      network.setOptions({ physics: { enabled: false } });
     }
     holder.dataset.nodeCount = String(network.body.data.nodes.length);
     holder.dataset.edgeCount = String(network.body.data.edges.length);
