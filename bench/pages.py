@@ -46,6 +46,11 @@ from tests.api.browser import chromium, chromium_path
 HUB = "res:power"
 
 
+def cascade_body(nodes: int) -> dict[str, object]:
+    """The API request a cascade page of `nodes` nodes is drawn from."""
+    return {"sources": [HUB], "horizon_hours": 72, "limit": nodes}
+
+
 def median_ms(run: Callable[[], object], repeat: int) -> float:
     """Median milliseconds of `repeat` calls after one warm-up."""
     run()
@@ -100,9 +105,16 @@ screen)."""
 BROWSER_NAMES = ("first paint", "page loaded", "vis-network loaded", "scripts ran", "drawn")
 
 
-def browser_ms(url: str, key: str, paths: list[str], profile: Path) -> dict[str, list[float]]:
+WarmApi = Callable[[], float] | None
+"""Times the warm API answer a page is drawn from (milliseconds), or None for no baseline."""
+
+
+def browser_ms(
+    url: str, key: str, paths: dict[str, WarmApi], profile: Path
+) -> dict[str, list[float]]:
     """Per page path, the `BROWSER_FIGURES` of opening it in headless Chromium, logged in
-    through the form, from a fresh document each time (so the entries are its own)."""
+    through the form, from a fresh document each time (so the entries are its own), then
+    the warm API answer timed just before the navigation (nan without one)."""
     found: dict[str, list[float]] = {}
     with chromium(profile) as browser:
         tab = browser.new_page()
@@ -113,8 +125,9 @@ def browser_ms(url: str, key: str, paths: list[str], profile: Path) -> dict[str,
             "document.querySelector('form.login').submit()"
         )
         tab.wait_for_load()
-        for path in paths:
+        for path, warm_api in paths.items():
             tab.goto(url + "/pages")
+            api = math.nan if warm_api is None else warm_api()
             tab.mark()
             tab.call("Page.navigate", {"url": url + path})
             tab.wait_until(
@@ -124,22 +137,29 @@ def browser_ms(url: str, key: str, paths: list[str], profile: Path) -> dict[str,
             )
             # Chromium does not always record a first-contentful-paint entry (seen in CI
             # on a busy machine), nor a script it took from its cache: those show "nan"
-            found[path] = [
-                math.nan if v is None else float(v) for v in tab.evaluate(BROWSER_FIGURES)
-            ]
+            figures = [math.nan if v is None else float(v) for v in tab.evaluate(BROWSER_FIGURES)]
+            found[path] = [*figures, api]
             if tab.errors():
                 raise RuntimeError(f"{path}: {tab.errors()}")
     return found
 
 
-def browser_medians(url: str, key: str, paths: list[str], browsers: int) -> dict[str, list[float]]:
-    """Per page path, the median of each `BROWSER_FIGURES` over `browsers` fresh profiles."""
+def browser_medians(
+    url: str, key: str, paths: dict[str, WarmApi], browsers: int
+) -> dict[str, list[float]]:
+    """Per page path, the medians over `browsers` fresh profiles of each `BROWSER_FIGURES`,
+    of the warm API answer and of how much later than it the page was drawn (each profile's
+    page against the API timed just before it: the machine is shared, so only the same
+    moment compares)."""
     runs = []
     for _ in range(browsers):
         with tempfile.TemporaryDirectory() as profile:
             runs.append(browser_ms(url, key, paths, Path(profile)))
     return {
-        path: [known_median([run[path][k] for run in runs]) for k in range(len(BROWSER_NAMES))]
+        path: [
+            *(known_median([run[path][k] for run in runs]) for k in range(len(BROWSER_NAMES) + 1)),
+            known_median([run[path][-2] - run[path][-1] for run in runs]),
+        ]
         for path in paths
     }
 
@@ -191,11 +211,10 @@ def main() -> None:
             httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=300) as client,
         ):
             print(f"{args.entities} entities, {args.relations} relations; source {HUB}")
-            api: dict[int, float] = {}
             for nodes in (150, 500):
-                body = {"sources": [HUB], "horizon_hours": 72, "limit": nodes}
-                api[nodes] = base = median_ms(
-                    partial(fetch, client, "POST", "/analysis/cascade", json=body), args.repeat
+                base = median_ms(
+                    partial(fetch, client, "POST", "/analysis/cascade", json=cascade_body(nodes)),
+                    args.repeat,
                 )
                 page_url = f"/pages/cascade?sources={HUB}&max_nodes={nodes}"
                 page = median_ms(partial(fetch, client, "GET", page_url), args.repeat)
@@ -219,20 +238,24 @@ def main() -> None:
             if chromium_path() is None:
                 print("chromium not installed: browser timings skipped")
                 return
-            paths = {
-                f"/pages/cascade?sources={HUB}&max_nodes=150": api[150],
-                f"/pages/cascade?sources={HUB}&max_nodes=500": api[500],
-                f"/pages/neighbourhood/{HUB}?depth=2&max_nodes=150": None,
+            paths: dict[str, WarmApi] = {
+                f"/pages/cascade?sources={HUB}&max_nodes={nodes}": partial(
+                    median_ms,
+                    partial(fetch, client, "POST", "/analysis/cascade", json=cascade_body(nodes)),
+                    3,
+                )
+                for nodes in (150, 500)
             }
-            timings = browser_medians(url, key, list(paths), args.browsers)
+            paths[f"/pages/neighbourhood/{HUB}?depth=2&max_nodes=150"] = None
+            timings = browser_medians(url, key, paths, args.browsers)
             for path, figures in timings.items():
+                *shown, warm, later = figures
                 line = "browser:" + "".join(
                     f"  {name} {value:6.0f} ms"
-                    for name, value in zip(BROWSER_NAMES, figures, strict=True)
+                    for name, value in zip(BROWSER_NAMES, shown, strict=True)
                 )
-                warm, drawn = paths[path], figures[-1]
-                if warm is not None:
-                    line += f"  (warm API {warm:6.0f} ms: drawn {drawn - warm:+6.0f} ms after it)"
+                if paths[path] is not None:
+                    line += f"  (warm API {warm:6.0f} ms: drawn {later:+6.0f} ms after it)"
                 print(f"{line}  {path}")
 
 

@@ -85,12 +85,15 @@ def render_streamed(
             html = page.render(**{**base, **work()})
         except ApiProblem as problem:
             html = page.render(**{**base, "problem": problem})
-        except (UnknownEntityError, AnalysisInputError) as error:  # e.g. hidden meanwhile
+        except UnknownEntityError as error:  # e.g. hidden while the page worked
+            unknown = frame.lang._("unknown entity id(s): {ids}", ids=", ".join(error.ids))
+            html = page.render(**{**base, "problem": ApiProblem(422, "analysis", unknown)})
+        except AnalysisInputError as error:
             html = page.render(**{**base, "problem": ApiProblem(422, "analysis", str(error))})
         except Exception:  # the status is sent already: say so in the page, log the rest
             log.exception("a streamed page failed")
-            failed = ApiProblem(500, "internal", "the analysis failed; see the server's log")
-            html = page.render(**{**base, "problem": failed})
+            said = frame.lang._("The analysis failed; the server's log says why.")
+            html = page.render(**{**base, "problem": ApiProblem(500, "internal", said)})
         yield html.partition(MARKER)[2]
 
     response = StreamingResponse(chunks(), media_type="text/html; charset=utf-8", headers=HEADERS)
