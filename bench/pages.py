@@ -118,13 +118,7 @@ def browser_ms(
     found: dict[str, list[float]] = {}
     with chromium(profile) as browser:
         tab = browser.new_page()
-        tab.goto(f"{url}/login")
-        tab.mark()
-        tab.evaluate(
-            f"document.querySelector('input[name=key]').value = {key!r};"
-            "document.querySelector('form.login').submit()"
-        )
-        tab.wait_for_load()
+        tab.log_in(url, key)
         for path, warm_api in paths.items():
             tab.goto(url + "/pages")
             api = math.nan if warm_api is None else warm_api()

@@ -295,14 +295,7 @@ def tab(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
     """A tab of a browser whose language is English, logged in through the form."""
     with chromium(tmp_path_factory.mktemp("chromium")) as browser:
         page = browser.new_page()
-        page.goto(site.url + "/login?next=/pages")
-        page.mark()
-        key = json.dumps(site.key(Tlp.RED))
-        page.evaluate(
-            f"document.querySelector('input[name=key]').value = {key};"
-            "document.querySelector('form.login').submit()"
-        )
-        page.wait_for_load()
+        page.log_in(site.url, site.key(Tlp.RED))
         yield page
 
 

@@ -26,7 +26,9 @@ from keten.api.pages.session import COOKIE
 from keten.api.pages.tables import Table
 from keten.queries.errors import UnknownEntityError
 from keten.schema.markings import Tlp
-from tests.api.test_pages import EXTRA, Site, graph_data, serve_site
+from tests.api.test_pages import EXTRA, Site, graph_data, green, red, serve_site
+
+__all__ = ["green", "red"]  # logged-in clients of this module's own site
 
 DUTCH: dict[str, list[dict[str, Any]]] = {
     "entities": [
@@ -59,20 +61,6 @@ VIEWS = {
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with serve_site(tmp_path_factory.mktemp("views"), EXTRA, DUTCH) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def red(site: Site) -> Iterator[httpx.Client]:
-    client = site.client(Tlp.RED)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def green(site: Site) -> Iterator[httpx.Client]:
-    client = site.client(Tlp.GREEN)
-    yield client
-    client.close()
 
 
 class Page(HTMLParser):

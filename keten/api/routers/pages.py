@@ -12,7 +12,7 @@ analysis can take a while (cascade, risk, criticality, scenarios) send their tit
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Path, Query, Request
@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from keten.api.deps import KeyStoreDep, StoreDep, authenticate
+from keten.api.keys import Principal
 from keten.api.pages.analyses import (
     AnalysisPage,
     Names,
@@ -33,6 +34,7 @@ from keten.api.pages.analyses import (
 from keten.api.pages.assets import ASSETS, asset_bytes
 from keten.api.pages.frame import Frame, FrameDep, OpenFrameDep
 from keten.api.pages.graph import DEFAULT_MAX_NODES, MAX_NODES, GraphPage
+from keten.api.pages.i18n import Lang
 from keten.api.pages.render import (
     HEADERS,
     graph_context,
@@ -70,6 +72,7 @@ from keten.schema.entities import EntityKind
 from keten.schema.markings import Tlp
 
 router = APIRouter(include_in_schema=False)
+R = TypeVar("R")
 
 MAX_LOGIN_BODY = 4096
 SEARCH_LIMIT = 50
@@ -193,10 +196,15 @@ def index(store: StoreDep, frame: FrameDep) -> HTMLResponse:
     return render("index.html", frame, title=title, examples=examples)
 
 
-def reader_clearance(frame: Frame) -> Tlp:
-    """The clearance of the page's reader (every route but the login form has one)."""
+def reader(frame: Frame) -> Principal:
+    """The page's reader (every route but the login form has one)."""
     assert frame.principal is not None
-    return frame.principal.clearance
+    return frame.principal
+
+
+def reader_clearance(frame: Frame) -> Tlp:
+    """The clearance of the page's reader."""
+    return reader(frame).clearance
 
 
 @router.get("/pages/search", response_class=HTMLResponse)
@@ -360,6 +368,28 @@ def analysis_answer(
     return render("analysis.html", frame, title=title, **build().context(), **head)
 
 
+def analysis_view(
+    request: Request,
+    store: GraphStore,
+    frame: Frame,
+    title: str,
+    analyse: Callable[[Projection], R],
+    present: Callable[[R, Names, Lang], AnalysisPage],
+    fmt: Download | None,
+    table: str | None,
+    *,
+    streamed: bool = False,
+) -> Response:
+    """An analysis page: `analyse` run on the reader's projection, its answer `present`ed
+    with the reader's names in the page's language (see `analysis_answer`)."""
+    names = Names(store, reader_clearance(frame), frame.lang)
+
+    def build() -> AnalysisPage:
+        return present(analyse(page_projection(request, frame)), names, frame.lang)
+
+    return analysis_answer(request, frame, title, build, fmt, table, streamed=streamed)
+
+
 def risk_options(
     horizon_hours: Horizon = 72.0,
     min_strength: Strength = 0.0,
@@ -391,14 +421,18 @@ def risk(
     """The risk diagram and the threats behind it, as the reader's clearance sees them."""
     options = risk_options(horizon_hours, min_strength, prefer)
     query = request.url.remove_query_params(["download", "table", "lang"]).query
-    names = Names(store, reader_clearance(frame), frame.lang)
-
-    def build() -> AnalysisPage:
-        result, _ = risk_of(request, frame, options)
-        return risk_page(result, names, frame.lang, query)
-
-    title = frame.lang._("Risk diagram and threats")
-    return analysis_answer(request, frame, title, build, download, table, streamed=True)
+    risks: RiskCache = request.app.state.risks
+    return analysis_view(
+        request,
+        store,
+        frame,
+        frame.lang._("Risk diagram and threats"),
+        lambda projection: risks.get(projection, options),
+        lambda result, names, lang: risk_page(result, names, lang, query),
+        download,
+        table,
+        streamed=True,
+    )
 
 
 def diagram_answer(
@@ -485,7 +519,6 @@ def embargo_view(
     table: TableQuery = None,
 ) -> Response:
     """What a supply stop by `country` takes away from each resource, and what follows."""
-    clearance = reader_clearance(frame)
     body = checked(
         EmbargoRequest,
         country=country,
@@ -494,15 +527,16 @@ def embargo_view(
         min_strength=min_strength,
         limit=limit,
     )
-    names = Names(store, clearance, frame.lang)
-
-    def build() -> AnalysisPage:
-        supply_data = get_supply(request, frame.principal)  # type: ignore[arg-type]
-        result = embargo(supply_data, page_projection(request, frame), body)
-        return embargo_page(result, names, frame.lang)
-
-    title = frame.lang._("Embargo by {country}", country=country)
-    return analysis_answer(request, frame, title, build, download, table)
+    return analysis_view(
+        request,
+        store,
+        frame,
+        frame.lang._("Embargo by {country}", country=country),
+        lambda projection: embargo(get_supply(request, reader(frame)), projection, body),
+        embargo_page,
+        download,
+        table,
+    )
 
 
 @router.get("/pages/scenarios", response_class=HTMLResponse)
@@ -533,14 +567,17 @@ def scenarios_view(
     for spec in body.scenarios:  # unknown or hidden ids: 404 before anything is sent
         for source in spec.sources:
             entity_or_404(store, source, clearance)
-    names = Names(store, clearance, frame.lang)
-
-    def build() -> AnalysisPage:
-        result = compare_scenarios(page_projection(request, frame), body)
-        return scenarios_page(result, names, frame.lang)
-
-    title = frame.lang._("Scenarios side by side")
-    return analysis_answer(request, frame, title, build, download, table, streamed=True)
+    return analysis_view(
+        request,
+        store,
+        frame,
+        frame.lang._("Scenarios side by side"),
+        lambda projection: compare_scenarios(projection, body),
+        scenarios_page,
+        download,
+        table,
+        streamed=True,
+    )
 
 
 @router.get("/pages/criticality", response_class=HTMLResponse)
@@ -556,14 +593,17 @@ def criticality_view(
 ) -> Response:
     """The entities whose failure matters most (cascade size, PageRank, betweenness)."""
     body = checked(CriticalityRequest, kind=kind, limit=limit, horizon_hours=horizon_hours)
-    names = Names(store, reader_clearance(frame), frame.lang)
-
-    def build() -> AnalysisPage:
-        result = criticality(page_projection(request, frame), body)
-        return criticality_page(result, names, frame.lang)
-
-    title = frame.lang._("Most critical entities")
-    return analysis_answer(request, frame, title, build, download, table, streamed=True)
+    return analysis_view(
+        request,
+        store,
+        frame,
+        frame.lang._("Most critical entities"),
+        lambda projection: criticality(projection, body),
+        criticality_page,
+        download,
+        table,
+        streamed=True,
+    )
 
 
 @router.get("/pages/paths", response_class=HTMLResponse)
@@ -582,14 +622,18 @@ def paths_view(
     clearance, lang = reader_clearance(frame), frame.lang
     ends = [entity_or_404(store, entity, clearance) for entity in (source, target)]
     body = checked(PathsRequest, source=source, target=target, k=k, max_hops=max_hops)
-    names = Names(store, clearance, lang)
-
-    def build() -> AnalysisPage:
-        return paths_page(paths(page_projection(request, frame), body), names, lang)
-
     title = lang._(
         "Paths from {source} to {target}",
         source=lang.name(ends[0].name, ends[0].props),
         target=lang.name(ends[1].name, ends[1].props),
     )
-    return analysis_answer(request, frame, title, build, download, table)
+    return analysis_view(
+        request,
+        store,
+        frame,
+        title,
+        lambda projection: paths(projection, body),
+        paths_page,
+        download,
+        table,
+    )
