@@ -211,6 +211,20 @@ def test_a_slow_view_sends_its_title_and_a_working_line_before_the_answer() -> N
     assert '<div class="content">' in second and second.rstrip().endswith("</html>")
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/pages/neighbourhood/vp:hub?depth=2",
+        "/pages/supply/resource:gallium",
+        "/pages/cascade?sources=threat:power-outage",
+    ],
+)
+def test_the_graph_views_send_their_title_before_the_graph(red: httpx.Client, url: str) -> None:
+    page = red.get(url).text
+    assert 'id="working"' in page
+    assert page.index("<h1>") < page.index(MARKER) < page.index('id="graph-data"')
+
+
 def test_a_streamed_view_that_fails_says_so_in_the_page(red: httpx.Client) -> None:
     answer = red.get("/pages/scenarios?scenario=vp:nope")
     assert answer.status_code == 404  # ids are checked before anything is sent

@@ -118,8 +118,3 @@ def graph_context(page: GraphPage, more: str | None = None) -> dict[str, Any]:
         "more": more if page.cut else None,
         "most": MAX_NODES,
     }
-
-
-def render_graph(page: GraphPage, frame: Frame, more: str | None = None) -> HTMLResponse:
-    """A graph page at once (views that need no slow analysis)."""
-    return render("graph.html", frame, **graph_context(page, more))

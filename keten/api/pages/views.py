@@ -69,6 +69,11 @@ def entity_table(rows: Sequence[EntityRow], lang: Lang) -> Table:
     return table
 
 
+def neighbourhood_title(centre: EntityRow, lang: Lang) -> str:
+    """'Neighbourhood of <the entity's name>'."""
+    return lang._("Neighbourhood of {name}", name=lang.name(centre.name, centre.props))
+
+
 def neighbourhood_page(
     store: GraphStore, entity_id: str, depth: int, clearance: Tlp, max_nodes: int, lang: Lang
 ) -> GraphPage:
@@ -78,7 +83,7 @@ def neighbourhood_page(
     entities, relations = store.neighbourhood(entity_id, depth, clearance, limit=fetch)
     ranked = rank_neighbourhood(entity_id, entities, relations)
     page = GraphPage(
-        title=lang._("Neighbourhood of {name}", name=lang.name(centre.name, centre.props)),
+        title=neighbourhood_title(centre, lang),
         subtitle=lang._("{id}, {depth} hop(s) either way", id=centre.id, depth=depth),
         lang=lang,
     )
@@ -330,20 +335,31 @@ def walk_supply(
     return list(rows.values()), list(relations.values()), cut
 
 
+def supply_focus(store: GraphStore, resource_id: str, clearance: Tlp) -> EntityRow:
+    """The resource a supply page is about: a 404 problem when unknown or hidden, a 422
+    when it is no Resource."""
+    focus = entity_or_404(store, resource_id, clearance)
+    if focus.kind != "Resource":
+        detail = f"{resource_id!r} is a {focus.kind}, not a Resource"
+        raise ApiProblem(422, "not-a-resource", detail)
+    return focus
+
+
+def supply_title(focus: EntityRow, lang: Lang) -> str:
+    """'Supply chain of <the resource's name>'."""
+    return lang._("Supply chain of {name}", name=lang.name(focus.name, focus.props))
+
+
 def supply_page(
     store: GraphStore, resource_id: str, clearance: Tlp, max_nodes: int, lang: Lang
 ) -> GraphPage:
     """Who supplies a resource (edge width = share), what goes into it, what it goes into,
     what depends on it, and which threats disrupt it.
     """
-    focus = entity_or_404(store, resource_id, clearance)
-    if focus.kind != "Resource":
-        detail = f"{resource_id!r} is a {focus.kind}, not a Resource"
-        raise ApiProblem(422, "not-a-resource", detail)
+    focus = supply_focus(store, resource_id, clearance)
     rows, relations, cut = walk_supply(store, focus, clearance, max_nodes)
     focus_name = lang.name(focus.name, focus.props)
-    title = lang._("Supply chain of {name}", name=focus_name)
-    page = GraphPage(title=title, subtitle=focus.id, lang=lang)
+    page = GraphPage(title=supply_title(focus, lang), subtitle=focus.id, lang=lang)
     suppliers = {r.target for r in relations if r.type == "SOURCED_FROM" and r.source == focus.id}
     for row in rows:
         centred = row.id == resource_id

@@ -40,7 +40,6 @@ from keten.api.pages.render import (
     graph_context,
     render,
     render_fragment,
-    render_graph,
     render_streamed,
 )
 from keten.api.pages.session import (
@@ -56,7 +55,10 @@ from keten.api.pages.views import (
     cascade_title,
     entity_or_404,
     neighbourhood_page,
+    neighbourhood_title,
+    supply_focus,
     supply_page,
+    supply_title,
 )
 from keten.api.problems import ApiProblem
 from keten.api.routers.supply import get_supply
@@ -266,13 +268,21 @@ def stem(path: str) -> str:
     return path.removeprefix("/pages/").replace("/", "-") or "page"
 
 
-def graph_answer(
-    request: Request, frame: Frame, page: GraphPage, fmt: Download | None, table: str | None
+def graph_view(
+    request: Request,
+    frame: Frame,
+    title: str,
+    build: Callable[[], GraphPage],
+    fmt: Download | None,
+    table: str | None,
 ) -> Response:
-    """The graph page, or one of its tables as a file."""
+    """A graph page whose title and "working" line are sent at once and whose network
+    follows when `build` has it, or one of its tables as a file (checks that decide the
+    status, such as an unknown id, belong before this call)."""
     if fmt is not None:
-        return download(page.tables, fmt, table, stem(request.url.path))
-    return render_graph(page, frame, more_of(request))
+        return download(build().tables, fmt, table, stem(request.url.path))
+    more = more_of(request)
+    return render_streamed("graph.html", frame, lambda: graph_context(build(), more), title=title)
 
 
 @router.get("/pages/neighbourhood/{entity_id}", response_class=HTMLResponse)
@@ -286,10 +296,18 @@ def neighbourhood(
     download: DownloadQuery = None,
     table: TableQuery = None,
 ) -> Response:
-    """An entity and what lies within `depth` hops of it, coloured by kind."""
-    clearance = reader_clearance(frame)
-    page = neighbourhood_page(store, entity_id, depth, clearance, max_nodes, frame.lang)
-    return graph_answer(request, frame, page, download, table)
+    """An entity and what lies within `depth` hops of it, coloured by kind (the title and a
+    "working" line at once: a hub's neighbourhood takes a while)."""
+    clearance, lang = reader_clearance(frame), frame.lang
+    title = neighbourhood_title(entity_or_404(store, entity_id, clearance), lang)
+    return graph_view(
+        request,
+        frame,
+        title,
+        lambda: neighbourhood_page(store, entity_id, depth, clearance, max_nodes, lang),
+        download,
+        table,
+    )
 
 
 def page_projection(request: Request, frame: Frame) -> Projection:
@@ -321,10 +339,7 @@ def cascade(
             store, projection, sources, horizon_hours, min_strength, clearance, max_nodes, lang
         )
 
-    if download is not None:
-        return graph_answer(request, frame, build(), download, table)
-    more = more_of(request)
-    return render_streamed("graph.html", frame, lambda: graph_context(build(), more), title=title)
+    return graph_view(request, frame, title, build, download, table)
 
 
 @router.get("/pages/supply/{resource_id}", response_class=HTMLResponse)
@@ -338,9 +353,16 @@ def supply(
     table: TableQuery = None,
 ) -> Response:
     """A resource's suppliers (edge width = share), inputs, products and dependents."""
-    clearance = reader_clearance(frame)
-    page = supply_page(store, resource_id, clearance, max_nodes, frame.lang)
-    return graph_answer(request, frame, page, download, table)
+    clearance, lang = reader_clearance(frame), frame.lang
+    title = supply_title(supply_focus(store, resource_id, clearance), lang)
+    return graph_view(
+        request,
+        frame,
+        title,
+        lambda: supply_page(store, resource_id, clearance, max_nodes, lang),
+        download,
+        table,
+    )
 
 
 # --- analysis pages: tables (and the risk diagram) ------------------------------------------
