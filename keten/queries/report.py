@@ -85,7 +85,19 @@ ENGLISH = English()
 
 CELL_COLOURS = ["#d9ead3", "#fff2cc", "#fce5cd", "#f4cccc", "#e6b8af"]
 """Cell shades from low (score <= 4) to high (score >= 20)."""
-LABEL_STYLE: dict[str, Any] = {"color": "white", "fontsize": 6, "ha": "center", "va": "center"}
+LABEL_STYLE: dict[str, Any] = {
+    "color": "white",
+    "fontsize": 8,
+    "fontweight": "bold",
+    "ha": "center",
+    "va": "center",
+}
+MARKER_SIZE = 16
+"""Points across a threat's marker: room for its number at 8 pt."""
+LEGEND_POINTS = 9.0
+LEGEND_LINES = 44
+"""The legend is written at `LEGEND_POINTS` (about 12 px on a page) while it has at most
+`LEGEND_LINES` lines, and smaller beyond, so that it always fits the figure's height."""
 
 
 def highest_impact(threat: ThreatRisk) -> str | None:
@@ -113,8 +125,9 @@ def spread(count: int) -> list[tuple[float, float]]:
     ]
 
 
-LEGEND_WIDTH = 52
-"""Characters per line of the diagram's legend; longer names wrap, never cut."""
+LEGEND_WIDTH = 44
+"""Characters per line of the diagram's legend (what fits beside the diagram at
+`LEGEND_POINTS`); longer names wrap, never cut."""
 
 
 def legend_lines(number: int, threat: ThreatRisk, w: Wording = ENGLISH) -> list[str]:
@@ -123,7 +136,7 @@ def legend_lines(number: int, threat: ThreatRisk, w: Wording = ENGLISH) -> list[
     >>> legend_lines(3, ThreatRisk(id="t", name="Large-scale disinformation campaign by a "
     ...     "state actor aimed at elections", likelihood="C", impact={}, impact_basis={},
     ...     score=9, actors=[], derivation={}, cascade_total=0, chain_effects=[]))
-    [' 3  Large-scale disinformation campaign by a state', '    actor aimed at elections (9)']
+    [' 3  Large-scale disinformation campaign by a', '    state actor aimed at elections (9)']
     """
     name = w.name(threat.id, threat.name)
     lines = textwrap.wrap(f"{name} ({threat.score})", LEGEND_WIDTH - 4) or [""]
@@ -152,10 +165,10 @@ def draw_diagram(result: RiskResult, w: Wording = ENGLISH) -> Figure:
         for threat, (dx, dy) in zip(threats, spread(len(threats)), strict=True):
             number += 1
             colour = "#a61c00" if threat.malicious else "#1c4587"
-            axes.plot(x + dx, y + dy, "o", color=colour, markersize=11)
+            axes.plot(x + dx, y + dy, "o", color=colour, markersize=MARKER_SIZE)
             axes.annotate(str(number), (x + dx, y + dy), **LABEL_STYLE)
             legend += legend_lines(number, threat, w)
-    size = min(7.0, 7.0 * 58 / max(58, len(legend)))
+    size = LEGEND_POINTS * LEGEND_LINES / max(LEGEND_LINES, len(legend))
     figure.text(0.65, 0.92, "\n".join(legend), fontsize=size, va="top", family="monospace")
     ticks = list(range(1, 6))
     axes.set_xticks(ticks, [f"{c}" for c in CLASSES])
@@ -171,7 +184,7 @@ def draw_diagram(result: RiskResult, w: Wording = ENGLISH) -> Figure:
         ),
         fontsize=10,
     )
-    figure.text(0.01, 0.01, w._("Indicative classes, not RbRa scores."), fontsize=7, color="#555")
+    figure.text(0.01, 0.01, w._("Indicative classes, not RbRa scores."), fontsize=8, color="#555")
     return figure
 
 
