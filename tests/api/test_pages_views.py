@@ -280,3 +280,29 @@ def test_an_id_hidden_while_a_streamed_view_works_is_said_in_the_page(lang: str,
     page = asyncio.run(whole())
     assert response.status_code == 200  # sent before the work ended
     assert said in page and 'class="error"' in page
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+"""What Chromium sends when it opens a page."""
+
+
+def test_a_browser_is_told_what_is_wrong_in_a_page_and_a_program_in_a_problem(
+    red: httpx.Client,
+) -> None:
+    unknown = red.get("/pages/neighbourhood/vp:nope", headers=BROWSER)
+    assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("text/html")
+    assert "<h1>Not found</h1>" in unknown.text and "no entity &#39;vp:nope&#39;" in unknown.text
+    assert 'href="/pages"' in unknown.text and 'hreflang="nl"' in unknown.text
+    missing = red.get("/pages/cascade?lang=nl", headers=BROWSER)
+    assert (
+        missing.status_code == 422 and "<code>query sources: Field required</code>" in missing.text
+    )
+    assert "Deze pagina kan niet worden getoond" in missing.text
+    wrong = red.get("/pages/supply/vp:electricity-national", headers=BROWSER)
+    assert wrong.status_code == 422 and "not a Resource" in wrong.text
+    program = red.get("/pages/neighbourhood/vp:nope")
+    assert program.status_code == 404
+    assert program.headers["content-type"].startswith("application/problem+json")
+    assert program.json()["detail"] == "no entity 'vp:nope'"
+    away = httpx.get(red.base_url.join("/pages/neighbourhood/vp:nope"), headers=BROWSER)
+    assert away.status_code == 303  # not logged in: still the way to the login form

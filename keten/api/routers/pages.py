@@ -32,6 +32,7 @@ from keten.api.pages.analyses import (
     scenarios_page,
 )
 from keten.api.pages.assets import ASSETS, asset_bytes
+from keten.api.pages.errors import PageRoute
 from keten.api.pages.frame import Frame, FrameDep, OpenFrameDep
 from keten.api.pages.graph import DEFAULT_MAX_NODES, MAX_NODES, GraphPage
 from keten.api.pages.i18n import Lang
@@ -73,7 +74,7 @@ from keten.queries.scenarios import ScenariosRequest, compare_scenarios
 from keten.schema.entities import EntityKind
 from keten.schema.markings import Tlp
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
 R = TypeVar("R")
 
 MAX_LOGIN_BODY = 4096
