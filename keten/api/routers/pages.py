@@ -12,6 +12,7 @@ analysis can take a while (cascade, risk, criticality, scenarios) send their tit
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qs, quote
 
@@ -301,14 +302,11 @@ def neighbourhood(
     "working" line at once: a hub's neighbourhood takes a while)."""
     clearance, lang = reader_clearance(frame), frame.lang
     title = neighbourhood_title(entity_or_404(store, entity_id, clearance), lang)
-    return graph_view(
-        request,
-        frame,
-        title,
-        lambda: neighbourhood_page(store, entity_id, depth, clearance, max_nodes, lang),
-        download,
-        table,
-    )
+
+    def build() -> GraphPage:
+        return neighbourhood_page(store, entity_id, depth, clearance, max_nodes, lang)
+
+    return graph_view(request, frame, title, build, download, table)
 
 
 def page_projection(request: Request, frame: Frame) -> Projection:
@@ -356,14 +354,11 @@ def supply(
     """A resource's suppliers (edge width = share), inputs, products and dependents."""
     clearance, lang = reader_clearance(frame), frame.lang
     title = supply_title(supply_focus(store, resource_id, clearance), lang)
-    return graph_view(
-        request,
-        frame,
-        title,
-        lambda: supply_page(store, resource_id, clearance, max_nodes, lang),
-        download,
-        table,
-    )
+
+    def build() -> GraphPage:
+        return supply_page(store, resource_id, clearance, max_nodes, lang)
+
+    return graph_view(request, frame, title, build, download, table)
 
 
 # --- analysis pages: tables (and the risk diagram) ------------------------------------------
@@ -391,26 +386,36 @@ def analysis_answer(
     return render("analysis.html", frame, title=title, **build().context(), **head)
 
 
-def analysis_view(
-    request: Request,
-    store: GraphStore,
-    frame: Frame,
-    title: str,
-    analyse: Callable[[Projection], R],
-    present: Callable[[R, Names, Lang], AnalysisPage],
-    fmt: Download | None,
-    table: str | None,
-    *,
-    streamed: bool = False,
-) -> Response:
-    """An analysis page: `analyse` run on the reader's projection, its answer `present`ed
-    with the reader's names in the page's language (see `analysis_answer`)."""
-    names = Names(store, reader_clearance(frame), frame.lang)
+@dataclass(frozen=True)
+class Asked:
+    """What an analysis page was asked: by whom and in which language (the frame), of which
+    store, and whether for the page or for one of its tables as a file (`fmt`, `table`)."""
 
-    def build() -> AnalysisPage:
-        return present(analyse(page_projection(request, frame)), names, frame.lang)
+    request: Request
+    store: GraphStore
+    frame: Frame
+    fmt: Download | None
+    table: str | None
 
-    return analysis_answer(request, frame, title, build, fmt, table, streamed=streamed)
+    def analysis(
+        self,
+        title: str,
+        analyse: Callable[[Projection], R],
+        present: Callable[[R, Names, Lang], AnalysisPage],
+        *,
+        streamed: bool = False,
+    ) -> Response:
+        """The page: `analyse` run on the reader's projection, its answer `present`ed with
+        the reader's names in the page's language (see `analysis_answer`)."""
+        lang = self.frame.lang
+        names = Names(self.store, reader_clearance(self.frame), lang)
+
+        def build() -> AnalysisPage:
+            return present(analyse(page_projection(self.request, self.frame)), names, lang)
+
+        return analysis_answer(
+            self.request, self.frame, title, build, self.fmt, self.table, streamed=streamed
+        )
 
 
 def risk_options(
@@ -445,15 +450,11 @@ def risk(
     options = risk_options(horizon_hours, min_strength, prefer)
     query = request.url.remove_query_params(["download", "table", "lang"]).query
     risks: RiskCache = request.app.state.risks
-    return analysis_view(
-        request,
-        store,
-        frame,
+    asked = Asked(request, store, frame, download, table)
+    return asked.analysis(
         frame.lang._("Risk diagram and threats"),
         lambda projection: risks.get(projection, options),
         lambda result, names, lang: risk_page(result, names, lang, query),
-        download,
-        table,
         streamed=True,
     )
 
@@ -550,15 +551,11 @@ def embargo_view(
         min_strength=min_strength,
         limit=limit,
     )
-    return analysis_view(
-        request,
-        store,
-        frame,
+    asked = Asked(request, store, frame, download, table)
+    return asked.analysis(
         frame.lang._("Embargo by {country}", country=country),
         lambda projection: embargo(get_supply(request, reader(frame)), projection, body),
         embargo_page,
-        download,
-        table,
     )
 
 
@@ -590,16 +587,10 @@ def scenarios_view(
     for spec in body.scenarios:  # unknown or hidden ids: 404 before anything is sent
         for source in spec.sources:
             entity_or_404(store, source, clearance)
-    return analysis_view(
-        request,
-        store,
-        frame,
-        frame.lang._("Scenarios side by side"),
-        lambda projection: compare_scenarios(projection, body),
-        scenarios_page,
-        download,
-        table,
-        streamed=True,
+    title = frame.lang._("Scenarios side by side")
+    asked = Asked(request, store, frame, download, table)
+    return asked.analysis(
+        title, lambda p: compare_scenarios(p, body), scenarios_page, streamed=True
     )
 
 
@@ -616,17 +607,9 @@ def criticality_view(
 ) -> Response:
     """The entities whose failure matters most (cascade size, PageRank, betweenness)."""
     body = checked(CriticalityRequest, kind=kind, limit=limit, horizon_hours=horizon_hours)
-    return analysis_view(
-        request,
-        store,
-        frame,
-        frame.lang._("Most critical entities"),
-        lambda projection: criticality(projection, body),
-        criticality_page,
-        download,
-        table,
-        streamed=True,
-    )
+    title = frame.lang._("Most critical entities")
+    asked = Asked(request, store, frame, download, table)
+    return asked.analysis(title, lambda p: criticality(p, body), criticality_page, streamed=True)
 
 
 @router.get("/pages/paths", response_class=HTMLResponse)
@@ -650,13 +633,9 @@ def paths_view(
         source=lang.name(ends[0].name, ends[0].props),
         target=lang.name(ends[1].name, ends[1].props),
     )
-    return analysis_view(
-        request,
-        store,
-        frame,
+    asked = Asked(request, store, frame, download, table)
+    return asked.analysis(
         title,
         lambda projection: paths(projection, body),
         paths_page,
-        download,
-        table,
     )
