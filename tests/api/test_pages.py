@@ -463,6 +463,8 @@ def test_each_view_draws_in_chromium_without_errors(
         assert int(drawn) == expected > 1
         assert browser_page.evaluate("document.querySelector('#graph canvas').width") > 300
         assert browser_page.evaluate("window.ketenNetwork.physics.options.enabled") is False
+        overlay = "getComputedStyle(document.getElementById('graph'), '::after').content"
+        assert browser_page.evaluate(overlay) == "none"  # the "laying out" line is gone
     assert browser_page.errors() == []
     assert all(u.startswith((site.url, "data:")) for u in browser_page.requested())
     folder = Path(os.environ.get("KETEN_SCREENSHOTS") or tmp_path)

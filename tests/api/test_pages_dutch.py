@@ -131,7 +131,7 @@ class Visible(HTMLParser):
     titles, alternative texts, placeholders and labels of elements. Commands (`<code>`)
     are the same in every language, and an SVG's metadata is not shown."""
 
-    SHOWN = ("title", "alt", "placeholder", "aria-label")
+    SHOWN = ("title", "alt", "placeholder", "aria-label", "data-working")
     HIDDEN = ("script", "style", "code", "metadata")
 
     def __init__(self) -> None:
@@ -283,8 +283,9 @@ needs_chromium = pytest.mark.skipif(
     chromium_path() is None, reason="chromium is not installed (.ci/run installs it with apt)"
 )
 SEEN = """JSON.stringify([document.documentElement.lang, document.body.innerText,
-  [...document.querySelectorAll('[title],[alt],[placeholder],[aria-label]')].flatMap((e) =>
-    ['title', 'alt', 'placeholder', 'aria-label'].map((a) => e.getAttribute(a) || '')),
+  [...document.querySelectorAll('[title],[alt],[placeholder],[aria-label],[data-working]')]
+    .flatMap((e) => ['title', 'alt', 'placeholder', 'aria-label', 'data-working']
+      .map((a) => e.getAttribute(a) || '')),
   window.ketenNetwork ? window.ketenNetwork.body.data.nodes.get().map((n) => n.title) : []])"""
 """What Chromium shows of a page: its language, its text, the labels of its elements and the
 tooltips of its graph's nodes."""
