@@ -291,7 +291,9 @@ def test_a_browser_is_told_what_is_wrong_in_a_page_and_a_program_in_a_problem(
 ) -> None:
     unknown = red.get("/pages/neighbourhood/vp:nope", headers=BROWSER)
     assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("text/html")
-    assert "<h1>Not found</h1>" in unknown.text and "no entity &#39;vp:nope&#39;" in unknown.text
+    assert "<h1>Not found</h1>" in unknown.text and "unknown entity id(s): vp:nope" in unknown.text
+    dutch = red.get("/pages/neighbourhood/vp:nope?lang=nl", headers=BROWSER)
+    assert dutch.status_code == 404 and "onbekende id(&#39;s): vp:nope" in dutch.text
     assert 'href="/pages"' in unknown.text and 'hreflang="nl"' in unknown.text
     missing = red.get("/pages/cascade?lang=nl", headers=BROWSER)
     assert (
@@ -303,6 +305,6 @@ def test_a_browser_is_told_what_is_wrong_in_a_page_and_a_program_in_a_problem(
     program = red.get("/pages/neighbourhood/vp:nope")
     assert program.status_code == 404
     assert program.headers["content-type"].startswith("application/problem+json")
-    assert program.json()["detail"] == "no entity 'vp:nope'"
+    assert program.json()["detail"] == "unknown entity id(s): 'vp:nope'"
     away = httpx.get(red.base_url.join("/pages/neighbourhood/vp:nope"), headers=BROWSER)
     assert away.status_code == 303  # not logged in: still the way to the login form

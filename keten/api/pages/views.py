@@ -26,6 +26,7 @@ from keten.api.problems import ApiProblem
 from keten.graph.projection import Projection
 from keten.graph.store import EntityRow, GraphStore, RelationFilter, RelationRow
 from keten.queries.cascade import CascadeResult, cascade
+from keten.queries.errors import UnknownEntityError
 from keten.schema.markings import Tlp
 
 FETCH_FACTOR = 4
@@ -34,10 +35,12 @@ MAX_FETCH = 2000
 
 
 def entity_or_404(store: GraphStore, entity_id: str, clearance: Tlp) -> EntityRow:
-    """The entity, or a 404 problem (also when it is above the clearance: same answer)."""
+    """The entity, or `UnknownEntityError` (also when it is above the clearance: same
+    answer): a 404 page in the reader's language for a browser, a 404 problem for a program,
+    worded as the analyses word an unknown id."""
     row = store.get_entity(entity_id, clearance)
     if row is None:
-        raise ApiProblem(404, "not-found", f"no entity {entity_id!r}")
+        raise UnknownEntityError([entity_id])
     return row
 
 
