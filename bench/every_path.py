@@ -201,6 +201,12 @@ def routes_of_app() -> set[tuple[str, str]]:
     return found | {("GET", "/openapi.json")}
 
 
+def record(outcomes: list[Outcome], outcome: Outcome) -> None:
+    """Keep `outcome` and print its row at once (a long run shows how far it got)."""
+    print(outcome.row(), flush=True)
+    outcomes.append(outcome)
+
+
 def peak_mb(pid: int) -> float:
     """A process's resident high-water mark so far, in MB (Linux /proc)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -260,15 +266,13 @@ def run_api(home: Path, keys: dict[str, str], vp: str, limit: float) -> list[Out
                         try:
                             status, seconds, head, size = call_api(client, call, values, limit)
                         except httpx.TimeoutException:
-                            outcomes.append(
-                                Outcome(name, level, 0, limit, 0, peak_mb(pid), "timeout")
-                            )
+                            late = Outcome(name, level, 0, limit, 0, peak_mb(pid), "timeout")
+                            record(outcomes, late)
                             continue
                         learn(name, head, values)
                         problem = judge(status, seconds, limit, level, head)
-                        outcomes.append(
-                            Outcome(name, level, status, seconds, size, peak_mb(pid), problem)
-                        )
+                        done = Outcome(name, level, status, seconds, size, peak_mb(pid), problem)
+                        record(outcomes, done)
     return outcomes
 
 
@@ -364,7 +368,7 @@ def run_cli(home: Path, vp: str, limit: float) -> list[Outcome]:
     (work / "trade.csv").write_text("product,partner,year,value\n2804,CN,2024,10\n")
     env = {**os.environ, "KETEN_HOME": str(home), "KETEN_STORE": "sqlite"}
     env.pop("NEO4J_URI", None)
-    outcomes = []
+    outcomes: list[Outcome] = []
     for name, runs in cli_calls(home, vp).items():
         for args in runs:
             levels = ["green", "red"] if "{clearance}" in " ".join(args) else ["-"]
@@ -374,7 +378,9 @@ def run_cli(home: Path, vp: str, limit: float) -> list[Outcome]:
                 problem = (
                     "timeout" if code == -9 else ("failed" if code in (2, 4) or code < 0 else "")
                 )
-                outcomes.append(Outcome(f"keten {name}", level, code, seconds, size, peak, problem))
+                record(
+                    outcomes, Outcome(f"keten {name}", level, code, seconds, size, peak, problem)
+                )
     return outcomes
 
 
@@ -429,11 +435,9 @@ def main() -> None:
         args.home = Path(tempfile.mkdtemp(prefix="keten-every-path-"))
     args.home.mkdir(parents=True, exist_ok=True)
     keys, vp = prepare(args.home, args.size), VITAL
-    outcomes = run_api(args.home, keys, vp, args.limit) + run_cli(args.home, vp, args.limit)
     print("| call | clearance | status | seconds | MB read | peak MB | problem |")
-    print("|---|---|---|---|---|---|---|")
-    for outcome in outcomes:
-        print(outcome.row())
+    print("|---|---|---|---|---|---|---|", flush=True)
+    outcomes = run_api(args.home, keys, vp, args.limit) + run_cli(args.home, vp, args.limit)
     missing = uncovered(outcomes)
     failed = [o for o in outcomes if o.problem]
     print(f"calls: {len(outcomes)}, failed: {len(failed)}, not called: {len(missing)}")
