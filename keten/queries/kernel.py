@@ -387,7 +387,4 @@ def warm_up() -> None:
     from keten.queries.bitsets import propagation_hits, search_arrays  # what propagation runs
 
     hits = np.zeros(p.node_count, dtype=np.int64)
-    propagation_hits(
-        p.indptr, p.targets, p.buffer_hours, p.strength, p.group, *search_arrays(p), sources,
-        1.0, 0.0, 1, 0, 0, 1, hits,
-    )  # fmt: skip
+    propagation_hits(search_arrays(p), sources, 1.0, 0.0, 1, 0, 0, 1, hits)

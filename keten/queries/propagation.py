@@ -114,10 +114,7 @@ def run_hits(
 
     def task(first: int, last: int) -> tuple[npt.NDArray[np.int64], int]:
         hits = np.zeros(p.node_count, dtype=np.int64)
-        propagation_hits(
-            p.indptr, p.targets, p.buffer_hours, p.strength, p.group, *extra,
-            sources, horizon, min_strength, runs, seed, first, last, hits,
-        )  # fmt: skip
+        propagation_hits(extra, sources, horizon, min_strength, runs, seed, first, last, hits)
         return hits, min(last * LANES, runs) - first * LANES
 
     total = np.zeros(p.node_count, dtype=np.int64)
