@@ -295,6 +295,18 @@ def _group_lanes(
     return some
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _enlist(
+    flags: npt.NDArray[np.int8], flag: np.int8, items: Int64Array, count: int, v: int
+) -> int:
+    """Append `v` to `items[:count]` unless `flag` says it is there already; the new count."""
+    if not flags[v] & flag:
+        items[count] = v
+        count += 1
+        flags[v] |= flag
+    return count
+
+
 LOOKAHEAD = 8
 """Edges (and records) ahead whose state the search asks the CPU to fetch early."""
 
@@ -341,13 +353,8 @@ def _spread(
     n_ready = n_touched = n_records = passes = heap_size = 0
     for i in range(start_nodes.shape[0]):
         s = start_nodes[i]
-        if not flags[s] & _TOUCHED:
-            touched[n_touched] = s
-            n_touched += 1
-        if not flags[s] & _READY:
-            ready[n_ready] = s
-            n_ready += 1
-        flags[s] |= _TOUCHED | _READY
+        n_touched = _enlist(flags, _TOUCHED, touched, n_touched, s)
+        n_ready = _enlist(flags, _READY, ready, n_ready, s)
         for w in range(WORDS):
             new = start_lanes[w] & ~reached[s, w]
             reached[s, w] |= new
@@ -428,10 +435,7 @@ def _spread(
                         some |= word
                     if some == _ZERO:
                         continue
-                    if not flags[v] & _TOUCHED:
-                        touched[n_touched] = v
-                        n_touched += 1
-                        flags[v] |= _TOUCHED
+                    n_touched = _enlist(flags, _TOUCHED, touched, n_touched, v)
                     slot = slot_of[e]
                     if slot >= 0:
                         some = _group_lanes(
@@ -439,10 +443,7 @@ def _spread(
                         )
                         if some == _ZERO:
                             continue
-                    if not flags[v] & _READY:
-                        ready[n_ready] = v
-                        n_ready += 1
-                        flags[v] |= _READY
+                    n_ready = _enlist(flags, _READY, ready, n_ready, v)
                     for w in range(WORDS):
                         reached[v, w] |= lanes[w]
                         gain[v, w] |= lanes[w]
