@@ -221,21 +221,34 @@ _PAIRS: weakref.WeakKeyDictionary[Projection, tuple[Int64Array, FloatArray]] = (
 )
 
 
-def path_strengths(projection: Projection, work: Workspace, count: int, out: FloatArray) -> None:
-    """Set `out[v]`, for each node v the last run of `work` settled, to the product of the
-    strengths (strongest edge per pair) along its chain from the source.
+def path_strengths(
+    projection: Projection, work: Workspace, nodes: Int64Array, out: FloatArray
+) -> None:
+    """Set `out[v]`, for each of `nodes` (settled by the last run of `work`) and every node on
+    their chains, to the product of the strengths (strongest edge per pair) along the chain
+    from the source.
 
     The chain of v runs through its predecessors, each one step less deep, so the products
-    are made depth by depth, multiplied from the source in the order the chain is read.
+    are made depth by depth, multiplied from the source in the order the chain is read; only
+    the chains' nodes are looked up (a few thousand of a cascade's tens of thousands).
     """
     keys, strongest = pair_strengths(projection)
-    settled = work.order[:count]
-    depth = work.depth[settled]
-    out[settled[depth == 0]] = 1.0
-    inner = settled[depth > 0]
+    pred_of = work.pred
+    chain = [nodes]
+    frontier = nodes
+    seen = np.zeros(0, dtype=np.int64)
+    while frontier.shape[0]:
+        frontier = np.setdiff1d(pred_of[frontier], seen)
+        frontier = frontier[frontier >= 0]
+        seen = np.union1d(seen, frontier)
+        chain.append(frontier)
+    on_chain = np.unique(np.concatenate(chain))
+    depth = work.depth[on_chain]
+    out[on_chain[depth == 0]] = 1.0
+    inner = on_chain[depth > 0]
     if inner.shape[0] == 0:
         return
-    pred = work.pred[inner]
+    pred = pred_of[inner]
     step = strongest[np.searchsorted(keys, pred * projection.node_count + inner)]
     levels = depth[depth > 0]
     by_level = np.argsort(levels, kind="stable")
@@ -301,9 +314,10 @@ class Deriver:
         try:
             settled = work.order[:count]
             sg = p.safeguards_indptr
-            path_strengths(p, work, count, self.strength)
+            safeguarding = settled[sg[settled + 1] > sg[settled]]
+            path_strengths(p, work, safeguarding, self.strength)
             hits: dict[int, list[ProcessHit]] = {}
-            for node in settled[sg[settled + 1] > sg[settled]].tolist():
+            for node in safeguarding.tolist():
                 hit = self.hit(node)
                 for interest in p.interests_of(node).tolist():
                     hits.setdefault(interest, []).append(hit)
