@@ -37,15 +37,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
 from keten.graph.assessments import AssessmentRule, choose_assessments
 from keten.schema.markings import Tlp
 from keten.schema.relations import RelationType
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +158,8 @@ class Projection:
 
         Parallel edges collapse to the one with the smallest buffer; used by criticality.
         """
+        import networkx as nx  # half a second to import: only analyses that walk it need it
+
         with self._lock:
             graph = nx.DiGraph()
             graph.add_nodes_from(range(self.node_count))
@@ -180,6 +184,8 @@ class Projection:
         DEPENDS_ON is turned around (a failure of the target reaches the source); every other
         type keeps its direction. Each edge holds `types`: the relation types joining the pair.
         """
+        import networkx as nx
+
         with self._lock:
             graph = nx.DiGraph()
             graph.add_nodes_from(range(self.node_count))
