@@ -33,7 +33,7 @@ import itertools
 import logging
 import threading
 from array import array
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -92,9 +92,9 @@ class Projection:
 
     revision: int
     clearance: Tlp
-    ids: list[str]
-    index: dict[str, int]
-    kinds: list[str]
+    ids: Sequence[str]
+    index: Mapping[str, int]
+    kinds: Sequence[str]
     names: Sequence[str]
     indptr: Int64Array
     targets: IntArray
@@ -245,7 +245,9 @@ class RelationTable:
         )
 
 
-def read_relations(rows: Any, index: dict[str, int], group_codes: dict[str, int]) -> RelationTable:
+def read_relations(
+    rows: Any, index: Mapping[str, int], group_codes: dict[str, int]
+) -> RelationTable:
     """The relations among `rows` with both ends in `index`, as a table.
 
     Columns grow in compact `array`s, not lists of Python numbers: at ten million relations
@@ -348,11 +350,12 @@ def _rows(store: ReadableStore, clearance: Tlp) -> tuple[Any, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Entities:
-    """The visible entities of a projection, sorted by id."""
+    """The visible entities of a projection, sorted by id (lists and a dict when read from
+    the store, arrays when opened from files: keten.graph.projection_strings)."""
 
-    ids: list[str]
-    index: dict[str, int]
-    kinds: list[str]
+    ids: Sequence[str]
+    index: Mapping[str, int]
+    kinds: Sequence[str]
     names: Sequence[str]
 
 

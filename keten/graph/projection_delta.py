@@ -48,6 +48,7 @@ from keten.graph.projection import (
     read_relations,
     sorted_group_names,
 )
+from keten.graph.projection_strings import SortedIndex, edited, edited_codes
 from keten.graph.store import EntityRow, RelationFilter, RelationRow, paged
 from keten.schema.markings import Tlp
 
@@ -176,13 +177,14 @@ def _entities(
     store: Any, base: Projection, touched: frozenset[str]
 ) -> tuple[Entities, IntArray | None, set[str]]:
     """The entities after the change, old index -> new index when the set changed (None
-    when only names or kinds did, or nothing), and the ids gone."""
+    when only names or kinds did, or nothing), and the ids gone. Ids, names and kinds are
+    edited as arrays (keten.graph.projection_strings): no Python loop over every entity."""
     fresh: dict[str, EntityRow | None] = {
         entity_id: store.get_entity(entity_id, base.clearance) for entity_id in touched
     }
     index = base.index
     removed = {i for i, row in fresh.items() if row is None and i in index}
-    added = sorted(i for i, row in fresh.items() if row is not None and i not in index)
+    added = {i: row for i, row in fresh.items() if row is not None and i not in index}
     renamed = {
         i: row
         for i, row in fresh.items()
@@ -190,32 +192,17 @@ def _entities(
         and i in index
         and (row.kind, row.name) != (base.kinds[index[i]], base.names[index[i]])
     }
+    if not removed and not added and not renamed:
+        return Entities(base.ids, index, base.kinds, base.names), None, removed
+    gone = sorted(index[i] for i in removed | renamed.keys())  # renamed: out, then back in
+    rows = added | renamed
+    names = edited(base.names, gone, {i: row.name for i, row in rows.items()}, base.ids)
+    kinds = edited_codes(base.kinds, gone, {i: row.kind for i, row in rows.items()}, base.ids)
     if not removed and not added:
-        if not renamed:
-            return Entities(base.ids, index, base.kinds, base.names), None, removed
-        kinds, names = list(base.kinds), list(base.names)
-        for entity_id, row in renamed.items():
-            kinds[index[entity_id]] = row.kind
-            names[index[entity_id]] = row.name
         return Entities(base.ids, index, kinds, names), None, removed
-    names = list(base.names)  # one bulk decode when they are mapped, not one each
-    ids, kinds = list(base.ids), list(base.kinds)
-    for entity_id, row in renamed.items():
-        kinds[index[entity_id]] = row.kind
-        names[index[entity_id]] = row.name
-    gone = sorted((index[i] for i in removed), reverse=True)
-    for position in gone:
-        del ids[position], kinds[position], names[position]
-    for entity_id in added:
-        place = bisect.bisect_left(ids, entity_id)
-        new = fresh[entity_id]
-        assert new is not None
-        ids.insert(place, entity_id)
-        kinds.insert(place, new.kind)
-        names.insert(place, new.name)
-    new_index = dict(zip(ids, range(len(ids)), strict=True))
-    remap = _remap(base, removed, added)
-    return Entities(ids, new_index, kinds, names), remap, removed
+    ids = edited(base.ids, sorted(index[i] for i in removed), {i: i for i in added})
+    remap = _remap(base, removed, sorted(added))
+    return Entities(ids, SortedIndex(ids), kinds, names), remap, removed
 
 
 def _with_keys(keys: npt.NDArray[np.int64], more: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

@@ -108,7 +108,7 @@ def source_indices(projection: Projection, sources: Sequence[str]) -> Int64Array
     return np.array(sorted({projection.index[s] for s in sources}), dtype=np.int64)
 
 
-def via_chain(pred: Int64Array, node: int, ids: list[str]) -> list[str]:
+def via_chain(pred: Int64Array, node: int, ids: Sequence[str]) -> list[str]:
     """Ids from the source to the predecessor of `node`, following `pred`."""
     chain: list[str] = []
     u = int(pred[node])
