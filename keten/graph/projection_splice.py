@@ -93,12 +93,11 @@ class Ranks:
 
     def old_of(self, new: int) -> int:
         """The old index of new index `new`, or -1 for an entity added."""
-        old = self.floor(new)
-        if old >= self.old_count:
-            return -1
         if self.remap is None:
-            return old
-        return old if int(self.remap[old]) == new else -1
+            return new if 0 <= new < self.old_count else -1
+        # removed entities take their successor's key: the entity itself is the last of them
+        old = int(np.searchsorted(self.keys, new, side="right")) - 1
+        return old if old >= 0 and int(self.remap[old]) == new else -1
 
     def apply(self, column: Array) -> Array:
         """`column` of old indices in new ones (the same array when nothing moved)."""

@@ -118,6 +118,21 @@ def test_writes_followed_equal_a_fresh_read(store: Any, tmp_path: Path) -> None:
     assert (again.builds, again.opened) == (0, 1)
 
 
+def test_several_writes_between_reads_equal_a_fresh_read(store: Any, tmp_path: Path) -> None:
+    """A server under writes sees a few at once: entities gone and others made next to them in
+    one update, so indices shift both ways while relations land on their neighbours."""
+    rng = random.Random(23)
+    seeded(store, rng)
+    cache = ProjectionCache(store, tmp_path / "projection")
+    cache.get(Tlp.RED)
+    for step in range(25):
+        for _ in range(rng.randint(2, 5)):
+            random_write(store, rng, step)
+        for clearance in (Tlp.GREEN, Tlp.RED):
+            assert_same(cache.get(clearance), build_projection(store, clearance))
+    assert cache.updates > 25
+
+
 def test_a_bulk_write_is_read_afresh(store: Any) -> None:
     seeded(store, random.Random(1))
     cache = ProjectionCache(store)
