@@ -606,6 +606,24 @@ class ProjectionCache:
                 self._projections[key] = current
             return current
 
+    def open_kept(self) -> int:
+        """Open every projection kept beside the store (their arrays mapped, nothing read
+        from the store), so that the first request of each clearance finds it open; a
+        server does this before it accepts requests. Returns how many it opened."""
+        if self.files is None:
+            return 0
+        count = 0
+        for clearance, rule in self.files.kept():
+            with self._locks[clearance]:
+                if (clearance, rule) in self._projections:
+                    continue
+                opened = self.files.newest(clearance, rule)
+                if opened is not None:
+                    self._projections[(clearance, rule)] = opened
+                    self.opened += 1
+                    count += 1
+        return count
+
     def _refresh(
         self, current: Projection | None, clearance: Tlp, assessments: AssessmentRule
     ) -> Projection:

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from keten.graph.assessments import AssessmentRule
+from keten.graph.assessments import RULES, AssessmentRule
 from keten.graph.projection import AuditPosition, Projection, freeze
 from keten.graph.projection_strings import Codes, SortedIndex, Strings, encode_strings
 from keten.schema.markings import Tlp
@@ -164,6 +164,17 @@ class ProjectionFiles:
             "files": files,
         }
         (folder / "meta.json").write_text(json.dumps(meta))
+
+    def kept(self) -> list[tuple[Tlp, AssessmentRule]]:
+        """The clearances and rules that have a folder of saved projections."""
+        found: list[tuple[Tlp, AssessmentRule]] = []
+        if not self.root.is_dir():
+            return found
+        for folder in sorted(self.root.iterdir()):
+            clearance, _, rule = folder.name.partition(".")
+            if folder.is_dir() and clearance in {t.value for t in Tlp} and rule in RULES:
+                found.append((Tlp(clearance), rule))
+        return found
 
     def newest(self, clearance: Tlp, rule: AssessmentRule) -> Projection | None:
         """The saved projection of `clearance` and `rule` furthest along the audit trail, or

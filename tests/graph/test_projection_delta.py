@@ -223,3 +223,16 @@ def test_a_server_saves_only_the_newest_of_quick_writes(tmp_path: Path) -> None:
     assert isinstance(newest.targets, np.memmap), "the saved files serve the reader"
     assert_same(newest, build_projection(store, Tlp.RED))
     assert f"-r{store.revision(Tlp.RED):012d}-" in only_folder(directory).name
+
+
+def test_a_server_opens_the_kept_projections_before_its_first_request(tmp_path: Path) -> None:
+    store, directory = saved_store(tmp_path)
+    ProjectionCache(store, directory).get(Tlp.CLEAR, "most_reliable")
+    cache = ProjectionCache(store, directory)
+    assert cache.open_kept() == 2
+    assert cache.open_kept() == 0  # already open
+    assert_same(cache.get(Tlp.RED), build_projection(store, Tlp.RED))
+    clear = cache.get(Tlp.CLEAR, "most_reliable")
+    assert_same(clear, build_projection(store, Tlp.CLEAR, "most_reliable"))
+    assert not any("@" in i for i in clear.ids)  # each clearance its own folder
+    assert (cache.opened, cache.builds) == (2, 0)
