@@ -31,7 +31,30 @@ import numpy as np
 import numpy.typing as npt
 
 
-class Strings(Sequence[str]):
+class _Items(Sequence[str]):
+    """A sequence of strings held some other way than a list: subclasses give `_at`."""
+
+    def _at(self, i: int) -> str:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self._at(j) for j in range(*i.indices(len(self)))]
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._at(i)
+
+
+class Strings(_Items):
     """Strings kept as one UTF-8 blob and their offsets, decoded one at a time when asked.
 
     Names are only read for the entities an answer shows, so a million of them need not
@@ -54,20 +77,7 @@ class Strings(Sequence[str]):
     def __len__(self) -> int:
         return int(self.offsets.shape[0]) - 1
 
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-
-    def __getitem__(self, i: int | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = int(i)
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
+    def _at(self, i: int) -> str:
         start, end = int(self.offsets[i]), int(self.offsets[i + 1])
         return self.blob[start:end].tobytes().decode()
 
@@ -136,7 +146,7 @@ class SortedIndex(Mapping[str, int]):
         return len(self.ids)
 
 
-class Codes(Sequence[str]):
+class Codes(_Items):
     """One small code per item into a short vocabulary (entity kinds: a dozen names for a
     million entities)."""
 
@@ -158,15 +168,7 @@ class Codes(Sequence[str]):
     def __len__(self) -> int:
         return int(self.codes.shape[0])
 
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-
-    def __getitem__(self, i: int | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return [self.vocabulary[c] for c in self.codes[i].tolist()]
+    def _at(self, i: int) -> str:
         return self.vocabulary[int(self.codes[i])]
 
     def __iter__(self) -> Iterator[str]:
@@ -250,7 +252,7 @@ def _copy_runs(
         target[int(to[a]) : int(to[a]) + end - begin] = source[begin:end]
 
 
-class _Without(Sequence[str]):
+class _Without(_Items):
     """`ids` seen without the sorted positions `gone` (for binary search)."""
 
     def __init__(self, ids: Sequence[str], gone: list[int]) -> None:
@@ -260,16 +262,8 @@ class _Without(Sequence[str]):
     def __len__(self) -> int:
         return len(self.ids) - len(self.gone)
 
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-
-    def __getitem__(self, i: int | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        position = int(i)
+    def _at(self, i: int) -> str:
+        position = i
         for g in self.gone:  # few
             if g <= position:
                 position += 1

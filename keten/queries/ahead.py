@@ -49,42 +49,38 @@ HERE = Path(__file__).resolve().parent
 KERNEL_SOURCE = HERE / "kernel.py"
 PREFIX = "keten_kernels_"
 
-# (name, dtype, writable) of each argument, in order: the signatures of the exported kernels.
-SETTLE_ARGS: list[tuple[str, str, bool]] = [
-    ("indptr", "int64", False),
-    ("targets", "int32", False),
-    ("buffer_hours", "float64", False),
-    ("strength", "float64", False),
-    ("group", "int32", False),
-    ("group_size", "int32", False),
-    ("sources", "int64", False),
-    ("horizon", "float64", False),
-    ("min_strength", "float64", False),
-    ("sample", "boolean", False),
-    ("time", "float64", True),
-    ("depth", "int64", True),
-    ("pred", "int64", True),
-    ("settled", "boolean", True),
-    ("group_count", "int32", True),
-    ("group_time", "float64", True),
-    ("group_depth", "int64", True),
-    ("group_pred", "int64", True),
-    ("heap", "int64", True),
-    ("pos", "int64", True),
-    ("order", "int64", True),
-]
-RESET_ARGS: list[tuple[str, str, bool]] = [
-    ("indptr", "int64", False),
-    ("group", "int32", False),
-    ("order", "int64", True),
-    ("count", "int64", False),
-    ("time", "float64", True),
-    ("depth", "int64", True),
-    ("pred", "int64", True),
-    ("settled", "boolean", True),
-    ("group_count", "int32", True),
-    ("group_time", "float64", True),
-]
+ARGUMENTS: dict[str, tuple[str, bool]] = {
+    "indptr": ("int64", False),
+    "targets": ("int32", False),
+    "buffer_hours": ("float64", False),
+    "strength": ("float64", False),
+    "group": ("int32", False),
+    "group_size": ("int32", False),
+    "sources": ("int64", False),
+    "horizon": ("float64", False),
+    "min_strength": ("float64", False),
+    "sample": ("boolean", False),
+    "count": ("int64", False),
+    "time": ("float64", True),
+    "depth": ("int64", True),
+    "pred": ("int64", True),
+    "settled": ("boolean", True),
+    "group_count": ("int32", True),
+    "group_time": ("float64", True),
+    "group_depth": ("int64", True),
+    "group_pred": ("int64", True),
+    "heap": ("int64", True),
+    "pos": ("int64", True),
+    "order": ("int64", True),
+}
+"""Every argument of the exported kernels: its dtype, and whether the kernel writes it."""
+SETTLE = (
+    "indptr targets buffer_hours strength group group_size sources horizon min_strength sample "
+    "time depth pred settled group_count group_time group_depth group_pred heap pos order"
+)
+RESET = "indptr group order count time depth pred settled group_count group_time"
+SETTLE_ARGS = [(name, *ARGUMENTS[name]) for name in SETTLE.split()]
+RESET_ARGS = [(name, *ARGUMENTS[name]) for name in RESET.split()]
 SCALARS = {"horizon", "min_strength", "sample", "count"}
 EXPORTS = {"settle": ("int64", SETTLE_ARGS), "reset": ("none", RESET_ARGS)}
 
