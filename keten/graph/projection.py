@@ -600,11 +600,22 @@ class ProjectionCache:
         if current is not None and current.revision == self.store.revision(clearance):
             return current
         with self._locks[clearance]:
-            current = self._projections.get(key)
+            old = self._projections.get(key)
+            current = old
             if current is None or current.revision != self.store.revision(clearance):
                 current = self._refresh(current, clearance, assessments)
-                self._projections[key] = current
+                self._replace(key, old, current)
             return current
+
+    def _replace(
+        self, key: tuple[Tlp, AssessmentRule], old: Projection | None, new: Projection
+    ) -> None:
+        """Serve `new` for `key`. The spare workspaces of `old` go with it: a workspace and
+        its projection point at each other, so without this the old arrays (hundreds of MB
+        at national scale) would wait for the garbage collector instead of going now."""
+        self._projections[key] = new
+        if old is not None and old is not new:
+            old.workspaces.clear()
 
     def open_kept(self) -> int:
         """Open every projection kept beside the store (their arrays mapped, nothing read
@@ -668,7 +679,7 @@ class ProjectionCache:
                 return
             with self._locks[key[0]]:
                 if self._projections.get(key) is projection:
-                    self._projections[key] = mapped
+                    self._replace(key, projection, mapped)
 
         # a moment later: the answer that asked for this projection goes first
         later = threading.Timer(SAVE_DELAY, save)
