@@ -603,6 +603,8 @@ class ProjectionCache:
             old = self._projections.get(key)
             current = old
             if current is None or current.revision != self.store.revision(clearance):
+                if old is not None:
+                    old.workspaces.clear()  # before the next revision's arrays are made
                 current = self._refresh(current, clearance, assessments)
                 self._replace(key, old, current)
             return current

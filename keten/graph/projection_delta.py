@@ -292,11 +292,19 @@ def _spliced_table(
     if not _unchanged(recode, len(base.group_names)):
         group = recode[group]
     columns: tuple[npt.NDArray[Any], ...] = (
-        ranks.apply(base.rel_source), ranks.apply(base.rel_target), base.rel_type,
-        base.rel_buffer, base.rel_strength, group,
-    )  # fmt: skip
+        base.rel_source,
+        base.rel_target,
+        base.rel_type,
+        base.rel_buffer,
+        base.rel_strength,
+        group,
+    )
+    moves = (ranks.move, ranks.move, None, None, None, None)  # entity indices shift
     return RelationTable(
-        *(splice(c, drop, places, f) for c, f in zip(columns, fresh.columns(), strict=True))
+        *(
+            splice(c, drop, places, f, m)
+            for c, f, m in zip(columns, fresh.columns(), moves, strict=True)
+        )
     )
 
 
@@ -350,7 +358,7 @@ def _spliced_propagation(
     np.add.at(sizes, fresh_group[fresh_group >= 0], 1)
     return Propagation(
         indptr=_indptr(base, drop, ranks, edges.tails),
-        targets=splice(ranks.apply(base.targets), drop, places, edges.heads),
+        targets=splice(base.targets, drop, places, edges.heads, ranks.move),
         buffer_hours=splice(base.buffer_hours, drop, places, edges.buffer_hours),
         strength=splice(base.strength, drop, places, edges.strength),
         group=group,

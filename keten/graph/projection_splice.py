@@ -19,6 +19,7 @@ array([ 5, 10, 30, 40, 45])
 from __future__ import annotations
 
 import mmap
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -34,13 +35,20 @@ MANY = 2_000
 than a Python loop over the runs between them."""
 
 
-def splice(column: Array, drop: Int64Array, at: Int64Array, values: Array) -> Array:
+def splice(
+    column: Array,
+    drop: Int64Array,
+    at: Int64Array,
+    values: Array,
+    move: Callable[[Array], Array] | None = None,
+) -> Array:
     """`column` without the (sorted, distinct) positions `drop`, with `values` inserted
     before the (sorted) positions `at` of what is left: `np.insert(np.delete(column, drop),
-    at, values)`, written once. A column mapped from a file is let go of afterwards
-    (`let_go`)."""
+    at, values)`, written once. `move` (entity indices old -> new) is applied to the kept
+    values a piece at a time as they are copied, not to a whole copy first. A column mapped
+    from a file is let go of afterwards (`let_go`)."""
     try:
-        return _spliced(column, drop, at, values)
+        return _spliced(column, drop, at, values, move)
     finally:
         let_go(column)
 
@@ -55,10 +63,21 @@ def let_go(array: Array) -> None:
         mapped.madvise(mmap.MADV_DONTNEED)
 
 
-def _spliced(column: Array, drop: Int64Array, at: Int64Array, values: Array) -> Array:
+PIECE = 1 << 20
+"""Values moved at a time (the temporary `move` makes stays a few MB)."""
+
+
+def _spliced(
+    column: Array,
+    drop: Int64Array,
+    at: Int64Array,
+    values: Array,
+    move: Callable[[Array], Array] | None,
+) -> Array:
     values = np.asarray(values, dtype=column.dtype)
     if drop.shape[0] + at.shape[0] > MANY:
-        return np.insert(np.delete(column, drop), at, values)
+        kept = np.delete(column, drop)
+        return np.insert(kept if move is None else move(kept), at, values)
     n = column.shape[0]
     out = np.empty(n - drop.shape[0] + values.shape[0], dtype=column.dtype)
     # kept element k sits at column position k + (drops before it)
@@ -70,7 +89,7 @@ def _spliced(column: Array, drop: Int64Array, at: Int64Array, values: Array) -> 
     while i < len(drops) or j < len(places):
         insert_next = j < len(places) and (i >= len(drops) or places[j] <= drops[i])
         event = places[j] if insert_next else drops[i]
-        out[written : written + event - position] = column[position:event]
+        _copy(out, written, column, position, event, move)
         written += event - position
         position = event
         if insert_next:
@@ -80,8 +99,20 @@ def _spliced(column: Array, drop: Int64Array, at: Int64Array, values: Array) -> 
         else:
             position = event + 1
             i += 1
-    out[written:] = column[position:]
+    _copy(out, written, column, position, n, move)
     return out
+
+
+def _copy(
+    out: Array, to: int, column: Array, start: int, end: int, move: Callable[[Array], Array] | None
+) -> None:
+    """out[to:] = column[start:end], moved piece by piece when `move` is given."""
+    if move is None:
+        out[to : to + end - start] = column[start:end]
+        return
+    for a in range(start, end, PIECE):
+        b = min(a + PIECE, end)
+        out[to + a - start : to + b - start] = move(column[a:b])
 
 
 @dataclass(frozen=True)
@@ -125,6 +156,14 @@ class Ranks:
         moved = self.remap[column].astype(column.dtype)
         let_go(column)
         return moved
+
+    @property
+    def move(self) -> Callable[[Array], Array] | None:
+        """What `splice` applies to kept entity indices (None when nothing moved)."""
+        if self.remap is None:
+            return None
+        remap = self.remap
+        return lambda part: remap[part]
 
 
 def sorted_range(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from keten.graph.projection_splice import MANY, Ranks, sorted_range, splice
+from keten.graph.projection_splice import MANY, PIECE, Ranks, sorted_range, splice
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -23,13 +23,23 @@ def test_splice_equals_delete_then_insert(seed: int) -> None:
         made = splice(column, drop, at, values)
         assert made.dtype == column.dtype
         np.testing.assert_array_equal(made, np.insert(np.delete(column, drop), at, values))
+        moved = splice(column, drop, at, values, lambda part: part * 2)  # kept ones only
+        expected = np.insert(np.delete(column, drop) * 2, at, values)
+        np.testing.assert_array_equal(moved, expected.astype(column.dtype))
 
 
 def test_many_changes_take_numpy_s_way() -> None:
     column = np.arange(3 * MANY)
     drop = np.arange(0, 3 * MANY, 2, dtype=np.int64)
-    made = splice(column, drop, np.array([0], dtype=np.int64), np.array([-1]))
-    np.testing.assert_array_equal(made, np.insert(np.delete(column, drop), [0], [-1]))
+    made = splice(column, drop, np.array([0], dtype=np.int64), np.array([-1]), lambda p: p + 1)
+    np.testing.assert_array_equal(made, np.insert(np.delete(column, drop) + 1, [0], [-1]))
+
+
+def test_long_runs_move_in_pieces() -> None:
+    column = np.arange(3 * PIECE + 5, dtype=np.int32)
+    made = splice(column, np.array([7], dtype=np.int64), np.array([PIECE], dtype=np.int64),
+                  np.array([-1]), lambda p: p + 1)  # fmt: skip
+    np.testing.assert_array_equal(made, np.insert(np.delete(column, [7]) + 1, [PIECE], [-1]))
 
 
 def test_ranks_map_new_indices_onto_old_arrays() -> None:
