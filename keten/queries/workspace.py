@@ -95,12 +95,7 @@ class Workspace:
                 float(horizon),
                 float(min_strength),
                 sample,
-                self.time,
-                self.depth,
-                self.pred,
-                self.settled,
-                self.group_count,
-                self.group_time,
+                *self._labels(),
                 self.group_depth,
                 self.group_pred,
                 self.heap,
@@ -132,14 +127,15 @@ class Workspace:
             p.group,
             self.order,
             count,
-            self.time,
-            self.depth,
-            self.pred,
-            self.settled,
-            self.group_count,
-            self.group_time,
+            *self._labels(),
         )
         self.reached = 0
+
+    def _labels(self) -> tuple[np.ndarray, ...]:
+        """The state both kernels take in this order: labels, settled flags, group state."""
+        return (
+            self.time, self.depth, self.pred, self.settled, self.group_count, self.group_time
+        )  # fmt: skip
 
 
 SPARE_WORKSPACES = 4
