@@ -281,7 +281,7 @@ class Deriver:
         self.projection = projection
         self.categories = categories
         self.options = options
-        from keten.queries.kernel import Workspace  # numba loads on first use
+        from keten.queries.workspace import Workspace
 
         self.work = Workspace(projection)
         self.strength = np.ones(projection.node_count)
