@@ -49,7 +49,7 @@ from keten.queries.cascade import AffectedEntity, affected_entities, via_chain
 from keten.schema.markings import Tlp
 
 if TYPE_CHECKING:
-    from keten.queries.kernel import Workspace
+    from keten.queries.workspace import Workspace
 
 CLASSES = "ABCDE"
 """Classes in order; the index (1-based) is the class's value in the score."""
