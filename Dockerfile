@@ -10,9 +10,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY keten ./keten
-# compiled kernels cached in the image (numba, beside keten/queries/kernel.py): no compile
+# compiled kernels kept in the image: the search kernels compiled ahead into an extension
+# module (keten.queries.ahead; needs a C compiler, removed again afterwards, and numba's
+# kernels serve if it fails), and numba's cache beside keten/queries/kernel.py: no compile
 # at the first start, only loading
 RUN pip install . \
+    && apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && (python -m keten.queries.ahead || echo "continuing with numba's kernels") \
+    && apt-get purge -y --auto-remove gcc libc6-dev && rm -rf /var/lib/apt/lists/* \
     && python -c "from keten.queries.kernel import warm_up; warm_up()" \
     && useradd --system --uid 10001 --home-dir /var/lib/keten --create-home keten
 

@@ -15,6 +15,7 @@ export KETEN_HOME
 
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
+AHEAD := $(VENV)/.compiled-ahead
 NODE := node_modules/.package-lock.json
 
 .PHONY: install install-runtime run test lint bench clean neo4j-up neo4j-down
@@ -33,17 +34,26 @@ $(DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# What a non-editable install does ahead and a `keten` command would otherwise pay for at
+# every start: the search kernels compiled into an extension module (keten.queries.ahead;
+# without a C compiler numba's kernels serve, so this never fails the build) and keten's
+# bytecode. Redone when the kernels change.
+$(AHEAD): keten/queries/kernel.py keten/queries/ahead.py | $(BIN)/python
+	$(BIN)/python -m keten.queries.ahead || echo "continuing with numba's kernels"
+	$(BIN)/python -m compileall -q keten >/dev/null
+	touch $@
+
 # npm ci writes node_modules/.package-lock.json; it is redone when package-lock.json is newer.
 $(NODE): package-lock.json
 	@command -v npm >/dev/null 2>&1 || { echo "make test needs Node.js and npm for the Cypher lint test (tests/graph/test_cypher_lint.py); on Debian: apt-get install nodejs npm" >&2; exit 1; }
 	npm ci --no-audit --no-fund
 	touch $@
 
-install: $(DEV)
+install: $(DEV) $(AHEAD)
 
-install-runtime: $(RUNTIME)
+install-runtime: $(RUNTIME) $(AHEAD)
 
-run: $(RUNTIME)
+run: $(RUNTIME) $(AHEAD)
 	$(BIN)/keten init
 	$(BIN)/keten serve --host $(HOST) --port $(PORT)
 
@@ -52,10 +62,10 @@ lint: $(DEV)
 	$(BIN)/ruff format --check keten tests bench
 	$(BIN)/mypy
 
-test: $(DEV) $(NODE) lint
+test: $(DEV) $(AHEAD) $(NODE) lint
 	$(BIN)/pytest -q
 
-bench: $(DEV)
+bench: $(DEV) $(AHEAD)
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.load_speed
 	$(BIN)/python -m bench.cascade

@@ -6,7 +6,9 @@ For each size it generates a synthetic network (`keten.queries.synthetic`), buil
 projection, and times, from the power hub `res:power` with the default horizon:
 
 * `bit-parallel`: `keten.queries.propagation.propagate` with `--runs` runs (10,000 by default),
-  64 runs per word and batches over the machine's cores, as the API and CLI run it;
+  64 runs per word and batches over the machine's cores, as the API and CLI run it (wall
+  time, and the CPU time of all its threads: on a shared machine the second says what the
+  work costs when the first says how much of the cores the process got);
 * `per-run`: the single-run compiled search (`keten.queries.kernel.monte_carlo`, what
   propagation ran before) for `--baseline-runs` runs, scaled to `--runs`;
 * `scipy`: one `scipy.sparse.csgraph.dijkstra` from the same source with the horizon as
@@ -64,9 +66,9 @@ def measure(entities: int, relations: int, args: argparse.Namespace) -> None:
     request = PropagationRequest(sources=["res:power"], horizon_hours=h, runs=args.runs)
     propagate(p, request.model_copy(update={"runs": 64}))  # compile outside the timing
     per_run_hits(p, source, h, 1, 0)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = propagate(p, request)
-    fast_s = time.perf_counter() - start
+    fast_s, fast_cpu = time.perf_counter() - start, time.process_time() - cpu
     start = time.perf_counter()
     slow = per_run_hits(p, source, h, args.baseline_runs, 1)
     slow_s = (time.perf_counter() - start) * args.runs / args.baseline_runs
@@ -75,7 +77,8 @@ def measure(entities: int, relations: int, args: argparse.Namespace) -> None:
     scipy_s = median_seconds(lambda: dijkstra(matrix, indices=source, limit=h), 3)
     z = largest_z(fast, args.runs, slow, args.baseline_runs)
     print(
-        f"{entities:>9,}{relations:>12,}{result.total:>9,}{fast_s:>10.2f}{slow_s:>11.1f}"
+        f"{entities:>9,}{relations:>12,}{result.total:>9,}{fast_s:>10.2f}{fast_cpu:>12.2f}"
+        f"{slow_s:>11.1f}"
         f"{scipy_s * 1e3:>10.1f}{slow_s / fast_s:>14.1f}{fast_s / scipy_s:>12.0f}{z:>9.2f}"
     )
 
@@ -89,7 +92,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{args.runs:,} runs from res:power, horizon {args.horizon:g} h")
     print(
-        f"{'entities':>9}{'relations':>12}{'reached':>9}{'bits s':>10}{'per-run s':>11}"
+        f"{'entities':>9}{'relations':>12}{'reached':>9}{'bits s':>10}{'bits cpu s':>12}"
+        f"{'per-run s':>11}"
         f"{'scipy ms':>10}{'per-run/bits':>14}{'bits/scipy':>12}{'max |z|':>9}"
     )
     for entities, relations in args.sizes:

@@ -146,6 +146,7 @@ def create_app(
         from keten.queries.kernel import warm_up
 
         warm_up()  # compiled kernels loaded before the first request, not during it
+        app.state.projections.open_kept()  # and the projections kept beside the store
         yield
         key_store.close()
         if owns_store:

@@ -33,19 +33,21 @@ import itertools
 import logging
 import threading
 from array import array
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
 from keten.graph.assessments import AssessmentRule, choose_assessments
 from keten.schema.markings import Tlp
 from keten.schema.relations import RelationType
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +92,9 @@ class Projection:
 
     revision: int
     clearance: Tlp
-    ids: list[str]
-    index: dict[str, int]
-    kinds: list[str]
+    ids: Sequence[str]
+    index: Mapping[str, int]
+    kinds: Sequence[str]
     names: Sequence[str]
     indptr: Int64Array
     targets: IntArray
@@ -156,6 +158,8 @@ class Projection:
 
         Parallel edges collapse to the one with the smallest buffer; used by criticality.
         """
+        import networkx as nx  # half a second to import: only analyses that walk it need it
+
         with self._lock:
             graph = nx.DiGraph()
             graph.add_nodes_from(range(self.node_count))
@@ -180,6 +184,8 @@ class Projection:
         DEPENDS_ON is turned around (a failure of the target reaches the source); every other
         type keeps its direction. Each edge holds `types`: the relation types joining the pair.
         """
+        import networkx as nx
+
         with self._lock:
             graph = nx.DiGraph()
             graph.add_nodes_from(range(self.node_count))
@@ -239,7 +245,9 @@ class RelationTable:
         )
 
 
-def read_relations(rows: Any, index: dict[str, int], group_codes: dict[str, int]) -> RelationTable:
+def read_relations(
+    rows: Any, index: Mapping[str, int], group_codes: dict[str, int]
+) -> RelationTable:
     """The relations among `rows` with both ends in `index`, as a table.
 
     Columns grow in compact `array`s, not lists of Python numbers: at ten million relations
@@ -342,11 +350,12 @@ def _rows(store: ReadableStore, clearance: Tlp) -> tuple[Any, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Entities:
-    """The visible entities of a projection, sorted by id."""
+    """The visible entities of a projection, sorted by id (lists and a dict when read from
+    the store, arrays when opened from files: keten.graph.projection_strings)."""
 
-    ids: list[str]
-    index: dict[str, int]
-    kinds: list[str]
+    ids: Sequence[str]
+    index: Mapping[str, int]
+    kinds: Sequence[str]
     names: Sequence[str]
 
 
@@ -483,10 +492,10 @@ def project(
         names=entities.names,
         indptr=graph.indptr,
         targets=graph.targets,
-        buffer_hours=graph.buffer_hours.astype(np.float64),
-        strength=graph.strength.astype(np.float64),
-        group=graph.group.astype(np.int32),
-        group_size=graph.group_size.astype(np.int32),
+        buffer_hours=np.asarray(graph.buffer_hours, dtype=np.float64),  # no copy when right
+        strength=np.asarray(graph.strength, dtype=np.float64),
+        group=np.asarray(graph.group, dtype=np.int32),
+        group_size=np.asarray(graph.group_size, dtype=np.int32),
         group_key=graph.group_key,
         edge_kind=graph.edge_kind,
         safeguards_indptr=sg_indptr,
@@ -591,11 +600,42 @@ class ProjectionCache:
         if current is not None and current.revision == self.store.revision(clearance):
             return current
         with self._locks[clearance]:
-            current = self._projections.get(key)
+            old = self._projections.get(key)
+            current = old
             if current is None or current.revision != self.store.revision(clearance):
+                if old is not None:
+                    old.workspaces.clear()  # before the next revision's arrays are made
                 current = self._refresh(current, clearance, assessments)
-                self._projections[key] = current
+                self._replace(key, old, current)
             return current
+
+    def _replace(
+        self, key: tuple[Tlp, AssessmentRule], old: Projection | None, new: Projection
+    ) -> None:
+        """Serve `new` for `key`. The spare workspaces of `old` go with it: a workspace and
+        its projection point at each other, so without this the old arrays (hundreds of MB
+        at national scale) would wait for the garbage collector instead of going now."""
+        self._projections[key] = new
+        if old is not None and old is not new:
+            old.workspaces.clear()
+
+    def open_kept(self) -> int:
+        """Open every projection kept beside the store (their arrays mapped, nothing read
+        from the store), so that the first request of each clearance finds it open; a
+        server does this before it accepts requests. Returns how many it opened."""
+        if self.files is None:
+            return 0
+        count = 0
+        for clearance, rule in self.files.kept():
+            with self._locks[clearance]:
+                if (clearance, rule) in self._projections:
+                    continue
+                opened = self.files.newest(clearance, rule)
+                if opened is not None:
+                    self._projections[(clearance, rule)] = opened
+                    self.opened += 1
+                    count += 1
+        return count
 
     def _refresh(
         self, current: Projection | None, clearance: Tlp, assessments: AssessmentRule
@@ -641,7 +681,7 @@ class ProjectionCache:
                 return
             with self._locks[key[0]]:
                 if self._projections.get(key) is projection:
-                    self._projections[key] = mapped
+                    self._replace(key, projection, mapped)
 
         # a moment later: the answer that asked for this projection goes first
         later = threading.Timer(SAVE_DELAY, save)

@@ -38,16 +38,17 @@ from keten.graph.projection import (
     AuditPosition,
     Edges,
     Entities,
+    Int64Array,
     IntArray,
     Projection,
     Propagation,
     RelationTable,
-    indptr_of,
-    merge_sorted,
+    canonical,
     project,
     read_relations,
-    sorted_group_names,
 )
+from keten.graph.projection_splice import Ranks, sorted_range, splice
+from keten.graph.projection_strings import SortedIndex, edited, edited_codes
 from keten.graph.store import EntityRow, RelationFilter, RelationRow, paged
 from keten.schema.markings import Tlp
 
@@ -119,15 +120,20 @@ def update_projection(store: Any, base: Projection) -> Projection | None:
     if len(changes.entities) + len(changes.pairs) > max(100, MAX_SHARE * base.node_count):
         return None
     entities, remap, removed = _entities(store, base, changes.entities)
-    dropped = _dropped(base, changes, removed)
+    ranks = Ranks(remap, base.node_count, len(entities.ids))
+    index = base.index
+    marked = np.array(
+        sorted(index[i] for i in changes.relinked | removed if i in index), dtype=np.int64
+    )
+    pairs = sorted((index[a], index[b]) for a, b in changes.pairs if a in index and b in index)
+    drop_rows = _table_rows(base, marked, pairs)
     codes = {name: code for code, name in enumerate(base.group_names)}
     rows = choose_assessments(_fresh_rows(store, changes, base.clearance), base.assessments)
     fresh = read_relations(rows, entities.index, codes)
-    kept = _kept_relations(base, dropped, remap)
-    (kept, fresh), names, recode = sorted_group_names([kept, fresh], list(codes))
-    n = len(entities.ids)
-    table = merge_sorted(kept, fresh, n)
-    graph = _advanced_propagation(base, dropped, remap, fresh, n, len(names), recode)
+    names, recode = _group_names(base, drop_rows, fresh, list(codes))
+    fresh = canonical(dataclasses.replace(fresh, group=recode[fresh.group]))
+    table = _spliced_table(base, drop_rows, ranks, recode, fresh)
+    graph = _spliced_propagation(base, _edge_rows(base, marked, pairs), ranks, fresh, names, recode)
     return project(
         revision, base.clearance, base.assessments, entities, table, names, changes.head, graph
     )
@@ -144,45 +150,18 @@ def _fresh_rows(store: Any, changes: Changes, clearance: Tlp) -> list[RelationRo
     return [rows[ref] for ref in sorted(rows)]
 
 
-@dataclass(frozen=True, slots=True)
-class Dropped:
-    """What of the old projection is read again: every relation touching `entities`
-    (marked), and those between the `pairs` (as pair keys on old indices)."""
-
-    entities: npt.NDArray[np.bool_]
-    pair_keys: npt.NDArray[np.int64]
-
-    def among(self, a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
-        """Which of the pairs (a, b) (old indices) are dropped."""
-        a64, b64 = a.astype(np.int64), b.astype(np.int64)
-        n = self.entities.shape[0]
-        key = np.minimum(a64, b64) * n + np.maximum(a64, b64)
-        return self.entities[a] | self.entities[b] | np.isin(key, self.pair_keys)
-
-
-def _dropped(base: Projection, changes: Changes, removed: set[str]) -> Dropped:
-    index, n = base.index, base.node_count
-    marked = np.zeros(n, dtype=np.bool_)
-    marked[[index[i] for i in changes.relinked | removed if i in index]] = True
-    keys = [
-        min(index[a], index[b]) * n + max(index[a], index[b])
-        for a, b in changes.pairs
-        if a in index and b in index
-    ]
-    return Dropped(marked, np.array(sorted(keys), dtype=np.int64))
-
-
 def _entities(
     store: Any, base: Projection, touched: frozenset[str]
 ) -> tuple[Entities, IntArray | None, set[str]]:
     """The entities after the change, old index -> new index when the set changed (None
-    when only names or kinds did, or nothing), and the ids gone."""
+    when only names or kinds did, or nothing), and the ids gone. Ids, names and kinds are
+    edited as arrays (keten.graph.projection_strings): no Python loop over every entity."""
     fresh: dict[str, EntityRow | None] = {
         entity_id: store.get_entity(entity_id, base.clearance) for entity_id in touched
     }
     index = base.index
     removed = {i for i, row in fresh.items() if row is None and i in index}
-    added = sorted(i for i, row in fresh.items() if row is not None and i not in index)
+    added = {i: row for i, row in fresh.items() if row is not None and i not in index}
     renamed = {
         i: row
         for i, row in fresh.items()
@@ -190,32 +169,17 @@ def _entities(
         and i in index
         and (row.kind, row.name) != (base.kinds[index[i]], base.names[index[i]])
     }
+    if not removed and not added and not renamed:
+        return Entities(base.ids, index, base.kinds, base.names), None, removed
+    gone = sorted(index[i] for i in removed | renamed.keys())  # renamed: out, then back in
+    rows = added | renamed
+    names = edited(base.names, gone, {i: row.name for i, row in rows.items()}, base.ids)
+    kinds = edited_codes(base.kinds, gone, {i: row.kind for i, row in rows.items()}, base.ids)
     if not removed and not added:
-        if not renamed:
-            return Entities(base.ids, index, base.kinds, base.names), None, removed
-        kinds, names = list(base.kinds), list(base.names)
-        for entity_id, row in renamed.items():
-            kinds[index[entity_id]] = row.kind
-            names[index[entity_id]] = row.name
         return Entities(base.ids, index, kinds, names), None, removed
-    names = list(base.names)  # one bulk decode when they are mapped, not one each
-    ids, kinds = list(base.ids), list(base.kinds)
-    for entity_id, row in renamed.items():
-        kinds[index[entity_id]] = row.kind
-        names[index[entity_id]] = row.name
-    gone = sorted((index[i] for i in removed), reverse=True)
-    for position in gone:
-        del ids[position], kinds[position], names[position]
-    for entity_id in added:
-        place = bisect.bisect_left(ids, entity_id)
-        new = fresh[entity_id]
-        assert new is not None
-        ids.insert(place, entity_id)
-        kinds.insert(place, new.kind)
-        names.insert(place, new.name)
-    new_index = dict(zip(ids, range(len(ids)), strict=True))
-    remap = _remap(base, removed, added)
-    return Entities(ids, new_index, kinds, names), remap, removed
+    ids = edited(base.ids, sorted(index[i] for i in removed), {i: i for i in added})
+    remap = _remap(base, removed, sorted(added))
+    return Entities(ids, SortedIndex(ids), kinds, names), remap, removed
 
 
 def _with_keys(keys: npt.NDArray[np.int64], more: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -238,66 +202,211 @@ def _remap(base: Projection, removed: set[str], added: list[str]) -> IntArray:
     return np.where(dropped, -1, before + shift)
 
 
-def _kept_relations(base: Projection, dropped: Dropped, remap: IntArray | None) -> RelationTable:
-    """The relations of `base` not read again, on the new indices."""
-    keep = ~dropped.among(base.rel_source, base.rel_target)
-    table = RelationTable(
-        base.rel_source[keep],
-        base.rel_target[keep],
-        base.rel_type[keep],
-        base.rel_buffer[keep],
-        base.rel_strength[keep],
-        base.rel_group[keep],
+def _table_rows(base: Projection, marked: Int64Array, pairs: list[tuple[int, int]]) -> Int64Array:
+    """Rows of the relation table read again: those between the `pairs` (found by binary
+    search: the table is sorted by source, then target) and every row touching a `marked`
+    entity (one pass over the targets, only when some entity was re-marked or removed)."""
+    source, target = base.rel_source, base.rel_target
+    parts = []
+    for a, b in pairs:
+        for x, y in ((a, b), (b, a)):
+            lo, hi = sorted_range(source, x)
+            lo, hi = sorted_range(target, y, lo, hi)
+            parts.append(np.arange(lo, hi, dtype=np.int64))
+    if marked.shape[0]:
+        for u in marked.tolist():
+            parts.append(np.arange(*sorted_range(source, u), dtype=np.int64))
+        parts.append(np.flatnonzero(_mask(marked, base.node_count)[target]))
+    return _positions(parts)
+
+
+def _edge_rows(base: Projection, marked: Int64Array, pairs: list[tuple[int, int]]) -> Int64Array:
+    """Edges of the propagation graph read again: those joining the `pairs` either way, and
+    every edge from or to a `marked` entity."""
+    indptr, targets = base.indptr, base.targets
+    parts = []
+    for a, b in pairs:
+        for x, y in ((a, b), (b, a)):
+            lo, hi = sorted_range(targets, y, int(indptr[x]), int(indptr[x + 1]))
+            parts.append(np.arange(lo, hi, dtype=np.int64))
+    if marked.shape[0]:
+        for u in marked.tolist():
+            parts.append(np.arange(int(indptr[u]), int(indptr[u + 1]), dtype=np.int64))
+        parts.append(np.flatnonzero(_mask(marked, base.node_count)[targets]))
+    return _positions(parts)
+
+
+def _mask(marked: Int64Array, n: int) -> npt.NDArray[np.bool_]:
+    mask = np.zeros(n, dtype=np.bool_)
+    mask[marked] = True
+    return mask
+
+
+def _positions(parts: list[Int64Array]) -> Int64Array:
+    if not parts:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.concatenate(parts)).astype(np.int64)
+
+
+def _group_names(
+    base: Projection, drop: Int64Array, fresh: RelationTable, names: list[str]
+) -> tuple[list[str], IntArray]:
+    """The redundancy group names still used, sorted, and old code -> new code (its last
+    slot maps -1 to -1), as `sorted_group_names` makes them, without counting every row
+    unless a row read again held a name (which may then be gone)."""
+    old = len(base.group_names)
+    used = np.zeros(len(names), dtype=np.bool_)
+    used[:old] = True  # every name of a projection is used in it
+    dropped = base.rel_group[drop]
+    dropped = dropped[dropped >= 0]
+    if dropped.shape[0]:
+        groups = base.rel_group[base.rel_group >= 0]
+        left = np.bincount(groups, minlength=old) - np.bincount(dropped, minlength=old)
+        used[:old] = left > 0
+    used[fresh.group[fresh.group >= 0]] = True
+    codes = np.flatnonzero(used)
+    order = sorted(range(codes.shape[0]), key=lambda i: names[codes[i]])
+    recode = np.full(len(names) + 1, -1, dtype=np.int32)
+    recode[codes[order]] = np.arange(len(order), dtype=np.int32)
+    return [names[codes[i]] for i in order], recode
+
+
+def _unchanged(recode: IntArray, count: int) -> bool:
+    return bool(np.array_equal(recode[:count], np.arange(count)))
+
+
+def _spliced_table(
+    base: Projection, drop: Int64Array, ranks: Ranks, recode: IntArray, fresh: RelationTable
+) -> RelationTable:
+    """The relation table without the rows read again, with the `fresh` rows (sorted) in
+    their places: what `canonical` would make of the whole, one copy per column."""
+    places = np.array(
+        [
+            _table_place(base, ranks, s, t)
+            for s, t in zip(fresh.source.tolist(), fresh.target.tolist(), strict=True)
+        ],
+        dtype=np.int64,
     )
-    if remap is not None:
-        table.source = remap[table.source].astype(np.int32)
-        table.target = remap[table.target].astype(np.int32)
-    return table
+    places -= np.searchsorted(drop, places, side="left")
+    group = base.rel_group
+    if not _unchanged(recode, len(base.group_names)):
+        group = recode[group]
+    columns: tuple[npt.NDArray[Any], ...] = (
+        base.rel_source,
+        base.rel_target,
+        base.rel_type,
+        base.rel_buffer,
+        base.rel_strength,
+        group,
+    )
+    moves = (ranks.move, ranks.move, None, None, None, None)  # entity indices shift
+    return RelationTable(
+        *(
+            splice(c, drop, places, f, m)
+            for c, f, m in zip(columns, fresh.columns(), moves, strict=True)
+        )
+    )
 
 
-def _advanced_propagation(
+def _table_place(base: Projection, ranks: Ranks, source: int, target: int) -> int:
+    """Where a row from `source` to `target` (new indices) goes among the old rows."""
+    old = ranks.old_of(source)
+    if old < 0:
+        return int(np.searchsorted(base.rel_source, ranks.floor(source), side="left"))
+    lo, hi = sorted_range(base.rel_source, old)
+    return lo + int(np.searchsorted(base.rel_target[lo:hi], ranks.floor(target), side="left"))
+
+
+def _edge_place(base: Projection, ranks: Ranks, tail: int, head: int) -> int:
+    """Where an edge from `tail` to `head` (new indices) goes among the old edges."""
+    old = ranks.old_of(tail)
+    if old < 0:
+        return int(base.indptr[ranks.floor(tail)])
+    lo, hi = int(base.indptr[old]), int(base.indptr[old + 1])
+    return lo + int(np.searchsorted(base.targets[lo:hi], ranks.floor(head), side="left"))
+
+
+def _spliced_propagation(
     base: Projection,
-    dropped: Dropped,
-    remap: IntArray | None,
+    drop: Int64Array,
+    ranks: Ranks,
     fresh: RelationTable,
-    n: int,
-    names: int,
+    names: list[str],
     recode: IntArray,
 ) -> Propagation:
-    """The propagation graph of `base` without the `dropped` edges, with the `fresh`
-    relations' edges put in their places, and the groups numbered again: what
-    `propagation_of` would make of the whole table, without sorting the kept edges again.
-    No fresh edge joins a pair of entities that a kept edge joins (all relations of a pair
-    or of an entity are read again together), so places are found by (tail, head) alone."""
-    tails = np.repeat(np.arange(base.node_count, dtype=np.int64), np.diff(base.indptr))
-    heads = base.targets.astype(np.int64)
-    keep = ~dropped.among(tails, heads)
-    tails, heads = tails[keep], heads[keep]
-    if remap is not None:
-        tails, heads = remap[tails].astype(np.int64), remap[heads].astype(np.int64)
-    old_group = base.group[keep]
-    # the key of every old group, in the new numbering of entities and names
-    width = max(len(base.group_names), 1)
-    dependent, code = np.divmod(base.group_key, width)
-    if remap is not None:
-        dependent = remap[dependent].astype(np.int64)
-    old_keys = (dependent * max(names, 1) + recode[code]).astype(np.int64)
-    still = np.bincount(old_group[old_group >= 0], minlength=old_keys.shape[0]) > 0
-    edges = Edges.of(fresh, names).sorted(n)
-    group_key = _with_keys(old_keys[still], edges.key[edges.key >= 0])
-    renumbered = np.append(np.searchsorted(group_key, old_keys), -1)  # -1 stays -1
-    kept_group = renumbered[old_group]
+    """The propagation graph of `base` without the edges read again, with the `fresh`
+    relations' edges in their places and the groups numbered again: what `propagation_of`
+    would make of the whole table, one copy per column. No fresh edge joins a pair that a
+    kept edge joins (a pair's relations are read again together), so places are found by
+    (tail, head) alone."""
+    n = ranks.new_count
+    edges = Edges.of(fresh, len(names)).sorted(n)
+    group_key, renumbered, sizes = _groups(base, drop, ranks, names, recode, edges.key)
+    kept_group = base.group
+    if not np.array_equal(renumbered, np.arange(base.group_size.shape[0])):
+        kept_group = np.append(renumbered, -1).astype(np.int32)[base.group]
     fresh_group = np.where(edges.key >= 0, np.searchsorted(group_key, edges.key), -1)
-    places = np.searchsorted(tails * n + heads, edges.tails * n + edges.heads)
-    merged_tails = np.insert(tails, places, edges.tails)
-    group = np.insert(kept_group, places, fresh_group).astype(np.int32)
+    places = np.array(
+        [
+            _edge_place(base, ranks, t, h)
+            for t, h in zip(edges.tails.tolist(), edges.heads.tolist(), strict=True)
+        ],
+        dtype=np.int64,
+    )
+    places -= np.searchsorted(drop, places, side="left")
+    group = splice(kept_group, drop, places, fresh_group).astype(np.int32, copy=False)
+    np.add.at(sizes, fresh_group[fresh_group >= 0], 1)
     return Propagation(
-        indptr=indptr_of(merged_tails, n),
-        targets=np.insert(heads, places, edges.heads).astype(np.int32),
-        buffer_hours=np.insert(base.buffer_hours[keep], places, edges.buffer_hours),
-        strength=np.insert(base.strength[keep], places, edges.strength),
+        indptr=_indptr(base, drop, ranks, edges.tails),
+        targets=splice(base.targets, drop, places, edges.heads, ranks.move),
+        buffer_hours=splice(base.buffer_hours, drop, places, edges.buffer_hours),
+        strength=splice(base.strength, drop, places, edges.strength),
         group=group,
-        edge_kind=np.insert(base.edge_kind[keep], places, edges.kind),
-        group_size=np.bincount(group[group >= 0], minlength=group_key.shape[0]).astype(np.int32),
+        edge_kind=splice(base.edge_kind, drop, places, edges.kind),
+        group_size=sizes.astype(np.int32),
         group_key=group_key.astype(np.int64),
     )
+
+
+def _groups(
+    base: Projection,
+    drop: Int64Array,
+    ranks: Ranks,
+    names: list[str],
+    recode: IntArray,
+    fresh_keys: Int64Array,
+) -> tuple[Int64Array, Int64Array, Int64Array]:
+    """The group keys after the change, old group -> new group, and the new groups' sizes
+    without the fresh edges. Keys keep their order (entity and name codes only shift), so a
+    change that adds or drops no group numbers them as before."""
+    width = max(len(base.group_names), 1)
+    dependent, code = np.divmod(base.group_key, width)
+    old_keys = (ranks.apply(dependent) * max(len(names), 1) + recode[code]).astype(np.int64)
+    sizes = base.group_size.astype(np.int64)
+    gone = base.group[drop]
+    np.subtract.at(sizes, gone[gone >= 0], 1)
+    still = sizes > 0
+    group_key = _with_keys(old_keys[still], fresh_keys[fresh_keys >= 0])
+    renumbered = np.searchsorted(group_key, old_keys).astype(np.int64)
+    new_sizes = np.zeros(group_key.shape[0], dtype=np.int64)
+    new_sizes[renumbered[still]] = sizes[still]
+    return group_key, renumbered, new_sizes
+
+
+def _indptr(base: Projection, drop: Int64Array, ranks: Ranks, tails: Int64Array) -> Int64Array:
+    """Row starts after the change: the old rows' counts less what was dropped, moved to the
+    new indices, plus the fresh edges."""
+    counts = np.diff(base.indptr)
+    if drop.shape[0]:
+        rows = np.searchsorted(base.indptr, drop, side="right") - 1
+        counts = counts - np.bincount(rows, minlength=base.node_count)
+    if ranks.remap is None:
+        new = counts.astype(np.int64)
+    else:
+        new = np.zeros(ranks.new_count, dtype=np.int64)
+        valid = ranks.remap >= 0
+        new[ranks.remap[valid]] = counts[valid]
+    np.add.at(new, tails, 1)
+    indptr = np.zeros(ranks.new_count + 1, dtype=np.int64)
+    np.cumsum(new, out=indptr[1:])
+    return indptr

@@ -33,22 +33,21 @@ rule go when a newer one is saved (a process still mapping them keeps its pages)
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import logging
 import os
 import shutil
 import uuid
 import zlib
-from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from keten.graph.assessments import AssessmentRule
+from keten.graph.assessments import RULES, AssessmentRule
 from keten.graph.projection import AuditPosition, Projection, freeze
+from keten.graph.projection_strings import Codes, SortedIndex, Strings, encode_strings
 from keten.schema.markings import Tlp
 
 FORMAT = 2
@@ -75,74 +74,6 @@ ARRAYS = (
 """The `Projection` arrays saved as they are."""
 
 log = logging.getLogger(__name__)
-
-
-class Strings(Sequence[str]):
-    """Strings kept as one UTF-8 blob and their offsets, decoded one at a time when asked.
-
-    Names are only read for the entities an answer shows, so a million of them need not
-    become a million Python strings.
-
-    >>> s = Strings.of(["Power", "Wäter"])
-    >>> len(s), s[1], list(s)
-    (2, 'Wäter', ['Power', 'Wäter'])
-    """
-
-    def __init__(self, blob: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64]) -> None:
-        self.blob = blob
-        self.offsets = offsets
-
-    @staticmethod
-    def of(items: Sequence[str]) -> Strings:
-        """The blob and offsets of `items`."""
-        return Strings(*encode_strings(items))
-
-    def __len__(self) -> int:
-        return int(self.offsets.shape[0]) - 1
-
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-
-    def __getitem__(self, i: int | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = int(i)
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        start, end = int(self.offsets[i]), int(self.offsets[i + 1])
-        return self.blob[start:end].tobytes().decode()
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(decode_strings(self.blob, self.offsets))
-
-
-def encode_strings(items: Sequence[str]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
-    """UTF-8 blob and offsets (`len(items) + 1` of them) of `items`."""
-    if isinstance(items, Strings):
-        return items.blob, items.offsets
-    offsets = np.zeros(len(items) + 1, dtype=np.int64)
-    text = "".join(items)
-    if text.isascii():  # one C loop each for the text and the lengths
-        np.cumsum(np.fromiter(map(len, items), dtype=np.int64, count=len(items)), out=offsets[1:])
-        return np.frombuffer(text.encode("ascii"), dtype=np.uint8), offsets
-    encoded = [item.encode() for item in items]
-    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
-    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
-
-
-def decode_strings(blob: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64]) -> list[str]:
-    """Every string of a blob, fast when it is ASCII (ids usually are)."""
-    raw = blob.tobytes()
-    bounds = offsets.tolist()
-    if raw.isascii():
-        text = raw.decode("ascii")
-        return [text[a:b] for a, b in itertools.pairwise(bounds)]
-    return [raw[a:b].decode() for a, b in itertools.pairwise(bounds)]
 
 
 def store_key(store: Any) -> str | None:
@@ -202,16 +133,15 @@ class ProjectionFiles:
         for other in folder.iterdir():
             if other.name != name and not other.name.startswith(".tmp-"):
                 shutil.rmtree(other, ignore_errors=True)
-        opened = self._open(final, projection)
+        opened = self._open(final)
         return opened if opened is not None else projection
 
     def _write(self, projection: Projection, folder: Path) -> None:
         arrays: dict[str, npt.NDArray[Any]] = {n: getattr(projection, n) for n in ARRAYS}
         arrays["ids"], arrays["ids_offsets"] = encode_strings(projection.ids)
         arrays["names"], arrays["names_offsets"] = encode_strings(projection.names)
-        kinds = sorted(set(projection.kinds))
-        code = {kind: i for i, kind in enumerate(kinds)}
-        arrays["kinds"] = np.fromiter((code[k] for k in projection.kinds), dtype=np.int16)
+        codes = Codes.of(projection.kinds)
+        kinds, arrays["kinds"] = codes.vocabulary, codes.codes
         files: dict[str, dict[str, Any]] = {}
         for name, array in arrays.items():
             path = folder / f"{name}.npy"
@@ -235,6 +165,17 @@ class ProjectionFiles:
         }
         (folder / "meta.json").write_text(json.dumps(meta))
 
+    def kept(self) -> list[tuple[Tlp, AssessmentRule]]:
+        """The clearances and rules that have a folder of saved projections."""
+        found: list[tuple[Tlp, AssessmentRule]] = []
+        if not self.root.is_dir():
+            return found
+        for folder in sorted(self.root.iterdir()):
+            clearance, _, rule = folder.name.partition(".")
+            if folder.is_dir() and clearance in {t.value for t in Tlp} and rule in RULES:
+                found.append((Tlp(clearance), rule))
+        return found
+
     def newest(self, clearance: Tlp, rule: AssessmentRule) -> Projection | None:
         """The saved projection of `clearance` and `rule` furthest along the audit trail, or
         None; a folder that fails any check is deleted."""
@@ -251,9 +192,9 @@ class ProjectionFiles:
             shutil.rmtree(candidate, ignore_errors=True)
         return None
 
-    def _open(self, folder: Path, built: Projection | None = None) -> Projection | None:
+    def _open(self, folder: Path) -> Projection | None:
         """The projection in `folder` with its arrays mapped, or None if any check fails.
-        With `built` (the projection just saved there), its id list and index are reused."""
+        Ids, names and kinds stay arrays too (keten.graph.projection_strings)."""
         try:
             meta = json.loads((folder / "meta.json").read_text())
             if meta.get("format") != FORMAT or meta.get("store") != self.key:
@@ -264,20 +205,14 @@ class ProjectionFiles:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("cannot use the projection in %s: %s", folder, exc)
             return None
-        if built is not None:
-            ids, index, kinds = built.ids, built.index, built.kinds
-        else:
-            ids = decode_strings(arrays["ids"], arrays["ids_offsets"])
-            index = {entity_id: i for i, entity_id in enumerate(ids)}
-            vocabulary: list[str] = meta["kinds"]
-            kinds = [vocabulary[c] for c in arrays["kinds"].tolist()]
+        ids = Strings(arrays["ids"], arrays["ids_offsets"])
         seq, at = meta["position"]
         projection = Projection(
             revision=int(meta["revision"]),
             clearance=Tlp(meta["clearance"]),
             ids=ids,
-            index=index,
-            kinds=kinds,
+            index=SortedIndex(ids),
+            kinds=Codes(arrays["kinds"], list(meta["kinds"])),
             names=Strings(arrays["names"], arrays["names_offsets"]),
             group_names=list(meta["group_names"]),
             assessments=meta["assessments"],

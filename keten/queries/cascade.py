@@ -43,7 +43,7 @@ from keten.graph.projection import Int64Array, Projection
 from keten.queries.errors import AnalysisInputError, UnknownEntityError
 
 if TYPE_CHECKING:
-    from keten.queries.kernel import Workspace
+    from keten.queries.workspace import Workspace
 
 SourceId = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -105,10 +105,10 @@ def source_indices(projection: Projection, sources: Sequence[str]) -> Int64Array
     unknown = [s for s in dict.fromkeys(sources) if s not in projection.index]
     if unknown:
         raise UnknownEntityError(unknown)
-    return np.unique(np.fromiter((projection.index[s] for s in sources), dtype=np.int64))
+    return np.array(sorted({projection.index[s] for s in sources}), dtype=np.int64)
 
 
-def via_chain(pred: Int64Array, node: int, ids: list[str]) -> list[str]:
+def via_chain(pred: Int64Array, node: int, ids: Sequence[str]) -> list[str]:
     """Ids from the source to the predecessor of `node`, following `pred`."""
     chain: list[str] = []
     u = int(pred[node])
@@ -174,7 +174,7 @@ def cascade(
     if not sources:
         raise AnalysisInputError("a cascade needs at least one source id")
     starts = source_indices(projection, sources)
-    from keten.queries.kernel import borrowed_workspace  # numba loads on first use
+    from keten.queries.workspace import borrowed_workspace
 
     with borrowed_workspace(projection) as work:
         count = work.run(starts, horizon_hours, min_strength)

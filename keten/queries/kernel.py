@@ -16,19 +16,23 @@ that, so repeated searches (Monte Carlo runs, criticality) cost nothing per unto
 With `sample` set, each edge passes the disruption only with probability `strength` (one draw
 per edge per run), which turns the search into one Monte Carlo run of `propagation` (which
 runs them bit-parallel: keten.queries.bitsets).
+
+The workspaces that hold a search's state live in keten.queries.workspace (kept importable
+from here), which runs `settle` and `reset` compiled ahead when it can (keten.queries.ahead),
+so that a one-shot command need not import numba.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 from numba import njit
 
-from keten.graph.projection import FloatArray, Int64Array, IntArray, Projection
+from keten.graph.projection import FloatArray, Int64Array, IntArray
+from keten.queries.workspace import SPARE_WORKSPACES, Workspace, borrowed_workspace
+
+__all__ = ["SPARE_WORKSPACES", "Workspace", "borrowed_workspace", "monte_carlo", "reset", "settle"]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -198,119 +202,6 @@ def reset(
         settled[u] = False
 
 
-class Workspace:
-    """State arrays for repeated searches on one projection (one per thread or call)."""
-
-    def __init__(self, projection: Projection) -> None:
-        n = projection.node_count
-        groups = projection.group_size.shape[0]
-        self.projection = projection
-        self.time = np.full(n, np.inf)
-        self.depth = np.full(n, -1, dtype=np.int64)
-        self.pred = np.full(n, -1, dtype=np.int64)
-        self.settled = np.zeros(n, dtype=np.bool_)
-        self.group_count = np.zeros(groups, dtype=np.int32)
-        self.group_time = np.full(groups, -np.inf)
-        self.group_depth = np.zeros(groups, dtype=np.int64)
-        self.group_pred = np.full(groups, -1, dtype=np.int64)
-        self.heap = np.empty(n, dtype=np.int64)
-        self.pos = np.full(n, -1, dtype=np.int64)
-        self.order = np.empty(n, dtype=np.int64)
-        self.reached = 0
-        """Nodes the last run settled that `clear` has not reset yet."""
-
-    def run(
-        self, sources: Int64Array, horizon: float, min_strength: float, sample: bool = False
-    ) -> int:
-        """One search from `sources`; results stay in the arrays until `clear`."""
-        p = self.projection
-        self.reached = int(
-            settle(
-                p.indptr,
-                p.targets,
-                p.buffer_hours,
-                p.strength,
-                p.group,
-                p.group_size,
-                sources,
-                float(horizon),
-                float(min_strength),
-                sample,
-                self.time,
-                self.depth,
-                self.pred,
-                self.settled,
-                self.group_count,
-                self.group_time,
-                self.group_depth,
-                self.group_pred,
-                self.heap,
-                self.pos,
-                self.order,
-            )
-        )
-        return self.reached
-
-    def clear(self, count: int | None = None) -> None:
-        """Reset the state after a run of `count` settled nodes (by default the last run's).
-
-        A run that settled much of the graph is undone by filling whole arrays (memset speed)
-        rather than by walking every edge of every node it settled.
-        """
-        count = self.reached if count is None else count
-        if count > self.projection.node_count // 8:
-            self.time.fill(np.inf)
-            self.depth.fill(-1)
-            self.pred.fill(-1)
-            self.settled.fill(False)
-            self.group_count.fill(0)
-            self.group_time.fill(-np.inf)
-            self.reached = 0
-            return
-        p = self.projection
-        reset(
-            p.indptr,
-            p.group,
-            self.order,
-            count,
-            self.time,
-            self.depth,
-            self.pred,
-            self.settled,
-            self.group_count,
-            self.group_time,
-        )
-        self.reached = 0
-
-
-SPARE_WORKSPACES = 4
-"""Clean workspaces kept per projection for the next searches (each holds a dozen arrays
-the size of the graph, so more would cost memory at national scale)."""
-_spare_lock = threading.Lock()
-
-
-@contextmanager
-def borrowed_workspace(projection: Projection) -> Iterator[Workspace]:
-    """A clean workspace for `projection`, taken from those kept with it or made new.
-
-    A new workspace allocates arrays the size of the whole graph, which made a search that
-    reaches ten entities cost more on a big graph than on a small one. On a normal exit the
-    workspace is cleared (only what the search touched) and kept for the next caller; after
-    an exception it is dropped, since its state is unknown. The spares live on the
-    projection, so they go when a newer revision replaces it.
-    """
-    with _spare_lock:
-        spare = projection.workspaces
-        work = spare.pop() if spare else None
-    work = work or Workspace(projection)
-    yield work
-    if work.reached:
-        work.clear()
-    with _spare_lock:
-        if len(spare) < SPARE_WORKSPACES:
-            spare.append(work)
-
-
 @njit(cache=True, nogil=True)
 def monte_carlo(
     indptr: Int64Array,
@@ -387,7 +278,4 @@ def warm_up() -> None:
     from keten.queries.bitsets import propagation_hits, search_arrays  # what propagation runs
 
     hits = np.zeros(p.node_count, dtype=np.int64)
-    propagation_hits(
-        p.indptr, p.targets, p.buffer_hours, p.strength, p.group, *search_arrays(p), sources,
-        1.0, 0.0, 1, 0, 0, 1, hits,
-    )  # fmt: skip
+    propagation_hits(search_arrays(p), sources, 1.0, 0.0, 1, 0, 0, 1, hits)

@@ -6,10 +6,10 @@ ordinary cascade with the same buffers, redundancy groups and horizon. The share
 that reach an entity estimates its probability of disruption; the interval is Wilson's score
 interval, which stays inside [0, 1] and behaves at 0 and 1 where the normal one does not.
 
-Runs go 64 at a time, one per bit of a word (keten.queries.bitsets), so that 10,000 runs
-cost about what 200 single runs would; batches of runs are shared out over threads. They are
-compiled (numba) and seeded per batch, so the same request gives the same answer whatever
-the number of threads.
+Runs go 512 at a time, one per bit of eight words (keten.queries.bitsets), so that 10,000
+runs cost about what a few hundred single runs would; batches of runs are shared out over
+threads. They are compiled (numba) and seeded per batch, so the same request gives the same
+answer whatever the number of threads.
 
 >>> wilson(np.array([5]), 10, 0.95)[0].round(3)
 array([0.237])
@@ -83,9 +83,10 @@ def wilson(
     return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
-BATCHES_PER_TASK = 4
-"""Batches of 64 runs per thread task: small enough for a lively progress bar, large enough
-that a task's setup (arrays the size of the graph, allocated lazily) stays negligible."""
+BATCHES_PER_TASK = 2
+"""Batches (of LANES runs) per thread task: small enough that the tasks of 10,000 runs share
+out evenly over two cores and the progress bar moves, large enough that a task's setup
+(arrays the size of the graph, allocated lazily) stays negligible next to its batches."""
 
 Progress = Callable[[int], None]
 """Called with the number of runs done so far, after each task."""
@@ -114,10 +115,7 @@ def run_hits(
 
     def task(first: int, last: int) -> tuple[npt.NDArray[np.int64], int]:
         hits = np.zeros(p.node_count, dtype=np.int64)
-        propagation_hits(
-            p.indptr, p.targets, p.buffer_hours, p.strength, p.group, *extra,
-            sources, horizon, min_strength, runs, seed, first, last, hits,
-        )  # fmt: skip
+        propagation_hits(extra, sources, horizon, min_strength, runs, seed, first, last, hits)
         return hits, min(last * LANES, runs) - first * LANES
 
     total = np.zeros(p.node_count, dtype=np.int64)

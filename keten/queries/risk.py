@@ -34,18 +34,22 @@ keten editors, not RbRa scores (`CAVEAT`).
 
 from __future__ import annotations
 
+import itertools
 import threading
 import weakref
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from keten.graph.projection import TYPE_CODE, Int64Array, Projection
+from keten.graph.projection import TYPE_CODE, FloatArray, Int64Array, Projection
 from keten.graph.store import EntityFilter, EntityRow, GraphStore
 from keten.queries.cascade import AffectedEntity, affected_entities, via_chain
 from keten.schema.markings import Tlp
+
+if TYPE_CHECKING:
+    from keten.queries.workspace import Workspace
 
 CLASSES = "ABCDE"
 """Classes in order; the index (1-based) is the class's value in the score."""
@@ -189,30 +193,69 @@ def entities_of_kind(store: GraphStore, kind: str, clearance: Tlp) -> Iterator[E
         cursor = page.next_cursor
 
 
-def edge_strength(projection: Projection, tail: int, head: int) -> float:
-    """Strength of the strongest propagation edge tail -> head."""
-    lo, hi = projection.indptr[tail], projection.indptr[tail + 1]
-    mask = projection.targets[lo:hi] == head
-    return float(projection.strength[lo:hi][mask].max())
+def pair_strengths(projection: Projection) -> tuple[Int64Array, FloatArray]:
+    """Sorted keys tail * n + head of the propagation edges, and per edge the strength of
+    the strongest edge of its pair (made on first use and kept while the projection lives).
 
-
-def path_strength(
-    projection: Projection, pred: Int64Array, node: int, memo: dict[int, float]
-) -> float:
-    """Product of edge strengths from the source along `pred` into `node`.
-
-    `memo` holds the products already known in this run, so each edge is looked up once.
+    The CSR rows hold their heads in order, so the keys come out sorted and a whole run's
+    predecessor edges are found by one `searchsorted` instead of a scan per edge.
     """
-    chain = []
-    u = node
-    while u not in memo and pred[u] >= 0:
-        chain.append(u)
-        u = int(pred[u])
-    product = memo.get(u, 1.0)
-    for v in reversed(chain):
-        product *= edge_strength(projection, int(pred[v]), v)
-        memo[v] = product
-    return product
+    cached = _PAIRS.get(projection)
+    if cached is not None:
+        return cached
+    p = projection
+    n = p.node_count
+    tails = np.repeat(np.arange(n, dtype=np.int64), np.diff(p.indptr))
+    keys = tails * n + p.targets
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    firsts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    strongest = np.maximum.reduceat(np.asarray(p.strength, dtype=np.float64)[order], firsts)
+    pairs = keys, np.repeat(strongest, np.diff(np.r_[firsts, keys.shape[0]]))
+    _PAIRS[projection] = pairs
+    return pairs
+
+
+_PAIRS: weakref.WeakKeyDictionary[Projection, tuple[Int64Array, FloatArray]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def path_strengths(
+    projection: Projection, work: Workspace, nodes: Int64Array, out: FloatArray
+) -> None:
+    """Set `out[v]`, for each of `nodes` (settled by the last run of `work`) and every node on
+    their chains, to the product of the strengths (strongest edge per pair) along the chain
+    from the source.
+
+    The chain of v runs through its predecessors, each one step less deep, so the products
+    are made depth by depth, multiplied from the source in the order the chain is read; only
+    the chains' nodes are looked up (a few thousand of a cascade's tens of thousands).
+    """
+    keys, strongest = pair_strengths(projection)
+    pred_of = work.pred
+    chain = [nodes]
+    frontier = nodes
+    seen = np.zeros(0, dtype=np.int64)
+    while frontier.shape[0]:
+        frontier = np.setdiff1d(pred_of[frontier], seen)
+        frontier = frontier[frontier >= 0]
+        seen = np.union1d(seen, frontier)
+        chain.append(frontier)
+    on_chain = np.unique(np.concatenate(chain))
+    depth = work.depth[on_chain]
+    out[on_chain[depth == 0]] = 1.0
+    inner = on_chain[depth > 0]
+    if inner.shape[0] == 0:
+        return
+    pred = pred_of[inner]
+    step = strongest[np.searchsorted(keys, pred * projection.node_count + inner)]
+    levels = depth[depth > 0]
+    by_level = np.argsort(levels, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, np.diff(levels[by_level]) != 0, True])
+    for lo, hi in itertools.pairwise(bounds.tolist()):
+        part = by_level[lo:hi]
+        out[inner[part]] = out[pred[part]] * step[part]
 
 
 def actors_by_threat(projection: Projection) -> dict[int, list[ActorRef]]:
@@ -238,17 +281,19 @@ class Deriver:
         self.projection = projection
         self.categories = categories
         self.options = options
-        from keten.queries.kernel import Workspace  # numba loads on first use
+        from keten.queries.workspace import Workspace
 
         self.work = Workspace(projection)
+        self.strength = np.ones(projection.node_count)
+        """Path strength of each node settled by the current run (`path_strengths`)."""
 
-    def hit(self, node: int, memo: dict[int, float]) -> ProcessHit:
+    def hit(self, node: int) -> ProcessHit:
         """The process at `node` as hit in the current run."""
         p = self.projection
         chain = via_chain(self.work.pred, node, p.ids)
         category = self.categories.get(p.ids[node])
         time = float(self.work.time[node])
-        strength = path_strength(p, self.work.pred, node, memo)
+        strength = float(self.strength[node])
         speed = FAST_WEIGHT if time <= FAST_HOURS else 1.0
         points = CATEGORY_WEIGHT.get(category or "", 1.0) * speed * strength
         return ProcessHit(
@@ -269,10 +314,11 @@ class Deriver:
         try:
             settled = work.order[:count]
             sg = p.safeguards_indptr
-            memo: dict[int, float] = {}
+            safeguarding = settled[sg[settled + 1] > sg[settled]]
+            path_strengths(p, work, safeguarding, self.strength)
             hits: dict[int, list[ProcessHit]] = {}
-            for node in settled[sg[settled + 1] > sg[settled]].tolist():
-                hit = self.hit(node, memo)
+            for node in safeguarding.tolist():
+                hit = self.hit(node)
                 for interest in p.interests_of(node).tolist():
                     hits.setdefault(interest, []).append(hit)
             order = settled[: 1 + self.options.top].tolist()

@@ -29,7 +29,7 @@ from keten.queries.cascade import (
 )
 
 if TYPE_CHECKING:
-    from keten.queries.kernel import Workspace
+    from keten.queries.workspace import Workspace
 
 ScenarioName = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -177,7 +177,7 @@ def compare(
 
 def compare_scenarios(projection: Projection, request: ScenariosRequest) -> ScenariosResult:
     """Run every scenario on `projection` and compare each pair (in the order given)."""
-    from keten.queries.kernel import borrowed_workspace  # numba loads on first use
+    from keten.queries.workspace import borrowed_workspace
 
     with borrowed_workspace(projection) as work:
         runs = [

@@ -210,7 +210,7 @@ AnyEntity = Annotated[
     Field(discriminator="kind"),
 ]
 
-ENTITY_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEntity)
+ENTITY_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEntity, config=ConfigDict(defer_build=True))
 
 CORE_ENTITY_FIELDS = frozenset({"id", "kind", "name", "marking", "created_at", "updated_at"})
 """Fields the store keeps in columns; everything else goes into the properties document."""

@@ -49,7 +49,10 @@ CASES = {
         ["--sizes", "2000:20000", "--samples", "20"],
         ["keten/igraph", "every vital process"],
     ),
-    "coldstart": (["--size", "300:1500", "--repeat", "1"], ["after a small write"]),
+    "coldstart": (
+        ["--size", "300:1500", "--repeat", "1", "--starts", "2"],
+        ["after a small write", "CPU"],
+    ),
     "export_speed": (["--sizes", "300:2000"], ["keten graphml", "bare XMLGenerator", "networkx"]),
     "every_path": (["--size", "300:1500", "--limit", "120"], ["failed: 0, not called: 0"]),
 }

@@ -72,3 +72,18 @@ def test_importing_the_cli_is_light(tmp_path: Path) -> None:
 def test_a_command_imports_what_it_needs_when_it_runs(tmp_path: Path) -> None:
     run = RUN.format(args=["generate", "-n", "40", "-m", "100", "-o", str(tmp_path)], code=0)
     assert imported_after(run, tmp_path) == ["numpy"]
+
+
+def test_a_cascade_runs_without_numba(reference_home: Path, tmp_path: Path) -> None:
+    """The search of a one-shot command runs compiled ahead (keten.queries.ahead): importing
+    numba and setting up its compiler took longer than the whole answer."""
+    from keten.queries.ahead import build
+
+    build()  # what `make install` does
+    run = (
+        f"import os; os.environ.update(KETEN_HOME={str(reference_home)!r}, KETEN_STORE='sqlite')\n"
+        + RUN.format(args=["cascade", "vp:electricity-national", "--json"], code=0)
+        + "\nassert '\"total\"' in result.output, result.output"
+    )
+    needed = ["numpy", "keten.graph.projection", "keten.queries.cascade"]
+    assert imported_after(run, tmp_path) == needed

@@ -26,7 +26,9 @@ CLEARANCES = (Tlp.CLEAR, Tlp.GREEN, Tlp.RED)
 def assert_same(kept: Projection, fresh: Projection) -> None:
     """Every array, id, kind, name and group name of the two projections agree."""
     assert kept.revision == fresh.revision
-    assert kept.ids == fresh.ids
+    assert list(kept.ids) == list(fresh.ids)
+    assert dict(kept.index) == dict(fresh.index)
+    assert all(kept.index[i] == n for n, i in enumerate(fresh.ids))  # the lookups, not iteration
     assert list(kept.kinds) == list(fresh.kinds)
     assert list(kept.names) == list(fresh.names)
     assert kept.group_names == fresh.group_names
@@ -114,6 +116,21 @@ def test_writes_followed_equal_a_fresh_read(store: Any, tmp_path: Path) -> None:
     again = ProjectionCache(store, tmp_path / "projection")
     assert_same(again.get(Tlp.GREEN, "all"), build_projection(store, Tlp.GREEN, "all"))
     assert (again.builds, again.opened) == (0, 1)
+
+
+def test_several_writes_between_reads_equal_a_fresh_read(store: Any, tmp_path: Path) -> None:
+    """A server under writes sees a few at once: entities gone and others made next to them in
+    one update, so indices shift both ways while relations land on their neighbours."""
+    rng = random.Random(23)
+    seeded(store, rng)
+    cache = ProjectionCache(store, tmp_path / "projection")
+    cache.get(Tlp.RED)
+    for step in range(25):
+        for _ in range(rng.randint(2, 5)):
+            random_write(store, rng, step)
+        for clearance in (Tlp.GREEN, Tlp.RED):
+            assert_same(cache.get(clearance), build_projection(store, clearance))
+    assert cache.updates > 25
 
 
 def test_a_bulk_write_is_read_afresh(store: Any) -> None:
@@ -206,3 +223,16 @@ def test_a_server_saves_only_the_newest_of_quick_writes(tmp_path: Path) -> None:
     assert isinstance(newest.targets, np.memmap), "the saved files serve the reader"
     assert_same(newest, build_projection(store, Tlp.RED))
     assert f"-r{store.revision(Tlp.RED):012d}-" in only_folder(directory).name
+
+
+def test_a_server_opens_the_kept_projections_before_its_first_request(tmp_path: Path) -> None:
+    store, directory = saved_store(tmp_path)
+    ProjectionCache(store, directory).get(Tlp.CLEAR, "most_reliable")
+    cache = ProjectionCache(store, directory)
+    assert cache.open_kept() == 2
+    assert cache.open_kept() == 0  # already open
+    assert_same(cache.get(Tlp.RED), build_projection(store, Tlp.RED))
+    clear = cache.get(Tlp.CLEAR, "most_reliable")
+    assert_same(clear, build_projection(store, Tlp.CLEAR, "most_reliable"))
+    assert not any("@" in i for i in clear.ids)  # each clearance its own folder
+    assert (cache.opened, cache.builds) == (2, 0)

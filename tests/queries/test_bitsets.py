@@ -8,18 +8,19 @@ agree within binomial tolerance.
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 import pytest
 
 from keten.graph.projection import Projection, build_projection
 from keten.graph.sqlite import SqliteStore
-from keten.queries.bitsets import LANES
+from keten.queries.bitsets import LANES, search_arrays
 from keten.queries.kernel import monte_carlo
 from keten.queries.propagation import PropagationRequest, propagate, run_hits, wilson
 from keten.queries.synthetic import SyntheticStore, generate_network
 from keten.schema.markings import Tlp
-from tests.queries.conftest import fill
+from tests.queries.conftest import fill, random_network
 
 RUNS = 3000
 
@@ -101,3 +102,21 @@ def test_a_strength_is_the_share_of_runs_an_edge_passes(sqlite_store: SqliteStor
     hits = run_hits(p, np.array([p.index["r:a"]]), 72.0, 0.0, runs, seed=5)
     share = hits[p.index["r:b"]] / runs
     assert abs(share - 0.37) <= 5 * math.sqrt(0.37 * 0.63 / runs)
+
+
+def test_more_buffer_values_than_a_class_mask_holds(sqlite_store: SqliteStore) -> None:
+    """Over 64 distinct buffers: a node's runs are found by scanning, not by the class mask."""
+    rng = random.Random(11)
+    entities, relations = random_network(rng, 300)
+    for _, _, _, props in relations:
+        props["buffer_hours"] = round(rng.uniform(0, 12), 1)
+    fill(sqlite_store, entities, relations)
+    p = build_projection(sqlite_store, Tlp.RED)
+    assert search_arrays(p).class_buffer.shape[0] > 64
+    starts = np.array(sorted(p.index[s] for s in ("t:0", "t:1", "n:000")), dtype=np.int64)
+    fast = run_hits(p, starts, 30.0, 0.1, RUNS, seed=3)
+    slow = single_runs(p, starts, 30.0, 0.1)
+    pooled = (fast + slow) / (2 * RUNS)
+    tolerance = 5 * np.sqrt(pooled * (1 - pooled) * 2 / RUNS) + 1e-12
+    assert (np.abs(fast - slow) / RUNS <= tolerance).all()
+    assert int((fast > 0).sum()) > 20 and int((fast < RUNS).sum()) > 0

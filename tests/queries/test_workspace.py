@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from keten.graph.projection import Projection
-from keten.queries.kernel import SPARE_WORKSPACES, Workspace, borrowed_workspace
+from keten.queries.workspace import SPARE_WORKSPACES, Workspace, borrowed_workspace
 from tests.queries.conftest import Edge, random_network
 
 Project = Callable[[list[tuple[str, str]], list[Edge]], Projection]
