@@ -17,7 +17,7 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -227,7 +227,8 @@ def load_paths(
     """
     files = [Path(p) for p in paths]
     origin = str(files[0]) if len(files) == 1 else "-"
-    piped = total_size(files) > PIPELINE_ABOVE and spare_core()
+    size = total_size(files)
+    piped = size > PIPELINE_ABOVE and spare_core()
 
     def check_files(writer: Writer, sink: Sink) -> tuple[int, ProblemLog]:
         defer_indexes = getattr(writer, "defer_indexes", None)
@@ -237,7 +238,8 @@ def load_paths(
             return write_from_child(writer, files, progress, sink.stored_shares)
         return check_all(read_paths(files), sink, progress)
 
-    with no_cycle_collection():
+    load_cache = getattr(store, "load_cache", None)
+    with no_cycle_collection(), load_cache(size) if load_cache else nullcontext():
         return in_transaction(store, check_files, dry_run, progress, by, mode, origin=origin)
 
 
