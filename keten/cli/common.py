@@ -194,6 +194,9 @@ def show(grid: Table) -> None:
         cells = [str(column.header), *(str(cell) for cell in column._cells)]
         return max(cell_len(line) for cell in cells for line in cell.splitlines() or [""])
 
+    if isinstance(grid.title, str):
+        # rich wraps a title to the table's width: an empty table would fold its own title.
+        grid.min_width = min(cell_len(grid.title), out.width)
     names = {id(c) for c in getattr(grid, "name_columns", [])}
     if names:
         others = [c for c in grid.columns if id(c) not in names]

@@ -9,6 +9,10 @@ The report is ONE self-contained HTML file: inline CSS, the diagram as inline SV
 table, the per-interest ranking, the first chain effects per threat with the derivations, and
 the sources the threats cite. It needs no network and no other file, so it can be mailed.
 
+Both are written in English with the analysis's own names unless a `Wording` says otherwise:
+the pages pass one that reads the gettext catalogue and the store's Dutch names, so that
+this module keeps no translations (every text is a catalogue message id, written `w._()`).
+
 >>> from keten.queries.risk import RiskResult
 >>> empty = RiskResult(threats=[], interests=[], method={"caveat": "c"}, revision=0)
 >>> diagram_svg(empty).startswith("<svg")
@@ -24,13 +28,15 @@ import textwrap
 from collections import defaultdict
 from datetime import UTC, datetime
 from string import Template
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from keten.graph.projection import Projection
 from keten.graph.store import EntityRow, GraphStore
 from keten.queries.risk import (
     CAVEAT,
     CLASSES,
+    IMPACT_RULE,
+    SCORE_RULE,
     Derivation,
     RankedThreat,
     RiskOptions,
@@ -43,9 +49,55 @@ from keten.queries.risk import (
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+
+class Wording(Protocol):
+    """The language a report or diagram is written in: its code, its text, its names."""
+
+    @property
+    def code(self) -> str:
+        """The language's code (`html lang`)."""
+        ...
+
+    def _(self, text: str, /, **values: Any) -> str:
+        """`text` (a message id with `{field}`s) in this language, the fields filled in."""
+        ...
+
+    def name(self, entity_id: str, name: str) -> str:
+        """The name shown for `entity_id`, whose name in the analysis is `name`."""
+        ...
+
+
+class English:
+    """The report as written: English, with the analysis's own names."""
+
+    code = "en"
+
+    def _(self, text: str, /, **values: Any) -> str:
+        """`text` with its fields filled in."""
+        return text.format(**values) if values else text
+
+    def name(self, entity_id: str, name: str) -> str:
+        """`name` itself."""
+        return name
+
+
+ENGLISH = English()
+
 CELL_COLOURS = ["#d9ead3", "#fff2cc", "#fce5cd", "#f4cccc", "#e6b8af"]
 """Cell shades from low (score <= 4) to high (score >= 20)."""
-LABEL_STYLE: dict[str, Any] = {"color": "white", "fontsize": 6, "ha": "center", "va": "center"}
+LABEL_STYLE: dict[str, Any] = {
+    "color": "white",
+    "fontsize": 8,
+    "fontweight": "bold",
+    "ha": "center",
+    "va": "center",
+}
+MARKER_SIZE = 16
+"""Points across a threat's marker: room for its number at 8 pt."""
+LEGEND_POINTS = 9.0
+LEGEND_LINES = 44
+"""The legend is written at `LEGEND_POINTS` (about 12 px on a page) while it has at most
+`LEGEND_LINES` lines, and smaller beyond, so that it always fits the figure's height."""
 
 
 def highest_impact(threat: ThreatRisk) -> str | None:
@@ -73,24 +125,26 @@ def spread(count: int) -> list[tuple[float, float]]:
     ]
 
 
-LEGEND_WIDTH = 52
-"""Characters per line of the diagram's legend; longer names wrap, never cut."""
+LEGEND_WIDTH = 44
+"""Characters per line of the diagram's legend (what fits beside the diagram at
+`LEGEND_POINTS`); longer names wrap, never cut."""
 
 
-def legend_lines(number: int, threat: ThreatRisk) -> list[str]:
+def legend_lines(number: int, threat: ThreatRisk, w: Wording = ENGLISH) -> list[str]:
     """The legend entry of a threat: its number and full name (wrapped) and score.
 
     >>> legend_lines(3, ThreatRisk(id="t", name="Large-scale disinformation campaign by a "
     ...     "state actor aimed at elections", likelihood="C", impact={}, impact_basis={},
     ...     score=9, actors=[], derivation={}, cascade_total=0, chain_effects=[]))
-    [' 3  Large-scale disinformation campaign by a state', '    actor aimed at elections (9)']
+    [' 3  Large-scale disinformation campaign by a', '    state actor aimed at elections (9)']
     """
-    lines = textwrap.wrap(f"{threat.name} ({threat.score})", LEGEND_WIDTH - 4) or [""]
+    name = w.name(threat.id, threat.name)
+    lines = textwrap.wrap(f"{name} ({threat.score})", LEGEND_WIDTH - 4) or [""]
     return [f"{number:>2}  {lines[0]}", *(f"    {line}" for line in lines[1:])]
 
 
-def draw_diagram(result: RiskResult) -> Figure:
-    """The risk diagram of `result` on a new Agg figure."""
+def draw_diagram(result: RiskResult, w: Wording = ENGLISH) -> Figure:
+    """The risk diagram of `result` on a new Agg figure, its text and names in `w`."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # loads on the first diagram
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
@@ -111,23 +165,26 @@ def draw_diagram(result: RiskResult) -> Figure:
         for threat, (dx, dy) in zip(threats, spread(len(threats)), strict=True):
             number += 1
             colour = "#a61c00" if threat.malicious else "#1c4587"
-            axes.plot(x + dx, y + dy, "o", color=colour, markersize=11)
+            axes.plot(x + dx, y + dy, "o", color=colour, markersize=MARKER_SIZE)
             axes.annotate(str(number), (x + dx, y + dy), **LABEL_STYLE)
-            legend += legend_lines(number, threat)
-    size = min(7.0, 7.0 * 58 / max(58, len(legend)))
+            legend += legend_lines(number, threat, w)
+    size = LEGEND_POINTS * LEGEND_LINES / max(LEGEND_LINES, len(legend))
     figure.text(0.65, 0.92, "\n".join(legend), fontsize=size, va="top", family="monospace")
     ticks = list(range(1, 6))
     axes.set_xticks(ticks, [f"{c}" for c in CLASSES])
     axes.set_yticks(ticks, [f"{c}" for c in CLASSES])
     axes.set_xlim(0.5, 5.5)
     axes.set_ylim(0.5, 5.5)
-    axes.set_xlabel("Impact class (highest over the interests): A limited ... E catastrophic")
-    axes.set_ylabel("Likelihood class: A very unlikely ... E very likely")
+    axes.set_xlabel(w._("Impact class (highest over the interests): A limited ... E catastrophic"))
+    axes.set_ylabel(w._("Likelihood class: A very unlikely ... E very likely"))
     axes.set_title(
-        f"Risk diagram (revision {result.revision}); red: malicious, blue: non-malicious",
+        w._(
+            "Risk diagram (revision {revision}); red: malicious, blue: non-malicious",
+            revision=result.revision,
+        ),
         fontsize=10,
     )
-    figure.text(0.01, 0.01, "Indicative classes, not RbRa scores.", fontsize=7, color="#555")
+    figure.text(0.01, 0.01, w._("Indicative classes, not RbRa scores."), fontsize=8, color="#555")
     return figure
 
 
@@ -135,22 +192,22 @@ SVG_SALT = "keten-risk-diagram"
 """Salt of the ids in an SVG (matplotlib's default is random per drawing)."""
 
 
-def diagram_bytes(result: RiskResult, fmt: str) -> bytes:
-    """The risk diagram as `png` or `svg` bytes: the same analysis gives the same bytes
-    (no date, and SVG ids hashed with a fixed salt instead of a random one)."""
+def diagram_bytes(result: RiskResult, fmt: str, w: Wording = ENGLISH) -> bytes:
+    """The risk diagram as `png` or `svg` bytes, written in `w`: the same analysis gives the
+    same bytes (no date, and SVG ids hashed with a fixed salt instead of a random one)."""
     if fmt not in {"png", "svg"}:
         raise ValueError(f"diagram format must be png or svg, not {fmt!r}")
     from matplotlib import rc_context
 
     buffer = io.BytesIO()
     with rc_context({"svg.hashsalt": SVG_SALT}):
-        draw_diagram(result).savefig(buffer, format=fmt, metadata={"Date": None})
+        draw_diagram(result, w).savefig(buffer, format=fmt, metadata={"Date": None})
     return buffer.getvalue()
 
 
-def diagram_svg(result: RiskResult) -> str:
+def diagram_svg(result: RiskResult, w: Wording = ENGLISH) -> str:
     """The risk diagram as an `<svg>` element (no XML prologue), for inlining in HTML."""
-    text = diagram_bytes(result, "svg").decode()
+    text = diagram_bytes(result, "svg", w).decode()
     return text[text.index("<svg") :]
 
 
@@ -164,8 +221,8 @@ def cited_sources(store: GraphStore, result: RiskResult, projection: Projection)
 e = html.escape
 
 PAGE = Template("""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>keten integrated risk analysis (revision $revision)</title>
+<html lang="$lang"><head><meta charset="utf-8">
+<title>$title</title>$head
 <style>
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#222;line-height:1.4}
 h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ccc}
@@ -175,24 +232,25 @@ th{background:#f3f3f3}.caveat{background:#fff4e5;border-left:4px solid #e69138;p
 .cls{font-weight:600;text-align:center}.derived{color:#1c4587}.small{font-size:.8rem;color:#555}
 details{margin:.3rem 0}svg{max-width:100%;height:auto}
 </style></head><body>
-<h1>keten: integrated risk analysis</h1>
-<p class="small">Generated $generated from store revision $revision. Impact derived from chain
-effects within $horizon h (minimum strength $min_strength); $prefer classes preferred.</p>
+$top<h1>$heading</h1>
+<p class="small">$generated</p>
 <p class="caveat">$caveat</p>
-<h2>Risk diagram</h2>
+<h2>$diagram_heading</h2>
 $diagram
-<h2>Threats</h2>
-<p class="small">$score_rule. Impact classes marked <span class="derived">d</span> are derived
-from chain effects ($impact_rule).</p>
+<h2>$threats_heading</h2>
+<p class="small">$rules</p>
 $threat_table
-<h2>Threats per interest</h2>
+<h2>$interests_heading</h2>
 $interest_tables
-<h2>Top chain effects per threat</h2>
+<h2>$effects_heading</h2>
 $chain_effects
-<h2>Sources</h2>
+<h2>$sources_heading</h2>
 $sources
 </body></html>
 """)
+
+DERIVED_MARK = '<span class="derived">d</span>'
+"""How the tables mark an impact class derived from chain effects."""
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
@@ -205,108 +263,123 @@ def _impact_cell(threat: ThreatRisk, interest: str) -> str:
     value = threat.impact.get(interest)
     if value is None:
         return ""
-    mark = ' <span class="derived">d</span>' if threat.impact_basis[interest] == "derived" else ""
+    mark = f" {DERIVED_MARK}" if threat.impact_basis[interest] == "derived" else ""
     return f'<span class="cls">{e(value)}</span>{mark}'
 
 
-def threat_table(result: RiskResult) -> str:
+def threat_table(result: RiskResult, w: Wording = ENGLISH) -> str:
     """All threats with likelihood, impact per interest, score and actors."""
-    interests = [(i.id, i.name) for i in result.interests]
-    headers = ["Threat", "Theme", "Malicious", "Likelihood"]
-    headers += [name for _, name in interests] + ["Score", "Actors"]
+    interests = [(i.id, w.name(i.id, i.name)) for i in result.interests]
+    headers = [w._("Threat"), w._("Theme"), w._("Malicious"), w._("Likelihood")]
+    headers += [name for _, name in interests] + [w._("Score"), w._("Actors")]
     rows = []
     for t in result.threats:
-        malicious = "" if t.malicious is None else ("yes" if t.malicious else "no")
+        malicious = "" if t.malicious is None else (w._("yes") if t.malicious else w._("no"))
         row = [
-            f"{e(t.name)}<br><span class='small'>{e(t.id)}</span>",
-            e(t.theme or ""),
-            malicious,
+            f"{e(w.name(t.id, t.name))}<br><span class='small'>{e(t.id)}</span>",
+            e(w._(t.theme) if t.theme else ""),
+            e(malicious),
             f'<span class="cls">{e(t.likelihood or "-")}</span>',
         ]
         row += [_impact_cell(t, interest_id) for interest_id, _ in interests]
         row += [
             str(t.score) if t.score is not None else "-",
-            e(", ".join(a.name for a in t.actors)),
+            e(", ".join(w.name(a.id, a.name) for a in t.actors)),
         ]
         rows.append(row)
     return _table(headers, rows)
 
 
-def ranked_row(r: RankedThreat) -> list[str]:
+def ranked_row(r: RankedThreat, w: Wording = ENGLISH) -> list[str]:
     """Table cells of a threat ranked against an interest."""
     score = str(r.score) if r.score is not None else "-"
     return [
-        e(r.name),
+        e(w.name(r.id, r.name)),
         f'<span class="cls">{e(r.impact)}</span>',
-        e(r.basis),
+        e(w._(r.basis)),
         e(r.likelihood or "-"),
         score,
     ]
 
 
-def interest_tables(result: RiskResult, fold_from: int = 8) -> str:
+def interest_tables(result: RiskResult, fold_from: int = 8, w: Wording = ENGLISH) -> str:
     """Per interest, every threat ranked worst first; a table longer than `fold_from` rows
     is folded into a `<details>` that opens on the whole table (the first rows stay shown).
     """
     parts = []
-    headers = ["Threat", "Impact", "Basis", "Likelihood", "Score"]
+    headers = [w._("Threat"), w._("Impact"), w._("Basis"), w._("Likelihood"), w._("Score")]
     for interest in result.interests:
-        rows = [ranked_row(r) for r in interest.threats]
+        rows = [ranked_row(r, w) for r in interest.threats]
         if not rows:
-            body = "<p>No threat reaches it.</p>"
+            body = f"<p>{e(w._('No threat reaches it.'))}</p>"
         elif len(rows) <= fold_from:
             body = _table(headers, rows)
         else:
+            every = e(w._("All {count} threats", count=len(rows)))
             body = (
                 _table(headers, rows[:fold_from])
-                + f"<details><summary>All {len(rows)} threats</summary>"
+                + f"<details><summary>{every}</summary>"
                 + _table(headers, rows)
                 + "</details>"
             )
-        parts.append(f"<h3>{e(interest.name)}</h3>{body}")
+        parts.append(f"<h3>{e(w.name(interest.id, interest.name))}</h3>{body}")
     return "\n".join(parts)
 
 
-def derivation_details(interest: str, derivation: Derivation) -> str:
-    """A collapsible table of the processes behind one derived impact class."""
+def derivation_details(interest: str, derivation: Derivation, w: Wording = ENGLISH) -> str:
+    """A collapsible table of the processes behind one derived impact class (`interest`
+    is the interest's name as shown)."""
     rows = [
         [
-            e(hit.name),
+            e(w.name(hit.id, hit.name)),
             e(hit.category or "-"),
-            f"{hit.time_to_impact_hours:g} h",
+            w._("{hours} h", hours=f"{hit.time_to_impact_hours:g}"),
             f"{hit.path_strength:g}",
             f"{hit.points:g}",
         ]
         for hit in derivation.processes
     ]
-    summary = (
-        f"{e(interest)}: {e(derivation.impact)} ({derivation.points:g} points, "
-        f"{len(derivation.processes)} processes)"
+    summary = w._(
+        "{interest}: {impact} ({points} points, {count} processes)",
+        interest=interest,
+        impact=derivation.impact,
+        points=f"{derivation.points:g}",
+        count=len(derivation.processes),
     )
-    table = _table(["Process", "Category", "Time", "Path strength", "Points"], rows)
-    return f"<details><summary>{summary}</summary>{table}</details>"
+    headers = [w._("Process"), w._("Category"), w._("Time"), w._("Path strength"), w._("Points")]
+    return f"<details><summary>{e(summary)}</summary>{_table(headers, rows)}</details>"
 
 
-def chain_effects(result: RiskResult) -> str:
+def chain_effects(result: RiskResult, w: Wording = ENGLISH) -> str:
     """First entities each threat reaches, and how derived classes came about."""
+    interest_names = {i.id: w.name(i.id, i.name) for i in result.interests}
+    headers = [w._("Time"), w._("Kind"), w._("Entity"), w._("Via")]
     parts = []
     for t in result.threats:
         if not t.chain_effects and not t.derivation:
             continue
         rows = [
-            [f"{a.time_to_impact_hours:g} h", e(a.kind), e(a.name), e(" -> ".join(a.via))]
+            [
+                w._("{hours} h", hours=f"{a.time_to_impact_hours:g}"),
+                e(w._(a.kind)),
+                e(w.name(a.id, a.name)),
+                e(" -> ".join(a.via)),
+            ]
             for a in t.chain_effects
         ]
-        effects = _table(["Time", "Kind", "Entity", "Via"], rows) if rows else ""
-        derived = "".join(derivation_details(interest, d) for interest, d in t.derivation.items())
-        parts.append(
-            f"<h3>{e(t.name)}</h3><p class='small'>{t.cascade_total} entities reached.</p>"
-            f"{effects}{derived}"
+        effects = _table(headers, rows) if rows else ""
+        derived = "".join(
+            derivation_details(interest_names.get(interest, interest), d, w)
+            for interest, d in t.derivation.items()
         )
-    return "\n".join(parts) or "<p>No threat sets off a chain effect.</p>"
+        reached = e(w._("{count} entities reached.", count=t.cascade_total))
+        parts.append(
+            f"<h3>{e(w.name(t.id, t.name))}</h3><p class='small'>{reached}</p>{effects}{derived}"
+        )
+    return "\n".join(parts) or f"<p>{e(w._('No threat sets off a chain effect.'))}</p>"
 
 
-def sources_list(sources: list[EntityRow]) -> str:
+def sources_list(sources: list[EntityRow], w: Wording = ENGLISH) -> str:
     """The cited sources with publisher, year and link."""
     items = []
     for s in sources:
@@ -315,26 +388,67 @@ def sources_list(sources: list[EntityRow]) -> str:
         bits = [str(s.props[k]) for k in ("publisher", "year") if s.props.get(k)]
         extra = f" ({e(', '.join(bits))})" if bits else ""
         items.append(f"<li>{title}{extra} <span class='small'>{e(s.id)}</span></li>")
-    return f"<ul>{''.join(items)}</ul>" if items else "<p>No sources cited.</p>"
+    return f"<ul>{''.join(items)}</ul>" if items else f"<p>{e(w._('No sources cited.'))}</p>"
 
 
-def render_report(result: RiskResult, sources: list[EntityRow], generated: str = "") -> str:
-    """The self-contained HTML report of `result`."""
+def method_lines(result: RiskResult, generated: str, w: Wording) -> dict[str, str]:
+    """The report's header lines: when and how it was made, the caveat and the rules."""
     method = result.method
-    return PAGE.substitute(
+    prefer = str(method.get("prefer", "stated"))
+    horizon, strength = f"{method.get('horizon_hours', 72):g}", f"{method.get('min_strength', 0):g}"
+    made = w._(
+        "Generated {generated} from store revision {revision}. Impact derived from chain "
+        "effects within {horizon} h (minimum strength {min_strength}); {prefer} classes "
+        "preferred.",
+        generated=generated or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         revision=result.revision,
-        generated=e(generated or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
-        horizon=f"{method.get('horizon_hours', 72):g}",
-        min_strength=f"{method.get('min_strength', 0):g}",
-        prefer=e(str(method.get("prefer", "stated"))),
-        caveat=e(str(method.get("caveat", CAVEAT))),
-        score_rule=e(str(method.get("score_rule", ""))),
-        impact_rule=e(str(method.get("impact_rule", ""))),
-        diagram=diagram_svg(result),
-        threat_table=threat_table(result),
-        interest_tables=interest_tables(result),
-        chain_effects=chain_effects(result),
-        sources=sources_list(sources),
+        horizon=horizon,
+        min_strength=strength,
+        prefer=w._(prefer),
+    )
+    marked = w._(
+        "Impact classes marked {mark} are derived from chain effects ({rule}).",
+        mark="\0",
+        rule=w._(str(method.get("impact_rule", IMPACT_RULE))),
+    )
+    score = w._(str(method.get("score_rule", SCORE_RULE)))
+    return {
+        "generated": e(made),
+        "caveat": e(w._(str(method.get("caveat", CAVEAT)))),
+        "rules": e(f"{score}. {marked}").replace("\0", DERIVED_MARK),
+    }
+
+
+def render_report(
+    result: RiskResult,
+    sources: list[EntityRow],
+    generated: str = "",
+    w: Wording = ENGLISH,
+    top: str = "",
+    head: str = "",
+) -> str:
+    """The self-contained HTML report of `result`, written in `w`; `top` and `head` are
+    trusted HTML put above its heading and into its head (the pages' way back, language
+    switch and icon)."""
+    return PAGE.substitute(
+        lang=e(w.code),
+        top=top,
+        head=head,
+        title=e(
+            w._("keten integrated risk analysis (revision {revision})", revision=result.revision)
+        ),
+        heading=e(w._("keten: integrated risk analysis")),
+        **method_lines(result, generated, w),
+        diagram_heading=e(w._("Risk diagram")),
+        diagram=diagram_svg(result, w),
+        threats_heading=e(w._("Threats")),
+        threat_table=threat_table(result, w),
+        interests_heading=e(w._("Threats per interest")),
+        interest_tables=interest_tables(result, w=w),
+        effects_heading=e(w._("Top chain effects per threat")),
+        chain_effects=chain_effects(result, w),
+        sources_heading=e(w._("Sources")),
+        sources=sources_list(sources, w),
     )
 
 

@@ -22,6 +22,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 FLAGS = (
     "--headless",
@@ -191,6 +192,17 @@ class Page:
     def requested(self) -> list[str]:
         """Every URL the tab asked for since the last navigation."""
         return [e["params"]["request"]["url"] for e in self.own_events("Network.requestWillBeSent")]
+
+    def log_in(self, site_url: str, key: str, after: str = "/pages") -> None:
+        """Log in through the login form, as a person would (the key typed into its field
+        and the form posted), and wait for the page it leads to, `after`."""
+        self.goto(f"{site_url}/login?next={quote(after, safe='/')}")
+        self.mark()
+        self.evaluate(
+            f"document.querySelector('input[name=key]').value = {json.dumps(key)};"
+            "document.querySelector('form.login').submit()"
+        )
+        self.wait_for_load()
 
     def screenshot(self, path: Path) -> bytes:
         """A PNG of the viewport, also written to `path`."""

@@ -119,6 +119,7 @@ def reference_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def red(site: Site) -> Iterator[httpx.Client]:
+    """A client logged in with a red key (on the requesting module's `site`)."""
     client = site.client(Tlp.RED)
     yield client
     client.close()
@@ -126,6 +127,7 @@ def red(site: Site) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def green(site: Site) -> Iterator[httpx.Client]:
+    """A client logged in with a green key (on the requesting module's `site`)."""
     client = site.client(Tlp.GREEN)
     yield client
     client.close()
@@ -413,14 +415,7 @@ def browser_page(reference_site: Site, tmp_path_factory: pytest.TempPathFactory)
     """One logged-in tab: the login form is filled in and posted like a person would."""
     with chromium(tmp_path_factory.mktemp("chromium")) as browser:
         tab = browser.new_page()
-        tab.goto(reference_site.url + "/login?next=/pages")
-        tab.mark()
-        key = json.dumps(reference_site.key(Tlp.RED))
-        tab.evaluate(
-            f"document.querySelector('input[name=key]').value = {key};"
-            "document.querySelector('form.login').submit()"
-        )
-        tab.wait_for_load()
+        tab.log_in(reference_site.url, reference_site.key(Tlp.RED))
         assert tab.evaluate("location.pathname") == "/pages", tab.evaluate(
             "document.body.innerText"
         )[:300]
@@ -468,6 +463,8 @@ def test_each_view_draws_in_chromium_without_errors(
         assert int(drawn) == expected > 1
         assert browser_page.evaluate("document.querySelector('#graph canvas').width") > 300
         assert browser_page.evaluate("window.ketenNetwork.physics.options.enabled") is False
+        overlay = "getComputedStyle(document.getElementById('graph'), '::after').content"
+        assert browser_page.evaluate(overlay) == "none"  # the "laying out" line is gone
     assert browser_page.errors() == []
     assert all(u.startswith((site.url, "data:")) for u in browser_page.requested())
     folder = Path(os.environ.get("KETEN_SCREENSHOTS") or tmp_path)

@@ -88,14 +88,7 @@ def tab(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
     """A logged-in tab (through the login form) on the cascade of the big grid."""
     with chromium(tmp_path_factory.mktemp("chromium")) as browser:
         page = browser.new_page()
-        page.goto(site.url + "/login?next=" + CASCADE.replace("&", "%26"))
-        page.mark()
-        key = json.dumps(site.key(Tlp.RED))
-        page.evaluate(
-            f"document.querySelector('input[name=key]').value = {key};"
-            "document.querySelector('form.login').submit()"
-        )
-        page.wait_for_load()
+        page.log_in(site.url, site.key(Tlp.RED), CASCADE)
         page.wait_until("document.getElementById('graph').dataset.drawn === 'true'", 60)
         yield page
 

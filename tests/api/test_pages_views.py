@@ -9,18 +9,13 @@ import asyncio
 import csv
 import io
 import json
-import re
 import threading
 from collections.abc import Iterator
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po
-from jinja2.ext import babel_extract
 from starlette.datastructures import URL
 
 from keten.api.pages.analyses import AnalysisPage
@@ -31,7 +26,9 @@ from keten.api.pages.session import COOKIE
 from keten.api.pages.tables import Table
 from keten.queries.errors import UnknownEntityError
 from keten.schema.markings import Tlp
-from tests.api.test_pages import EXTRA, Site, graph_data, serve_site
+from tests.api.test_pages import EXTRA, Site, graph_data, green, red, serve_site
+
+__all__ = ["green", "red"]  # logged-in clients of this module's own site
 
 DUTCH: dict[str, list[dict[str, Any]]] = {
     "entities": [
@@ -64,20 +61,6 @@ VIEWS = {
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with serve_site(tmp_path_factory.mktemp("views"), EXTRA, DUTCH) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def red(site: Site) -> Iterator[httpx.Client]:
-    client = site.client(Tlp.RED)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def green(site: Site) -> Iterator[httpx.Client]:
-    client = site.client(Tlp.GREEN)
-    yield client
-    client.close()
 
 
 class Page(HTMLParser):
@@ -228,6 +211,20 @@ def test_a_slow_view_sends_its_title_and_a_working_line_before_the_answer() -> N
     assert '<div class="content">' in second and second.rstrip().endswith("</html>")
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/pages/neighbourhood/vp:hub?depth=2",
+        "/pages/supply/resource:gallium",
+        "/pages/cascade?sources=threat:power-outage",
+    ],
+)
+def test_the_graph_views_send_their_title_before_the_graph(red: httpx.Client, url: str) -> None:
+    page = red.get(url).text
+    assert 'id="working"' in page
+    assert page.index("<h1>") < page.index(MARKER) < page.index('id="graph-data"')
+
+
 def test_a_streamed_view_that_fails_says_so_in_the_page(red: httpx.Client) -> None:
     answer = red.get("/pages/scenarios?scenario=vp:nope")
     assert answer.status_code == 404  # ids are checked before anything is sent
@@ -259,34 +256,6 @@ def test_pages_speak_dutch_to_a_dutch_browser_and_show_dutch_names(site: Site) -
     assert "API-sleutel" in login.text
 
 
-def test_every_page_text_has_a_dutch_translation() -> None:
-    root = Path(__file__).parents[2] / "keten" / "api"
-    found = {
-        message
-        for folder in (root / "pages", root / "routers")
-        for *_, message, _, _ in extract_from_dir(folder, [("**.py", "python")])
-        if isinstance(message, str)
-    }
-    templates = root / "static" / "pages" / "templates"
-    options = {"**.html": {"extensions": "jinja2.ext.i18n", "trim_blocks": "true"}}
-    found |= {
-        message
-        for *_, message, _, _ in extract_from_dir(
-            templates, [("**.html", babel_extract)], options_map=options
-        )
-        if isinstance(message, str)
-    }
-    po = root / "static" / "pages" / "locale" / "nl" / "LC_MESSAGES" / "keten.po"
-    with po.open("rb") as handle:
-        catalogue = read_po(handle)
-    dutch = {m.id: m.string for m in catalogue if m.id and m.string and not m.fuzzy}
-    assert len(found) > 80
-    assert sorted(found - set(dutch)) == []
-    for english, translated in dutch.items():
-        fields = set(re.findall(r"\{\w+\}|%\(\w+\)s", str(english)))
-        assert fields == set(re.findall(r"\{\w+\}|%\(\w+\)s", str(translated))), english
-
-
 def test_the_json_download_names_its_table(red: httpx.Client) -> None:
     answer = red.get("/pages/supply/resource:gallium?download=json")
     body = json.loads(answer.content)
@@ -294,11 +263,15 @@ def test_the_json_download_names_its_table(red: httpx.Client) -> None:
     assert "supply-resource-gallium-suppliers.json" in answer.headers["content-disposition"]
 
 
-def test_an_id_hidden_while_a_streamed_view_works_is_said_in_the_page() -> None:
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [("en", "unknown entity id(s): vp:gone"), ("nl", "onbekende id(&#39;s): vp:gone")],
+)
+def test_an_id_hidden_while_a_streamed_view_works_is_said_in_the_page(lang: str, said: str) -> None:
     def work() -> dict[str, Any]:
         raise UnknownEntityError(["vp:gone"])
 
-    frame = Frame(Lang("en"), URL("http://x/pages/criticality"), None, False)
+    frame = Frame(Lang(lang), URL("http://x/pages/criticality"), None, False)
     response = render_streamed("analysis.html", frame, work, title="Gone")
 
     async def whole() -> str:
@@ -306,4 +279,32 @@ def test_an_id_hidden_while_a_streamed_view_works_is_said_in_the_page() -> None:
 
     page = asyncio.run(whole())
     assert response.status_code == 200  # sent before the work ended
-    assert "unknown entity id(s): &#39;vp:gone&#39;" in page and 'class="error"' in page
+    assert said in page and 'class="error"' in page
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+"""What Chromium sends when it opens a page."""
+
+
+def test_a_browser_is_told_what_is_wrong_in_a_page_and_a_program_in_a_problem(
+    red: httpx.Client,
+) -> None:
+    unknown = red.get("/pages/neighbourhood/vp:nope", headers=BROWSER)
+    assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("text/html")
+    assert "<h1>Not found</h1>" in unknown.text and "unknown entity id(s): vp:nope" in unknown.text
+    dutch = red.get("/pages/neighbourhood/vp:nope?lang=nl", headers=BROWSER)
+    assert dutch.status_code == 404 and "onbekende id(&#39;s): vp:nope" in dutch.text
+    assert 'href="/pages"' in unknown.text and 'hreflang="nl"' in unknown.text
+    missing = red.get("/pages/cascade?lang=nl", headers=BROWSER)
+    assert (
+        missing.status_code == 422 and "<code>query sources: Field required</code>" in missing.text
+    )
+    assert "Deze pagina kan niet worden getoond" in missing.text
+    wrong = red.get("/pages/supply/vp:electricity-national", headers=BROWSER)
+    assert wrong.status_code == 422 and "not a Resource" in wrong.text
+    program = red.get("/pages/neighbourhood/vp:nope")
+    assert program.status_code == 404
+    assert program.headers["content-type"].startswith("application/problem+json")
+    assert program.json()["detail"] == "unknown entity id(s): 'vp:nope'"
+    away = httpx.get(red.base_url.join("/pages/neighbourhood/vp:nope"), headers=BROWSER)
+    assert away.status_code == 303  # not logged in: still the way to the login form

@@ -29,7 +29,7 @@ CASES = {
     ),
     "auth_abuse": (["--attackers", "2", "--clients", "2", "--seconds", "1"], ["no limit"]),
     "pages": (
-        ["--entities", "300", "--relations", "2000", "--repeat", "1"],
+        ["--entities", "300", "--relations", "2000", "--repeat", "1", "--browsers", "1"],
         ["neighbourhood depth 2:"],
     ),
     "serving_overhead": (["--clients", "2", "--seconds", "1"], ["GET one entity", "bare req/s"]),

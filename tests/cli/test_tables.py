@@ -93,3 +93,9 @@ def test_names_fill_the_room_the_ids_leave(reference: Path) -> None:
     narrow = runner.invoke(app, ["criticality", "--limit", "40"], env={"COLUMNS": "80"})
     assert "…" in narrow.stdout  # long names are shortened, not wrapped over lines
     assert len(narrow.stdout.splitlines()) == 40 + 5  # title, head, rule, rows, 2 caption lines
+
+
+def test_an_empty_table_keeps_its_title_on_one_line(reference: Path) -> None:
+    shown = runner.invoke(app, ["search", "zzzz-nothing-matches"], env={"COLUMNS": "80"})
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.splitlines()[0] == "0 entities matching 'zzzz-nothing-matches'"

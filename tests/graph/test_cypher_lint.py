@@ -27,6 +27,8 @@ SCRIPT = Path(__file__).with_name("cypher_lint.mjs")
 LINTER = ROOT / "node_modules" / "@neo4j-cypher" / "language-support"
 WARNING = 2
 """LSP DiagnosticSeverity: 1 error, 2 warning (deprecations among them); both fail."""
+LIMIT = 900
+"""Seconds the linter may take: a run came near 300 s on a busy 2-core machine (2026-12-02)."""
 
 
 def lint(statements: list[dict[str, Any]], tmp_path: Path) -> list[dict[str, Any]]:
@@ -42,7 +44,7 @@ def lint(statements: list[dict[str, Any]], tmp_path: Path) -> list[dict[str, Any
     path = tmp_path / "statements.json"
     path.write_text(json.dumps(payload))
     done = subprocess.run(
-        [node, str(SCRIPT), str(path)], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [node, str(SCRIPT), str(path)], cwd=ROOT, capture_output=True, text=True, timeout=LIMIT
     )
     assert done.returncode == 0, done.stderr
     results: list[dict[str, Any]] = json.loads(done.stdout)

@@ -60,6 +60,19 @@ def exported(store: SqliteStore, clearance: Tlp = Tlp.RED) -> dict[str, Any]:
     return doc
 
 
+def phishing() -> tuple[stix2.AttackPattern, stix2.AttackPattern]:
+    """ATT&CK's Phishing technique (T1566) and its sub-technique T1566.001."""
+    technique = stix2.AttackPattern(
+        name="Phishing",
+        external_references=[{"source_name": "mitre-attack", "external_id": "T1566"}],
+    )
+    sub = stix2.AttackPattern(
+        name="Spearphishing Attachment",
+        external_references=[{"source_name": "mitre-attack", "external_id": "T1566.001"}],
+    )
+    return technique, sub
+
+
 def test_an_attack_sized_bundle_is_represented_at_least_95_percent(store: SqliteStore) -> None:
     bundle = attack_bundle(6_000, seed=3)
     report = load_stix(store, bundle)
@@ -91,14 +104,7 @@ def test_the_generated_bundle_passes_the_oasis_validator() -> None:
 
 
 def test_kinds_and_relations_of_threat_intelligence(store: SqliteStore) -> None:
-    technique = stix2.AttackPattern(
-        name="Phishing",
-        external_references=[{"source_name": "mitre-attack", "external_id": "T1566"}],
-    )
-    sub = stix2.AttackPattern(
-        name="Spearphishing Attachment",
-        external_references=[{"source_name": "mitre-attack", "external_id": "T1566.001"}],
-    )
+    technique, sub = phishing()
     malware = stix2.Malware(name="Wiper", is_family=True)
     tool = stix2.Tool(name="Remote admin")
     cve = stix2.Vulnerability(name="CVE-2023-4966")
@@ -256,14 +262,7 @@ def test_a_source_from_an_amber_object_stays_amber(store: SqliteStore) -> None:
 
 
 def test_what_actors_using_a_technique_target(store: SqliteStore) -> None:
-    technique = stix2.AttackPattern(
-        name="Phishing",
-        external_references=[{"source_name": "mitre-attack", "external_id": "T1566"}],
-    )
-    sub = stix2.AttackPattern(
-        name="Spearphishing Attachment",
-        external_references=[{"source_name": "mitre-attack", "external_id": "T1566.001"}],
-    )
+    technique, sub = phishing()
     malware = stix2.Malware(name="Wiper", is_family=True)
     group = stix2.IntrusionSet(name="Sandstorm")
     loner = stix2.IntrusionSet(name="Uninvolved")

@@ -111,3 +111,17 @@ def test_the_report_shows_every_ranked_threat_and_whole_names(
     legend = " ".join(line[4:].strip() for line in figure.texts[0].get_text().splitlines())
     for threat, *_ in plotted(result):
         assert f"{threat.name} ({threat.score})" in legend  # wrapped at spaces, never cut
+
+
+def test_the_diagram_legend_fits_the_figure_at_a_readable_size(
+    reference_store: SqliteStore,
+) -> None:
+    result = integrated_analysis(reference_store, project(reference_store))
+    figure = draw_diagram(result)
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    legend = figure.texts[0]
+    box = legend.get_window_extent(renderer)
+    assert len(plotted(result)) > 20  # the reference data's threats, all in the legend
+    assert figure.bbox.x0 <= box.x0 and box.x1 <= figure.bbox.x1  # no name runs off the edge
+    assert figure.bbox.y0 <= box.y0 and box.y1 <= figure.bbox.y1
+    assert legend.get_fontsize() >= 8  # about 11 px on a page at the figure's 100 dpi

@@ -20,7 +20,7 @@ from keten.queries.criticality import CriticalityResult
 from keten.queries.embargo import EmbargoResult
 from keten.queries.paths import PathRelation, PathsResult
 from keten.queries.report import highest_impact
-from keten.queries.risk import RiskResult
+from keten.queries.risk import CAVEAT, RiskResult
 from keten.queries.scenarios import ScenariosResult
 from keten.schema.markings import Tlp
 
@@ -46,7 +46,11 @@ class AnalysisPage:
 
 class Names:
     """Entity names as a page in `lang` shows them: the analysis's own names in English,
-    the store's Dutch names on Dutch pages (read with the reader's clearance)."""
+    the store's Dutch names on Dutch pages (read with the reader's clearance).
+
+    It is also the `Wording` the risk report and diagram are written in (text from the
+    page's catalogue, names as above).
+    """
 
     def __init__(self, store: GraphStore, clearance: Tlp, lang: Lang) -> None:
         self.store, self.clearance, self.lang = store, clearance, lang
@@ -61,15 +65,23 @@ class Names:
             self.known[entity_id] = self.lang.name(name, row.props) if row else name
         return self.known[entity_id]
 
+    @property
+    def code(self) -> str:
+        """The page's language."""
+        return self.lang.code
+
+    def _(self, text: str, /, **values: Any) -> str:
+        """`text` in the page's language."""
+        return self.lang._(text, **values)
+
+    def name(self, entity_id: str, name: str) -> str:
+        """The name to show for `entity_id` (as calling the object)."""
+        return self(entity_id, name)
+
 
 def yes_no(flag: bool, lang: Lang) -> str:
     """'yes' or 'no' in the page's language."""
     return lang._("yes") if flag else lang._("no")
-
-
-def hours(value: float) -> str:
-    """12.0 -> '12 h'."""
-    return f"{value:g} h"
 
 
 def percent(value: float) -> str:
@@ -89,10 +101,10 @@ def affected_table(
     )
     table.rows = [
         {
-            "time to impact": hours(item.time_to_impact_hours),
+            "time to impact": lang.hours(item.time_to_impact_hours),
             "entity": names(item.id, item.name),
             "id": item.id,
-            "kind": item.kind,
+            "kind": lang._(item.kind),
             "depth": str(item.depth),
             "via": " -> ".join(item.via) if item.via else lang._("a source"),
         }
@@ -115,7 +127,7 @@ def interests_table(
         {
             "interest": names(i.id, i.name),
             "id": i.id,
-            "first hit": hours(i.time_to_impact_hours),
+            "first hit": lang.hours(i.time_to_impact_hours),
             "processes": ", ".join(i.processes),
         }
         for i in interests
@@ -148,7 +160,7 @@ def risk_page(result: RiskResult, names: Names, lang: Lang, query: str) -> Analy
         {
             "threat": names(t.id, t.name),
             "id": t.id,
-            "theme": t.theme or "",
+            "theme": lang._(t.theme) if t.theme else "",
             "malicious": "" if t.malicious is None else yes_no(t.malicious, lang),
             "likelihood": t.likelihood or "-",
             "highest impact": highest_impact(t) or "-",
@@ -178,7 +190,7 @@ def risk_page(result: RiskResult, names: Names, lang: Lang, query: str) -> Analy
         for r in i.threats
     ]
     page.tables += [threats, ranking]
-    page.notes.append(str(result.method.get("caveat", "")))
+    page.notes.append(lang._(str(result.method.get("caveat", CAVEAT))))
     return page
 
 
@@ -231,7 +243,7 @@ def scenarios_page(result: ScenariosResult, names: Names, lang: Lang) -> Analysi
         {
             "scenario": s.name,
             "sources": ", ".join(s.sources),
-            "horizon": hours(s.horizon_hours),
+            "horizon": lang.hours(s.horizon_hours),
             "affected": str(s.total),
             "interests hit": str(len(s.interests)),
         }
@@ -253,7 +265,7 @@ def scenarios_page(result: ScenariosResult, names: Names, lang: Lang) -> Analysi
         {
             "interest": interest_names[interest],
             "id": interest,
-            **{s.name: hours(times[s.name]) if s.name in times else "-" for s in outcomes},
+            **{s.name: lang.hours(times[s.name]) if s.name in times else "-" for s in outcomes},
         }
         for interest, times in sorted(reached.items(), key=lambda kv: min(kv[1].values()))
     ]
@@ -290,7 +302,7 @@ def criticality_page(result: CriticalityResult, names: Names, lang: Lang) -> Ana
         {
             "entity": names(e.id, e.name),
             "id": e.id,
-            "kind": e.kind,
+            "kind": lang._(e.kind),
             "cascade size": "-" if e.cascade_size is None else str(e.cascade_size),
             "pagerank": f"{e.pagerank:.4g}",
             "betweenness": f"{e.betweenness:.4g}",

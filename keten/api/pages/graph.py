@@ -77,6 +77,8 @@ def label_text(name: str) -> str:
     >>> label_text("Large-scale power outage from technical failure in the national grid")
     'Large-scale power outage from technical…'
     """
+    if len(name) <= LABEL_WIDTH and name == " ".join(name.split()):  # most: as they are
+        return name
     short = textwrap.shorten(name, LABEL_WIDTH, placeholder="\u2026")
     return short if short != "\u2026" else name[: LABEL_WIDTH - 1] + "\u2026"  # one long word
 
@@ -117,6 +119,8 @@ class GraphPage:
     """Where keten laid the nodes out (then the browser runs no physics), else None."""
     cut: bool = False
     """True when the page left out entities to stay within `max_nodes`."""
+    lang: Lang = field(default_factory=lambda: Lang("en"))
+    """The page's language (tooltips and legends)."""
 
     def add_entity(
         self,
@@ -139,7 +143,7 @@ class GraphPage:
             label=row.id,
             name=label_text(name or row.name),
             important=important,
-            title=entity_title(row, extra, name),
+            title=entity_title(row, extra, name, self.lang),
             color={"background": fill, "border": border},
             borderWidth=width,
             shape=kind_shape(row.kind),
@@ -155,7 +159,7 @@ class GraphPage:
             self.network.add_edge(
                 row.source,
                 row.target,
-                title=relation_title(row),
+                title=relation_title(row, self.lang),
                 label=label,
                 width=width,
                 color=relation_colour(row.type),
@@ -173,7 +177,9 @@ class GraphPage:
         """A legend entry for each marking above clear on the page."""
         present = {str(node.get("marking", "")) for node in self.network.nodes}
         return [
-            LegendItem(f"border: TLP:{marking.upper()}", colour, "ring")
+            LegendItem(
+                self.lang._("border: {marking}", marking=f"TLP:{marking.upper()}"), colour, "ring"
+            )
             for marking, colour in MARKING_COLOURS.items()
             if marking in present
         ]

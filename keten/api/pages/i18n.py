@@ -110,3 +110,11 @@ class Lang:
     def name(self, name: str, props: Mapping[str, Any]) -> str:
         """An entity's name in this language (see `display_name`)."""
         return display_name(name, props, self.code)
+
+    def hours(self, value: float) -> str:
+        """A number of hours: '12 h' in English, '12 u' in Dutch.
+
+        >>> Lang("en").hours(12.0), Lang("nl").hours(0.5)
+        ('12 h', '0.5 u')
+        """
+        return self._("{hours} h", hours=f"{value:g}")

@@ -59,6 +59,12 @@ def render(template: str, frame: Frame, status: int = 200, **context: Any) -> HT
     return response
 
 
+def render_fragment(template: str, frame: Frame, **context: Any) -> str:
+    """A piece of HTML from `template` in the frame's language (to put in a page that is
+    not one of these templates, such as the report)."""
+    return environment.get_template(template).render(**frame.context(), **context)
+
+
 def render_streamed(
     template: str, frame: Frame, work: Callable[[], dict[str, Any]], **head: Any
 ) -> Response:
@@ -79,12 +85,15 @@ def render_streamed(
             html = page.render(**{**base, **work()})
         except ApiProblem as problem:
             html = page.render(**{**base, "problem": problem})
-        except (UnknownEntityError, AnalysisInputError) as error:  # e.g. hidden meanwhile
+        except UnknownEntityError as error:  # e.g. hidden while the page worked
+            unknown = frame.lang._("unknown entity id(s): {ids}", ids=", ".join(error.ids))
+            html = page.render(**{**base, "problem": ApiProblem(422, "analysis", unknown)})
+        except AnalysisInputError as error:
             html = page.render(**{**base, "problem": ApiProblem(422, "analysis", str(error))})
         except Exception:  # the status is sent already: say so in the page, log the rest
             log.exception("a streamed page failed")
-            failed = ApiProblem(500, "internal", "the analysis failed; see the server's log")
-            html = page.render(**{**base, "problem": failed})
+            said = frame.lang._("The analysis failed; the server's log says why.")
+            html = page.render(**{**base, "problem": ApiProblem(500, "internal", said)})
         yield html.partition(MARKER)[2]
 
     response = StreamingResponse(chunks(), media_type="text/html; charset=utf-8", headers=HEADERS)
@@ -109,8 +118,3 @@ def graph_context(page: GraphPage, more: str | None = None) -> dict[str, Any]:
         "more": more if page.cut else None,
         "most": MAX_NODES,
     }
-
-
-def render_graph(page: GraphPage, frame: Frame, more: str | None = None) -> HTMLResponse:
-    """A graph page at once (views that need no slow analysis)."""
-    return render("graph.html", frame, **graph_context(page, more))

@@ -20,7 +20,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from keten.api.pages.i18n import Lang
 from keten.graph.store import EntityRow, RelationRow
+
+ENGLISH = Lang("en")
 
 MAX_VALUE = 160
 """Longest value shown in a tooltip line; longer ones end in an ellipsis."""
@@ -35,29 +38,33 @@ def shorten(value: Any, width: int = MAX_VALUE) -> str:
     return text if len(text) <= width else text[: width - 1] + "\u2026"
 
 
-def provenance_lines(marking: str, props: dict[str, Any]) -> list[str]:
+def provenance_lines(marking: str, props: dict[str, Any], lang: Lang = ENGLISH) -> list[str]:
     """Marking, Admiralty grading, sources and who contributed, as far as they are known."""
-    lines = [f"marking: TLP:{marking.upper()}"]
+    lines = [lang._("marking: {marking}", marking=f"TLP:{marking.upper()}")]
     reliability, credibility = props.get("reliability"), props.get("credibility")
     if reliability or credibility:
-        lines.append(f"grading: {reliability or '?'}{credibility or '?'}")
+        grading = f"{reliability or '?'}{credibility or '?'}"
+        lines.append(lang._("grading: {grading}", grading=grading))
     if props.get("source_ids"):
-        lines.append(f"sources: {shorten(props['source_ids'])}")
+        lines.append(lang._("sources: {ids}", ids=shorten(props["source_ids"])))
     who = [str(props[name]) for name in ("contributor", "institute") if props.get(name)]
     if who:
-        lines.append(f"by: {shorten(' / '.join(who))}")
+        lines.append(lang._("by: {who}", who=shorten(" / ".join(who))))
     return lines
 
 
-def entity_title(row: EntityRow, extra: Iterable[str] = (), name: str | None = None) -> str:
+def entity_title(
+    row: EntityRow, extra: Iterable[str] = (), name: str | None = None, lang: Lang = ENGLISH
+) -> str:
     """Tooltip of an entity: name (`name` if given, e.g. its Dutch one), id and kind,
     `extra` lines, then its provenance."""
-    head = [shorten(name or row.name), f"{row.id} ({row.kind})", *extra]
-    return "\n".join(head + provenance_lines(row.marking, row.props))
+    head = [shorten(name or row.name), f"{row.id} ({lang._(row.kind)})", *extra]
+    return "\n".join(head + provenance_lines(row.marking, row.props, lang))
 
 
-def relation_title(row: RelationRow) -> str:
-    """Tooltip of a relation: its type and ends, the figures that matter, its provenance."""
+def relation_title(row: RelationRow, lang: Lang = ENGLISH) -> str:
+    """Tooltip of a relation: its type and ends, the figures that matter, its provenance
+    (the figures keep their field names: they are the data model's, like the type)."""
     lines = [f"{row.source} -[{row.type}]-> {row.target}"]
     lines += [f"{name}: {shorten(row.props[name])}" for name in EDGE_FIELDS if name in row.props]
-    return "\n".join(lines + provenance_lines(row.marking, row.props))
+    return "\n".join(lines + provenance_lines(row.marking, row.props, lang))

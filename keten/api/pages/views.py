@@ -26,6 +26,7 @@ from keten.api.problems import ApiProblem
 from keten.graph.projection import Projection
 from keten.graph.store import EntityRow, GraphStore, RelationFilter, RelationRow
 from keten.queries.cascade import CascadeResult, cascade
+from keten.queries.errors import UnknownEntityError
 from keten.schema.markings import Tlp
 
 FETCH_FACTOR = 4
@@ -34,10 +35,12 @@ MAX_FETCH = 2000
 
 
 def entity_or_404(store: GraphStore, entity_id: str, clearance: Tlp) -> EntityRow:
-    """The entity, or a 404 problem (also when it is above the clearance: same answer)."""
+    """The entity, or `UnknownEntityError` (also when it is above the clearance: same
+    answer): a 404 page in the reader's language for a browser, a 404 problem for a program,
+    worded as the analyses word an unknown id."""
     row = store.get_entity(entity_id, clearance)
     if row is None:
-        raise ApiProblem(404, "not-found", f"no entity {entity_id!r}")
+        raise UnknownEntityError([entity_id])
     return row
 
 
@@ -61,12 +64,17 @@ def entity_table(rows: Sequence[EntityRow], lang: Lang) -> Table:
         {
             "entity": lang.name(row.name, row.props),
             "id": row.id,
-            "kind": row.kind,
+            "kind": lang._(row.kind),
             "marking": f"TLP:{row.marking.upper()}",
         }
         for row in rows
     ]
     return table
+
+
+def neighbourhood_title(centre: EntityRow, lang: Lang) -> str:
+    """'Neighbourhood of <the entity's name>'."""
+    return lang._("Neighbourhood of {name}", name=lang.name(centre.name, centre.props))
 
 
 def neighbourhood_page(
@@ -78,8 +86,9 @@ def neighbourhood_page(
     entities, relations = store.neighbourhood(entity_id, depth, clearance, limit=fetch)
     ranked = rank_neighbourhood(entity_id, entities, relations)
     page = GraphPage(
-        title=lang._("Neighbourhood of {name}", name=lang.name(centre.name, centre.props)),
+        title=neighbourhood_title(centre, lang),
         subtitle=lang._("{id}, {depth} hop(s) either way", id=centre.id, depth=depth),
+        lang=lang,
     )
     for row in ranked[:max_nodes]:
         centred = row.id == entity_id
@@ -126,11 +135,6 @@ def named(names: Sequence[str], lang: Lang, shown: int = 3) -> str:
     return lang._("{head} and {count} more", head=head, count=len(names) - shown)
 
 
-def hours_text(hours: float) -> str:
-    """12.0 -> '12 h', 0.5 -> '0.5 h'."""
-    return f"{hours:g} h"
-
-
 def source_names(store: GraphStore, sources: Sequence[str], clearance: Tlp, lang: Lang) -> str:
     """The sources by name for a title, 'a, b, c and 2 more' (404 problem for a hidden or
     unknown one, checked before any work starts)."""
@@ -163,9 +167,10 @@ def cascade_page(
         title=title,
         subtitle=lang._(
             "within {hours}, edges of strength >= {strength}",
-            hours=hours_text(horizon_hours),
+            hours=lang.hours(horizon_hours),
             strength=f"{min_strength:g}",
         ),
+        lang=lang,
     )
     table = Table(
         "affected",
@@ -224,7 +229,7 @@ def draw_affected(
             continue
         via = " -> ".join(item.via) if item.via else lang._("a source")
         extra = (
-            lang._("time to impact: {hours}", hours=hours_text(item.time_to_impact_hours)),
+            lang._("time to impact: {hours}", hours=lang.hours(item.time_to_impact_hours)),
             lang._("via: {via}", via=via),
         )
         source = item.depth == 0
@@ -239,10 +244,10 @@ def draw_affected(
         )
         table.rows.append(
             {
-                "time to impact": hours_text(item.time_to_impact_hours),
+                "time to impact": lang.hours(item.time_to_impact_hours),
                 "entity": name,
                 "id": item.id,
-                "kind": item.kind,
+                "kind": lang._(item.kind),
                 "depth": str(item.depth),
                 "via": via,
             }
@@ -251,7 +256,7 @@ def draw_affected(
     for item in result.affected:
         if item.via and item.via[-1] in page.network.node_map and item.id in page.network.node_map:
             delay = item.time_to_impact_hours - times[item.via[-1]]
-            page.network.add_edge(item.via[-1], item.id, label=f"+{hours_text(delay)}")
+            page.network.add_edge(item.via[-1], item.id, label=f"+{lang.hours(delay)}")
 
 
 def draw_interests(
@@ -262,7 +267,7 @@ def draw_interests(
         row = store.get_entity(interest.id, clearance)
         if row is None:
             continue
-        hours = hours_text(interest.time_to_impact_hours)
+        hours = lang.hours(interest.time_to_impact_hours)
         extra = (lang._("first hit after {hours}", hours=hours),)
         colour = band_of(interest.time_to_impact_hours).colour
         name = lang.name(row.name, row.props)
@@ -333,19 +338,31 @@ def walk_supply(
     return list(rows.values()), list(relations.values()), cut
 
 
+def supply_focus(store: GraphStore, resource_id: str, clearance: Tlp) -> EntityRow:
+    """The resource a supply page is about: a 404 problem when unknown or hidden, a 422
+    when it is no Resource."""
+    focus = entity_or_404(store, resource_id, clearance)
+    if focus.kind != "Resource":
+        detail = f"{resource_id!r} is a {focus.kind}, not a Resource"
+        raise ApiProblem(422, "not-a-resource", detail)
+    return focus
+
+
+def supply_title(focus: EntityRow, lang: Lang) -> str:
+    """'Supply chain of <the resource's name>'."""
+    return lang._("Supply chain of {name}", name=lang.name(focus.name, focus.props))
+
+
 def supply_page(
     store: GraphStore, resource_id: str, clearance: Tlp, max_nodes: int, lang: Lang
 ) -> GraphPage:
     """Who supplies a resource (edge width = share), what goes into it, what it goes into,
     what depends on it, and which threats disrupt it.
     """
-    focus = entity_or_404(store, resource_id, clearance)
-    if focus.kind != "Resource":
-        detail = f"{resource_id!r} is a {focus.kind}, not a Resource"
-        raise ApiProblem(422, "not-a-resource", detail)
+    focus = supply_focus(store, resource_id, clearance)
     rows, relations, cut = walk_supply(store, focus, clearance, max_nodes)
     focus_name = lang.name(focus.name, focus.props)
-    page = GraphPage(title=lang._("Supply chain of {name}", name=focus_name), subtitle=focus.id)
+    page = GraphPage(title=supply_title(focus, lang), subtitle=focus.id, lang=lang)
     suppliers = {r.target for r in relations if r.type == "SOURCED_FROM" and r.source == focus.id}
     for row in rows:
         centred = row.id == resource_id

@@ -12,7 +12,8 @@ analysis can take a while (cascade, risk, criticality, scenarios) send their tit
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Path, Query, Request
@@ -21,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from keten.api.deps import KeyStoreDep, StoreDep, authenticate
+from keten.api.keys import Principal
 from keten.api.pages.analyses import (
     AnalysisPage,
     Names,
@@ -31,13 +33,15 @@ from keten.api.pages.analyses import (
     scenarios_page,
 )
 from keten.api.pages.assets import ASSETS, asset_bytes
+from keten.api.pages.errors import PageRoute
 from keten.api.pages.frame import Frame, FrameDep, OpenFrameDep
 from keten.api.pages.graph import DEFAULT_MAX_NODES, MAX_NODES, GraphPage
+from keten.api.pages.i18n import Lang
 from keten.api.pages.render import (
     HEADERS,
     graph_context,
     render,
-    render_graph,
+    render_fragment,
     render_streamed,
 )
 from keten.api.pages.session import (
@@ -53,12 +57,15 @@ from keten.api.pages.views import (
     cascade_title,
     entity_or_404,
     neighbourhood_page,
+    neighbourhood_title,
+    supply_focus,
     supply_page,
+    supply_title,
 )
 from keten.api.problems import ApiProblem
 from keten.api.routers.supply import get_supply
 from keten.graph.projection import Projection, ProjectionCache
-from keten.graph.store import EntityFilter
+from keten.graph.store import EntityFilter, GraphStore
 from keten.queries.criticality import CriticalityRequest, criticality
 from keten.queries.embargo import EmbargoRequest, embargo
 from keten.queries.paths import PathsRequest, paths
@@ -68,7 +75,8 @@ from keten.queries.scenarios import ScenariosRequest, compare_scenarios
 from keten.schema.entities import EntityKind
 from keten.schema.markings import Tlp
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+R = TypeVar("R")
 
 MAX_LOGIN_BODY = 4096
 SEARCH_LIMIT = 50
@@ -192,10 +200,15 @@ def index(store: StoreDep, frame: FrameDep) -> HTMLResponse:
     return render("index.html", frame, title=title, examples=examples)
 
 
-def reader_clearance(frame: Frame) -> Tlp:
-    """The clearance of the page's reader (every route but the login form has one)."""
+def reader(frame: Frame) -> Principal:
+    """The page's reader (every route but the login form has one)."""
     assert frame.principal is not None
-    return frame.principal.clearance
+    return frame.principal
+
+
+def reader_clearance(frame: Frame) -> Tlp:
+    """The clearance of the page's reader."""
+    return reader(frame).clearance
 
 
 @router.get("/pages/search", response_class=HTMLResponse)
@@ -257,13 +270,21 @@ def stem(path: str) -> str:
     return path.removeprefix("/pages/").replace("/", "-") or "page"
 
 
-def graph_answer(
-    request: Request, frame: Frame, page: GraphPage, fmt: Download | None, table: str | None
+def graph_view(
+    request: Request,
+    frame: Frame,
+    title: str,
+    build: Callable[[], GraphPage],
+    fmt: Download | None,
+    table: str | None,
 ) -> Response:
-    """The graph page, or one of its tables as a file."""
+    """A graph page whose title and "working" line are sent at once and whose network
+    follows when `build` has it, or one of its tables as a file (checks that decide the
+    status, such as an unknown id, belong before this call)."""
     if fmt is not None:
-        return download(page.tables, fmt, table, stem(request.url.path))
-    return render_graph(page, frame, more_of(request))
+        return download(build().tables, fmt, table, stem(request.url.path))
+    more = more_of(request)
+    return render_streamed("graph.html", frame, lambda: graph_context(build(), more), title=title)
 
 
 @router.get("/pages/neighbourhood/{entity_id}", response_class=HTMLResponse)
@@ -277,10 +298,15 @@ def neighbourhood(
     download: DownloadQuery = None,
     table: TableQuery = None,
 ) -> Response:
-    """An entity and what lies within `depth` hops of it, coloured by kind."""
-    clearance = reader_clearance(frame)
-    page = neighbourhood_page(store, entity_id, depth, clearance, max_nodes, frame.lang)
-    return graph_answer(request, frame, page, download, table)
+    """An entity and what lies within `depth` hops of it, coloured by kind (the title and a
+    "working" line at once: a hub's neighbourhood takes a while)."""
+    clearance, lang = reader_clearance(frame), frame.lang
+    title = neighbourhood_title(entity_or_404(store, entity_id, clearance), lang)
+
+    def build() -> GraphPage:
+        return neighbourhood_page(store, entity_id, depth, clearance, max_nodes, lang)
+
+    return graph_view(request, frame, title, build, download, table)
 
 
 def page_projection(request: Request, frame: Frame) -> Projection:
@@ -312,10 +338,7 @@ def cascade(
             store, projection, sources, horizon_hours, min_strength, clearance, max_nodes, lang
         )
 
-    if download is not None:
-        return graph_answer(request, frame, build(), download, table)
-    more = more_of(request)
-    return render_streamed("graph.html", frame, lambda: graph_context(build(), more), title=title)
+    return graph_view(request, frame, title, build, download, table)
 
 
 @router.get("/pages/supply/{resource_id}", response_class=HTMLResponse)
@@ -329,9 +352,13 @@ def supply(
     table: TableQuery = None,
 ) -> Response:
     """A resource's suppliers (edge width = share), inputs, products and dependents."""
-    clearance = reader_clearance(frame)
-    page = supply_page(store, resource_id, clearance, max_nodes, frame.lang)
-    return graph_answer(request, frame, page, download, table)
+    clearance, lang = reader_clearance(frame), frame.lang
+    title = supply_title(supply_focus(store, resource_id, clearance), lang)
+
+    def build() -> GraphPage:
+        return supply_page(store, resource_id, clearance, max_nodes, lang)
+
+    return graph_view(request, frame, title, build, download, table)
 
 
 # --- analysis pages: tables (and the risk diagram) ------------------------------------------
@@ -357,6 +384,38 @@ def analysis_answer(
             "analysis.html", frame, lambda: build().context(), title=title, **head
         )
     return render("analysis.html", frame, title=title, **build().context(), **head)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What an analysis page was asked: by whom and in which language (the frame), of which
+    store, and whether for the page or for one of its tables as a file (`fmt`, `table`)."""
+
+    request: Request
+    store: GraphStore
+    frame: Frame
+    fmt: Download | None
+    table: str | None
+
+    def analysis(
+        self,
+        title: str,
+        analyse: Callable[[Projection], R],
+        present: Callable[[R, Names, Lang], AnalysisPage],
+        *,
+        streamed: bool = False,
+    ) -> Response:
+        """The page: `analyse` run on the reader's projection, its answer `present`ed with
+        the reader's names in the page's language (see `analysis_answer`)."""
+        lang = self.frame.lang
+        names = Names(self.store, reader_clearance(self.frame), lang)
+
+        def build() -> AnalysisPage:
+            return present(analyse(page_projection(self.request, self.frame)), names, lang)
+
+        return analysis_answer(
+            self.request, self.frame, title, build, self.fmt, self.table, streamed=streamed
+        )
 
 
 def risk_options(
@@ -390,46 +449,53 @@ def risk(
     """The risk diagram and the threats behind it, as the reader's clearance sees them."""
     options = risk_options(horizon_hours, min_strength, prefer)
     query = request.url.remove_query_params(["download", "table", "lang"]).query
-    names = Names(store, reader_clearance(frame), frame.lang)
+    risks: RiskCache = request.app.state.risks
+    asked = Asked(request, store, frame, download, table)
+    return asked.analysis(
+        frame.lang._("Risk diagram and threats"),
+        lambda projection: risks.get(projection, options),
+        lambda result, names, lang: risk_page(result, names, lang, query),
+        streamed=True,
+    )
 
-    def build() -> AnalysisPage:
-        result, _ = risk_of(request, frame, options)
-        return risk_page(result, names, frame.lang, query)
 
-    title = frame.lang._("Risk diagram and threats")
-    return analysis_answer(request, frame, title, build, download, table, streamed=True)
-
-
-def diagram_answer(request: Request, frame: Frame, options: RiskOptions, fmt: str) -> Response:
-    """The risk diagram of the reader's analysis as PNG or SVG."""
+def diagram_answer(
+    request: Request, store: GraphStore, frame: Frame, options: RiskOptions, fmt: str
+) -> Response:
+    """The risk diagram of the reader's analysis as PNG or SVG, in the page's language."""
     result, _ = risk_of(request, frame, options)
     media = {"png": "image/png", "svg": "image/svg+xml"}[fmt]
     headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-    return Response(diagram_bytes(result, fmt), media_type=media, headers=headers)
+    names = Names(store, reader_clearance(frame), frame.lang)
+    return Response(diagram_bytes(result, fmt, names), media_type=media, headers=headers)
 
 
 @router.get("/pages/risk/diagram.png")
 def risk_diagram_png(
     request: Request,
+    store: StoreDep,
     frame: FrameDep,
     horizon_hours: Horizon = 72.0,
     min_strength: Strength = 0.0,
     prefer: Prefer = "stated",
 ) -> Response:
     """The risk diagram for a logged-in browser (the API's own needs a key header)."""
-    return diagram_answer(request, frame, risk_options(horizon_hours, min_strength, prefer), "png")
+    options = risk_options(horizon_hours, min_strength, prefer)
+    return diagram_answer(request, store, frame, options, "png")
 
 
 @router.get("/pages/risk/diagram.svg")
 def risk_diagram_svg(
     request: Request,
+    store: StoreDep,
     frame: FrameDep,
     horizon_hours: Horizon = 72.0,
     min_strength: Strength = 0.0,
     prefer: Prefer = "stated",
 ) -> Response:
     """The risk diagram as SVG for a logged-in browser."""
-    return diagram_answer(request, frame, risk_options(horizon_hours, min_strength, prefer), "svg")
+    options = risk_options(horizon_hours, min_strength, prefer)
+    return diagram_answer(request, store, frame, options, "svg")
 
 
 @router.get("/pages/report", response_class=HTMLResponse)
@@ -444,8 +510,12 @@ def report(
     """The integrated risk report (one self-contained HTML file, as `keten report` writes)
     on what the reader's clearance may see: whole tables, full names in the diagram."""
     result, projection = risk_of(request, frame, risk_options(horizon_hours, min_strength, prefer))
-    html = render_report(result, cited_sources(store, result, projection))
-    return HTMLResponse(html, headers=HEADERS)
+    names = Names(store, reader_clearance(frame), frame.lang)
+    top = render_fragment("report_top.html", frame)
+    icon = '<link rel="icon" href="/pages/static/keten-icon.svg" type="image/svg+xml">'
+    sources = cited_sources(store, result, projection)
+    html = render_report(result, sources, w=names, top=top, head=icon)
+    return frame.finish(HTMLResponse(html, headers=HEADERS))
 
 
 def checked(model: Callable[..., Any], **values: Any) -> Any:
@@ -473,7 +543,6 @@ def embargo_view(
     table: TableQuery = None,
 ) -> Response:
     """What a supply stop by `country` takes away from each resource, and what follows."""
-    clearance = reader_clearance(frame)
     body = checked(
         EmbargoRequest,
         country=country,
@@ -482,15 +551,12 @@ def embargo_view(
         min_strength=min_strength,
         limit=limit,
     )
-    names = Names(store, clearance, frame.lang)
-
-    def build() -> AnalysisPage:
-        supply_data = get_supply(request, frame.principal)  # type: ignore[arg-type]
-        result = embargo(supply_data, page_projection(request, frame), body)
-        return embargo_page(result, names, frame.lang)
-
-    title = frame.lang._("Embargo by {country}", country=country)
-    return analysis_answer(request, frame, title, build, download, table)
+    asked = Asked(request, store, frame, download, table)
+    return asked.analysis(
+        frame.lang._("Embargo by {country}", country=country),
+        lambda projection: embargo(get_supply(request, reader(frame)), projection, body),
+        embargo_page,
+    )
 
 
 @router.get("/pages/scenarios", response_class=HTMLResponse)
@@ -521,14 +587,11 @@ def scenarios_view(
     for spec in body.scenarios:  # unknown or hidden ids: 404 before anything is sent
         for source in spec.sources:
             entity_or_404(store, source, clearance)
-    names = Names(store, clearance, frame.lang)
-
-    def build() -> AnalysisPage:
-        result = compare_scenarios(page_projection(request, frame), body)
-        return scenarios_page(result, names, frame.lang)
-
     title = frame.lang._("Scenarios side by side")
-    return analysis_answer(request, frame, title, build, download, table, streamed=True)
+    asked = Asked(request, store, frame, download, table)
+    return asked.analysis(
+        title, lambda p: compare_scenarios(p, body), scenarios_page, streamed=True
+    )
 
 
 @router.get("/pages/criticality", response_class=HTMLResponse)
@@ -544,14 +607,9 @@ def criticality_view(
 ) -> Response:
     """The entities whose failure matters most (cascade size, PageRank, betweenness)."""
     body = checked(CriticalityRequest, kind=kind, limit=limit, horizon_hours=horizon_hours)
-    names = Names(store, reader_clearance(frame), frame.lang)
-
-    def build() -> AnalysisPage:
-        result = criticality(page_projection(request, frame), body)
-        return criticality_page(result, names, frame.lang)
-
     title = frame.lang._("Most critical entities")
-    return analysis_answer(request, frame, title, build, download, table, streamed=True)
+    asked = Asked(request, store, frame, download, table)
+    return asked.analysis(title, lambda p: criticality(p, body), criticality_page, streamed=True)
 
 
 @router.get("/pages/paths", response_class=HTMLResponse)
@@ -570,14 +628,14 @@ def paths_view(
     clearance, lang = reader_clearance(frame), frame.lang
     ends = [entity_or_404(store, entity, clearance) for entity in (source, target)]
     body = checked(PathsRequest, source=source, target=target, k=k, max_hops=max_hops)
-    names = Names(store, clearance, lang)
-
-    def build() -> AnalysisPage:
-        return paths_page(paths(page_projection(request, frame), body), names, lang)
-
     title = lang._(
         "Paths from {source} to {target}",
         source=lang.name(ends[0].name, ends[0].props),
         target=lang.name(ends[1].name, ends[1].props),
     )
-    return analysis_answer(request, frame, title, build, download, table)
+    asked = Asked(request, store, frame, download, table)
+    return asked.analysis(
+        title,
+        lambda projection: paths(projection, body),
+        paths_page,
+    )

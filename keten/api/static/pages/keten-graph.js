@@ -11,13 +11,18 @@
 // Pages laid out by keten (a cascade) come with positions and run no physics; the others run
 // a bounded stabilisation and then switch physics off, so large pages stay responsive.
 // The container reports what it drew in data-drawn, data-node-count and data-label-count.
+//
+// vis-network is loaded `async`: the browser fetches and compiles it while a streamed page
+// still waits for its analysis, instead of after the whole page arrived (`defer`), so the
+// graph is drawn as soon as its data is in. This script (deferred) waits for it if need be.
 "use strict";
-(function () {
+function ketenDraw() {
   const holder = document.getElementById("graph");
   const block = document.getElementById("graph-data");
   if (!holder || !block) {
     return; // a page whose analysis ended in a problem has no graph
   }
+  holder.dataset.startMs = String(Math.round(performance.now())); // the script began
   const data = JSON.parse(block.textContent);
   const NODE_PX = 14;
   const EDGE_PX = 12;
@@ -169,9 +174,10 @@
   }
 
   function settled() {
-    network.setOptions({ physics: { enabled: false } });
     if (data.options.physics.enabled === false) {
-      network.fit();
+      network.fit(); // laid out by keten: physics was never on (switching it off costs a redraw)
+    } else {
+      network.setOptions({ physics: { enabled: false } });
     }
     holder.dataset.nodeCount = String(network.body.data.nodes.length);
     holder.dataset.edgeCount = String(network.body.data.edges.length);
@@ -199,7 +205,14 @@
     network.setData({ nodes: nodes, edges: edges });
   } else {
     network.setData({ nodes: nodes, edges: edges });
+    holder.dataset.dataMs = String(Math.round(performance.now())); // the network has its data
     settled();
   }
   window.ketenNetwork = network;
-})();
+}
+
+if (window.vis) {
+  ketenDraw();
+} else {
+  document.querySelector('script[src$="/vis-network.min.js"]').addEventListener("load", ketenDraw);
+}
