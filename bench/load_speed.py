@@ -1,6 +1,9 @@
 """How fast `keten load` fills the SQLite store, against a bare parse and insert of the same rows.
 
-Run: `.venv/bin/python -m bench.load_speed [--sizes 10k/100k,100k/1M,1M/10M]`
+Run: `.venv/bin/python -m bench.load_speed [--sizes 10k/100k,100k/1M,1M/10M] [--rounds N]
+[--bundles DIR]` (DIR holding `<n>-<m>-bundle/synthetic.jsonl` where a bundle is prepared).
+Rounds alternate which side goes first; the table gives medians, the median of the rounds'
+keten / bare ratios and CPU seconds (the load's checking process included).
 
 For each size it writes the bundle `keten generate` writes (JSONL), loads it with
 `keten.ingest.load_paths` into a new store, and then, in the same process, times the
