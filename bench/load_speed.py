@@ -1,6 +1,9 @@
 """How fast `keten load` fills the SQLite store, against a bare parse and insert of the same rows.
 
-Run: `.venv/bin/python -m bench.load_speed [--sizes 10k/100k,100k/1M,1M/10M]`
+Run: `.venv/bin/python -m bench.load_speed [--sizes 10k/100k,100k/1M,1M/10M] [--rounds N]
+[--bundles DIR]` (DIR holding `<n>-<m>-bundle/synthetic.jsonl` where a bundle is prepared).
+Rounds alternate which side goes first; the table gives medians, the median of the rounds'
+keten / bare ratios and CPU seconds (the load's checking process included).
 
 For each size it writes the bundle `keten generate` writes (JSONL), loads it with
 `keten.ingest.load_paths` into a new store, and then, in the same process, times the
@@ -16,8 +19,12 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
+import resource
+import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,20 +43,41 @@ RELATION_COLUMNS = ("source", "type", "target")
 
 
 @dataclass(frozen=True)
+class Side:
+    """One way of loading, over the rounds: wall-clock and CPU seconds (children included)."""
+
+    wall: list[float]
+    cpu: list[float]
+
+    @property
+    def median(self) -> float:
+        """Median wall-clock seconds."""
+        return statistics.median(self.wall)
+
+
+@dataclass(frozen=True)
 class Result:
     """One size's figures."""
 
     entities: int
     relations: int
     megabytes: float
-    keten: float
-    bare: float
-    generate: float
+    keten: Side
+    bare: Side
+    generate: float | None
+    """Seconds to write the bundle; None when a prepared bundle was read."""
 
     @property
     def records(self) -> int:
         """Entities and relations."""
         return self.entities + self.relations
+
+    @property
+    def ratio(self) -> float:
+        """Median over the rounds of keten / bare (each round's two runs side by side)."""
+        return statistics.median(
+            k / b for k, b in zip(self.keten.wall, self.bare.wall, strict=True)
+        )
 
 
 def write_bundle(path: Path, entities: int, relations: int) -> float:
@@ -119,23 +147,65 @@ def rows(db: Path) -> tuple[int, int]:
 RELATIONS = ("entities", "relations")
 
 
-def measure(folder: Path, entities: int, relations: int) -> Result:
-    """Generate, load with keten, load the bare way; one run each."""
-    bundle = folder / "synthetic.jsonl"
-    generate = write_bundle(bundle, entities, relations)
-    keten_db, bare_db = folder / "keten.sqlite", folder / "bare.sqlite"
-    store = SqliteStore(keten_db)
-    gc.collect()
+def cpu_seconds() -> float:
+    """CPU time of this process and its ended children (the load's checking process)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def keten_load(bundle: Path, db: Path) -> float:
+    """Seconds `keten.ingest.load_paths` takes to load the bundle into a new store."""
+    store = SqliteStore(db)
     start = time.perf_counter()
     load_paths(store, [bundle])
     seconds = time.perf_counter() - start
     store.close()
+    return seconds
+
+
+def timed(run: Callable[[Path, Path], float], bundle: Path, db: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of one load into a new store."""
     gc.collect()
-    bare = baseline(bundle, bare_db)
-    if not rows(keten_db) == rows(bare_db) == (entities, relations):
-        raise SystemExit(f"the stores differ: keten {rows(keten_db)}, bare {rows(bare_db)}")
+    cpu = cpu_seconds()
+    wall = run(bundle, db)
+    return wall, cpu_seconds() - cpu
+
+
+def remove(db: Path) -> None:
+    """A store and its WAL files (stores of 1M/10M take gigabytes)."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+def measure(
+    folder: Path, entities: int, relations: int, rounds: int, bundles: Path | None
+) -> Result:
+    """Generate (or find) the bundle; load it with keten and the bare way, alternating."""
+    bundle = (bundles / f"{entities}-{relations}-bundle" / "synthetic.jsonl") if bundles else None
+    generate = None
+    if bundle is None or not bundle.exists():
+        bundle = folder / "synthetic.jsonl"
+        generate = write_bundle(bundle, entities, relations)
+    keten_db, bare_db = folder / "keten.sqlite", folder / "bare.sqlite"
+    sides: dict[str, tuple[list[float], list[float]]] = {"keten": ([], []), "bare": ([], [])}
+    runs = {"keten": keten_load, "bare": baseline}
+    for round_ in range(rounds):
+        order = ["keten", "bare"] if round_ % 2 == 0 else ["bare", "keten"]
+        for name in order:
+            db = keten_db if name == "keten" else bare_db
+            wall, cpu = timed(runs[name], bundle, db)
+            sides[name][0].append(wall)
+            sides[name][1].append(cpu)
+        if not rows(keten_db) == rows(bare_db) == (entities, relations):
+            raise SystemExit(f"the stores differ: keten {rows(keten_db)}, bare {rows(bare_db)}")
+        remove(keten_db)
+        remove(bare_db)
     megabytes = bundle.stat().st_size / 1e6
-    return Result(entities, relations, megabytes, seconds, bare, generate)
+    keten, bare = Side(*sides["keten"]), Side(*sides["bare"])
+    return Result(entities, relations, megabytes, keten, bare, generate)
 
 
 def size(text: str) -> tuple[int, int]:
@@ -151,20 +221,29 @@ def size(text: str) -> tuple[int, int]:
 
 def table(result: Result) -> str:
     """A Markdown table of one size, as the README shows it."""
-    rate = result.records / result.keten
-    return "\n".join(
-        [
-            f"{result.entities:,} entities / {result.relations:,} relations "
-            f"({result.megabytes:,.0f} MB JSONL, generated in {result.generate:.1f} s)",
-            "",
-            "| | seconds | records/s |",
-            "|---|---:|---:|",
-            f"| `keten load` | {result.keten:.2f} | {rate:,.0f} |",
-            f"| bare parse + `executemany` | {result.bare:.2f} | "
-            f"{result.records / result.bare:,.0f} |",
-            f"| keten / bare | {result.keten / result.bare:.2f} | |",
-        ]
+    made = f"generated in {result.generate:.1f} s" if result.generate is not None else "prepared"
+    rounds = len(result.keten.wall)
+    lines = [
+        f"{result.entities:,} entities / {result.relations:,} relations "
+        f"({result.megabytes:,.0f} MB JSONL, {made}; median of {rounds} round(s))",
+        "",
+        "| | seconds | records/s | CPU seconds |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, side in (
+        ("`keten load`", result.keten),
+        ("bare parse + `executemany`", result.bare),
+    ):
+        lines.append(
+            f"| {label} | {side.median:.2f} | {result.records / side.median:,.0f} | "
+            f"{statistics.median(side.cpu):.2f} |"
+        )
+    cpu = statistics.median(result.keten.cpu) / statistics.median(result.bare.cpu)
+    lines.append(f"| keten / bare | {result.ratio:.2f} | | {cpu:.2f} |")
+    rounds_text = ", ".join(
+        f"{k:.1f}/{b:.1f}" for k, b in zip(result.keten.wall, result.bare.wall, strict=True)
     )
+    return "\n".join([*lines, "", f"rounds (keten/bare seconds): {rounds_text}"])
 
 
 def main() -> None:
@@ -172,12 +251,22 @@ def main() -> None:
     parser.add_argument(
         "--sizes", default="10k/100k,100k/1M", help="entities/relations, comma-separated"
     )
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of both loads per size")
     parser.add_argument("--dir", type=Path, default=None, help="where to write (default: tmp)")
+    parser.add_argument(
+        "--bundles",
+        type=Path,
+        default=None,
+        help="read <n>-<m>-bundle/synthetic.jsonl from here where it exists (else generate)",
+    )
     args = parser.parse_args()
+    print(f"load average at the start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     for text in args.sizes.split(","):
         entities, relations = size(text)
         with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-            print(table(measure(Path(tmp), entities, relations)), end="\n\n", flush=True)
+            result = measure(Path(tmp), entities, relations, args.rounds, args.bundles)
+            print(table(result), end="\n\n", flush=True)
+    print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ The file and its journal are created readable by their owner only.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -116,6 +117,14 @@ LEVELS_OF = "SELECT id, marking FROM entities WHERE id IN (SELECT value FROM jso
 """The marking levels of the stored records among the ids in ? (for redaction)."""
 
 
+def physical_memory() -> int:
+    """Bytes of memory of this machine (0 where the system does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
 def escape_like(text: str) -> str:
     """Escape LIKE wildcards so that user text matches literally."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -172,6 +181,25 @@ class SqliteStore:
             .fetchone()
         )
         return int(row[0])
+
+    @contextmanager
+    def load_cache(self, input_bytes: int) -> Iterator[None]:
+        """A page cache sized for a bulk load of `input_bytes` of input, for its duration.
+
+        A store is about one and a half times its JSONL input; once its tables outgrow the
+        cache, each random insert reads and writes a page of the WAL (a load of 1M entities
+        and 10M relations moved over 20 GB through it with 256 MiB). So the cache may hold
+        twice the input, up to an eighth of the machine's memory.
+        """
+        conn = self._conn()
+        usual = conn.execute("PRAGMA cache_size").fetchone()[0]
+        kib = min(2 * input_bytes, physical_memory() // 8) // 1024
+        if kib > -usual:
+            conn.execute(f"PRAGMA cache_size = -{kib}")
+        try:
+            yield
+        finally:
+            conn.execute(f"PRAGMA cache_size = {usual}")
 
     @contextmanager
     def writer(

@@ -2,11 +2,15 @@
 
 Rows become statement parameters by pure functions (`entity_params`, `relation_params`), so
 the loading pipeline can make them in its checker process. A batch is first tried as plain
-inserts inside a savepoint: a batch of new records (every record of a first load) costs one
-`executemany` and nothing else. If any identity was already there, the savepoint is rolled
-back and the batch goes the exact way: the stored rows are read and merged by
-`keten.graph.merge`, and only what changed is written, with its audit entries. Writes of up
-to `AUDIT_EACH_UP_TO` records always go the exact way, so that each gets its audit entry.
+inserts: a batch of new records (every record of a first load) costs one `executemany` and
+nothing else. The first row whose identity is already there stops it with a UNIQUE error,
+which SQLite raises before that row writes anything; the rows before it are new and stay,
+and the rest of the batch goes the exact way: the stored rows are read and merged by
+`keten.graph.merge`, and only what changed is written, with its audit entries. (That is
+what the same rows in two batches would do; a savepoint around each batch did the same but
+copied every page the batch touched into its journal, which cost as much as the inserts.)
+Writes of up to `AUDIT_EACH_UP_TO` records always go the exact way, so that each gets its
+audit entry.
 
 Every write keeps count of what it made visible to whom: `least_level` is the lowest
 clearance that can see a change (its revision counters move), and bulk audit counts are
@@ -48,21 +52,21 @@ ENTITY_COLUMNS = "id, kind, name, marking, props, created_at, updated_at"
 RELATION_COLUMNS = "source, type, target, key, marking, props, created_at, updated_at"
 
 INSERT_ENTITY_NEW = """
-INSERT OR IGNORE INTO entities (id, kind, name, marking, props, search, created_at, updated_at)
+INSERT INTO entities (id, kind, name, marking, props, search, created_at, updated_at)
 VALUES (?1, ?2, ?3, max(?4, 0), ?5, ?6, ?11, ?11)
 """
 """The fast path: new entities get the transaction's stamp, appended to each parameter tuple
 as ?11 (the times a row brings are ignored)."""
 INSERT_ENTITY_RESTORED = """
-INSERT OR IGNORE INTO entities (id, kind, name, marking, props, search, created_at, updated_at)
+INSERT INTO entities (id, kind, name, marking, props, search, created_at, updated_at)
 VALUES (?1, ?2, ?3, max(?4, 0), ?5, ?6, coalesce(?8, ?9, ?11), coalesce(?9, ?11))
 """
 INSERT_RELATION_NEW = """
-INSERT OR IGNORE INTO relations (source, type, target, key, marking, props, created_at, updated_at)
+INSERT INTO relations (source, type, target, key, marking, props, created_at, updated_at)
 VALUES (?1, ?2, ?3, ?4, max(?5, 0), ?6, ?11, ?11)
 """
 INSERT_RELATION_RESTORED = """
-INSERT OR IGNORE INTO relations (source, type, target, key, marking, props, created_at, updated_at)
+INSERT INTO relations (source, type, target, key, marking, props, created_at, updated_at)
 VALUES (?1, ?2, ?3, ?4, max(?5, 0), ?6, coalesce(?8, ?9, ?11), coalesce(?9, ?11))
 """
 PUT_ENTITY = """
@@ -235,32 +239,41 @@ class SqliteWriter(WriteBook):
     def write_entity_params(self, params: list[tuple[Any, ...]]) -> None:
         """Write entities already turned into parameters by `entity_params`."""
         self.note_times(t for p in params for t in (p[TIMES], p[TIMES + 1]))
-        if params and not self._insert_all(ENTITY, params):
-            self._merge_entities([entity_of_params(p) for p in params])
+        new = self._insert_new(ENTITY, params) if params else 0
+        if new < len(params):
+            self._merge_entities([entity_of_params(p) for p in params[new:]])
 
     def write_relation_params(self, params: list[tuple[Any, ...]]) -> None:
         """Write relations already turned into parameters by `relation_params`."""
         self.note_times(t for p in params for t in (p[TIMES], p[TIMES + 1]))
-        if params and not self._insert_all(RELATION, params):
-            self._merge_relations([relation_of_params(p) for p in params])
+        new = self._insert_new(RELATION, params) if params else 0
+        if new < len(params):
+            self._merge_relations([relation_of_params(p) for p in params[new:]])
 
-    def _insert_all(self, side: int, params: list[tuple[Any, ...]]) -> bool:
-        """Insert a batch of new records in one go; False (and nothing written) otherwise."""
+    def _insert_new(self, side: int, params: list[tuple[Any, ...]]) -> int:
+        """Insert a batch's rows in one go up to the first whose identity is stored; how
+        many were inserted (0 when the batch must go the exact way from its start)."""
         self.note_written(len(params))
         if not self.bulk:
-            return False
+            return 0
         restore = self.mode is WriteMode.RESTORE
         if side == ENTITY:
             insert = INSERT_ENTITY_RESTORED if restore else INSERT_ENTITY_NEW
         else:
             insert = INSERT_RELATION_RESTORED if restore else INSERT_RELATION_NEW
         stamp = (self.stamp,)
-        self.conn.execute("SAVEPOINT batch")
-        if self.conn.executemany(insert, [p + stamp for p in params]).rowcount < len(params):
-            self.conn.execute("ROLLBACK TO batch")
-            self.conn.execute("RELEASE batch")
-            return False
-        self.conn.execute("RELEASE batch")
+        before = self.conn.total_changes
+        try:
+            self.conn.executemany(insert, [p + stamp for p in params])
+        except sqlite3.IntegrityError:  # a stored identity (or a bad row: the exact way says)
+            params = params[: self.conn.total_changes - before]
+            if not params:
+                return 0
+        self._created_new(side, params, restore)
+        return len(params)
+
+    def _created_new(self, side: int, params: list[tuple[Any, ...]], restore: bool) -> None:
+        """Count and audit rows `_insert_new` inserted."""
         self.add_created(side, len(params))
         levels = [p[AUDIT_LEVEL] for p in params]
         if side == ENTITY:
@@ -273,7 +286,6 @@ class SqliteWriter(WriteBook):
                 self.seen_relations([(p[:4], max(p[4], 0)) for p in params], self.levels_of)
         if restore:  # restored records keep their own times: remember them by identity
             self.seen.update(hash(p[0] if side == ENTITY else p[:4]) for p in params)
-        return True
 
     def _merge_entities(self, rows: list[EntityRow]) -> None:
         """The exact way: read what is stored, merge, write what changed."""

@@ -102,9 +102,6 @@ def write_from_child(
     writer: Writer, paths: list[Path], progress: Progress | None, shares: Shares
 ) -> tuple[int, ProblemLog]:
     """Parent side: start the checker process and write what it sends, in `writer`."""
-    defer_indexes = getattr(writer, "defer_indexes", None)
-    if defer_indexes:
-        defer_indexes()
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
     process = context.Process(
@@ -114,13 +111,9 @@ def write_from_child(
     )
     process.start()
     child.close()
-    collecting = gc.isenabled()
-    gc.disable()  # as in the child: millions of short-lived rows, no cycles
     try:
         return serve(parent, writer, progress, shares)
     finally:
-        if collecting:
-            gc.enable()
         parent.close()
         process.join(timeout=10)
         if process.is_alive():

@@ -2,8 +2,10 @@
 
 Validation is the schema's (pydantic); this module only maps its errors onto the
 file/place/field/value/why shape of a bundle report and splits records into store columns.
-Batches are validated in one pydantic call (the fast path); only a batch that holds a bad
-record is gone through record by record to name every problem.
+A batch that names nothing unusual (`simple`) is first put to the msgspec types derived from
+the schema (`keten.ingest.plain`), which only ever say yes or "ask pydantic"; other batches
+are validated in one pydantic call, and only a batch that holds a bad record is gone through
+record by record to name every problem.
 
 What a record says is what the write does (see `keten.graph.merge`): a field given as null
 (or an empty list) removes that field, a field left out keeps what is stored, and a record
@@ -26,6 +28,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from keten.graph.rows import audit_level, format_time, namespace_level, references
 from keten.graph.store import KEEP, EntityRow, RelationRow
+from keten.ingest.plain import ENTITIES, RELATIONS
 from keten.ingest.problems import Problem
 from keten.ingest.readers import RawRecord
 from keten.schema import EntityKind, RelationType
@@ -55,16 +58,15 @@ def entity_rows(batch: list[RawRecord]) -> Checked[EntityRow]:
     data = [item.data for item in batch]
     text = clean(data)
     if text is not None:
+        if simple(text) and ENTITIES.accepts(data):
+            return batch, [entity_of(r.copy()) for r in data], []
         try:
             records = ENTITY_BATCH.validate_python(data)
         except ValidationError:
             pass
         else:
             if simple(text):
-                rows = [
-                    EntityRow(r.pop("id"), r.pop("kind"), r.pop("name"), KEEP, r) for r in records
-                ]
-                return batch, rows, []
+                return batch, [entity_of(r) for r in records], []
             rows = [to_entity_row(record) for record in records]
             if plain(text) or not any(namespace_problems(r) for r in unusual(rows)):
                 return batch, rows, []
@@ -76,6 +78,8 @@ def relation_rows(batch: list[RawRecord]) -> Checked[RelationRow]:
     data = [item.data for item in batch]
     text = clean(data)
     if text is not None:
+        if plain_relations(text, data):
+            return batch, [relation_of(r.copy()) for r in data], []
         try:
             records = RELATION_BATCH.validate_python(data)
         except ValidationError:
@@ -83,15 +87,31 @@ def relation_rows(batch: list[RawRecord]) -> Checked[RelationRow]:
         else:
             if not any(relation_rule_errors(record) for record in records):
                 if simple(text) and b'"key"' not in text:
-                    rows = [
-                        RelationRow(r.pop("source"), r.pop("type"), r.pop("target"), "", KEEP, r)
-                        for r in records
-                    ]
-                    return batch, rows, []
+                    return batch, [relation_of(r) for r in records], []
                 rows = [to_relation_row(record) for record in records]
                 if plain(text) or not any(namespace_problems(r) for r in unusual(rows)):
                     return batch, rows, []
     return split(batch, [relation_row(i.data, i.file, i.where) for i in batch])
+
+
+def plain_relations(text: bytes, data: list[Any]) -> bool:
+    """True when a relation batch is `simple`, gives no keys and passes the derived types
+    and the relation rules as given: its rows are then its records' columns and the rest."""
+    if not simple(text) or b'"key"' in text or not RELATIONS.accepts(data):
+        return False
+    return not any(relation_rule_errors(record) for record in data)
+
+
+def entity_of(record: dict[str, Any]) -> EntityRow:
+    """The row of a validated entity of a `simple` batch: its columns and the rest as given
+    (consumes the record)."""
+    return EntityRow(record.pop("id"), record.pop("kind"), record.pop("name"), KEEP, record)
+
+
+def relation_of(record: dict[str, Any]) -> RelationRow:
+    """The row of a validated relation of a `simple` batch without keys (consumes it)."""
+    source, type_, target = record.pop("source"), record.pop("type"), record.pop("target")
+    return RelationRow(source, type_, target, "", KEEP, record)
 
 
 PLAIN_MARKINGS = frozenset({KEEP, "clear", "green"})

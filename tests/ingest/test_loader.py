@@ -204,6 +204,7 @@ def two_processes(monkeypatch: pytest.MonkeyPatch) -> None:
     import keten.ingest.loader
 
     monkeypatch.setattr(keten.ingest.loader, "PIPELINE_ABOVE", -1)
+    monkeypatch.setattr(keten.ingest.loader, "spare_core", lambda: True)
 
 
 @pytest.mark.usefixtures("two_processes")
