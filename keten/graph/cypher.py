@@ -373,7 +373,21 @@ RELATIONS_TOUCHING = (
     "WITH DISTINCT r, hidden WITH r, hidden, startNode(r) AS a, endNode(r) AS b "
     f"WHERE {RELATION_VISIBLE} RETURN {RELATION_RETURN}"
 )
-"""Visible relations with an end among `$ids`: one hop of `neighbourhood`."""
+"""Visible relations with an end among `$ids` (what a projection reads again after a write)."""
+UNSEEN_NEIGHBOURS = (
+    f"{HIDDEN}UNWIND $ids AS id CALL (id, hidden) {{ "
+    "MATCH (a:Entity {id: id})-[r]-(b:Entity) "
+    f"WHERE {RELATION_VISIBLE} AND NOT b.id IN $seen "
+    "RETURN DISTINCT b.id AS other ORDER BY other LIMIT $most } "
+    "RETURN id, collect(other) AS others"
+)
+"""One hop of `neighbourhood`: for each of `$ids`, its first `$most` visible neighbours
+outside `$seen`, by id (ids only; `collect` keeps the subquery's order)."""
+RELATIONS_AMONG = (
+    f"{HIDDEN}UNWIND $ids AS id MATCH (a:Entity {{id: id}})-[r]->(b:Entity) "
+    f"WHERE b.id IN $ids AND {RELATION_VISIBLE} RETURN {RELATION_RETURN}"
+)
+"""The visible relations with both ends among `$ids` (the relations of a neighbourhood)."""
 ENTITIES_BY_ID = (
     f"{HIDDEN}UNWIND $ids AS id MATCH (n:Entity {{id: id}}) WHERE {shown('n')} "
     "WITH n ORDER BY n.id RETURN properties(n) AS node"

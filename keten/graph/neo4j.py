@@ -450,12 +450,30 @@ class Neo4jStore:
         """Entities within `depth` hops either way (at most `limit`) and relations among them."""
         if self.get_entity(entity_id, clearance) is None:
             return [], []
-        seen, relations = walk_neighbourhood(
-            entity_id, depth, limit, lambda ids: self._touching(ids, clearance)
+        kept = walk_neighbourhood(
+            entity_id,
+            depth,
+            limit,
+            lambda ids, seen, most: self._unseen_neighbours(ids, seen, most, clearance),
         )
-        records = self._records(cypher.ENTITIES_BY_ID, ids=sorted(seen))
+        records = self._records(cypher.ENTITIES_BY_ID, ids=sorted(kept))
         entities = [entity_from_map(r["node"]) for r in records]
+        found = self._records(cypher.RELATIONS_AMONG, ids=sorted(kept), level=clearance.level)
+        relations = sorted((self._relation(r) for r in found), key=lambda r: r.ref)
         return self._redact(entities, clearance), self._redact(relations, clearance)
+
+    def _unseen_neighbours(
+        self, ids: list[str], seen: set[str], most: int, clearance: Tlp
+    ) -> dict[str, list[str]]:
+        """Each id's first `most` visible neighbours outside `seen`, by id: one round trip."""
+        records = self._records(
+            cypher.UNSEEN_NEIGHBOURS,
+            ids=ids,
+            seen=sorted(seen),
+            most=most,
+            level=clearance.level,
+        )
+        return {r["id"]: list(r["others"]) for r in records}
 
     def _touching(self, ids: set[str], clearance: Tlp) -> list[RelationRow]:
         if not ids:

@@ -115,6 +115,25 @@ WHERE v.id IN (SELECT value FROM json_each(?1)) AND v.marking = 1
 
 LEVELS_OF = "SELECT id, marking FROM entities WHERE id IN (SELECT value FROM json_each(?))"
 """The marking levels of the stored records among the ids in ? (for redaction)."""
+UNSEEN_NEIGHBOURS = f"""
+SELECT r.target AS other FROM relations r WHERE r.source = :id AND {RELATION_VISIBLE}
+  AND r.target NOT IN (SELECT value FROM json_each(:seen))
+UNION
+SELECT r.source FROM relations r WHERE r.target = :id AND {RELATION_VISIBLE}
+  AND r.source NOT IN (SELECT value FROM json_each(:seen))
+ORDER BY other LIMIT :most
+"""
+"""The first `:most` visible neighbours of `:id` outside `:seen`, by id (one hop of a
+neighbourhood): ids only, so no relation's properties are read into Python."""
+RELATIONS_AMONG = f"""
+SELECT {RELATION_COLUMNS} FROM relations r
+WHERE r.source IN (SELECT value FROM json_each(:ids))
+  AND +r.target IN (SELECT value FROM json_each(:ids)) AND {RELATION_VISIBLE}
+ORDER BY r.source, r.type, r.target, r.key
+"""
+"""The visible relations with both ends among `:ids`, by identity. `+r.target` keeps the
+target index out: each source's own relations are read, so a hub that is mostly a target
+(a resource every process depends on) is not scanned."""
 
 
 def physical_memory() -> int:
@@ -411,11 +430,37 @@ class SqliteStore:
         """Entities within `depth` hops either way (at most `limit`) and relations among them."""
         if self.get_entity(entity_id, clearance) is None:
             return [], []
-        seen, relations = walk_neighbourhood(
-            entity_id, depth, limit, lambda ids: self._touching(ids, clearance)
+        kept = walk_neighbourhood(
+            entity_id,
+            depth,
+            limit,
+            lambda ids, seen, most: self._unseen_neighbours(ids, seen, most, clearance),
         )
-        entities = self._entities(seen)
+        entities = self._entities(set(kept))
+        relations = self._among(kept, clearance)
         return self._redact(entities, clearance), self._redact(relations, clearance)
+
+    def _unseen_neighbours(
+        self, ids: list[str], seen: set[str], most: int, clearance: Tlp
+    ) -> dict[str, list[str]]:
+        """Each id's first `most` visible neighbours outside `seen`, by id: one query an id,
+        read from the key and target indexes (no relation is decoded)."""
+        conn = self._conn()
+        params: dict[str, Any] = {"seen": json_list(sorted(seen)), "most": most}
+        params["level"] = clearance.level
+        found = {}
+        for entity in ids:
+            rows = conn.execute(UNSEEN_NEIGHBOURS, {**params, "id": entity})
+            found[entity] = [other for (other,) in rows]
+        return found
+
+    def _among(self, ids: list[str], clearance: Tlp) -> list[RelationRow]:
+        """The visible relations with both ends among `ids`, sorted by identity: read from
+        each source's own relations (the target index is not used, so a hub that is
+        mostly a target costs nothing extra)."""
+        params = {"ids": json_list(sorted(ids)), "level": clearance.level}
+        rows = self._conn().execute(RELATIONS_AMONG, params)
+        return [relation_from_row(r) for r in rows]
 
     def _touching(self, ids: set[str], clearance: Tlp) -> list[RelationRow]:
         if not ids:

@@ -280,32 +280,46 @@ def paged(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
             return
 
 
-def walk_neighbourhood(
-    start: str, depth: int, limit: int, touching: Callable[[set[str]], list[RelationRow]]
-) -> tuple[set[str], list[RelationRow]]:
-    """Breadth-first walk either way from `start`, one `touching(frontier)` call per hop.
+NEIGHBOUR_BATCH = 64
+"""Frontier entities asked about in one `unseen_neighbours` call (a Neo4j round trip)."""
 
-    Returns the ids reached (at most `limit`) and the relations among them, sorted; both
-    stores share it so that their neighbourhoods agree exactly.
+
+def walk_neighbourhood(
+    start: str,
+    depth: int,
+    limit: int,
+    unseen_neighbours: Callable[[list[str], set[str], int], dict[str, list[str]]],
+) -> list[str]:
+    """The ids of a neighbourhood in the order both stores keep them: breadth first.
+
+    `unseen_neighbours(ids, seen, most)` gives, for each of `ids`, its visible neighbours
+    (either direction) outside `seen`, by id, at most `most` of them. The walk keeps `start`,
+    then hop by hop the frontier in the order it was kept, each frontier entity adding its
+    new neighbours by id, until `limit` ids are kept: so a capped answer is the closest hops,
+    and within the cut hop the neighbours of the earliest-kept entities, smallest ids first.
+    Each call asks for at most the room left (ids added earlier in the same batch shadow no
+    more of an entity's first `room` neighbours than they filled), so no relation is read
+    into Python but those the answer holds.
     """
-    seen, frontier = {start}, {start}
-    relations: dict[tuple[str, str, str, str], RelationRow] = {}
+    kept, seen, frontier = [start], {start}, [start]
     for _ in range(depth):
-        found = touching(frontier)
-        frontier = set()
-        for rel in found:
-            for end in (rel.source, rel.target):
-                if end not in seen and len(seen) < limit:
-                    seen.add(end)
-                    frontier.add(end)
-            if rel.source in seen and rel.target in seen:
-                relations[rel.ref] = rel
-        if not frontier:
+        reached: list[str] = []
+        for at in range(0, len(frontier), NEIGHBOUR_BATCH):
+            room = limit - len(seen)
+            if room <= 0:
+                break
+            batch = frontier[at : at + NEIGHBOUR_BATCH]
+            found = unseen_neighbours(batch, seen, room)
+            for entity in batch:
+                for other in found.get(entity, []):
+                    if other not in seen and len(seen) < limit:
+                        seen.add(other)
+                        reached.append(other)
+        kept += reached
+        frontier = reached
+        if not frontier or len(seen) >= limit:
             break
-    for rel in touching(frontier):
-        if rel.source in seen and rel.target in seen:
-            relations[rel.ref] = rel
-    return seen, sorted(relations.values(), key=lambda r: r.ref)
+    return kept
 
 
 CHANGES_LISTED = 1_000
@@ -477,7 +491,13 @@ class GraphStore(Protocol):
     def neighbourhood(
         self, entity_id: str, depth: int = 1, clearance: Tlp = Tlp.RED, limit: int = 500
     ) -> tuple[list[EntityRow], list[RelationRow]]:
-        """Entities within `depth` hops (either direction) and the relations among them."""
+        """Entities within `depth` hops (either direction), at most `limit`, and the visible
+        relations among them (sorted by identity); entities sorted by id.
+
+        Hidden entities and relations are neither walked through nor counted. When capped,
+        the kept entities are those `walk_neighbourhood` keeps (closest hops first, then by
+        the order of the frontier and by id), so both stores give the same answer and the
+        cost follows `limit`, not the degree of a hub it passes."""
         ...
 
     def iter_entities(self, clearance: Tlp = Tlp.RED) -> Iterator[EntityRow]:

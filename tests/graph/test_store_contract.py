@@ -344,6 +344,63 @@ def test_neighbourhood_depth_and_clearance(store: Any) -> None:
     assert store.neighbourhood("org:secret@amber", 1, Tlp.GREEN) == ([], [])
 
 
+def fill_star(store: Any) -> None:
+    """A hub with six green neighbours (either direction, one linked twice), an amber one,
+    one reached only by an amber relation, and a second hop behind the first neighbours."""
+    green = ["vp:hub", *(f"vp:n{i}" for i in range(7)), *(f"vp:m{i}" for i in range(1, 5))]
+    with store.writer() as w:
+        w.upsert_entities([EntityRow(i, "VitalProcess", i) for i in green])
+        w.upsert_entities([EntityRow("org:a@amber", "Organisation", "A", marking="amber")])
+        w.upsert_relations(
+            [
+                *(RelationRow(f"vp:n{i}", "DEPENDS_ON", "vp:hub") for i in (1, 3, 5)),
+                *(RelationRow("vp:hub", "DEPENDS_ON", f"vp:n{i}") for i in (2, 4, 6)),
+                RelationRow("vp:hub", "DEPENDS_ON", "vp:n2", "second"),
+                RelationRow("vp:hub", "DEPENDS_ON", "vp:n0", marking="amber"),
+                RelationRow("org:a@amber", "DEPENDS_ON", "vp:hub"),
+                RelationRow("vp:n1", "DEPENDS_ON", "vp:n2"),
+                RelationRow("vp:n1", "DEPENDS_ON", "vp:m4"),
+                RelationRow("vp:m2", "DEPENDS_ON", "vp:n1"),
+                RelationRow("vp:n2", "DEPENDS_ON", "vp:m3"),
+                RelationRow("vp:n3", "DEPENDS_ON", "vp:m1"),
+            ]
+        )
+
+
+def ids_and_refs(answer: Any) -> tuple[list[str], list[Any]]:
+    """An answer's entity ids and relation identities, in the order the store gave them."""
+    entities, relations = answer
+    return [e.id for e in entities], [r.ref for r in relations]
+
+
+def test_neighbourhood_cap_keeps_closest_hops_then_frontier_order_then_id(store: Any) -> None:
+    fill_star(store)
+    ids, refs = ids_and_refs(store.neighbourhood("vp:hub", 1, Tlp.RED, limit=4))
+    assert ids == ["org:a@amber", "vp:hub", "vp:n0", "vp:n1"]
+    assert all(s in ids and t in ids for s, _, t, _ in refs) and len(refs) == 3
+    ids, refs = ids_and_refs(store.neighbourhood("vp:hub", 2, Tlp.RED, limit=11))
+    assert ids == sorted(
+        ["org:a@amber", "vp:hub", *(f"vp:n{i}" for i in range(7)), "vp:m2", "vp:m4"]
+    )
+    # Hop 2 has room for three: n1's neighbours first (m2, m4), then n2's (m3), never n3's m1.
+    ids, refs = ids_and_refs(store.neighbourhood("vp:hub", 2, Tlp.GREEN, limit=10))
+    assert ids == sorted(["vp:hub", *(f"vp:n{i}" for i in range(1, 7)), "vp:m2", "vp:m3", "vp:m4"])
+    assert ("vp:n1", "DEPENDS_ON", "vp:n2", "") in refs
+    assert ("vp:hub", "DEPENDS_ON", "vp:n2", "second") in refs
+    assert refs == sorted(refs) and all(s in ids and t in ids for s, _, t, _ in refs)
+
+
+def test_neighbourhood_cap_is_what_a_store_without_the_hidden_records_gives(store: Any) -> None:
+    fill_star(store)
+    asked = [(depth, limit) for depth in (1, 2, 3) for limit in (1, 2, 3, 5, 8, 12, 500)]
+    green = {a: ids_and_refs(store.neighbourhood("vp:hub", a[0], Tlp.GREEN, a[1])) for a in asked}
+    store.delete_entity("org:a@amber", cascade=True)
+    store.delete_relation(("vp:hub", "DEPENDS_ON", "vp:n0", ""))
+    for (depth, limit), answer in green.items():
+        assert ids_and_refs(store.neighbourhood("vp:hub", depth, Tlp.RED, limit)) == answer
+        assert len(answer[0]) == min(limit, 7 if depth == 1 else 11)
+
+
 # -- deleting -----------------------------------------------------------------------------
 
 
