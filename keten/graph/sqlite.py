@@ -116,15 +116,26 @@ WHERE v.id IN (SELECT value FROM json_each(?1)) AND v.marking = 1
 LEVELS_OF = "SELECT id, marking FROM entities WHERE id IN (SELECT value FROM json_each(?))"
 """The marking levels of the stored records among the ids in ? (for redaction)."""
 UNSEEN_NEIGHBOURS = f"""
-SELECT r.target AS other FROM relations r WHERE r.source = :id AND {RELATION_VISIBLE}
-  AND r.target NOT IN (SELECT value FROM json_each(:seen))
-UNION
-SELECT r.source FROM relations r WHERE r.target = :id AND {RELATION_VISIBLE}
-  AND r.source NOT IN (SELECT value FROM json_each(:seen))
-ORDER BY other LIMIT :most
+SELECT other FROM (
+  SELECT r.source AS other FROM relations r WHERE r.target = :id
+    AND r.source NOT IN (SELECT value FROM json_each(:seen))
+  UNION
+  SELECT r.target FROM relations r WHERE r.source = :id
+    AND r.target NOT IN (SELECT value FROM json_each(:seen))
+  ORDER BY other LIMIT -1
+) AS c
+WHERE EXISTS (
+    SELECT 1 FROM relations r WHERE r.source = c.other AND +r.target = :id AND {RELATION_VISIBLE}
+  ) OR EXISTS (
+    SELECT 1 FROM relations r WHERE r.target = c.other AND +r.source = :id AND {RELATION_VISIBLE}
+  )
+LIMIT :most
 """
 """The first `:most` visible neighbours of `:id` outside `:seen`, by id (one hop of a
-neighbourhood): ids only, so no relation's properties are read into Python."""
+neighbourhood). The candidates come sorted from the indexes alone (a hub's relations are
+not read, only their index entries); visibility is then checked in that order, from each
+candidate's side (`+` keeps SQLite off the hub's side), until `:most` are found. The inner
+`LIMIT -1` keeps SQLite from pushing the check below the sort."""
 RELATIONS_AMONG = f"""
 SELECT {RELATION_COLUMNS} FROM relations r
 WHERE r.source IN (SELECT value FROM json_each(:ids))
