@@ -65,6 +65,7 @@ from keten.graph.store import (
     walk_neighbourhood,
 )
 from keten.schema.markings import Tlp
+from keten.schema.relations import RelationType
 
 __all__ = ["SqliteStore", "entity_params", "now", "relation_params"]
 
@@ -115,6 +116,19 @@ WHERE v.id IN (SELECT value FROM json_each(?1)) AND v.marking = 1
 
 LEVELS_OF = "SELECT id, marking FROM entities WHERE id IN (SELECT value FROM json_each(?))"
 """The marking levels of the stored records among the ids in ? (for redaction)."""
+KNOWN_TYPES = ", ".join(f"'{t.value}'" for t in RelationType)
+"""The schema's relation types as SQL literals: with them a relation between two given ids
+is found by key seeks, without reading either end's other relations."""
+
+
+def linked(one: str, other: str, types: str) -> str:
+    """EXISTS: a visible relation from `one` to `other` whose type is `types` (SQL)."""
+    return (
+        f"EXISTS (SELECT 1 FROM relations r WHERE r.source = {one} AND r.type {types} "
+        f"AND r.target = {other} AND {RELATION_VISIBLE})"
+    )
+
+
 UNSEEN_NEIGHBOURS = f"""
 SELECT other FROM (
   SELECT r.source AS other FROM relations r WHERE r.target = :id
@@ -124,18 +138,18 @@ SELECT other FROM (
     AND r.target NOT IN (SELECT value FROM json_each(:seen))
   ORDER BY other LIMIT -1
 ) AS c
-WHERE EXISTS (
-    SELECT 1 FROM relations r WHERE r.source = c.other AND +r.target = :id AND {RELATION_VISIBLE}
-  ) OR EXISTS (
-    SELECT 1 FROM relations r WHERE r.target = c.other AND +r.source = :id AND {RELATION_VISIBLE}
-  )
+WHERE {linked("c.other", ":id", f"IN ({KNOWN_TYPES})")}
+   OR {linked(":id", "c.other", f"IN ({KNOWN_TYPES})")}
+   OR {linked("c.other", ":id", f"NOT IN ({KNOWN_TYPES})")}
+   OR {linked(":id", "c.other", f"NOT IN ({KNOWN_TYPES})")}
 LIMIT :most
 """
 """The first `:most` visible neighbours of `:id` outside `:seen`, by id (one hop of a
 neighbourhood). The candidates come sorted from the indexes alone (a hub's relations are
-not read, only their index entries); visibility is then checked in that order, from each
-candidate's side (`+` keeps SQLite off the hub's side), until `:most` are found. The inner
-`LIMIT -1` keeps SQLite from pushing the check below the sort."""
+not read, only their index entries); visibility is then checked in that order by key seeks
+on (source, type, target), until `:most` are found. Only a candidate no schema-typed
+visible relation links (a hidden one) falls through to the scans for other types. The
+inner `LIMIT -1` keeps SQLite from pushing the check below the sort."""
 RELATIONS_AMONG = f"""
 SELECT {RELATION_COLUMNS} FROM relations r
 WHERE r.source IN (SELECT value FROM json_each(:ids))
