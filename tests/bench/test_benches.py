@@ -28,6 +28,10 @@ CASES = {
         ["baseline GET /health", "writes not readable afterwards: 0"],
     ),
     "auth_abuse": (["--attackers", "2", "--clients", "2", "--seconds", "1"], ["no limit"]),
+    "neighbourhood": (
+        ["--size", "300:2000", "--repeat", "1"],
+        ["baseline: the", "neighbourhood depth 2 green limit 600:", "walk/baseline"],
+    ),
     "pages": (
         ["--entities", "300", "--relations", "2000", "--repeat", "1", "--browsers", "1"],
         ["neighbourhood depth 2:"],
