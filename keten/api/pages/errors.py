@@ -67,6 +67,9 @@ class PageRoute(APIRoute):
             ) as error:
                 if not wants_html(request):
                     raise
-                return problem_page(request, error)
+                page = problem_page(request, error)
+                if isinstance(error, ApiProblem):  # Retry-After of a 503, say
+                    page.headers.update(error.headers)
+                return page
 
         return handle_page
