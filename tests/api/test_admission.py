@@ -210,6 +210,7 @@ def test_a_busy_analysis_page_is_a_503_page_in_the_readers_language(quick: Gated
     assert page.status_code == 503 and page.headers["retry-after"] == "1"
     assert page.headers["content-type"].startswith("text/html")
     assert 'lang="nl"' in page.text and "analysis-busy" not in page.text
+    assert "De server is bezig met andere analyses; probeer het over 1 s opnieuw." in page.text
     assert quick.gate.started == 0
 
 

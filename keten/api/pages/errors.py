@@ -42,6 +42,12 @@ def problem_page(request: Request, error: Exception) -> Response:
         status, detail = 404, lang._("unknown entity id(s): {ids}", ids=", ".join(error.ids))
     elif isinstance(error, AnalysisInputError):
         status, detail = 422, str(error)
+    elif isinstance(error, ApiProblem) and error.slug == "analysis-busy":
+        retry = error.headers.get("Retry-After", "")
+        status = 503
+        detail = lang._(
+            "The server is busy with other analyses; try again in {seconds} s.", seconds=retry
+        )
     else:
         assert isinstance(error, ApiProblem)
         status, detail = error.status, error.detail
