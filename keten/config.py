@@ -7,10 +7,16 @@ means Neo4j with `KETEN_NEO4J_USER` and `KETEN_NEO4J_PASSWORD`. The variables th
 `KETEN_STORE` unset, `NEO4J_URI` selects that server, and the `NEO4J_` user and password
 stand in for the `KETEN_NEO4J_` ones. With neither set, the store is SQLite.
 
+`KETEN_ANALYSIS_SLOTS` (default 1) bounds the whole-graph analyses one server process runs
+at once, and `KETEN_ANALYSIS_WAIT` (seconds, default 30) how long a request waits for a
+slot before it is answered 503 (see keten.api.admission).
+
 >>> Settings.from_env({"NEO4J_URI": "bolt://127.0.0.1:7687", "NEO4J_PASSWORD": "pw"}).store_uri
 'bolt://127.0.0.1:7687'
 >>> Settings.from_env({"KETEN_STORE": "sqlite", "NEO4J_URI": "bolt://x"}).uses_neo4j
 False
+>>> Settings.from_env({"KETEN_ANALYSIS_SLOTS": "2"}).analysis_slots
+2
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,8 @@ class Settings:
     store_uri: str | None = None
     neo4j_user: str = "neo4j"
     neo4j_password: str = ""
+    analysis_slots: int = 1
+    analysis_wait_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -40,6 +49,8 @@ class Settings:
             store_uri=None if store == "sqlite" else store,
             neo4j_user=env.get("KETEN_NEO4J_USER") or env.get("NEO4J_USER") or "neo4j",
             neo4j_password=env.get("KETEN_NEO4J_PASSWORD") or env.get("NEO4J_PASSWORD") or "",
+            analysis_slots=positive(env, "KETEN_ANALYSIS_SLOTS", 1),
+            analysis_wait_seconds=positive(env, "KETEN_ANALYSIS_WAIT", 30.0),
         )
 
     @property
@@ -69,6 +80,24 @@ class Settings:
             "bolt+ssc",
             "neo4j+ssc",
         }
+
+
+T = TypeVar("T", int, float)
+
+
+def positive(env: Mapping[str, str], name: str, default: T) -> T:
+    """A positive number from `env`, or `default`; a bad value is an error at start-up, so a
+    typo in a server's environment stops it instead of being ignored."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = type(default)(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive number, got {raw!r}") from None
+    if not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {raw!r}")
+    return value
 
 
 def private_file(path: Path) -> None:

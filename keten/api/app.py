@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute
 
 import keten
 from keten.api import docs, problems
+from keten.api.admission import AnalysisGate
 from keten.api.keys import KeyStore
 from keten.api.limits import MAX_BODY_BYTES, BodyLimit
 from keten.api.pages.session import COOKIE_MAX_AGE
@@ -173,6 +174,7 @@ def create_app(
     app.state.settings = settings
     app.state.projections = ProjectionCache(graph, settings.projection_dir, background=True)
     app.state.risks = RiskCache(graph)
+    app.state.analysis_gate = AnalysisGate(settings.analysis_slots, settings.analysis_wait_seconds)
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(FailureGate, limiter=limiter, keys=key_store)  # outermost: cheapest

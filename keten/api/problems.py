@@ -39,6 +39,7 @@ TITLES = {
     415: "Unsupported media type",
     422: "Unprocessable content",
     429: "Too many requests",
+    499: "Client closed request",
     500: "Internal server error",
     503: "Service unavailable",
 }

@@ -33,15 +33,13 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keten.api.keys import KeyStore, split_key
 from keten.api.problems import problem_response
-
-T = TypeVar("T", int, float)
+from keten.config import positive
 
 MAX_TRACKED = 100_000
 """Names (addresses, key ids) remembered at most; the least recently failing go first."""
@@ -67,24 +65,10 @@ class AuthLimits:
         env = os.environ if env is None else env
         default = cls()
         return cls(
-            per_key=_positive(env, "KETEN_AUTH_FAILURES_PER_KEY", default.per_key),
-            per_client=_positive(env, "KETEN_AUTH_FAILURES_PER_CLIENT", default.per_client),
-            window_seconds=_positive(env, "KETEN_AUTH_FAILURE_WINDOW", default.window_seconds),
+            per_key=positive(env, "KETEN_AUTH_FAILURES_PER_KEY", default.per_key),
+            per_client=positive(env, "KETEN_AUTH_FAILURES_PER_CLIENT", default.per_client),
+            window_seconds=positive(env, "KETEN_AUTH_FAILURE_WINDOW", default.window_seconds),
         )
-
-
-def _positive(env: Mapping[str, str], name: str, default: T) -> T:
-    """A positive number from `env`, or `default`; a bad value is an error at start-up."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = type(default)(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a positive number, got {raw!r}") from None
-    if not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {raw!r}")
-    return value
 
 
 class SlidingWindow:

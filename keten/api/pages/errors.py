@@ -42,6 +42,12 @@ def problem_page(request: Request, error: Exception) -> Response:
         status, detail = 404, lang._("unknown entity id(s): {ids}", ids=", ".join(error.ids))
     elif isinstance(error, AnalysisInputError):
         status, detail = 422, str(error)
+    elif isinstance(error, ApiProblem) and error.slug == "analysis-busy":
+        retry = error.headers.get("Retry-After", "")
+        status = 503
+        detail = lang._(
+            "The server is busy with other analyses; try again in {seconds} s.", seconds=retry
+        )
     else:
         assert isinstance(error, ApiProblem)
         status, detail = error.status, error.detail
@@ -67,6 +73,9 @@ class PageRoute(APIRoute):
             ) as error:
                 if not wants_html(request):
                     raise
-                return problem_page(request, error)
+                page = problem_page(request, error)
+                if isinstance(error, ApiProblem):  # Retry-After of a 503, say
+                    page.headers.update(error.headers)
+                return page
 
         return handle_page

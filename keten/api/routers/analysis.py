@@ -6,7 +6,9 @@ rule from the app's `ProjectionCache` (rebuilt only when the store's revision mo
 over. Unknown or hidden ids answer 404, impossible requests 422. Every route that runs on the
 projection takes `assessments`: the POST routes as a query parameter of their own, the GET
 routes as one more field of their query model (a query model forbids unknown parameters,
-so the rule has to be one of its fields).
+so the rule has to be one of its fields). The whole-graph ones (all but the cascade, whose
+work is bounded by its horizon) run holding a slot of the app's `AnalysisGate`
+(keten.api.admission): at most a few at once per process, 503 when none frees in time.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import Field
 
+from keten.api.admission import AnalysisSlot
 from keten.api.analysis_bodies import CascadeBody, InoperabilityBody, PropagationBody
 from keten.api.answers import json_answer
 from keten.api.deps import ReaderDep, StoreDep
@@ -83,7 +86,7 @@ def run_cascade(body: Annotated[CascadeBody, Body()], projection: ProjectionDep)
     return json_answer(answer)
 
 
-@router.post("/propagation")
+@router.post("/propagation", dependencies=[AnalysisSlot], responses=responses(503))
 def run_propagation(
     body: Annotated[PropagationBody, Body()], projection: ProjectionDep
 ) -> PropagationResult:
@@ -95,7 +98,7 @@ def run_propagation(
     return propagate(projection, body)
 
 
-@router.post("/inoperability")
+@router.post("/inoperability", dependencies=[AnalysisSlot], responses=responses(503))
 def run_inoperability(
     body: Annotated[InoperabilityBody, Body()], projection: ProjectionDep
 ) -> InoperabilityResult:
@@ -105,7 +108,7 @@ def run_inoperability(
     return inoperability(projection, body)
 
 
-@router.get("/criticality")
+@router.get("/criticality", dependencies=[AnalysisSlot], responses=responses(503))
 def read_criticality(
     query: Annotated[CriticalityQuery, Query()], request: Request, principal: ReaderDep
 ) -> CriticalityResult:
@@ -115,7 +118,7 @@ def read_criticality(
     return criticality(projection_for(request, principal, query.assessments), query)
 
 
-@router.get("/paths")
+@router.get("/paths", dependencies=[AnalysisSlot], responses=responses(503))
 def read_paths(
     query: Annotated[PathsQuery, Query()], request: Request, principal: ReaderDep
 ) -> PathsResult:
@@ -125,7 +128,7 @@ def read_paths(
     return paths(projection_for(request, principal, query.assessments), query)
 
 
-@router.get("/targeted")
+@router.get("/targeted", dependencies=[AnalysisSlot], responses=responses(503))
 def read_targeted(
     capability: Annotated[
         str,

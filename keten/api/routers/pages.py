@@ -6,21 +6,25 @@ schema. They see exactly what the JSON API would show the same key: every read t
 key's clearance, and so does every download of a page's tables (`?download=csv|json`).
 Errors are still RFC 9457 problems (an unknown id is a 404 problem). The views whose
 analysis can take a while (cascade, risk, criticality, scenarios) send their title and a
-"working" line at once and the content when it is ready.
+"working" line at once and the content when it is ready. The whole-graph analyses (risk, its
+diagrams and report, embargo, scenarios, criticality, paths) hold a slot of the app's
+`AnalysisGate` like their API routes (keten.api.admission), taken after the login check
+and kept until the page is sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qs, quote
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from keten.api.admission import gate_of
 from keten.api.deps import KeyStoreDep, StoreDep, authenticate
 from keten.api.keys import Principal
 from keten.api.pages.analyses import (
@@ -101,6 +105,16 @@ DownloadQuery = Annotated[
 TableQuery = Annotated[str | None, Query(max_length=100, description="Which table to download.")]
 Horizon = Annotated[float, Query(ge=0, le=1e6)]
 Strength = Annotated[float, Query(ge=0, le=1)]
+
+
+async def page_slot(request: Request, frame: FrameDep) -> AsyncIterator[None]:
+    """Page dependency: the page's analysis runs, and its streamed content is sent, holding
+    a slot (taken after the login check, which is why it names the frame)."""
+    async with gate_of(request).slot(request):
+        yield
+
+
+PageSlot = Depends(page_slot)
 
 
 @router.get("/")
@@ -435,7 +449,7 @@ def risk_of(request: Request, frame: Frame, options: RiskOptions) -> tuple[RiskR
     return cache.get(projection, options), projection
 
 
-@router.get("/pages/risk", response_class=HTMLResponse)
+@router.get("/pages/risk", response_class=HTMLResponse, dependencies=[PageSlot])
 def risk(
     request: Request,
     store: StoreDep,
@@ -470,7 +484,7 @@ def diagram_answer(
     return Response(diagram_bytes(result, fmt, names), media_type=media, headers=headers)
 
 
-@router.get("/pages/risk/diagram.png")
+@router.get("/pages/risk/diagram.png", dependencies=[PageSlot])
 def risk_diagram_png(
     request: Request,
     store: StoreDep,
@@ -484,7 +498,7 @@ def risk_diagram_png(
     return diagram_answer(request, store, frame, options, "png")
 
 
-@router.get("/pages/risk/diagram.svg")
+@router.get("/pages/risk/diagram.svg", dependencies=[PageSlot])
 def risk_diagram_svg(
     request: Request,
     store: StoreDep,
@@ -498,7 +512,7 @@ def risk_diagram_svg(
     return diagram_answer(request, store, frame, options, "svg")
 
 
-@router.get("/pages/report", response_class=HTMLResponse)
+@router.get("/pages/report", response_class=HTMLResponse, dependencies=[PageSlot])
 def report(
     request: Request,
     store: StoreDep,
@@ -529,7 +543,7 @@ def checked(model: Callable[..., Any], **values: Any) -> Any:
         raise ApiProblem(422, "invalid-query", detail) from error
 
 
-@router.get("/pages/embargo", response_class=HTMLResponse)
+@router.get("/pages/embargo", response_class=HTMLResponse, dependencies=[PageSlot])
 def embargo_view(
     request: Request,
     store: StoreDep,
@@ -559,7 +573,7 @@ def embargo_view(
     )
 
 
-@router.get("/pages/scenarios", response_class=HTMLResponse)
+@router.get("/pages/scenarios", response_class=HTMLResponse, dependencies=[PageSlot])
 def scenarios_view(
     request: Request,
     store: StoreDep,
@@ -594,7 +608,7 @@ def scenarios_view(
     )
 
 
-@router.get("/pages/criticality", response_class=HTMLResponse)
+@router.get("/pages/criticality", response_class=HTMLResponse, dependencies=[PageSlot])
 def criticality_view(
     request: Request,
     store: StoreDep,
@@ -612,7 +626,7 @@ def criticality_view(
     return asked.analysis(title, lambda p: criticality(p, body), criticality_page, streamed=True)
 
 
-@router.get("/pages/paths", response_class=HTMLResponse)
+@router.get("/pages/paths", response_class=HTMLResponse, dependencies=[PageSlot])
 def paths_view(
     request: Request,
     store: StoreDep,

@@ -4,7 +4,8 @@ Everything is computed on the graph the caller's clearance may see: the projecti
 from the app's cache for that clearance, and the threats' stated classes are read from the
 store with the same clearance, so a hidden threat, interest or dependency never shapes an
 answer. The analysis is kept with the projection it read (keten.queries.risk.RiskCache) and
-computed again only when that projection is replaced.
+computed again only when that projection is replaced. Every route here runs holding a slot
+of the app's `AnalysisGate` (keten.api.admission).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
+from keten.api.admission import AnalysisSlot
 from keten.api.analysis_bodies import ScenariosBody
 from keten.api.answers import json_answer
 from keten.api.deps import CursorQuery
@@ -106,7 +108,12 @@ def get_risk(request: Request, projection: ProjectionDep, options: OptionsDep) -
 RiskDep = Annotated[RiskResult, Depends(get_risk)]
 
 
-@router.get("/risk", response_model=RiskResult, responses=responses(409))
+@router.get(
+    "/risk",
+    response_model=RiskResult,
+    dependencies=[AnalysisSlot],
+    responses=responses(409, 503),
+)
 def risk(
     result: RiskDep,
     options: OptionsDep,
@@ -150,7 +157,11 @@ def diagram(result: RiskResult, fmt: str) -> Response:
 @router.get(
     "/risk/diagram.png",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}, "description": "The risk diagram."}},
+    dependencies=[AnalysisSlot],
+    responses={
+        200: {"content": {"image/png": {}}, "description": "The risk diagram."},
+        **responses(503),
+    },
 )
 def risk_diagram_png(result: RiskDep) -> Response:
     """The risk diagram (likelihood x highest impact) of the integrated analysis, as PNG."""
@@ -160,14 +171,18 @@ def risk_diagram_png(result: RiskDep) -> Response:
 @router.get(
     "/risk/diagram.svg",
     response_class=Response,
-    responses={200: {"content": {"image/svg+xml": {}}, "description": "The risk diagram."}},
+    dependencies=[AnalysisSlot],
+    responses={
+        200: {"content": {"image/svg+xml": {}}, "description": "The risk diagram."},
+        **responses(503),
+    },
 )
 def risk_diagram_svg(result: RiskDep) -> Response:
     """The risk diagram (likelihood x highest impact) of the integrated analysis, as SVG."""
     return diagram(result, "svg")
 
 
-@router.post("/scenarios")
+@router.post("/scenarios", dependencies=[AnalysisSlot], responses=responses(503))
 def scenarios(body: Annotated[ScenariosBody, Body()], projection: ProjectionDep) -> ScenariosResult:
     """Several named scenarios (threats and/or disrupted entities, each with a horizon) side by
     side: per scenario the cascade totals and the interests hit with their times, and per pair

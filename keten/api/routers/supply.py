@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
+from keten.api.admission import AnalysisSlot
 from keten.api.analysis_bodies import EmbargoBody
 from keten.api.deps import ReaderDep
 from keten.api.problems import responses
@@ -51,7 +52,7 @@ def split_codes(values: list[str]) -> list[str]:
     return [code.strip() for value in values for code in value.split(",") if code.strip()]
 
 
-@router.get("/dependencies")
+@router.get("/dependencies", dependencies=[AnalysisSlot], responses=responses(503))
 def dependencies(
     data: SupplyDep,
     year: Annotated[
@@ -85,7 +86,7 @@ def dependencies(
     )
 
 
-@router.post("/embargo")
+@router.post("/embargo", dependencies=[AnalysisSlot], responses=responses(503))
 def run_embargo(
     body: Annotated[EmbargoBody, Body()], data: SupplyDep, projection: ProjectionDep
 ) -> EmbargoResult:
