@@ -130,6 +130,13 @@ LOCK_META = (
 )
 """First statement of every write transaction: the meta node's write lock serialises writers;
 what it returns is read under that lock."""
+READ_LEASE = (
+    "MATCH (m:KetenMeta {id: 'meta'}) "
+    "RETURN m.keten_lease AS lease, m.keten_lease_until < timestamp() AS expired"
+)
+"""A writer's look at the lease before it queues for the meta node's lock: while a bulk load
+holds it, waiting by reading takes no lock (queued on the lock, a writer held a lock that the
+load's next lease renewal needed, and Neo4j ended the load as a deadlock)."""
 SET_STAMP = "MATCH (m:KetenMeta {id: 'meta'}) SET m.keten_stamp = $stamp"
 TAKE_LEASE = (
     "MATCH (m:KetenMeta {id: 'meta'}) SET m.keten_lease = $owner, "

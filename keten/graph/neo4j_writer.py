@@ -79,6 +79,13 @@ def _start_ticks(pid: int) -> str:
     return stat.rsplit(")", 1)[-1].split()[19]
 
 
+def lease_is_live(meta: Any) -> bool:
+    """True while the write lease named in `meta` (`lease`, `expired`) belongs to a running
+    bulk load."""
+    lease = meta["lease"]
+    return bool(lease) and not meta["expired"] and owner_alive(lease)
+
+
 def owner_alive(owner: str) -> bool:
     """False when `owner` (`process_owner()` and a load id) is a process of this host that
     no longer runs; True otherwise (one on another host is trusted until its lease expires).
@@ -167,30 +174,31 @@ class Neo4jWriter(WriteBook):
         """
         deadline = time.monotonic() + wait
         while True:
-            tx = self.session.begin_transaction()
-            try:
-                meta = tx.run(cypher.LOCK_META).single(strict=True)
-            except TransientError:  # a deadlock with a schema or meta statement: try again
+            meta = self.session.run(cypher.READ_LEASE).single(strict=True)
+            if not lease_is_live(meta):
+                tx = self.session.begin_transaction()
+                try:
+                    meta = tx.run(cypher.LOCK_META).single(strict=True)
+                except TransientError:  # a deadlock with a schema or meta statement: try again
+                    tx.rollback()
+                    continue
+                hidden = list(meta["hidden"] or [])
+                if not lease_is_live(meta) and not hidden:
+                    self.tx = tx
+                    self.audit_seq = int(meta["seq"] or 0)
+                    self.stamp = next_stamp(meta["stamp"] or None)
+                    tx.run(cypher.SET_STAMP, stamp=self.stamp).consume()
+                    return
                 tx.rollback()
-                continue
-            lease, hidden = meta["lease"], list(meta["hidden"] or [])
-            lease_live = bool(lease) and not meta["expired"] and owner_alive(lease)
-            if not lease_live and not hidden:
-                self.tx = tx
-                self.audit_seq = int(meta["seq"] or 0)
-                self.stamp = next_stamp(meta["stamp"] or None)
-                tx.run(cypher.SET_STAMP, stamp=self.stamp).consume()
-                return
-            tx.rollback()
-            if not lease_live:
-                clear_abandoned(self.session, hidden, lease)
-            elif time.monotonic() > deadline:
+                if not lease_is_live(meta):
+                    clear_abandoned(self.session, hidden, meta["lease"])
+                    continue
+            if time.monotonic() > deadline:
                 raise StoreUnavailableError(
-                    f"a bulk load ({lease}) holds the Neo4j write lease; "
+                    f"a bulk load ({meta['lease']}) holds the Neo4j write lease; "
                     "try again when it has finished"
                 )
-            else:
-                time.sleep(0.2)
+            time.sleep(0.2)
 
     def _split(self) -> None:
         """Commit this transaction of a bulk write and go on in a new one, hidden."""
