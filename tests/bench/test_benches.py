@@ -27,6 +27,10 @@ CASES = {
         ["--readers", "2", "--seconds", "1", "--writes", "20"],
         ["baseline GET /health", "writes not readable afterwards: 0"],
     ),
+    "worker_scaling": (
+        ["--rounds", "1", "--seconds", "1", "--writes", "10", "--connections", "2"],
+        ["two / one, median: reads"],
+    ),
     "auth_abuse": (["--attackers", "2", "--clients", "2", "--seconds", "1"], ["no limit"]),
     "neighbourhood": (
         ["--size", "300:2000", "--repeat", "1"],
