@@ -29,10 +29,10 @@ better than the base. Why that is exact:
   base's label it can only differ from the base's when an improved entity has an edge into
   it (a group's predecessor can even get larger), so those are recomputed from their
   in-edges; the rest keep the base's.
-* Path strengths are products taken from the source down each chain, so they are
-  recomputed for every entity whose chain changed (the entities above and their base
-  descendants) and read from the base's otherwise, the base's being multiplied out from
-  the threat's own strength at the hub (one array per hub, time and strength met).
+* Path strengths are products taken from the source down each chain, in that order (a
+  float product depends on it), so each is multiplied out along the threat's own chain,
+  remembering every entity's product for the threat so that shared parts of chains are
+  multiplied once.
 
 The hubs are the entities with the most edges out (`HUBS` of them); a threat's key is the
 first hub its own search reaches. Threats sharing no key run their own whole search.
@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -61,10 +61,8 @@ MIN_SHARED = 2
 TENTATIVE = np.int8(1)
 IMPROVED = np.int8(2)
 TOUCHED = np.int8(4)
-CHANGED = np.int8(8)
-"""The entity's chain differs from the base's (its strength is recomputed)."""
-STRONG = np.int8(16)
-"""The entity's recomputed strength is in `strength`."""
+STRONG = np.int8(8)
+"""The entity's path strength for this threat is in `strength_out`."""
 NO_PRED = -1
 HUB_PRED = -2
 """The base's predecessor of its hub: the threat's own, found by the search."""
@@ -199,18 +197,19 @@ def _mark(status: Int8Array, dirty: Int64Array, n_dirty: Any, v: Any, flag: Any)
 @njit(cache=True, nogil=True, inline="always")
 def _label(
     v: Any, status: Int8Array, time: FloatArray, depth: Int64Array,
-    base_time: FloatArray, base_depth: Int64Array, shift: Any,
+    base_time: FloatArray, base_depth: Int64Array, shift: Any, tshift: float,
 ) -> tuple[float, Any]:  # fmt: skip
     """The label (time, depth) v has now: its own when improved, else the base's."""
     if status[v] & IMPROVED:
         return time[v], depth[v]
-    return base_time[v], base_depth[v] + shift
+    return base_time[v] + tshift, base_depth[v] + shift
 
 
 @njit(cache=True, nogil=True)
 def _group_label(
     g: Any, arrays: Any, min_strength: float, status: Int8Array, time: FloatArray,
     depth: Int64Array, base_time: FloatArray, base_depth: Int64Array, shift: Any,
+    tshift: float,
 ) -> tuple[float, Any, Any]:  # fmt: skip
     """Group g's label from its members' current labels: the member that fails last (ties
     to the smaller predecessor), or time inf while a member has not failed."""
@@ -223,7 +222,7 @@ def _group_label(
         if strength[e] < min_strength:
             return np.inf, 0, -1
         u = tail[e]
-        t, d = _label(u, status, time, depth, base_time, base_depth, shift)
+        t, d = _label(u, status, time, depth, base_time, base_depth, shift, tshift)
         if t == np.inf:
             return np.inf, 0, -1
         ct = t + buffer_hours[e]
@@ -236,7 +235,7 @@ def _group_label(
 @njit(cache=True, nogil=True)
 def search(
     arrays: Any, hub: npt.NDArray[np.bool_], stop_at_hub: bool,
-    base_time: FloatArray, base_depth: Int64Array, shift: Any,
+    base_time: FloatArray, base_depth: Int64Array, shift: Any, tshift: float,
     seed: Any, seed_time: float, seed_depth: Any, seed_pred: Any,
     horizon: float, min_strength: float,
     status: Int8Array, time: FloatArray, depth: Int64Array, pred: Int64Array,
@@ -273,7 +272,7 @@ def search(
         status[u] = (status[u] & ~TENTATIVE) | IMPROVED
         order[count] = u
         count += 1
-        if base_time[u] == np.inf:
+        if not base_time[u] + tshift <= horizon:
             fresh += 1
         if stop_at_hub and hub[u]:
             counts[3] = u
@@ -288,13 +287,14 @@ def search(
             g = group[e]
             if g >= 0:
                 ct, cd, cp = _group_label(
-                    g, arrays, min_strength, status, time, depth, base_time, base_depth, shift
-                )
+                    g, arrays, min_strength, status, time, depth, base_time, base_depth, shift,
+                    tshift,
+                )  # fmt: skip
             else:
                 ct, cd, cp = t + buffer_hours[e], d + 1, u
             if ct > horizon:
                 continue
-            bt = base_time[v]
+            bt = base_time[v] + tshift
             bd = base_depth[v] + shift
             if not (ct < bt or (ct == bt and cd < bd)):
                 continue  # the base's label stands
@@ -412,21 +412,21 @@ def whole_search(
 
 @njit(cache=True, nogil=True)
 def settle_touched(
-    arrays: Any, min_strength: float, base_time: FloatArray, base_depth: Int64Array,
-    base_pred: Int64Array, shift: Any, status: Int8Array, time: FloatArray,
+    arrays: Any, min_strength: float, horizon: float, base_time: FloatArray,
+    base_depth: Int64Array, base_pred: Int64Array, shift: Any, tshift: float,
+    status: Int8Array, time: FloatArray,
     depth: Int64Array, pred: Int64Array, dirty: Int64Array, n_dirty: Any,
 ) -> None:  # fmt: skip
     """The predecessor of every touched entity that keeps the base's label, from its
-    in-edges (the smallest among the requirements that give it that label); CHANGED where
-    it differs from the base's."""
+    in-edges (the smallest among the requirements that give it that label)."""
     _, _, buffer_hours, strength, group, tail, rev_indptr, rev_edges, member_indptr, members = (
         arrays
     )
     for i in range(n_dirty):
         v = dirty[i]
-        if status[v] & IMPROVED or not status[v] & TOUCHED or base_time[v] == np.inf:
+        vt = base_time[v] + tshift
+        if status[v] & IMPROVED or not status[v] & TOUCHED or not vt <= horizon:
             continue
-        vt = base_time[v]
         vd = base_depth[v] + shift
         best = -1
         for k in range(rev_indptr[v], rev_indptr[v + 1]):
@@ -436,21 +436,20 @@ def settle_touched(
                 if members[member_indptr[g]] != e:
                     continue  # a group is weighed once, at its first member
                 ct, cd, cp = _group_label(
-                    g, arrays, min_strength, status, time, depth, base_time, base_depth, shift
-                )
+                    g, arrays, min_strength, status, time, depth, base_time, base_depth, shift,
+                    tshift,
+                )  # fmt: skip
             else:
                 if strength[e] < min_strength:
                     continue
                 u = tail[e]
-                t, d = _label(u, status, time, depth, base_time, base_depth, shift)
+                t, d = _label(u, status, time, depth, base_time, base_depth, shift, tshift)
                 ct, cd, cp = t + buffer_hours[e], d + 1, u
             if ct == vt and cd == vd and (best < 0 or cp < best):
                 best = cp
         time[v] = vt
         depth[v] = vd
         pred[v] = best
-        if best != base_pred[v]:
-            status[v] |= CHANGED
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -459,42 +458,6 @@ def _pred_of(v: Any, status: Int8Array, pred: Int64Array, base_pred: Int64Array)
     if status[v] & (IMPROVED | TOUCHED):
         return pred[v]
     return base_pred[v]
-
-
-@njit(cache=True, nogil=True)
-def mark_changed_chains(
-    status: Int8Array, pred: Int64Array, base_pred: Int64Array, order: Int64Array,
-    count: Any, children_indptr: Int64Array, children: Int64Array, dirty: Int64Array,
-    n_dirty: Any, stack: Int64Array,
-) -> Any:  # fmt: skip
-    """Mark CHANGED every entity whose chain differs from the base's: the improved ones,
-    those whose predecessor changed, and their descendants in the base's tree that kept
-    their predecessor. Returns the new dirty count."""
-    top = 0
-    for i in range(count):
-        stack[top] = order[i]
-        top += 1
-        n_dirty = _mark(status, dirty, n_dirty, order[i], CHANGED)
-    for i in range(n_dirty):
-        v = dirty[i]
-        if status[v] & CHANGED and not status[v] & IMPROVED:
-            stack[top] = v
-            top += 1
-    while top > 0:
-        top -= 1
-        x = stack[top]
-        if children_indptr.shape[0] <= x + 1:
-            continue
-        for k in range(children_indptr[x], children_indptr[x + 1]):
-            c = children[k]
-            if status[c] & (IMPROVED | CHANGED):
-                continue
-            if status[c] & TOUCHED and pred[c] != x:
-                continue
-            n_dirty = _mark(status, dirty, n_dirty, c, CHANGED)
-            stack[top] = c
-            top += 1
-    return n_dirty
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -518,53 +481,37 @@ def _step(indptr: Int64Array, targets: Any, strength: FloatArray, u: Any, v: Any
 @njit(cache=True, nogil=True)
 def path_strength(
     v: Any, arrays: Any, status: Int8Array, pred: Int64Array, base_pred: Int64Array,
-    base_strength: FloatArray, strength_out: FloatArray, stack: Int64Array,
-) -> float:  # fmt: skip
+    strength_out: FloatArray, stack: Int64Array, dirty: Int64Array, n_dirty: Any,
+) -> tuple[float, Any]:  # fmt: skip
     """The product of the strengths along v's chain, multiplied from the source down (as
-    keten.queries.risk.path_strengths does); remembered for changed entities."""
+    keten.queries.risk.path_strengths does), and the new dirty count. Each entity's product
+    is remembered for the threat (STRONG), so the chains' common parts are multiplied once;
+    a threat's hub is set before (`at_hub`), so a base's entities end their walk there."""
     indptr, targets, _, strength, _, _, _, _, _, _ = arrays
     top = 0
     x = v
-    while status[x] & CHANGED and not status[x] & STRONG:
+    while not status[x] & STRONG:
         stack[top] = x
         top += 1
-        p = _pred_of(x, status, pred, base_pred)
-        if p < 0:
+        x = _pred_of(x, status, pred, base_pred)
+        if x < 0:
             break
-        x = p
     while top > 0:
         top -= 1
         y = stack[top]
         p = _pred_of(y, status, pred, base_pred)
-        if p < 0:
-            value = 1.0
-        else:
-            above = strength_out[p] if status[p] & STRONG else base_strength[p]
-            value = above * _step(indptr, targets, strength, p, y)
-        strength_out[y] = value
-        status[y] |= STRONG
-    if status[v] & STRONG:
-        return strength_out[v]
-    return base_strength[v]
-
-
-@njit(cache=True, nogil=True)
-def base_strengths(
-    arrays: Any, base_order: Int64Array, base_pred: Int64Array, at_hub: float, out: FloatArray
-) -> None:
-    """Path strengths of a base's entities when its hub is reached with strength `at_hub`."""
-    indptr, targets, _, strength, _, _, _, _, _, _ = arrays
-    for i in range(base_order.shape[0]):
-        v = base_order[i]
-        p = base_pred[v]
-        out[v] = at_hub if p < 0 else out[p] * _step(indptr, targets, strength, p, v)
+        above = 1.0 if p < 0 else strength_out[p] * _step(indptr, targets, strength, p, y)
+        strength_out[y] = above
+        n_dirty = _mark(status, dirty, n_dirty, y, STRONG)
+    return strength_out[v], n_dirty
 
 
 @njit(cache=True, nogil=True)
 def merged(
     base_order: Int64Array, status: Int8Array, order: Int64Array, count: Any,
     time: FloatArray, depth: Int64Array, base_time: FloatArray, base_depth: Int64Array,
-    shift: Any, keep: npt.NDArray[np.bool_], keep_all: bool, limit: Any, out: Int64Array,
+    shift: Any, tshift: float, horizon: float, keep: npt.NDArray[np.bool_], keep_all: bool,
+    limit: Any, out: Int64Array,
 ) -> Any:  # fmt: skip
     """The threat's settled entities in the single search's order (time, depth, index),
     those with `keep` set (all with `keep_all`), up to `limit`: the base's (less the
@@ -573,6 +520,8 @@ def merged(
     j = 0
     k = 0
     nb = base_order.shape[0]
+    while nb > 0 and not base_time[base_order[nb - 1]] + tshift <= horizon:
+        nb -= 1  # beyond the horizon at this threat's time (the base is by time)
     while k < limit:
         while i < nb and (
             status[base_order[i]] & IMPROVED or not (keep_all or keep[base_order[i]])
@@ -589,7 +538,8 @@ def merged(
         else:
             b = base_order[i]
             o = order[j]
-            take_base = _less(base_time[b], base_depth[b] + shift, b, time[o], depth[o], o)
+            bt = base_time[b] + tshift
+            take_base = _less(bt, base_depth[b] + shift, b, time[o], depth[o], o)
         if take_base:
             out[k] = base_order[i]
             i += 1
@@ -602,17 +552,30 @@ def merged(
 
 @njit(cache=True, nogil=True)
 def strengths_of(
-    nodes: Int64Array, arrays: Any, status: Int8Array, pred: Int64Array,
-    base_pred: Int64Array, base_strength: FloatArray, strength_out: FloatArray,
-    stack: Int64Array,
-) -> FloatArray:  # fmt: skip
-    """`path_strength` of each of `nodes`."""
+    nodes: Int64Array, hub: Any, arrays: Any, status: Int8Array, pred: Int64Array,
+    base_pred: Int64Array, strength_out: FloatArray, stack: Int64Array, dirty: Int64Array,
+    n_dirty: Any,
+) -> tuple[FloatArray, Any]:  # fmt: skip
+    """`path_strength` of each of `nodes`, and the new dirty count. With a base (`hub` >= 0)
+    the hub's strength is first set from the predecessor the threat reaches it from (its
+    base predecessor is a mark, not an entity)."""
+    indptr, targets, _, strength, _, _, _, _, _, _ = arrays
+    if hub >= 0 and not status[hub] & STRONG:
+        p = pred[hub]
+        at_hub = 1.0
+        if p >= 0:
+            above, n_dirty = path_strength(
+                p, arrays, status, pred, base_pred, strength_out, stack, dirty, n_dirty
+            )
+            at_hub = above * _step(indptr, targets, strength, p, hub)
+        strength_out[hub] = at_hub
+        n_dirty = _mark(status, dirty, n_dirty, hub, STRONG)
     out = np.empty(nodes.shape[0])
     for i in range(nodes.shape[0]):
-        out[i] = path_strength(
-            nodes[i], arrays, status, pred, base_pred, base_strength, strength_out, stack
+        out[i], n_dirty = path_strength(
+            nodes[i], arrays, status, pred, base_pred, strength_out, stack, dirty, n_dirty
         )
-    return out
+    return out, n_dirty
 
 
 @njit(cache=True, nogil=True)
@@ -663,9 +626,8 @@ class Base:
     depth: Int64Array
     pred: Int64Array
     order: Int64Array
-    children_indptr: Int64Array
-    children: Int64Array
-    strengths: dict[float, FloatArray] = field(default_factory=dict)
+    order_time: FloatArray
+    """The time of each entity of `order`."""
 
 
 @dataclass(eq=False)
@@ -712,8 +674,7 @@ class SharedSearch:
         self.empty_time = np.full(n, np.inf)
         self.empty_depth = np.zeros(n, dtype=np.int64)
         self.empty_pred = np.full(n, NO_PRED, dtype=np.int64)
-        self.ones = np.ones(n)
-        self.no_children = np.zeros(1, dtype=np.int64)
+        self.no_order = np.zeros(0, dtype=np.int64)
         groups = projection.group_size.shape[0]
         self.group_size = projection.group_size
         self.group_count = np.zeros(groups, dtype=np.int32)
@@ -733,10 +694,12 @@ class SharedSearch:
         count, n_dirty, fresh, stopped = (int(c) for c in self.counts)
         return count, n_dirty, fresh, stopped
 
-    def _search(self, base: Base, shift: int, seed: int) -> tuple[int, int, int, int]:
+    def _search(
+        self, base: Base, shift: int, tshift: float, seed: int
+    ) -> tuple[int, int, int, int]:
         """`search` of the threat `seed` from `base`: (improved, dirty, new, -1)."""
         search(
-            self.arrays, self.graph.hub, False, base.time, base.depth, shift, seed, 0.0,
+            self.arrays, self.graph.hub, False, base.time, base.depth, shift, tshift, seed, 0.0,
             0, NO_PRED, self.horizon, self.min_strength,
             self.status, self.time, self.depth, self.pred, self.heap, self.pos, self.order,
             self.dirty, self.counts,
@@ -767,109 +730,97 @@ class SharedSearch:
         base_depth[order] = self.depth[order]
         base_pred[order] = self.pred[order]
         self._clear(n_dirty)
-        parents = base_pred[order]
-        inner = parents >= 0
-        by_parent = np.argsort(parents[inner], kind="stable")
-        children = order[inner][by_parent]
-        children_indptr = np.zeros(self.n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(parents[inner], minlength=self.n), out=children_indptr[1:])
-        return Base(hub, base_time, base_depth, base_pred, order, children_indptr, children)
+        return Base(hub, base_time, base_depth, base_pred, order, base_time[order])
 
-    def run(self, threat: int, base: Base | None, shift: int, top: int) -> ThreatCascade:
-        """The threat's cascade, from `base` (reached at depth `shift`) or alone."""
+    def within(self, base: Base, tshift: float) -> int:
+        """How many of the base's entities a threat reaching its hub `tshift` later than
+        the base's time reaches within the horizon (the base is by time)."""
+        times = base.order_time
+        k = int(np.searchsorted(times, self.horizon - tshift, side="right"))
+        while k > 0 and not times[k - 1] + tshift <= self.horizon:
+            k -= 1
+        while k < times.shape[0] and times[k] + tshift <= self.horizon:
+            k += 1
+        return k
+
+    def run(
+        self, threat: int, base: Base | None, shift: int, tshift: float, top: int
+    ) -> ThreatCascade:
+        """The threat's cascade, from `base` (its hub reached at depth `shift`, and
+        `tshift` later than the base's time) or alone."""
         if base is None:
             count, n_dirty, fresh, _ = self._whole(threat, False)
+            base = Base(
+                -1, self.empty_time, self.empty_depth, self.empty_pred, self.no_order,
+                self.empty_time[:0],
+            )  # fmt: skip
+            total = count
         else:
-            count, n_dirty, fresh, _ = self._search(base, shift, threat)
-        base_time = base.time if base is not None else self.empty_time
-        base_depth = base.depth if base is not None else self.empty_depth
-        base_pred = base.pred if base is not None else self.empty_pred
-        base_order = base.order if base is not None else self.empty_pred[:0]
-        if base is not None:
+            count, n_dirty, fresh, _ = self._search(base, shift, tshift, threat)
             settle_touched(
-                self.arrays, self.min_strength, base_time, base_depth, base_pred, shift,
-                self.status, self.time, self.depth, self.pred, self.dirty, n_dirty,
+                self.arrays, self.min_strength, self.horizon, base.time, base.depth, base.pred,
+                shift, tshift, self.status, self.time, self.depth, self.pred, self.dirty,
+                n_dirty,
             )  # fmt: skip
-            n_dirty = mark_changed_chains(
-                self.status, self.pred, base_pred, self.order, count, base.children_indptr,
-                base.children, self.dirty, n_dirty, self.stack,
-            )  # fmt: skip
-        else:
-            n_dirty = mark_changed_chains(
-                self.status, self.pred, base_pred, self.order, count, self.no_children,
-                self.no_children, self.dirty, n_dirty, self.stack,
-            )  # fmt: skip
+            total = self.within(base, tshift) + fresh
         try:
-            return self._answer(base, shift, count, fresh, top, base_time, base_depth,
-                                base_pred, base_order)  # fmt: skip
+            out = np.empty(total, dtype=np.int64)
+            keep = self.graph.safeguarding
+            merge: Any = merged
+            state = (base.order, self.status, self.order, count, self.time, self.depth)
+            bases = (base.time, base.depth, shift, tshift, self.horizon, keep)
+            processes = out[: merge(*state, *bases, False, total, out)].copy()
+            first = np.empty(top + 1, dtype=np.int64)
+            first = first[: merge(*state, *bases, True, top + 1, first)]
+            strengths, n_dirty = strengths_of(
+                processes, base.hub, self.arrays, self.status, self.pred, base.pred,
+                self.strength_out, self.stack, self.dirty, n_dirty,
+            )  # fmt: skip
+            improved = (self.status[processes] & IMPROVED) != 0
+            improved_first = (self.status[first] & IMPROVED) != 0
+            return ThreatCascade(
+                total=total,
+                processes=processes,
+                times=np.where(improved, self.time[processes], base.time[processes] + tshift),
+                strengths=strengths,
+                chains=chains_of(processes, self.status, self.pred, base.pred),
+                first=first,
+                first_times=np.where(improved_first, self.time[first], base.time[first] + tshift),
+                first_depths=np.where(improved_first, self.depth[first], base.depth[first] + shift),
+                first_chains=chains_of(first, self.status, self.pred, base.pred),
+            )
         finally:
             self._clear(n_dirty)
 
-    def _answer(self, base: Base | None, shift: int, count: int, fresh: int, top: int,
-                base_time: FloatArray, base_depth: Int64Array, base_pred: Int64Array,
-                base_order: Int64Array) -> ThreatCascade:  # fmt: skip
-        base_strength = self.ones
-        if base is not None:
-            at_hub = path_strength(
-                base.hub, self.arrays, self.status, self.pred, base_pred, self.ones,
-                self.strength_out, self.stack,
-            )  # fmt: skip
-            kept = base.strengths.get(at_hub)
-            if kept is None:
-                kept = np.empty(self.n)
-                base_strengths(self.arrays, base.order, base.pred, at_hub, kept)
-                if len(base.strengths) < 16:
-                    base.strengths[at_hub] = kept
-            base_strength = kept
-        total = base_order.shape[0] + fresh if base is not None else count
-        out = np.empty(total, dtype=np.int64)
-        keep = self.graph.safeguarding
-        state = (self.status, self.order, count, self.time, self.depth)
-        k = merged(base_order, *state, base_time, base_depth, shift, keep, False, total, out)
-        processes = out[:k].copy()
-        first = np.empty(top + 1, dtype=np.int64)
-        k = merged(base_order, *state, base_time, base_depth, shift, keep, True, top + 1, first)
-        first = first[:k]
-        improved = (self.status[processes] & IMPROVED) != 0
-        times = np.where(improved, self.time[processes], base_time[processes])
-        improved_first = (self.status[first] & IMPROVED) != 0
-        return ThreatCascade(
-            total=total,
-            processes=processes,
-            times=times,
-            strengths=strengths_of(
-                processes,
-                self.arrays,
-                self.status,
-                self.pred,
-                base_pred,
-                base_strength,
-                self.strength_out,
-                self.stack,
-            ),
-            chains=chains_of(processes, self.status, self.pred, base_pred),
-            first=first,
-            first_times=np.where(improved_first, self.time[first], base_time[first]),
-            first_depths=np.where(improved_first, self.depth[first], base_depth[first] + shift),
-            first_chains=chains_of(first, self.status, self.pred, base_pred),
-        )
+
+def exact_shift(projection: Projection) -> bool:
+    """True when every buffer is a whole number of hours (below 2**40): every time a search
+    makes is then a whole number below 2**53, which floats add exactly in any order, so one
+    base per hub serves every time a threat reaches it (shifted by that time)."""
+    b = np.asarray(projection.buffer_hours, dtype=np.float64)
+    return bool(np.all(np.isfinite(b)) and np.all(b == np.floor(b)) and np.all(b < 2.0**40))
 
 
 def plan(
     shared: SharedSearch, threats: list[int]
-) -> tuple[dict[tuple[int, float], list[tuple[int, int]]], list[int]]:
-    """Threats by the (hub, time) they reach first, with the depth they reach it at, where
-    at least MIN_SHARED share it; and the threats to search alone."""
-    by_key: dict[tuple[int, float], list[tuple[int, int]]] = {}
+) -> tuple[dict[tuple[int, float], list[tuple[int, int, float]]], list[int]]:
+    """Threats by the base they share, (hub, time of the base), with the depth they reach
+    the hub at and how much later than the base's time, where at least MIN_SHARED share a
+    base; and the threats to search alone. With whole-hour buffers (`exact_shift`) a hub
+    has one base, from time 0; otherwise one per time a threat reaches it first."""
+    shift = exact_shift(shared.projection)
+    by_key: dict[tuple[int, float], list[tuple[int, int, float]]] = {}
     alone: list[int] = []
     for threat in dict.fromkeys(threats):
         key = shared.key(threat)
         if key is None:
             alone.append(threat)
-        else:
-            by_key.setdefault((key[0], key[1]), []).append((threat, key[2]))
+            continue
+        hub, time, depth = key
+        base_time = 0.0 if shift else time
+        by_key.setdefault((hub, base_time), []).append((threat, depth, time - base_time))
     for lone in [k for k, group in by_key.items() if len(group) < MIN_SHARED]:
-        alone.extend(threat for threat, _ in by_key.pop(lone))
+        alone.extend(threat for threat, _, _ in by_key.pop(lone))
     return by_key, alone
 
 
@@ -881,13 +832,13 @@ def search_threats(
     top: int,
     hubs: int = HUBS,
 ) -> Iterator[tuple[int, ThreatCascade]]:
-    """Each threat's cascade: those sharing a first hub (and its time) one after the other
-    from that hub's base, the others alone; in no particular order."""
+    """Each threat's cascade: those sharing a base one after the other from it, the others
+    alone; in no particular order."""
     shared = SharedSearch(projection, horizon, min_strength, hubs)
     by_key, alone = plan(shared, threats)
     for (hub, time), group in sorted(by_key.items()):
         base = shared.base(hub, time)
-        for threat, depth in group:
-            yield threat, shared.run(threat, base, depth, top)
+        for threat, depth, later in group:
+            yield threat, shared.run(threat, base, depth, later, top)
     for threat in alone:
-        yield threat, shared.run(threat, None, 0, top)
+        yield threat, shared.run(threat, None, 0, 0.0, top)

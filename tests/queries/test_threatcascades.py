@@ -20,7 +20,7 @@ from keten.graph.projection import build_projection
 from keten.graph.sqlite import SqliteStore
 from keten.graph.store import EntityRow, RelationRow
 from keten.queries.risk import RiskOptions, integrated_analysis
-from keten.queries.threatcascades import SharedSearch, plan
+from keten.queries.threatcascades import SharedSearch, exact_shift, plan
 from keten.schema.markings import Tlp
 from tests.queries.conftest import Edge, random_network
 
@@ -32,9 +32,12 @@ OPTIONS = [
 ]
 
 
-def hubbed_network(rng: random.Random, n: int) -> tuple[list[tuple[str, str]], list[Edge]]:
+def hubbed_network(
+    rng: random.Random, n: int, fraction: float = 1.0
+) -> tuple[list[tuple[str, str]], list[Edge]]:
     """`random_network` with three hubs that much of it depends on (some in redundancy
-    groups), each other too, and threats of which most disrupt a hub at a shared buffer."""
+    groups), each other too, and threats of which most disrupt a hub at a shared buffer;
+    every buffer times `fraction` (not whole hours: one base per hub and time)."""
     entities, relations = random_network(rng, n)
     hubs = [f"h:{i}" for i in range(3)]
     nodes = [e for e, kind in entities if kind not in ("Threat", "Interest")]
@@ -54,6 +57,9 @@ def hubbed_network(rng: random.Random, n: int) -> tuple[list[tuple[str, str]], l
         for x in rng.sample(nodes, 2):
             relations.append((threat, "DISRUPTS", x, {"buffer_hours": rng.choice([0, 1, 5])}))
     kinds = [(h, "Resource") for h in hubs] + [(t, "Threat") for t in threats]
+    for _, _, _, props in relations:
+        if "buffer_hours" in props:
+            props["buffer_hours"] *= fraction
     return entities + kinds, relations
 
 
@@ -84,13 +90,15 @@ def fill(
         )
 
 
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("fraction", [1.0, 0.1])
+@pytest.mark.parametrize("seed", range(10))
 def test_shared_searches_answer_as_one_search_per_threat(
-    sqlite_store: SqliteStore, seed: int
+    sqlite_store: SqliteStore, seed: int, fraction: float
 ) -> None:
     rng = random.Random(seed)
-    fill(sqlite_store, rng, *hubbed_network(rng, rng.randrange(30, 90)))
+    fill(sqlite_store, rng, *hubbed_network(rng, rng.randrange(30, 90), fraction))
     projection = build_projection(sqlite_store, Tlp.RED)
+    assert exact_shift(projection) == (fraction == 1.0)
     threats = [i for i, kind in enumerate(projection.kinds) if kind == "Threat"]
     by_key, _ = plan(SharedSearch(projection, 72.0, 0.0), threats)
     assert by_key, "no threats shared a base: the test would not test the sharing"
