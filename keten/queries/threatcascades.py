@@ -510,18 +510,16 @@ def path_strength(
 def merged(
     base_order: Int64Array, status: Int8Array, order: Int64Array, count: Any,
     time: FloatArray, depth: Int64Array, base_time: FloatArray, base_depth: Int64Array,
-    shift: Any, tshift: float, horizon: float, keep: npt.NDArray[np.bool_], keep_all: bool,
+    shift: Any, tshift: float, nb: Any, keep: npt.NDArray[np.bool_], keep_all: bool,
     limit: Any, out: Int64Array,
 ) -> Any:  # fmt: skip
     """The threat's settled entities in the single search's order (time, depth, index),
-    those with `keep` set (all with `keep_all`), up to `limit`: the base's (less the
-    improved) merged with the improved. Returns how many were written to `out`."""
+    those with `keep` set (all with `keep_all`), up to `limit`: the first `nb` of the
+    base's (those within the horizon; less the improved) merged with the improved. Returns
+    how many were written to `out`."""
     i = 0
     j = 0
     k = 0
-    nb = base_order.shape[0]
-    while nb > 0 and not base_time[base_order[nb - 1]] + tshift <= horizon:
-        nb -= 1  # beyond the horizon at this threat's time (the base is by time)
     while k < limit:
         while i < nb and (
             status[base_order[i]] & IMPROVED or not (keep_all or keep[base_order[i]])
@@ -628,6 +626,9 @@ class Base:
     order: Int64Array
     order_time: FloatArray
     """The time of each entity of `order`."""
+    processes: Int64Array
+    """The safeguarding processes of `order`, in its order."""
+    process_time: FloatArray
 
 
 @dataclass(eq=False)
@@ -730,12 +731,15 @@ class SharedSearch:
         base_depth[order] = self.depth[order]
         base_pred[order] = self.pred[order]
         self._clear(n_dirty)
-        return Base(hub, base_time, base_depth, base_pred, order, base_time[order])
+        processes = order[self.graph.safeguarding[order]]
+        return Base(
+            hub, base_time, base_depth, base_pred, order, base_time[order], processes,
+            base_time[processes],
+        )  # fmt: skip
 
-    def within(self, base: Base, tshift: float) -> int:
-        """How many of the base's entities a threat reaching its hub `tshift` later than
-        the base's time reaches within the horizon (the base is by time)."""
-        times = base.order_time
+    def within(self, times: FloatArray, tshift: float) -> int:
+        """How many of a base's entities (of `times`, by time) a threat reaching its hub
+        `tshift` later than the base's time reaches within the horizon."""
         k = int(np.searchsorted(times, self.horizon - tshift, side="right"))
         while k > 0 and not times[k - 1] + tshift <= self.horizon:
             k -= 1
@@ -750,9 +754,10 @@ class SharedSearch:
         `tshift` later than the base's time) or alone."""
         if base is None:
             count, n_dirty, fresh, _ = self._whole(threat, False)
+            none = self.empty_time[:0]
             base = Base(
-                -1, self.empty_time, self.empty_depth, self.empty_pred, self.no_order,
-                self.empty_time[:0],
+                -1, self.empty_time, self.empty_depth, self.empty_pred, self.no_order, none,
+                self.no_order, none,
             )  # fmt: skip
             total = count
         else:
@@ -762,16 +767,19 @@ class SharedSearch:
                 shift, tshift, self.status, self.time, self.depth, self.pred, self.dirty,
                 n_dirty,
             )  # fmt: skip
-            total = self.within(base, tshift) + fresh
+            total = self.within(base.order_time, tshift) + fresh
         try:
-            out = np.empty(total, dtype=np.int64)
+            nb = self.within(base.process_time, tshift)
+            out = np.empty(nb + count, dtype=np.int64)
             keep = self.graph.safeguarding
             merge: Any = merged
-            state = (base.order, self.status, self.order, count, self.time, self.depth)
-            bases = (base.time, base.depth, shift, tshift, self.horizon, keep)
-            processes = out[: merge(*state, *bases, False, total, out)].copy()
+            state = (self.status, self.order, count, self.time, self.depth)
+            bases = (base.time, base.depth, shift, tshift)
+            found = merge(base.processes, *state, *bases, nb, keep, False, nb + count, out)
+            processes = out[:found].copy()
             first = np.empty(top + 1, dtype=np.int64)
-            first = first[: merge(*state, *bases, True, top + 1, first)]
+            nb = self.within(base.order_time, tshift)
+            first = first[: merge(base.order, *state, *bases, nb, keep, True, top + 1, first)]
             strengths, n_dirty = strengths_of(
                 processes, base.hub, self.arrays, self.status, self.pred, base.pred,
                 self.strength_out, self.stack, self.dirty, n_dirty,
