@@ -320,15 +320,11 @@ def process_hit(
     strength: float,
     via: list[str],
 ) -> ProcessHit:
-    """The process at `node` hit at `time` through a chain of `strength`, with its points.
-
-    Built without validation (`model_construct`): every value already has its field's type,
-    and checking them took most of the analysis's own time (tens of thousands per threat).
-    """
+    """The process at `node` hit at `time` through a chain of `strength`, with its points."""
     category = categories.get(projection.ids[node])
     speed = FAST_WEIGHT if time <= FAST_HOURS else 1.0
     points = CATEGORY_WEIGHT.get(category or "", 1.0) * speed * strength
-    return ProcessHit.model_construct(
+    return ProcessHit(
         id=projection.ids[node],
         name=projection.names[node],
         category=category,
