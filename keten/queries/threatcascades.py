@@ -52,6 +52,8 @@ import numpy.typing as npt
 from numba import njit
 
 from keten.graph.projection import FloatArray, Int64Array, Projection
+from keten.queries.kernel import _better as _less
+from keten.queries.kernel import _sift_down, _sift_up
 
 HUBS = 16
 """Entities whose cascades are shared (the ones with the most edges out)."""
@@ -130,58 +132,34 @@ def graph_of(projection: Projection, hubs: int = HUBS) -> Graph:
 _GRAPHS: weakref.WeakKeyDictionary[Projection, tuple[int, Graph]] = weakref.WeakKeyDictionary()
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _less(t: float, d: Any, p: Any, t0: float, d0: Any, p0: Any) -> bool:
-    """(t, d, p) < (t0, d0, p0), lexicographically."""
-    if t != t0:
-        return t < t0
-    if d != d0:
-        return d < d0
-    return p < p0
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _before(a: Any, b: Any, time: FloatArray, depth: Int64Array) -> bool:
-    """Queue order: (time, depth, index), the single search's."""
-    return _less(time[a], depth[a], a, time[b], depth[b], b)
+@njit(cache=True, nogil=True)
+def _pop(heap: Int64Array, pos: Int64Array, size: Any, time: FloatArray, depth: Int64Array) -> Any:
+    """Take the first entity off the queue of `size` entities; returns it."""
+    u = heap[0]
+    size -= 1
+    pos[u] = -1
+    if size > 0:
+        heap[0] = heap[size]
+        _sift_down(heap, pos, size, time, depth)
+    return u
 
 
 @njit(cache=True, nogil=True)
-def _sift_up(
-    heap: Int64Array, pos: Int64Array, i: Any, time: FloatArray, depth: Int64Array
-) -> None:
-    node = heap[i]
-    while i > 0:
-        parent = (i - 1) >> 1
-        other = heap[parent]
-        if not _before(node, other, time, depth):
-            break
-        heap[i] = other
-        pos[other] = i
-        i = parent
-    heap[i] = node
-    pos[node] = i
-
-
-@njit(cache=True, nogil=True)
-def _sift_down(
-    heap: Int64Array, pos: Int64Array, size: Any, time: FloatArray, depth: Int64Array
-) -> None:
-    i = 0
-    node = heap[0]
-    while True:
-        child = 2 * i + 1
-        if child >= size:
-            break
-        if child + 1 < size and _before(heap[child + 1], heap[child], time, depth):
-            child += 1
-        if not _before(heap[child], node, time, depth):
-            break
-        heap[i] = heap[child]
-        pos[heap[i]] = i
-        i = child
-    heap[i] = node
-    pos[node] = i
+def _offer(
+    v: Any, ct: float, cd: Any, cp: Any, queued: bool, heap: Int64Array, pos: Int64Array,
+    size: Any, time: FloatArray, depth: Int64Array, pred: Int64Array,
+) -> Any:  # fmt: skip
+    """Give v the label (ct, cd, cp) if it is queued with a larger one (decrease-key) or
+    not queued; returns the new queue size."""
+    if queued:
+        if _less(ct, cd, cp, time[v], depth[v], pred[v]):
+            time[v], depth[v], pred[v] = ct, cd, cp
+            _sift_up(heap, pos, pos[v], time, depth)
+        return size
+    time[v], depth[v], pred[v] = ct, cd, cp
+    heap[size] = v
+    _sift_up(heap, pos, size, time, depth)
+    return size + 1
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -263,12 +241,8 @@ def search(
     pos[seed] = 0
     size = 1
     while size > 0:
-        u = heap[0]
+        u = _pop(heap, pos, size, time, depth)
         size -= 1
-        pos[u] = -1
-        if size > 0:
-            heap[0] = heap[size]
-            _sift_down(heap, pos, size, time, depth)
         status[u] = (status[u] & ~TENTATIVE) | IMPROVED
         order[count] = u
         count += 1
@@ -298,17 +272,9 @@ def search(
             bd = base_depth[v] + shift
             if not (ct < bt or (ct == bt and cd < bd)):
                 continue  # the base's label stands
-            if status[v] & TENTATIVE:
-                if not _less(ct, cd, cp, time[v], depth[v], pred[v]):
-                    continue
-                time[v], depth[v], pred[v] = ct, cd, cp
-                _sift_up(heap, pos, pos[v], time, depth)
-            else:
-                time[v], depth[v], pred[v] = ct, cd, cp
-                status[v] |= TENTATIVE
-                heap[size] = v
-                size += 1
-                _sift_up(heap, pos, size - 1, time, depth)
+            queued = bool(status[v] & TENTATIVE)
+            size = _offer(v, ct, cd, cp, queued, heap, pos, size, time, depth, pred)
+            status[v] |= TENTATIVE
     for i in range(size):  # stopped early: the rest is not settled
         v = heap[i]
         pos[v] = -1
@@ -345,12 +311,8 @@ def whole_search(
     count = 0
     counts[3] = -1
     while size > 0:
-        u = heap[0]
+        u = _pop(heap, pos, size, time, depth)
         size -= 1
-        pos[u] = -1
-        if size > 0:
-            heap[0] = heap[size]
-            _sift_down(heap, pos, size, time, depth)
         status[u] = IMPROVED
         order[count] = u
         count += 1
@@ -380,20 +342,12 @@ def whole_search(
                 cp = group_pred[g]
             if ct > horizon:
                 continue
-            if status[v] & TENTATIVE:
-                if not _less(ct, cd, cp, time[v], depth[v], pred[v]):
-                    continue
-                time[v], depth[v], pred[v] = ct, cd, cp
-                _sift_up(heap, pos, pos[v], time, depth)
-            else:
-                if status[v] == 0:
-                    dirty[n_dirty] = v
-                    n_dirty += 1
-                time[v], depth[v], pred[v] = ct, cd, cp
-                status[v] = TENTATIVE
-                heap[size] = v
-                size += 1
-                _sift_up(heap, pos, size - 1, time, depth)
+            if status[v] == 0:
+                dirty[n_dirty] = v
+                n_dirty += 1
+            queued = bool(status[v] & TENTATIVE)
+            size = _offer(v, ct, cd, cp, queued, heap, pos, size, time, depth, pred)
+            status[v] = TENTATIVE
     for i in range(size):  # stopped early: the rest is not settled
         v = heap[i]
         pos[v] = -1
