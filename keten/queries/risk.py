@@ -574,9 +574,10 @@ def window(result: RiskResult, offset: int, limit: int, processes: int) -> RiskR
 class RiskCache:
     """Integrated analyses kept with the projection they were made from.
 
-    The analysis runs one cascade per threat; a server answers it again from here until the
-    projection it read is replaced (a write its clearance can see), at which point the
-    results go with the old projection (weakly held), so no answer outlives its revision.
+    The analysis runs every threat's cascade (sharing the hubs' searches, `SharedDeriver`);
+    a server answers it again from here until the projection it read is replaced (a write
+    its clearance can see), at which point the results go with the old projection (weakly
+    held), so no answer outlives its revision.
     At most `KEEP_PER_PROJECTION` option sets are kept per projection.
     """
 
