@@ -804,3 +804,26 @@ def search_threats(
             yield threat, shared.run(threat, base, depth, later, top)
     for threat in alone:
         yield threat, shared.run(threat, None, 0, 0.0, top)
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) every kernel here by analysing a small graph
+    where two threats share a hub, so that an image or a server pays the compiling before
+    its first risk analysis (the Dockerfile runs it at build time)."""
+    from keten.graph.projection import TYPE_CODE, AuditPosition, Entities, RelationTable, assemble
+    from keten.schema.markings import Tlp
+
+    one = np.ones(4)
+    disrupts, depends = TYPE_CODE["DISRUPTS"], TYPE_CODE["DEPENDS_ON"]
+    table = RelationTable(
+        np.array([0, 1, 3, 4], dtype=np.int32), np.array([2, 2, 2, 2], dtype=np.int32),
+        np.array([disrupts, disrupts, depends, depends], dtype=np.int8), one * 0, one,
+        np.array([-1, -1, -1, -1], dtype=np.int32),
+    )  # fmt: skip
+    ids = ["t1", "t2", "hub", "p", "q"]
+    kinds = ["Threat", "Threat", "Resource", "VitalProcess", "VitalProcess"]
+    entities = Entities(ids, {i: k for k, i in enumerate(ids)}, kinds, ids)
+    p = assemble(0, Tlp.RED, "all", entities, table, [], AuditPosition(0, ""))
+    for hubs in (1, 0):  # shared from the hub's base, then alone
+        for _ in search_threats(p, [0, 1], 1.0, 0.0, 1, hubs):
+            pass

@@ -20,7 +20,7 @@ from keten.graph.projection import build_projection
 from keten.graph.sqlite import SqliteStore
 from keten.graph.store import EntityRow, RelationRow
 from keten.queries.risk import RiskOptions, integrated_analysis
-from keten.queries.threatcascades import SharedSearch, exact_shift, plan
+from keten.queries.threatcascades import SharedSearch, exact_shift, plan, warm_up
 from keten.schema.markings import Tlp
 from tests.queries.conftest import Edge, random_network
 
@@ -129,3 +129,8 @@ def test_green_reader_shares_only_what_it_may_see(
     alone = integrated_analysis(clean, build_projection(clean, Tlp.GREEN))
     assert (mixed.threats, mixed.interests) == (alone.threats, alone.interests)
     clean.close()
+
+
+def test_warm_up_compiles_the_shared_and_the_lone_search() -> None:
+    """The Dockerfile fills numba's cache with this; it must run both kinds of search."""
+    warm_up()
