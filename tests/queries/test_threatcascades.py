@@ -29,6 +29,7 @@ OPTIONS = [
     RiskOptions(horizon_hours=6, min_strength=0.3, prefer="derived"),
     RiskOptions(horizon_hours=1000, top=20),
     RiskOptions(horizon_hours=0),
+    RiskOptions(horizon_hours=2.5, min_strength=0.4, top=0),
 ]
 
 
