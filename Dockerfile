@@ -19,6 +19,7 @@ RUN pip install . \
     && (python -m keten.queries.ahead || echo "continuing with numba's kernels") \
     && apt-get purge -y --auto-remove gcc libc6-dev && rm -rf /var/lib/apt/lists/* \
     && python -c "from keten.queries.kernel import warm_up; warm_up()" \
+    && python -c "from keten.queries.threatcascades import warm_up; warm_up()" \
     && useradd --system --uid 10001 --home-dir /var/lib/keten --create-home keten
 
 USER keten

@@ -49,6 +49,7 @@ from keten.queries.cascade import AffectedEntity, affected_entities, via_chain
 from keten.schema.markings import Tlp
 
 if TYPE_CHECKING:
+    from keten.queries.threatcascades import ThreatCascade
     from keten.queries.workspace import Workspace
 
 CLASSES = "ABCDE"
@@ -289,22 +290,9 @@ class Deriver:
 
     def hit(self, node: int) -> ProcessHit:
         """The process at `node` as hit in the current run."""
-        p = self.projection
-        chain = via_chain(self.work.pred, node, p.ids)
-        category = self.categories.get(p.ids[node])
-        time = float(self.work.time[node])
-        strength = float(self.strength[node])
-        speed = FAST_WEIGHT if time <= FAST_HOURS else 1.0
-        points = CATEGORY_WEIGHT.get(category or "", 1.0) * speed * strength
-        return ProcessHit(
-            id=p.ids[node],
-            name=p.names[node],
-            category=category,
-            time_to_impact_hours=time,
-            path_strength=round(strength, 6),
-            points=round(points, 6),
-            via=chain,
-        )
+        chain = via_chain(self.work.pred, node, self.projection.ids)
+        time, strength = float(self.work.time[node]), float(self.strength[node])
+        return process_hit(self.projection, self.categories, node, time, strength, chain)
 
     def run(self, threat: int) -> tuple[int, dict[str, Derivation], list[AffectedEntity]]:
         """Cascade total, derivation per interest and first chain effects of one threat."""
@@ -316,25 +304,122 @@ class Deriver:
             sg = p.safeguards_indptr
             safeguarding = settled[sg[settled + 1] > sg[settled]]
             path_strengths(p, work, safeguarding, self.strength)
-            hits: dict[int, list[ProcessHit]] = {}
-            for node in safeguarding.tolist():
-                hit = self.hit(node)
-                for interest in p.interests_of(node).tolist():
-                    hits.setdefault(interest, []).append(hit)
+            hits = [self.hit(node) for node in safeguarding.tolist()]
             order = settled[: 1 + self.options.top].tolist()
             effects = affected_entities(p, work, order[1 : 1 + self.options.top])
         finally:
             work.clear(count)
-        derivation = {}
-        for interest, processes in hits.items():
-            points = round(sum(h.points for h in processes), 6)
-            derivation[p.ids[interest]] = Derivation(
-                impact=impact_class(points),
-                points=points,
-                processes=processes,
-                processes_total=len(processes),
+        return count, derivations(p, safeguarding.tolist(), hits), effects
+
+
+def process_hit(
+    projection: Projection,
+    categories: dict[str, str],
+    node: int,
+    time: float,
+    strength: float,
+    via: list[str],
+) -> ProcessHit:
+    """The process at `node` hit at `time` through a chain of `strength`, with its points."""
+    category = categories.get(projection.ids[node])
+    speed = FAST_WEIGHT if time <= FAST_HOURS else 1.0
+    points = CATEGORY_WEIGHT.get(category or "", 1.0) * speed * strength
+    return ProcessHit(
+        id=projection.ids[node],
+        name=projection.names[node],
+        category=category,
+        time_to_impact_hours=time,
+        path_strength=round(strength, 6),
+        points=round(points, 6),
+        via=via,
+    )
+
+
+def derivations(
+    projection: Projection, nodes: list[int], hits: list[ProcessHit]
+) -> dict[str, Derivation]:
+    """Per interest the derived class from the processes hit (`nodes`, earliest first)."""
+    by_interest: dict[int, list[ProcessHit]] = {}
+    for node, hit in zip(nodes, hits, strict=True):
+        for interest in projection.interests_of(node).tolist():
+            by_interest.setdefault(interest, []).append(hit)
+    derivation = {}
+    for interest, processes in by_interest.items():
+        points = round(sum(h.points for h in processes), 6)
+        derivation[projection.ids[interest]] = Derivation(
+            impact=impact_class(points),
+            points=points,
+            processes=processes,
+            processes_total=len(processes),
+        )
+    return derivation
+
+
+class SharedDeriver(Deriver):
+    """The same answers as `Deriver`, from searches that share the hubs' cascades
+    (keten.queries.threatcascades): every threat is searched when the first is asked for."""
+
+    def __init__(
+        self,
+        projection: Projection,
+        categories: dict[str, str],
+        options: RiskOptions,
+        threats: list[int],
+    ) -> None:
+        self.projection = projection
+        self.categories = categories
+        self.options = options
+        self.threats = threats
+        self.results: dict[int, tuple[int, dict[str, Derivation], list[AffectedEntity]]] = {}
+
+    def run(self, threat: int) -> tuple[int, dict[str, Derivation], list[AffectedEntity]]:
+        """The threat's answer (all threats are searched on the first call)."""
+        if not self.results:
+            from keten.queries.threatcascades import search_threats
+
+            o = self.options
+            for node, cascade in search_threats(
+                self.projection, self.threats, o.horizon_hours, o.min_strength, o.top
+            ):
+                self.results[node] = self.answer(cascade)
+        return self.results.pop(threat)
+
+    def answer(
+        self, cascade: ThreatCascade
+    ) -> tuple[int, dict[str, Derivation], list[AffectedEntity]]:
+        """One threat's total, derivations and chain effects from its shared search."""
+        p, ids = self.projection, self.projection.ids
+        flat, bounds = cascade.chains
+        chain = [ids[i] for i in flat.tolist()]
+        cuts = bounds.tolist()
+        nodes = cascade.processes.tolist()
+        hits = [
+            process_hit(p, self.categories, node, time, strength, chain[cuts[i] : cuts[i + 1]])
+            for i, (node, time, strength) in enumerate(
+                zip(nodes, cascade.times.tolist(), cascade.strengths.tolist(), strict=True)
             )
-        return count, derivation, effects
+        ]
+        flat, bounds = cascade.first_chains
+        chain, cuts = [ids[i] for i in flat.tolist()], bounds.tolist()
+        effects = [
+            AffectedEntity(
+                id=ids[u],
+                kind=p.kinds[u],
+                name=p.names[u],
+                time_to_impact_hours=time,
+                depth=depth,
+                via=chain[cuts[i] : cuts[i + 1]],
+            )
+            for i, (u, time, depth) in enumerate(
+                zip(
+                    cascade.first.tolist(),
+                    cascade.first_times.tolist(),
+                    cascade.first_depths.tolist(),
+                    strict=True,
+                )
+            )
+        ][1:]
+        return cascade.total, derivations(p, nodes, hits), effects
 
 
 def combine(
@@ -406,11 +491,15 @@ def integrated_analysis(
     store: GraphStore,
     projection: Projection,
     options: RiskOptions | None = None,
+    shared: bool = True,
 ) -> RiskResult:
     """Every threat the projection's clearance may see, against every visible interest.
 
     `store` supplies the threats' stated classes and the processes' categories, read with
-    the projection's clearance; only entities in the projection take part.
+    the projection's clearance; only entities in the projection take part. The cascades
+    share the hubs' searches (`SharedDeriver`) unless `shared` is False, which runs one
+    whole search per threat (`Deriver`, the reference the shared searches are tested
+    against: the answers are the same).
     """
     options = options or RiskOptions()
     clearance = projection.clearance
@@ -419,13 +508,16 @@ def integrated_analysis(
         for row in entities_of_kind(store, "VitalProcess", clearance)
         if row.props.get("category")
     }
-    deriver = Deriver(projection, categories, options)
-    actors = actors_by_threat(projection)
-    threats = [
-        assess_threat(row, deriver, actors)
-        for row in entities_of_kind(store, "Threat", clearance)
-        if row.id in projection.index
+    rows = [
+        row for row in entities_of_kind(store, "Threat", clearance) if row.id in projection.index
     ]
+    deriver = (
+        SharedDeriver(projection, categories, options, [projection.index[r.id] for r in rows])
+        if shared
+        else Deriver(projection, categories, options)
+    )
+    actors = actors_by_threat(projection)
+    threats = [assess_threat(row, deriver, actors) for row in rows]
     threats.sort(key=lambda t: (-(t.score or 0), t.id))
     interests = [
         (entity_id, projection.names[i])
@@ -482,9 +574,10 @@ def window(result: RiskResult, offset: int, limit: int, processes: int) -> RiskR
 class RiskCache:
     """Integrated analyses kept with the projection they were made from.
 
-    The analysis runs one cascade per threat; a server answers it again from here until the
-    projection it read is replaced (a write its clearance can see), at which point the
-    results go with the old projection (weakly held), so no answer outlives its revision.
+    The analysis runs every threat's cascade (sharing the hubs' searches, `SharedDeriver`);
+    a server answers it again from here until the projection it read is replaced (a write
+    its clearance can see), at which point the results go with the old projection (weakly
+    held), so no answer outlives its revision.
     At most `KEEP_PER_PROJECTION` option sets are kept per projection.
     """
 

@@ -62,6 +62,10 @@ CASES = {
         ["after a small write", "CPU"],
     ),
     "export_speed": (["--sizes", "300:2000"], ["keten graphml", "bare XMLGenerator", "networkx"]),
+    "risk": (
+        ["--size", "2000:20000", "--sample", "10"],
+        ["shared searches, every threat", "identical to the baseline: True"],
+    ),
     "every_path": (["--size", "300:1500", "--limit", "120"], ["failed: 0, not called: 0"]),
 }
 
