@@ -114,6 +114,21 @@ def encode_strings(items: Sequence[str]) -> tuple[npt.NDArray[np.uint8], npt.NDA
     return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
 
 
+def pick(items: Sequence[str], indices: npt.NDArray[np.integer[Any]]) -> list[str]:
+    """`[items[i] for i in indices]`, in one pass for a `Strings`: indexing it one string at a
+    time reads two offsets through numpy per string, which costs more than the decode.
+
+    >>> pick(Strings.of(["a:1", "b:2", "c:3"]), np.array([2, 0])), pick(["x", "y"], np.array([1]))
+    (['c:3', 'a:1'], ['y'])
+    """
+    if not isinstance(items, Strings):
+        return [items[i] for i in indices.tolist()]
+    starts = items.offsets[indices].tolist()
+    ends = items.offsets[indices + 1].tolist()
+    raw = items.blob.data
+    return [str(raw[a:b], "utf-8") for a, b in zip(starts, ends, strict=True)]
+
+
 def decode_strings(blob: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64]) -> list[str]:
     """Every string of a blob, fast when it is ASCII (ids usually are)."""
     raw = blob.tobytes()

@@ -56,10 +56,12 @@ from numba.extending import intrinsic
 
 from keten.graph.projection import FloatArray, Int64Array, IntArray, Projection
 
-WORDS = 8
+WORDS = 16
 """Words per node and event: one batch carries 64 * WORDS cascades. Memory is read a cache
-line at a time, so four words cost about what one does, and lanes that arrive at the same
-time share one walk of the edges."""
+line at a time, so several words cost about what one does, and lanes that arrive at the same
+time share one walk of the edges. 10,000 runs from the power hub of 100k entities / 1M
+relations took 38, 34 and 31 CPU seconds with 8, 16 and 32 words (2026-12-02); 16 cuts them
+into ten batches, which two cores share evenly, at 128 bytes per entity and row."""
 LANES = 64 * WORDS
 """Cascades carried by one batch."""
 UInt64Array = npt.NDArray[np.uint64]

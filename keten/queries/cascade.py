@@ -33,6 +33,7 @@ Choices where the contract is silent:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Annotated
 
@@ -40,6 +41,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from keten.graph.projection import Int64Array, Projection
+from keten.graph.projection_strings import pick
 from keten.queries.errors import AnalysisInputError, UnknownEntityError
 
 if TYPE_CHECKING:
@@ -140,24 +142,32 @@ def affected_entities(
 def reached_interests(
     projection: Projection, order: Int64Array, time: np.ndarray
 ) -> list[AffectedInterest]:
-    """Interests safeguarded by settled processes; `order` is by time so first hit is earliest."""
+    """Interests safeguarded by settled processes; `order` is by time so first hit is earliest.
+
+    A national cascade reaches thousands of processes, each listed under every interest it
+    safeguards, so the pairs are found and grouped with numpy and each id is decoded once.
+    """
     sg = projection.safeguards_indptr
     counts = sg[order + 1] - sg[order]
-    hits = order[counts > 0]
+    hits, counts = order[counts > 0], counts[counts > 0]
     if hits.shape[0] == 0:
         return []
-    by_interest: dict[int, list[int]] = {}
-    for node in hits.tolist():
-        for interest in projection.interests_of(node).tolist():
-            by_interest.setdefault(interest, []).append(node)
+    # the (process, interest) pairs in process order, then grouped by interest (stable sort)
+    process = np.repeat(np.arange(hits.shape[0]), counts)
+    first = np.repeat(sg[hits] - np.cumsum(counts) + counts, counts)
+    interest = projection.safeguards[first + np.arange(process.shape[0])]
+    grouped = np.argsort(interest, kind="stable")
+    process, interest = process[grouped], interest[grouped]
+    bounds = np.flatnonzero(np.diff(interest, prepend=-1, append=-1))
+    hit_ids = pick(projection.ids, hits)
     interests = [
         AffectedInterest(
-            id=projection.ids[i],
-            name=projection.names[i],
-            time_to_impact_hours=float(time[nodes[0]]),
-            processes=[projection.ids[p] for p in nodes],
+            id=projection.ids[int(interest[a])],
+            name=projection.names[int(interest[a])],
+            time_to_impact_hours=float(time[hits[process[a]]]),
+            processes=[hit_ids[k] for k in process[a:b].tolist()],
         )
-        for i, nodes in by_interest.items()
+        for a, b in itertools.pairwise(bounds.tolist())
     ]
     interests.sort(key=lambda a: (a.time_to_impact_hours, a.id))
     return interests

@@ -6,10 +6,10 @@ ordinary cascade with the same buffers, redundancy groups and horizon. The share
 that reach an entity estimates its probability of disruption; the interval is Wilson's score
 interval, which stays inside [0, 1] and behaves at 0 and 1 where the normal one does not.
 
-Runs go 512 at a time, one per bit of eight words (keten.queries.bitsets), so that 10,000
+Runs go 1,024 at a time, one per bit of sixteen words (keten.queries.bitsets), so that 10,000
 runs cost about what a few hundred single runs would; batches of runs are shared out over
-threads. They are compiled (numba) and seeded per batch, so the same request gives the same
-answer whatever the number of threads.
+threads, as many as the cores and a memory budget allow. They are compiled (numba) and
+seeded per batch, so the same request gives the same answer whatever the number of threads.
 
 >>> wilson(np.array([5]), 10, 0.95)[0].round(3)
 array([0.237])
@@ -83,13 +83,32 @@ def wilson(
     return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
-BATCHES_PER_TASK = 2
-"""Batches (of LANES runs) per thread task: small enough that the tasks of 10,000 runs share
-out evenly over two cores and the progress bar moves, large enough that a task's setup
-(arrays the size of the graph, allocated lazily) stays negligible next to its batches."""
+BATCHES_PER_TASK = 1
+"""Batches (of LANES runs) per thread task: one, so that the ten batches of 10,000 runs share
+out evenly over two cores and the progress bar moves; a task's setup (arrays the size of the
+graph, allocated lazily) is small next to a batch."""
+WORKSPACE_BUDGET = 320 * 2**20
+"""Bytes of per-thread search state (a row of LANES bits per entity, twice, and per group
+member) that the threads may take together: at 100k entities a thread needs about 30 MB, so
+every core runs; at 1M about 300 MB, so one thread does and a server stays within its memory."""
 
 Progress = Callable[[int], None]
 """Called with the number of runs done so far, after each task."""
+
+
+def thread_count(nodes: int, members: int, tasks: int) -> int:
+    """Threads for `tasks` batches: one per core (at most four), fewer when their search state
+    would pass WORKSPACE_BUDGET, never none.
+
+    >>> thread_count(100_000, 50_000, 10) == min(4, os.cpu_count() or 1)
+    True
+    >>> thread_count(1_000_000, 500_000, 10)
+    1
+    """
+    from keten.queries.bitsets import LANES
+
+    per_thread = (2 * nodes + members) * LANES // 8
+    return max(1, min(4, os.cpu_count() or 1, tasks, WORKSPACE_BUDGET // per_thread))
 
 
 def run_hits(
@@ -120,7 +139,7 @@ def run_hits(
 
     total = np.zeros(p.node_count, dtype=np.int64)
     done = 0
-    workers = workers or min(4, os.cpu_count() or 1, len(tasks))
+    workers = workers or thread_count(p.node_count, int(extra.node_slots[-1]), len(tasks))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for future in as_completed([pool.submit(task, *t) for t in tasks]):
             hits, count = future.result()

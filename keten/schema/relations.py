@@ -125,7 +125,7 @@ def allowed_endpoints(rel_type: str, source_kind: str, target_kind: str) -> bool
     return source_kind in sources and target_kind in targets
 
 
-@with_config(ConfigDict(extra="allow"))
+@with_config(ConfigDict(extra="allow", defer_build=True))
 class Relation(Provenance, total=False):
     """A directed, typed relation; identified by (source, type, target, key)."""
 

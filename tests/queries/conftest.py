@@ -62,6 +62,7 @@ def random_network(rng: random.Random, n: int) -> tuple[list[tuple[str, str]], l
             relations.append((t, "DISRUPTS", x[0], props))
     for node, kind in entities:
         if kind == "VitalProcess" and rng.random() < 0.5:
-            relations.append((node, "SAFEGUARDS", rng.choice(interests)[0], {}))
+            for interest, _ in rng.sample(interests, rng.choice([1, 1, 2])):
+                relations.append((node, "SAFEGUARDS", interest, {}))
     unique = {(s, t, g, str(p.get("key", ""))): (s, t, g, p) for s, t, g, p in relations}
     return entities + threats + interests, list(unique.values())

@@ -95,6 +95,25 @@ def test_matches_independent_fixpoint(project: Project, seed: int) -> None:
         keys = [(a.time_to_impact_hours, a.depth, a.id) for a in result.affected]
         assert keys == sorted(keys)
         check_via(p, result, relations)
+        check_interests(result, expected, relations)
+
+
+def check_interests(
+    result: Any, expected: dict[str, tuple[float, int]], relations: list[Edge]
+) -> None:
+    """Each interest lists the reached processes safeguarding it in the answer's order
+    (time, depth, id), at the time of the first; interests go by that time, then id."""
+    by_interest: dict[str, list[str]] = {}
+    for source, kind, target, _ in relations:
+        if kind == "SAFEGUARDS" and source in expected:
+            by_interest.setdefault(target, []).append(source)
+    wanted = []
+    for interest, processes in by_interest.items():
+        processes.sort(key=lambda e: (*expected[e], e))
+        wanted.append((expected[processes[0]][0], interest, processes))
+    wanted.sort(key=lambda w: (w[0], w[1]))
+    got = [(i.time_to_impact_hours, i.id, i.processes) for i in result.interests]
+    assert got == wanted
 
 
 def test_unknown_and_empty_sources(project: Project) -> None:
