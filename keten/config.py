@@ -85,6 +85,10 @@ class Settings:
 T = TypeVar("T", int, float)
 
 
+class ConfigError(ValueError):
+    """A setting in the environment that keten cannot use; its message names the variable."""
+
+
 def positive(env: Mapping[str, str], name: str, default: T) -> T:
     """A positive number from `env`, or `default`; a bad value is an error at start-up, so a
     typo in a server's environment stops it instead of being ignored."""
@@ -94,9 +98,9 @@ def positive(env: Mapping[str, str], name: str, default: T) -> T:
     try:
         value = type(default)(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a positive number, got {raw!r}") from None
+        raise ConfigError(f"{name} must be a positive number, got {raw!r}") from None
     if not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {raw!r}")
+        raise ConfigError(f"{name} must be a positive number, got {raw!r}")
     return value
 
 

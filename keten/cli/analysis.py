@@ -537,4 +537,7 @@ def generate(
         for lines, block in network.jsonl_blocks():
             handle.write(block)
             progress.advance(task, lines)
-    err.print(f"wrote {entities:,} entities and {relations:,} relations to {path} (synthetic)")
+    err.print(
+        f"wrote {entities:,} entities and {relations:,} relations to {path} (synthetic)",
+        markup=False,
+    )

@@ -44,6 +44,10 @@ def describe(exc: BaseException) -> tuple[int, str] | None:
     """
     if isinstance(exc, CliError):
         return exc.code, str(exc)
+    from keten.config import ConfigError
+
+    if isinstance(exc, ConfigError):
+        return USAGE, str(exc)
     from pydantic import ValidationError
 
     from keten.graph.store import HistoryUnavailableError, KindChangeError, StoreUnavailableError

@@ -155,6 +155,7 @@ def report_command(
     err.print(
         f"wrote {out_path} ({len(result.threats)} threats, revision {result.revision})",
         highlight=False,
+        markup=False,
     )
 
 

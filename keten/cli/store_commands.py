@@ -170,7 +170,12 @@ def load(
     mode = WriteMode.RESTORE if restore else WriteMode.REPLACE if replace else WriteMode.MERGE
     settings = Settings.from_env()
     if not settings.store_uri and not settings.sqlite_path.is_file():
-        err.print(f"new store in {settings.home} (KETEN_HOME)", highlight=False, soft_wrap=True)
+        err.print(
+            f"new store in {settings.home} (KETEN_HOME)",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
     with store_session(create=True) as store:
         report = load_with_progress(store, paths, dry_run, cli_user(contributor), mode, as_json)
     if as_json:

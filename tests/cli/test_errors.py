@@ -126,6 +126,15 @@ def test_a_store_setting_that_names_no_store_is_exit_3(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("command", [["search", "x"], ["serve", "--port", "1"]])
+def test_a_setting_keten_cannot_use_is_one_line_with_exit_2(
+    tmp_path: Path, command: list[str]
+) -> None:
+    result = keten(*command, cwd=tmp_path, KETEN_ANALYSIS_SLOTS="0")
+    assert result.returncode == 2
+    assert result.stderr == "error: KETEN_ANALYSIS_SLOTS must be a positive number, got '0'\n"
+
+
 def test_a_file_that_is_not_a_store_is_exit_3(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()

@@ -99,3 +99,32 @@ def test_an_empty_table_keeps_its_title_on_one_line(reference: Path) -> None:
     shown = runner.invoke(app, ["search", "zzzz-nothing-matches"], env={"COLUMNS": "80"})
     assert shown.exit_code == 0, shown.output
     assert shown.stdout.splitlines()[0] == "0 entities matching 'zzzz-nothing-matches'"
+
+
+def test_cells_print_as_stored_not_as_markup(tmp_path: Path) -> None:
+    """A name or relation key in brackets is data: rich would read it as a style and drop it."""
+    env = {"KETEN_HOME": str(tmp_path / "home"), "KETEN_STORE": "sqlite", "COLUMNS": "120"}
+    name = "Grid [north] and [bold]x[/bold]"
+    bundle = tmp_path / "bracketed.json"
+    bundle.write_text(
+        json.dumps(
+            {
+                "entities": [
+                    {"id": "res:grid-north", "kind": "Resource", "name": name},
+                    {"id": "vp:trains", "kind": "VitalProcess", "name": "Trains"},
+                ],
+                "relations": [
+                    {"source": "vp:trains", "type": "DEPENDS_ON", "target": "res:grid-north",
+                     "key": "primary"},
+                ],
+            }
+        )
+    )  # fmt: skip
+    assert runner.invoke(app, ["init", "--no-reference"], env=env).exit_code == 0
+    assert runner.invoke(app, ["load", str(bundle)], env=env).exit_code == 0
+    found = runner.invoke(app, ["search", "Grid"], env=env)
+    assert name in found.stdout, found.output
+    around = runner.invoke(app, ["neighbourhood", "vp:trains"], env=env)
+    assert "res:grid-north [primary]" in around.stdout, around.output
+    hit = runner.invoke(app, ["cascade", "res:grid-north"], env=env)
+    assert name in hit.stdout, hit.output
