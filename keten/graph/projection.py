@@ -178,29 +178,42 @@ class Projection:
             return graph
 
     @cached_property
-    def relation_graph(self) -> nx.DiGraph:
-        """networkx DiGraph of all relations in the direction effects travel.
+    def effect_edges(self) -> EffectEdges:
+        """All relations in the direction effects travel, as CSR arrays (for paths).
 
         DEPENDS_ON is turned around (a failure of the target reaches the source); every other
-        type keeps its direction. Each edge holds `types`: the relation types joining the pair.
+        type keeps its direction; a relation from an entity to itself is left out. Arrays,
+        not a networkx graph: at 1M entities / 10M relations that graph took minutes and
+        several GB to build; these take seconds and about 60 MB.
         """
-        import networkx as nx
-
         with self._lock:
-            graph = nx.DiGraph()
-            graph.add_nodes_from(range(self.node_count))
             depends = self.rel_type == TYPE_CODE["DEPENDS_ON"]
             tail = np.where(depends, self.rel_target, self.rel_source)
             head = np.where(depends, self.rel_source, self.rel_target)
-            for u, v, t in zip(tail.tolist(), head.tolist(), self.rel_type.tolist(), strict=True):
-                if u == v:
-                    continue
-                data = graph.get_edge_data(u, v)
-                if data is None:
-                    graph.add_edge(u, v, types={RELATION_TYPES[t]})
-                else:
-                    data["types"].add(RELATION_TYPES[t])
-            return graph
+            keep = np.flatnonzero(tail != head)
+            order = keep[np.lexsort((head[keep], tail[keep]))]
+            return EffectEdges(
+                indptr=indptr_of(tail[order], self.node_count),
+                heads=head[order].astype(np.int32),
+                types=self.rel_type[order],
+            )
+
+
+@dataclass(frozen=True)
+class EffectEdges:
+    """Relations as edges in the direction effects travel: node u's edges are
+    `heads[indptr[u]:indptr[u + 1]]` (ascending, one per relation) with their type codes."""
+
+    indptr: Int64Array
+    heads: IntArray
+    types: npt.NDArray[np.int8]
+
+    def types_between(self, u: int, v: int) -> set[str]:
+        """The relation types of the edges from u to v."""
+        start, end = int(self.indptr[u]), int(self.indptr[u + 1])
+        row = self.heads[start:end]
+        first, last = np.searchsorted(row, v, "left"), np.searchsorted(row, v, "right")
+        return {RELATION_TYPES[t] for t in self.types[start + first : start + last].tolist()}
 
 
 def _number(props: dict[str, Any], name: str, default: float) -> float:

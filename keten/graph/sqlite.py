@@ -161,6 +161,31 @@ target index out: each source's own relations are read, so a hub that is mostly 
 (a resource every process depends on) is not scanned."""
 
 
+KEYS_FIRST = f"""
+SELECT {", ".join(f"r.{c}" for c in RELATION_COLUMNS.split(", "))} FROM (
+  SELECT source, type, target, key FROM relations WHERE {{keys}}
+  ORDER BY source, type, target, key LIMIT -1
+) AS k
+JOIN relations r ON r.source = k.source AND r.type = k.type AND r.target = k.target
+  AND r.key = k.key
+WHERE {{rows}}
+LIMIT :limit
+"""
+"""One page of the relations of a `{keys}` filter on identity columns, checked by `{rows}`.
+The identities are sorted from the target index alone (it holds the whole key); rows are
+then read and checked for visibility in that order, until the page is full. The inner
+`LIMIT -1` keeps SQLite from flattening the subquery, which would sort whole rows after
+checking each one (a hub's 200k relations at 1M / 10M, for a page of 1,000)."""
+
+
+def keys_first(where: list[str]) -> str:
+    """`KEYS_FIRST` for the conditions in `where`: those on identity columns (type, source,
+    target, the cursor) pick the keys, the others (visibility, marking) check the rows."""
+    on_keys = [w for w in where if w.startswith(("type ", "source ", "target ", "(source"))]
+    on_rows = [w for w in where if w not in on_keys]
+    return KEYS_FIRST.format(keys=" AND ".join(on_keys), rows=" AND ".join(on_rows))
+
+
 def physical_memory() -> int:
     """Bytes of memory of this machine (0 where the system does not say)."""
     try:
@@ -368,10 +393,13 @@ class SqliteStore:
             table = RELATION_SNAPSHOT
             where[0] = RELATION_VISIBLE.replace("FROM entities", f"FROM {ENTITY_SNAPSHOT}")
             params["as_of"] = normalise_time(flt.as_of)
-        query = (
-            f"SELECT {RELATION_COLUMNS} FROM {table} r WHERE {' AND '.join(where)} "
-            "ORDER BY source, type, target, key LIMIT :limit"
-        )
+        if flt.target and not (flt.source or flt.type or flt.as_of):
+            query = keys_first(where)  # with a type, the target index gives the order
+        else:
+            query = (
+                f"SELECT {RELATION_COLUMNS} FROM {table} r WHERE {' AND '.join(where)} "
+                "ORDER BY source, type, target, key LIMIT :limit"
+            )
         rows = [relation_from_row(r) for r in self._conn().execute(query, params)]
         return page_of(self._redact(rows, flt.clearance), limit, lambda r: r.ref)
 

@@ -4,8 +4,9 @@ Chains follow the direction in which effects travel: an actor POSES a threat, th
 DISRUPTS a process, a failure of what a process DEPENDS_ON reaches the process (so that
 relation is walked from target to source), and the process SAFEGUARDS an interest. Every
 other relation type is walked from source to target. Paths are ranked by number of hops
-(Yen's algorithm via networkx `shortest_simple_paths`), are simple (no entity twice), and
-each step lists the stored relations that make it, in their stored direction.
+(Yen's algorithm on the projection's arrays, keten.queries.simple_paths; paths of one
+length come in the order it finds them), are simple (no entity twice), and each step lists
+the stored relations that make it, in their stored direction.
 
 >>> from keten.graph.projection import build_projection
 >>> from keten.graph.store import EntityRow, RelationRow
@@ -22,15 +23,16 @@ each step lists the stored relations that make it, in their stored direction.
 
 from __future__ import annotations
 
-from itertools import islice, pairwise
+from itertools import pairwise
 from typing import Annotated
 
-import networkx as nx
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from keten.graph.projection import Projection
+from keten.graph.projection import TYPE_CODE, Projection
 from keten.queries.cascade import SourceId
 from keten.queries.errors import AnalysisInputError, UnknownEntityError
+from keten.queries.simple_paths import k_shortest_paths
 from keten.schema.relations import RelationType
 
 
@@ -111,22 +113,24 @@ def paths(projection: Projection, request: PathsRequest) -> PathsResult:
     if request.source == request.target:
         raise AnalysisInputError("source and target are the same entity")
     allowed = {str(t) for t in request.relation_types or RelationType}
-    graph = p.relation_graph
-    view = nx.subgraph_view(graph, filter_edge=lambda u, v: bool(graph[u][v]["types"] & allowed))
+    edges = p.effect_edges
+    walk = None
+    if allowed != {str(t) for t in RelationType}:
+        codes = np.zeros(len(TYPE_CODE), dtype=np.bool_)
+        codes[[TYPE_CODE[t] for t in allowed]] = True
+        walk = codes[edges.types]
     s, t = p.index[request.source], p.index[request.target]
-    found: list[ExplanationPath] = []
-    try:
-        for nodes in islice(nx.shortest_simple_paths(view, s, t), request.k):
-            if len(nodes) - 1 > request.max_hops:
-                break
-            steps = [_step(p, u, v, graph[u][v]["types"] & allowed) for u, v in pairwise(nodes)]
-            found.append(
-                ExplanationPath(
-                    hops=len(nodes) - 1,
-                    nodes=[PathNode(id=p.ids[u], kind=p.kinds[u], name=p.names[u]) for u in nodes],
-                    steps=steps,
-                )
+    found = k_shortest_paths(edges.indptr, edges.heads, walk, s, t, request.k, request.max_hops)
+    return PathsResult(
+        paths=[
+            ExplanationPath(
+                hops=len(nodes) - 1,
+                nodes=[PathNode(id=p.ids[u], kind=p.kinds[u], name=p.names[u]) for u in nodes],
+                steps=[
+                    _step(p, u, v, edges.types_between(u, v) & allowed) for u, v in pairwise(nodes)
+                ],
             )
-    except nx.NetworkXNoPath:
-        pass
-    return PathsResult(paths=found, revision=p.revision)
+            for nodes in found
+        ],
+        revision=p.revision,
+    )

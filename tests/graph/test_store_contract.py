@@ -334,6 +334,40 @@ def test_list_relations_filters_and_pages(store: Any) -> None:
     assert [r.source for r in visible.items] == ["vp:water"]
 
 
+def listed(store: Any, flt: RelationFilter, limit: int) -> list[Any]:
+    """Every relation `flt` lists, page by page of `limit`."""
+    refs, cursor = [], None
+    while True:
+        page = store.list_relations(flt, cursor, limit=limit)
+        refs += [r.ref for r in page.items]
+        if (cursor := page.next_cursor) is None:
+            return refs
+
+
+def test_a_targets_relations_page_by_identity_with_the_hidden_ones_left_out(store: Any) -> None:
+    fill_star(store)
+    with store.writer() as w:  # hidden ones between visible ones, in the order of identity
+        w.upsert_entities([EntityRow("vp:m0@red", "VitalProcess", "M0", marking="red")])
+        w.upsert_relations(
+            [
+                RelationRow("vp:m0@red", "DEPENDS_ON", "vp:hub"),
+                RelationRow("vp:m1", "DEPENDS_ON", "vp:hub", marking="amber"),
+                RelationRow("vp:m1", "DISRUPTS", "vp:hub", marking="green"),
+                RelationRow("vp:m2", "DISRUPTS", "vp:hub"),
+                RelationRow("vp:n3", "DEPENDS_ON", "vp:hub", "second", marking="amber"),
+            ]
+        )
+    for clearance in Tlp:
+        visible = [r for r in store.iter_relations(clearance) if r.target == "vp:hub"]
+        for type_, marking in [(None, None), ("DISRUPTS", None), (None, "green"), (None, "clear")]:
+            expected = sorted(
+                r.ref for r in visible if type_ in (None, r.type) and marking in (None, r.marking)
+            )
+            flt = RelationFilter(type_, target="vp:hub", marking=marking, clearance=clearance)
+            for limit in (1, 2, 100):
+                assert listed(store, flt, limit) == expected, (clearance, type_, marking, limit)
+
+
 def test_neighbourhood_depth_and_clearance(store: Any) -> None:
     fill(store)
     entities, relations = store.neighbourhood("org:hospital", depth=1, clearance=Tlp.GREEN)

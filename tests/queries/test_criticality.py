@@ -9,7 +9,7 @@ import networkx as nx
 import pytest
 
 from keten.graph.projection import Projection
-from keten.queries.criticality import CriticalityRequest, criticality
+from keten.queries.criticality import CriticalityRequest, criticality, kept
 from keten.schema.entities import EntityKind
 from tests.queries.conftest import Edge, random_network
 from tests.queries.reference import reference
@@ -53,3 +53,18 @@ def test_kind_filter_and_candidate_cap(project: Project) -> None:
     computed = [e.pagerank for e in result.entities if e.cascade_size is not None]
     skipped = [e.pagerank for e in result.entities if e.cascade_size is None]
     assert min(computed) >= max(skipped, default=0.0)
+
+
+def test_kept_measures_answer_as_a_fresh_projection_does(project: Project) -> None:
+    entities, relations = random_network(random.Random(10), 60)
+    p, fresh = project(entities, relations), project(entities, relations)
+    asked = [
+        CriticalityRequest(limit=1000, candidates=10, betweenness_samples=7),
+        CriticalityRequest(limit=5, candidates=20, betweenness_samples=7),
+        CriticalityRequest(limit=1000, candidates=20, horizon_hours=12, seed=3),
+        CriticalityRequest(limit=1000, candidates=10, betweenness_samples=7),
+        CriticalityRequest(kind=EntityKind.VITAL_PROCESS, candidates=30, betweenness_samples=7),
+    ]
+    for request in asked:  # p keeps measures from the requests before; fresh starts anew
+        assert criticality(p, request) == criticality(project(entities, relations), request)
+    assert len(kept(p).values) == 4 and not kept(fresh).values

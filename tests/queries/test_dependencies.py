@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
 import yaml
 
 from keten.data import reference_bundle_path
+from keten.graph.projection import build_projection
 from keten.graph.sqlite import SqliteStore
 from keten.ingest import load_bundle, load_paths
 from keten.queries.dependencies import (
@@ -16,6 +18,7 @@ from keten.queries.dependencies import (
     Thresholds,
     dependency_report,
     hhi,
+    projection_dependents,
     read_supply,
 )
 from keten.queries.errors import AnalysisInputError
@@ -206,3 +209,38 @@ def test_the_cache_reads_again_only_after_a_write(store: SqliteStore) -> None:
     load_bundle(store, {"relations": [share("r:part", "CN", 0.5, 2024)]})
     fresh = cache.get(Tlp.RED)
     assert fresh is not first and "r:part" in fresh.shares and cache.reads == 3
+
+
+def test_a_cap_on_processes_or_lines_gives_the_head_of_the_whole_answer(
+    sqlite_store: SqliteStore,
+) -> None:
+    rng = random.Random(3)
+    resources = [f"r:{i:02}" for i in range(30)]
+    processes = [f"vp:{i:02}" for i in range(25)]
+    entities = [{"id": r, "kind": "Resource", "name": r} for r in resources]
+    entities += [{"id": p, "kind": "VitalProcess", "name": p} for p in processes]
+    entities += [country("CN", False), country("DE", True)]
+    relations = [share(r, "CN", rng.random(), 2023) for r in resources]
+    pairs = [(rng.choice(resources + processes), r) for r in rng.choices(resources, k=90)]
+    relations += [
+        {"source": a, "target": b, "type": "DEPENDS_ON", "key": str(i)}
+        for i, (a, b) in enumerate(pairs)
+        if a != b
+    ]
+    relations += [
+        {"source": a, "target": b, "type": "INPUT_TO"}
+        for a, b in zip(resources, resources[3:], strict=False)
+    ]
+    load_bundle(sqlite_store, {"entities": entities, "relations": relations})
+    data = read_supply(sqlite_store, Tlp.RED)
+    whole = dependency_report(data)
+    assert any(len(line.vital_processes) > 3 for line in whole.resources)
+    projection = build_projection(sqlite_store, Tlp.RED)
+    assert dependency_report(data, dependents=projection_dependents(projection)) == whole
+    for most in (1, 2, 3, 5, 8):
+        capped = dependency_report(data, limit=7, max_processes=most)
+        assert capped.total == whole.total == 30
+        assert [line.id for line in capped.resources] == [x.id for x in whole.resources[:7]]
+        for line, full in zip(capped.resources, whole.resources, strict=False):
+            assert line.vital_processes == full.vital_processes[:most]
+            assert line.more_vital_processes == (len(full.vital_processes) > most)

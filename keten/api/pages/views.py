@@ -325,11 +325,11 @@ def walk_supply(
             for rel in relations_at(store, node.id, rel_type, end, clearance):
                 other_id = rel.target if end == "source" else rel.source
                 if other_id not in rows:
-                    other = store.get_entity(other_id, clearance)
-                    if other is None:
-                        continue
-                    if len(rows) >= max_nodes:
+                    if len(rows) >= max_nodes:  # before reading it: a hub has 200k of them
                         cut = True
+                        continue
+                    other = store.get_entity(other_id, clearance)
+                    if other is None:  # deleted since the relation was read
                         continue
                     rows[other_id], hops[other_id] = other, hops[node.id] + 1
                     if then != "stop" and other.kind in PASSES_ON and hops[other_id] < SUPPLY_DEPTH:

@@ -16,13 +16,14 @@ from keten.api.admission import AnalysisSlot
 from keten.api.analysis_bodies import EmbargoBody
 from keten.api.deps import ReaderDep
 from keten.api.problems import responses
-from keten.api.routers.analysis import ProjectionDep
+from keten.api.routers.analysis import ProjectionDep, projection_for
 from keten.queries.dependencies import (
     DependencyReport,
     SupplyCache,
     SupplyData,
     Thresholds,
     dependency_report,
+    projection_dependents,
 )
 from keten.queries.embargo import EmbargoResult, embargo
 
@@ -47,6 +48,13 @@ def get_supply(request: Request, principal: ReaderDep) -> SupplyData:
 SupplyDep = Annotated[SupplyData, Depends(get_supply)]
 
 
+DEPENDENCY_LINES = 100
+"""Resource lines of `GET /analysis/dependencies` unless asked (58k resources at 1M
+entities have shares; each line's vital processes are a walk of its own)."""
+DEPENDENCY_PROCESSES = 20
+"""Vital processes per line unless asked (most of a national graph needs a resource)."""
+
+
 def split_codes(values: list[str]) -> list[str]:
     """`flagged=CN,RU&flagged=IR` -> ["CN", "RU", "IR"]."""
     return [code.strip() for value in values for code in value.split(",") if code.strip()]
@@ -55,6 +63,8 @@ def split_codes(values: list[str]) -> list[str]:
 @router.get("/dependencies", dependencies=[AnalysisSlot], responses=responses(503))
 def dependencies(
     data: SupplyDep,
+    request: Request,
+    principal: ReaderDep,
     year: Annotated[
         int | None, Query(ge=1900, le=2100, description="Year of the headline (default latest).")
     ] = None,
@@ -76,13 +86,31 @@ def dependencies(
         float, Query(ge=0, le=1, description="Import-dependence flag above.")
     ] = 0.5,
     strategic_only: Annotated[bool, Query(description="Only resources flagged strategic.")] = False,
+    limit: Annotated[
+        int, Query(ge=1, le=10_000, description="Lines given, strategic first (`total`: all).")
+    ] = DEPENDENCY_LINES,
+    max_processes: Annotated[
+        int, Query(ge=1, le=1000, description="Vital processes given per line, closest first.")
+    ] = DEPENDENCY_PROCESSES,
 ) -> DependencyReport:
     """Per resource: HHI of its suppliers, non-EU and flagged shares, top supplier, the vital
     processes that need it, and the EU 2021 screening flags, with a time series per year.
+
+    The first `limit` resources (strategic first, then by HHI; `total` counts all), each
+    with its `max_processes` closest vital processes. The processes are found on the
+    caller's projection (every visible dependency), as the embargo's cascade is.
     """
     thresholds = Thresholds(hhi=hhi_threshold, non_eu_share=non_eu_threshold)
     return dependency_report(
-        data, year, scope, split_codes(flagged), thresholds, strategic_only=strategic_only
+        data,
+        year,
+        scope,
+        split_codes(flagged),
+        thresholds,
+        strategic_only=strategic_only,
+        limit=limit,
+        max_processes=max_processes,
+        dependents=projection_dependents(projection_for(request, principal, "all")),
     )
 
 
