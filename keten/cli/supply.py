@@ -60,12 +60,13 @@ def dependency_table(report: DependencyReport) -> Table:
     """One row per resource: headline figures and flags."""
     flagged = ", ".join(c.removeprefix("country:") for c in report.flagged_countries) or "none"
     grid = table(
-        f"{report.total} resources (revision {report.revision}); flagged countries: {flagged}",
+        f"{report.total} resources (showing {len(report.resources)}; revision "
+        f"{report.revision}); flagged countries: {flagged}",
         caption=f"nonEU: share from outside the EU; top: largest supplier; flag: share of "
         f"flagged countries; CIH: C = HHI > {report.thresholds.hhi:g}, I = nonEU > "
         f"{report.thresholds.non_eu_share:g}, H = hard to substitute (- no, ? unknown); str: "
         "strategic; 2of3: strategic in 2 of the 3 years up to this one; vps: vital processes "
-        "that need it",
+        "that need it (+: more than --max-processes)",
     )
     grid.add_column("resource", no_wrap=True, overflow="fold")
     for column in ("year", "HHI", "nonEU", "top", "flag"):
@@ -84,7 +85,7 @@ def dependency_table(report: DependencyReport) -> Table:
             flag_letters(line.flags),
             yes_no(line.flags.strategic),
             yes_no(line.persistent),
-            str(len(line.vital_processes)),
+            f"{len(line.vital_processes)}{'+' if line.more_vital_processes else ''}",
         )
     return grid
 
@@ -130,18 +131,36 @@ def dependencies_command(
     strategic_only: Annotated[
         bool, typer.Option("--strategic-only", help="Only resources flagged strategic.")
     ] = False,
+    limit: Annotated[
+        int, typer.Option(min=1, help="Show at most this many resources, strategic first.")
+    ] = 100,
+    max_processes: Annotated[
+        int, typer.Option(min=1, help="Vital processes found per resource, closest first.")
+    ] = 20,
     clearance: ClearanceOption = Tlp.RED,
     as_json: JsonOption = False,
 ) -> None:
-    """Strategic dependencies: supplier concentration (HHI), non-EU and flagged shares, flags."""
+    """Strategic dependencies: supplier concentration (HHI), non-EU and flagged shares, flags.
+
+    Like `GET /analysis/dependencies`: the first LIMIT resources (`total` counts all), each
+    with its MAX_PROCESSES closest vital processes, found on the analysis projection.
+    """
     require_store()
-    from keten.queries.dependencies import Thresholds, dependency_report, read_supply
+    from keten.queries.dependencies import (
+        Thresholds,
+        dependency_report,
+        projection_dependents,
+        read_supply,
+    )
 
     codes = [c.strip() for c in flagged.split(",") if c.strip()]
     thresholds = Thresholds(hhi=hhi, non_eu_share=non_eu)
     with store_session() as store:
         data = read_supply(store, clearance)
-        report = dependency_report(data, year, scope, codes, thresholds, strategic_only)
+        dependents = projection_dependents(kept_projection(store, clearance))
+        report = dependency_report(
+            data, year, scope, codes, thresholds, strategic_only, limit, max_processes, dependents
+        )
     if as_json:
         echo_json(report)
     else:

@@ -406,6 +406,12 @@ def suppliers_of(records: list[ShareRecord], data: SupplyData, flagged: set[str]
     return found
 
 
+DEPENDENCY_LINES = 100
+"""Resource lines of the monitor unless asked (58k resources at 1M entities have shares;
+each line's vital processes are a walk of its own)."""
+DEPENDENCY_PROCESSES = 20
+"""Vital processes per line unless asked (most of a national graph needs a resource)."""
+
 Dependents = Callable[[str], list[str]]
 """Ids of what DEPENDS_ON an id, sorted (`SupplyData.dependents` or `projection_dependents`)."""
 

@@ -72,6 +72,8 @@ CASES: list[tuple[list[str], str, str, dict[str, Any]]] = [
      "/entities/vp:drinking-water/neighbourhood", {"depth": 2, "limit": 20}),
     (["risk"], "GET", "/analysis/risk", {}),
     (["dependencies"], "GET", "/analysis/dependencies", {}),
+    (["dependencies", "--limit", "2", "--max-processes", "1"], "GET", "/analysis/dependencies",
+     {"limit": 2, "max_processes": 1}),
     (["embargo", "CN"], "POST", "/analysis/embargo", {"country": "CN"}),
     (["scenario", "--name", "outage", "threat:power-outage", "--name", "storm",
       "threat:severe-storm"], "POST", "/analysis/scenarios", SCENARIOS),

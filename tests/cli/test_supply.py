@@ -43,7 +43,8 @@ def test_import_then_dependencies_as_json_and_table(keten_home: Path, tmp_path: 
     answer = runner.invoke(app, ["dependencies", "--flagged", "ID", "--year", "2023", "--json"])
     assert answer.exit_code == 0, answer.output
     store = open_store(Settings.from_env())
-    expected = dependency_report(read_supply(store, Tlp.RED), 2023, flagged=["ID"])
+    data = read_supply(store, Tlp.RED)
+    expected = dependency_report(data, 2023, flagged=["ID"], limit=100, max_processes=20)
     share = store.get_relation(("resource:tin", "SOURCED_FROM", "country:ID", "imports_value:2023"))
     store.close()
     assert share is not None and share.props["institute"] == "institute:tno"

@@ -18,6 +18,8 @@ from keten.api.deps import ReaderDep
 from keten.api.problems import responses
 from keten.api.routers.analysis import ProjectionDep, projection_for
 from keten.queries.dependencies import (
+    DEPENDENCY_LINES,
+    DEPENDENCY_PROCESSES,
     DependencyReport,
     SupplyCache,
     SupplyData,
@@ -46,13 +48,6 @@ def get_supply(request: Request, principal: ReaderDep) -> SupplyData:
 
 
 SupplyDep = Annotated[SupplyData, Depends(get_supply)]
-
-
-DEPENDENCY_LINES = 100
-"""Resource lines of `GET /analysis/dependencies` unless asked (58k resources at 1M
-entities have shares; each line's vital processes are a walk of its own)."""
-DEPENDENCY_PROCESSES = 20
-"""Vital processes per line unless asked (most of a national graph needs a resource)."""
 
 
 def split_codes(values: list[str]) -> list[str]:
