@@ -220,6 +220,17 @@ def seed_home(home: Path) -> str:
     return max(sorted(counts), key=counts.__getitem__)
 
 
+def seeded_with_keys(home: Path) -> tuple[str, str, str]:
+    """`seed_home`, plus a red reader's and a red contributor's secrets: (busy entity,
+    reader, contributor)."""
+    busy = seed_home(home)
+    keys = KeyStore(Settings(home=home).keys_path)
+    reader = keys.create(Role.READER, Tlp.RED).secret
+    contributor = keys.create(Role.CONTRIBUTOR, Tlp.RED).secret
+    keys.close()
+    return busy, reader, contributor
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readers", type=int, default=8)
@@ -229,11 +240,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        busy = seed_home(home)
-        keys = KeyStore(Settings(home=home).keys_path)
-        reader = keys.create(Role.READER, Tlp.RED).secret
-        writer = keys.create(Role.CONTRIBUTOR, Tlp.RED).secret
-        keys.close()
+        busy, reader, writer = seeded_with_keys(home)
         with served(home, workers=args.workers) as url:
             mix = reader_requests(busy, busy)
             # untimed warm-up: every worker started, numba compiled, projections built

@@ -33,11 +33,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.api_load import Writer, missing_writes, seed_home
+from bench.api_load import Writer, missing_writes, seeded_with_keys
 from bench.serving import served
-from keten.api.keys import KeyStore, Role
-from keten.config import Settings
-from keten.schema.markings import Tlp
 
 WARM_UP_SECONDS = 3
 
@@ -104,11 +101,7 @@ def one_run(workers: int, args: argparse.Namespace, script: Path) -> Run:
     """Serve a fresh reference store with `workers` and measure reads beside the writer."""
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        busy = seed_home(home)
-        keys = KeyStore(Settings(home=home).keys_path)
-        reader = keys.create(Role.READER, Tlp.RED).secret
-        contributor = keys.create(Role.CONTRIBUTOR, Tlp.RED).secret
-        keys.close()
+        busy, reader, contributor = seeded_with_keys(home)
         cascade = json.dumps({"sources": [busy], "horizon_hours": 72})
         wrk_args = [reader, busy, cascade]
         with served(home, workers=workers) as url:
