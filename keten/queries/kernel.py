@@ -51,6 +51,22 @@ def _before(a: Any, b: Any, time: FloatArray, depth: Int64Array) -> bool:
     return _better(time[a], depth[a], a, time[b], depth[b], b)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def member_failed(
+    g: Any, ct: float, cd: Any, cp: Any, group_size: IntArray, group_count: IntArray,
+    group_time: FloatArray, group_depth: Int64Array, group_pred: Int64Array,
+) -> tuple[bool, float, Any, Any]:  # fmt: skip
+    """Note that a member edge of redundancy group g failed with label (ct, cd, cp). The
+    group's requirement fails once every member has, with the label of the member that
+    failed last; returns whether it has, and the group's label so far."""
+    group_count[g] += 1
+    if _better(group_time[g], group_depth[g], cp, ct, cd, group_pred[g]):
+        group_time[g] = ct
+        group_depth[g] = cd
+        group_pred[g] = cp
+    return group_count[g] >= group_size[g], group_time[g], group_depth[g], group_pred[g]
+
+
 @njit(cache=True, nogil=True)
 def _sift_up(
     heap: Int64Array, pos: Int64Array, i: Any, time: FloatArray, depth: Int64Array
@@ -151,16 +167,11 @@ def settle(
             cp = u
             g = group[e]
             if g >= 0:
-                group_count[g] += 1
-                if _better(group_time[g], group_depth[g], cp, ct, cd, group_pred[g]):
-                    group_time[g] = ct
-                    group_depth[g] = cd
-                    group_pred[g] = cp
-                if group_count[g] < group_size[g]:
+                failed, ct, cd, cp = member_failed(
+                    g, ct, cd, cp, group_size, group_count, group_time, group_depth, group_pred
+                )
+                if not failed:
                     continue
-                ct = group_time[g]
-                cd = group_depth[g]
-                cp = group_pred[g]
             if ct > horizon or not _better(ct, cd, cp, time[v], depth[v], pred[v]):
                 continue
             time[v] = ct

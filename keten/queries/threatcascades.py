@@ -53,7 +53,7 @@ from numba import njit
 
 from keten.graph.projection import FloatArray, Int64Array, Projection
 from keten.queries.kernel import _better as _less
-from keten.queries.kernel import _sift_down, _sift_up
+from keten.queries.kernel import _sift_down, _sift_up, member_failed
 
 HUBS = 16
 """Entities whose cascades are shared (the ones with the most edges out)."""
@@ -330,16 +330,11 @@ def whole_search(
             cp = u
             g = group[e]
             if g >= 0:
-                group_count[g] += 1
-                if _less(group_time[g], group_depth[g], cp, ct, cd, group_pred[g]):
-                    group_time[g] = ct
-                    group_depth[g] = cd
-                    group_pred[g] = cp
-                if group_count[g] < group_size[g]:
+                failed, ct, cd, cp = member_failed(
+                    g, ct, cd, cp, group_size, group_count, group_time, group_depth, group_pred
+                )
+                if not failed:
                     continue
-                ct = group_time[g]
-                cd = group_depth[g]
-                cp = group_pred[g]
             if ct > horizon:
                 continue
             if status[v] == 0:
