@@ -368,8 +368,9 @@ def print_paths(result: PathsResult, source: str, target: str) -> None:
     """Each path as its stored relations, one per line, in the order effects travel."""
     found = len(result.paths)
     out.print(
-        f"[bold]{found} path{'s' if found != 1 else ''} from {source} to {target} "
-        f"(revision {result.revision})[/]",
+        f"{found} path{'s' if found != 1 else ''} from {source} to {target} "
+        f"(revision {result.revision})",
+        style="bold",
         highlight=False,
     )
     for number, path in enumerate(result.paths, start=1):
@@ -379,7 +380,6 @@ def print_paths(result: PathsResult, source: str, target: str) -> None:
                 out.print(
                     f"   {relation.source} {relation.type} {relation.target}",
                     highlight=False,
-                    markup=False,
                 )
 
 
@@ -537,7 +537,4 @@ def generate(
         for lines, block in network.jsonl_blocks():
             handle.write(block)
             progress.advance(task, lines)
-    err.print(
-        f"wrote {entities:,} entities and {relations:,} relations to {path} (synthetic)",
-        markup=False,
-    )
+    err.print(f"wrote {entities:,} entities and {relations:,} relations to {path} (synthetic)")

@@ -16,17 +16,16 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from keten.api.keys import KeyInfo, KeyStore, Role, grant_problem
 from keten.cli.app import app
+from keten.cli.common import err, out
 from keten.config import Settings
 from keten.schema.markings import Tlp
 
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-err = Console(stderr=True)
 
 
 @contextmanager
@@ -89,7 +88,7 @@ def list_keys(
     if as_json:
         typer.echo(orjson.dumps([asdict(info) for info in infos]).decode())
     else:
-        Console().print(keys_table(infos))
+        out.print(keys_table(infos))
 
 
 @keys_app.command("revoke")
@@ -100,6 +99,6 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key id (`kt_<key id>_
     with key_store() as store:
         revoked = store.revoke(key_id)
     if not revoked:
-        err.print(f"no active key {key_id!r}", highlight=False, markup=False)
+        err.print(f"no active key {key_id!r}", highlight=False)
         raise typer.Exit(3)
-    err.print(f"key {key_id} revoked", highlight=False, markup=False)
+    err.print(f"key {key_id} revoked", highlight=False)

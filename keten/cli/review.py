@@ -87,8 +87,8 @@ def read_bundle_file(path: Path) -> dict[str, Any]:
 
 def refused(rejected: Any) -> typer.Exit:
     """Print a refused bundle's report; the exit to raise."""
-    err.print(rejected.report(), markup=False, highlight=False, soft_wrap=True)
-    err.print("[bold red]nothing was written[/]")
+    err.print(rejected.report(), highlight=False, soft_wrap=True)
+    err.print("nothing was written", style="bold red")
     return typer.Exit(REFUSED)
 
 

@@ -155,7 +155,6 @@ def report_command(
     err.print(
         f"wrote {out_path} ({len(result.threats)} threats, revision {result.revision})",
         highlight=False,
-        markup=False,
     )
 
 
@@ -212,7 +211,7 @@ def scenario_table(result: ScenariosResult) -> Table:
 
 def print_differences(result: ScenariosResult) -> None:
     """Per pair: what only one reaches, and interests only one hits."""
-    out.print("[bold]Differences[/]")
+    out.print("Differences", style="bold")
     for d in result.differences:
         out.print(
             f"{d.a} / {d.b}: only in {d.a} {d.only_in_a_total:,} "
@@ -221,7 +220,6 @@ def print_differences(result: ScenariosResult) -> None:
             f"{', '.join(d.interests_only_in_a) or '-'}; only in {d.b}: "
             f"{', '.join(d.interests_only_in_b) or '-'}",
             highlight=False,
-            markup=False,
         )
 
 

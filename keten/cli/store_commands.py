@@ -83,8 +83,8 @@ def load_with_progress(
                 refusal = {"refused": True, "total": rejected.total, "problems": problems}
                 typer.echo(orjson.dumps(refusal, default=str).decode())
             else:
-                err.print(rejected.report(), markup=False, highlight=False, soft_wrap=True)
-            err.print("[bold red]nothing was written[/]")
+                err.print(rejected.report(), highlight=False, soft_wrap=True)
+            err.print("nothing was written", style="bold red")
             raise typer.Exit(REFUSED) from None
 
 
@@ -170,12 +170,7 @@ def load(
     mode = WriteMode.RESTORE if restore else WriteMode.REPLACE if replace else WriteMode.MERGE
     settings = Settings.from_env()
     if not settings.store_uri and not settings.sqlite_path.is_file():
-        err.print(
-            f"new store in {settings.home} (KETEN_HOME)",
-            highlight=False,
-            soft_wrap=True,
-            markup=False,
-        )
+        err.print(f"new store in {settings.home} (KETEN_HOME)", highlight=False, soft_wrap=True)
     with store_session(create=True) as store:
         report = load_with_progress(store, paths, dry_run, cli_user(contributor), mode, as_json)
     if as_json:

@@ -249,8 +249,8 @@ def import_trade_command(
             by = Attribution(local_user(), "import-trade")
             done = import_trade(store, file, resource_map, source, dry_run, marking, institute, by)
         except BundleRejected as rejected:
-            err.print(rejected.report(), markup=False, highlight=False, soft_wrap=True)
-            err.print("[bold red]nothing was written[/]")
+            err.print(rejected.report(), highlight=False, soft_wrap=True)
+            err.print("nothing was written", style="bold red")
             raise typer.Exit(REFUSED) from None
     if as_json:
         typer.echo(orjson.dumps(done.as_dict()).decode())
