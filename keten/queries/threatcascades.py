@@ -36,6 +36,9 @@ better than the base. Why that is exact:
 
 The hubs are the entities with the most edges out (`HUBS` of them); a threat's key is the
 first hub its own search reaches. Threats sharing no key run their own whole search.
+A threat's way (`Route`: which base, at which depth and time, or alone) is kept, so that a
+page of the served analysis (keten.queries.riskpages) searches its threats again from the
+same bases (`KeptBases`), making chains only for the processes it lists (`Listing`).
 `tests/queries/test_threatcascades.py` holds every answer to the single search's on random
 graphs with groups, buffers, strengths and horizons.
 """
