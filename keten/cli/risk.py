@@ -78,15 +78,15 @@ def analyse(
         return analysis, cited_sources(store, analysis.summary, graph)
 
 
-def echo_whole(analysis: RiskAnalysis) -> None:
-    """Print the whole analysis (every process listed) as `echo_json` prints a result, a
-    threat at a time, so that its size is the output's and not the memory's."""
+def echo_whole(analysis: RiskAnalysis, processes: int) -> None:
+    """Print the whole analysis (`processes` listed per derivation) as `echo_json` prints a
+    result, a threat at a time, so that its size is the output's and not the memory's."""
     import orjson
 
     rest = orjson.dumps(analysis.summary.model_dump(mode="json", exclude={"threats"}))
     write = sys.stdout.write
     write('{"threats":[')
-    for i, threat in enumerate(analysis.every_threat(WHOLE)):
+    for i, threat in enumerate(analysis.every_threat(processes)):
         write(("," if i else "") + orjson.dumps(threat.model_dump(mode="json")).decode())
     write("]," + rest.decode()[1:] + "\n")
     sys.stdout.flush()
@@ -142,14 +142,18 @@ def risk_command(
     assessments: AssessmentsOption = Assessments.ALL,
     clearance: ClearanceOption = Tlp.RED,
     as_json: JsonOption = False,
+    processes: Annotated[
+        int | None,
+        typer.Option(min=1, help="With --json, processes listed per derived impact (all)."),
+    ] = None,
 ) -> None:
     """The integrated analysis: every threat's likelihood, impact per interest and score
-    (with --json every process each threat hits, with its chain)."""
+    (with --json every process each threat hits, with its chain, or the first --processes)."""
     analysis, _ = analyse(
         options_from(horizon_hours, min_strength, prefer, top), clearance, assessments
     )
     if as_json:
-        echo_whole(analysis)
+        echo_whole(analysis, WHOLE if processes is None else processes)
     else:
         show(risk_table(analysis.summary))
 
