@@ -70,12 +70,15 @@ _SPLIT = 134217729.0  # 2**27 + 1: Dekker's split of a double into two halves
 
 @njit(cache=True, nogil=True)
 def round6(values: FloatArray) -> FloatArray:
-    """Each value (finite, below 2**30) rounded as Python's `round(x, 6)` rounds it: the
+    """Each value (non-negative, below 2**30) rounded as Python's `round(x, 6)` rounds it: the
     double nearest to x rounded half to even at the sixth decimal, x taken exactly.
 
     x * 10**6 is made exactly as a sum p + e (Dekker's product), rounded to the integer k
     half to even, and k / 10**6 is one correctly rounded division of two exact numbers.
     """
+    c = _SPLIT * 1e6
+    yh = c - (c - 1e6)
+    yl = 1e6 - yh
     out = np.empty(values.shape[0])
     for i in range(values.shape[0]):
         x = values[i]
@@ -83,16 +86,11 @@ def round6(values: FloatArray) -> FloatArray:
         c = _SPLIT * x
         xh = c - (c - x)
         xl = x - xh
-        c = _SPLIT * 1e6
-        yh = c - (c - 1e6)
-        yl = 1e6 - yh
-        e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
+        e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl  # x * 10**6 - p, exactly
         f = np.floor(p)
-        d = ((p - f) - 0.5) + e
+        d = ((p - f) - 0.5) + e  # the sign of (x * 10**6 - f) - 1/2
         if d > 0 or (d == 0 and f % 2 != 0):
             f += 1.0
-        elif d < -1.0:  # p - f < 0.5 and e < -0.5 cannot both hold; kept for safety
-            f -= 1.0
         out[i] = f / 1e6
     return out
 
