@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from keten.graph.projection import Projection, build_projection
+from keten.graph.projection import build_projection
 from keten.graph.sqlite import SqliteStore
 from keten.queries.risk import RiskOptions, RiskResult, integrated_analysis, window
 from keten.queries.riskpages import RiskAnalysis, RiskCache, analyse, round6
 from keten.queries.threatcascades import KeptBases, SharedSearch
 from keten.schema.markings import Tlp
 from tests.queries.test_risk import reference_store  # noqa: F401 (a fixture)
-from tests.queries.test_threatcascades import OPTIONS, fill, hubbed_network
+from tests.queries.test_threatcascades import OPTIONS, fill, green_and_clean, hubbed_network
 
 WINDOWS = [(5, 1), (100, 50), (4, 2), (3, 10000), (7, 3)]
 """(limit, processes) of the pages walked through."""
@@ -64,21 +64,6 @@ def test_reference_pages(reference_store: SqliteStore) -> None:  # noqa: F811
     for options in (RiskOptions(), RiskOptions(prefer="derived", horizon_hours=200, top=9)):
         whole = integrated_analysis(reference_store, projection, options, shared=False)
         assert assert_pages(analyse(reference_store, projection, options), whole) > 5
-
-
-def green_and_clean(store: SqliteStore, tmp_path: Path) -> tuple[Projection, SqliteStore]:
-    """`store` holding amber records among green ones, and a store of the green ones."""
-    rng = random.Random(3)
-    entities, relations = hubbed_network(rng, 60)
-    hidden = frozenset(e for e, kind in entities if kind != "Interest" and rng.random() < 0.15)
-    fill(store, random.Random(4), entities, [(*r[:3], dict(r[3])) for r in relations], hidden)
-    clean = SqliteStore(tmp_path / "clean.sqlite")
-    visible = [r for r in relations if r[0] not in hidden and r[2] not in hidden]
-    fill(clean, random.Random(4), entities, [(*r[:3], dict(r[3])) for r in visible], hidden,
-         drop=True)  # fmt: skip
-    green = build_projection(store, Tlp.GREEN)
-    assert hidden and not hidden & set(green.ids)
-    return green, clean
 
 
 def test_green_pages_reflect_no_amber_record(sqlite_store: SqliteStore, tmp_path: Path) -> None:
