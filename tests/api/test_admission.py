@@ -28,7 +28,7 @@ from keten.api.app import create_app
 from keten.api.keys import KeyStore, Role
 from keten.api.server import background_server
 from keten.config import Settings
-from keten.queries.risk import RiskCache
+from keten.queries.riskpages import RiskCache
 from keten.schema.markings import Tlp
 from tests.api.conftest import open_seeded
 
