@@ -43,17 +43,16 @@ and a citation of a Source above it is left out, like the Source itself.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import cache
 from typing import IO, Any
 
-import orjson
 import stix2
-import stix2.utils
 from stix2.properties import StringProperty
 from stix2.registry import class_for_type
 
+from keten.graph.stix_json import StixJson, dumps
 from keten.graph.store import EntityFilter, EntityRow, GraphStore, RelationRow
 from keten.ingest.stix import (
     COUNTERMEASURE_TYPES,
@@ -223,7 +222,8 @@ class StixWriter:
         self.statements: dict[str, dict[str, Any]] = {}
         """Non-TLP marking definitions (statements, ...) the written records carry."""
 
-    def preamble(self) -> list[dict[str, Any]]:
+    @staticmethod
+    def preamble() -> list[dict[str, Any]]:
         """keten's identity, its extension definition and the TLP 2.0 marking definitions."""
         identity = {
             "type": "identity",
@@ -490,48 +490,55 @@ def visible(store: GraphStore, kind: str, clearance: Tlp) -> Iterator[EntityRow]
             return
 
 
-def stix_default(value: Any) -> Any:
-    """What orjson cannot write itself: STIX timestamps as `stix2` formats them, and the
-    library's nested objects (external references, extensions) as the mappings they are."""
-    if isinstance(value, datetime):
-        return stix2.utils.format_datetime(value)
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise TypeError(type(value).__name__)
+def checked_json(obj: dict[str, Any]) -> bytes:
+    """The reference way to write an object: made as a `stix2` object, which checks it against
+    the specification, then written as JSON. The fast way (`StixJson`) is held to it."""
+    return dumps(as_stix(obj))
 
 
-def serialise(obj: Any) -> bytes:
-    """A `stix2` object as JSON (orjson, with the library's own timestamp format).
-
-    >>> serialise(as_stix(tlp2_markings()[0]))[:40]
-    b'{"type":"marking-definition","spec_versi'
-    """
-    return orjson.dumps(obj, default=stix_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+@cache
+def preamble_json() -> tuple[bytes, ...]:
+    """keten's identity, extension definition and the TLP 2.0 markings, made by the library
+    once: they are the same in every export."""
+    return tuple(checked_json(obj) for obj in StixWriter.preamble())
 
 
-def write_stix(store: GraphStore, out: IO[bytes], clearance: Tlp = Tlp.RED) -> dict[str, int]:
+def fast_json() -> Callable[[dict[str, Any]], bytes]:
+    """The fast way to write objects: `StixJson`, making with the library what it does not
+    cover."""
+    return StixJson(as_stix, stix_class).encode
+
+
+def write_stix(
+    store: GraphStore,
+    out: IO[bytes],
+    clearance: Tlp = Tlp.RED,
+    encode: Callable[[dict[str, Any]], bytes] | None = None,
+) -> dict[str, int]:
     """Stream a STIX 2.1 bundle of what `clearance` may see to `out`; returns the counts.
 
-    Every object is made as a `stix2` object (which checks it) and serialised by it."""
+    Each object is written as the `stix2` library writes it: by `StixJson` unless `encode`
+    says otherwise (`checked_json` makes every object as a `stix2` object, the reference)."""
+    encode = encode or fast_json()
     writer = StixWriter(store, clearance)
     counts = {"entities": 0, "relations": 0, "objects": 0}
     bundle_id = f"bundle--{derived_uuid(f'bundle:{store.revision(clearance)}:{clearance.value}')}"
     out.write(b'{"type": "bundle", "id": "' + bundle_id.encode() + b'", "objects": [')
 
-    def emit(obj: dict[str, Any]) -> None:
+    def emit(line: bytes) -> None:
         out.write(b",\n" if counts["objects"] else b"\n")
-        out.write(serialise(as_stix(obj)))
+        out.write(line)
         counts["objects"] += 1
 
-    for obj in writer.preamble():
-        emit(obj)
+    for line in preamble_json():
+        emit(line)
     for entity in store.iter_entities(clearance):
-        emit(writer.entity(entity))
+        emit(encode(writer.entity(entity)))
         counts["entities"] += 1
     for relation in store.iter_relations(clearance):
-        emit(writer.relation(relation))
+        emit(encode(writer.relation(relation)))
         counts["relations"] += 1
     for definition in writer.statements.values():
-        emit(definition)
+        emit(checked_json(definition))
     out.write(b"\n]}\n")
     return counts
