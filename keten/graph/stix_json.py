@@ -70,6 +70,7 @@ REFERENCE_KEYS = ("source_name", "description", "url", "external_id")
 PLAIN_REFERENCE = frozenset(REFERENCE_KEYS)
 EXTENSION = "extension-definition--"
 TOPLEVEL = "toplevel-property-extension"
+POSITIONAL = ("source_ref", "relationship_type", "target_ref")
 REMEMBERED = 4096
 """How many strings each clean remembers as kept."""
 INTEROPERABLE = (
@@ -88,7 +89,7 @@ CONSTRAINED: dict[type, frozenset[str]] = {
     stix2.v21.Campaign: frozenset({"first_seen", "last_seen"}),
     stix2.v21.ThreatActor: frozenset({"first_seen", "last_seen"}),
     stix2.v21.IntrusionSet: frozenset({"first_seen", "last_seen"}),
-    stix2.v21.Malware: frozenset({"first_seen", "last_seen", "is_family"}),
+    stix2.v21.Malware: frozenset({"first_seen", "last_seen"}),
     stix2.v21.Location: frozenset({"latitude", "longitude", "precision"}),
     Relationship: frozenset({"start_time", "stop_time"}),
 }
@@ -308,6 +309,8 @@ class Plan:
         self.required = tuple(name for name, prop in props.items() if prop.required)
         self.constrained = CONSTRAINED.get(cls, frozenset()) | {"granular_markings"}
         self.covered = plain_class(cls)
+        self.positional = POSITIONAL if cls is Relationship else ()
+        """`Relationship.__init__` drops a falsy source_ref, relationship_type or target_ref."""
 
         self.shapes: dict[tuple[str, ...], tuple[Step, ...] | None] = {}
         """The steps of each shape of object seen (its keys in order), None where the
@@ -323,7 +326,7 @@ class Plan:
             steps = self.shapes[shape]
         else:
             steps = self.shapes[shape] = self.steps(shape)
-        if steps is None:
+        if steps is None or not all(obj.get(name) for name in self.positional):
             raise Fallback(obj.get("type"))
         out: dict[str, Any] = {}
         for name, clean, default in steps:
@@ -361,7 +364,11 @@ class Plan:
 
     def lay_out_any(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         """`lay_out` for any object of the class, property by property (raises `Fallback`)."""
-        if not self.covered or not self.constrained.isdisjoint(obj):
+        if (
+            not self.covered
+            or not self.constrained.isdisjoint(obj)
+            or not all(obj.get(name) for name in self.positional)
+        ):
             raise Fallback(obj.get("type"))
         out: dict[str, Any] = {}
         cleans = self.cleans
