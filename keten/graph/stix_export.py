@@ -221,6 +221,8 @@ class StixWriter:
         """STIX id of every entity written so far, for the relations that follow."""
         self.statements: dict[str, dict[str, Any]] = {}
         """Non-TLP marking definitions (statements, ...) the written records carry."""
+        self.references: dict[str, dict[str, Any] | None] = {}
+        """The external reference of each Source cited so far."""
 
     @staticmethod
     def preamble() -> list[dict[str, Any]]:
@@ -278,15 +280,10 @@ class StixWriter:
 
     def stix_names(self, kind: str, record: dict[str, Any], derived: set[str]) -> set[str]:
         """The record's properties that are STIX properties of `kind` (spec or ``x_``)."""
-        spec = stix_properties_of(kind)
-        return {
-            name
-            for name, value in record.items()
-            if value is not None
-            and name not in derived
-            and name not in NATIVE_FIELDS
-            and (name in spec or name.startswith("x_"))
-        }
+        candidates = record.keys() & stix_properties_of(kind)
+        candidates.update(name for name in record if name[:2] == "x_")
+        candidates -= NATIVE_FIELDS
+        return {name for name in candidates - derived if record[name] is not None}
 
     def relation(self, relation: RelationRow) -> dict[str, Any]:
         """The ``relationship`` of one relation, in STIX's words where it has them."""
@@ -359,7 +356,9 @@ class StixWriter:
         """The record's markings as it came (when its TLP level is unchanged), else its TLP 2.0
         marking and the non-TLP markings it came with."""
         marking = record.get("marking") or "clear"
-        kept = [m for m in record.get("stix_markings") or [] if isinstance(m, dict) and "id" in m]
+        if not record.get("stix_markings"):  # keten's own record: its TLP 2.0 marking
+            return [TLP2_MARKING_IDS[marking]]
+        kept = [m for m in record["stix_markings"] if isinstance(m, dict) and "id" in m]
         for definition in kept:
             if "definition_type" in definition:
                 self.statements.setdefault(definition["id"], definition)
@@ -372,7 +371,14 @@ class StixWriter:
 
     def reference(self, source_id: str) -> dict[str, Any] | None:
         """The external reference of a visible keten Source (None for one that came from a
-        STIX external reference: the record's own references hold it)."""
+        STIX external reference: the record's own references hold it), made once per Source
+        and shared by the objects that cite it (nothing changes it afterwards)."""
+        if source_id not in self.references:
+            self.references[source_id] = self.new_reference(source_id)
+        return self.references[source_id]
+
+    def new_reference(self, source_id: str) -> dict[str, Any] | None:
+        """`reference`, made."""
         source = self.sources[source_id]
         if source.id.startswith("source:stix-"):
             return None

@@ -322,11 +322,10 @@ class Plan:
         Objects of one shape take the same steps, so the steps are worked out once per shape;
         an object with an empty value (None, ``[]``) among them takes the general way."""
         shape = tuple(obj)
-        if shape in self.shapes:
-            steps = self.shapes[shape]
-        else:
+        steps = self.shapes.get(shape, ())
+        if steps == ():
             steps = self.shapes[shape] = self.steps(shape)
-        if steps is None or not all(obj.get(name) for name in self.positional):
+        if steps is None or (self.positional and not all(map(obj.get, self.positional))):
             raise Fallback(obj.get("type"))
         out: dict[str, Any] = {}
         for name, clean, default in steps:
@@ -367,7 +366,7 @@ class Plan:
         if (
             not self.covered
             or not self.constrained.isdisjoint(obj)
-            or not all(obj.get(name) for name in self.positional)
+            or not all(map(obj.get, self.positional))
         ):
             raise Fallback(obj.get("type"))
         out: dict[str, Any] = {}
