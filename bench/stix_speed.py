@@ -12,8 +12,9 @@ then the STIX export is read with `read_stix_bundle` and loaded into another emp
 The ratios say what the STIX mapping costs on top of keten's own format.
 
 Then `keten export --format json` and `--format stix` of that store, each in a process of
-its own, with wall time and peak memory (`ru_maxrss`); `--home` runs only these, on the
-store of a given KETEN_HOME (copy a prepared one first: an export may write beside it).
+its own, with wall time and peak memory (VmHWM, sampled every 50 ms); `--home` runs only
+these, on the store of a given KETEN_HOME (copy a prepared one first: an export may write
+beside it).
 
 ATT&CK-shaped feeds (`--attack`, sizes in STIX objects; `bench.attack_bundle` makes them with
 ATT&CK Enterprise's type and relationship mix): each bundle is loaded into an empty store,
@@ -94,14 +95,31 @@ def cli_export(home: Path, fmt: str) -> tuple[float, float, int]:
         process = subprocess.Popen(
             [str(keten), "export", "--format", fmt, "--out", str(out)], env=env, stderr=errors
         )
-        _, status, usage = os.wait4(process.pid, 0)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, high_water_mark(process.pid))
+            time.sleep(0.05)
         seconds = time.perf_counter() - start
-        if os.waitstatus_to_exitcode(status):
+        if process.returncode:
             errors.seek(0)
             raise SystemExit(f"keten export --format {fmt} failed: {errors.read().decode()}")
     size = out.stat().st_size
     out.unlink()
-    return seconds, usage.ru_maxrss / 1024, size
+    return seconds, peak / 1024, size
+
+
+def high_water_mark(pid: int) -> int:
+    """A running process's peak resident memory so far in KiB (VmHWM; 0 once it is gone).
+
+    Sampled, because a child's ``ru_maxrss`` also counts its parent's memory at the fork."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
 
 
 def attack_feed(objects: int) -> None:
