@@ -331,6 +331,18 @@ def test_awkward_records_are_written_as_the_library_writes_them(
     assert (b"Red source" in fast) == (clearance == Tlp.RED)
 
 
+@pytest.mark.parametrize("clearance", [Tlp.GREEN, Tlp.RED])
+def test_each_store_backend_is_written_as_the_library_writes_it(
+    store: GraphStore, clearance: Tlp
+) -> None:
+    """The same awkward records in a fresh store of each backend (Neo4j with NEO4J_URI)."""
+    entities = awkward_entities()
+    load_bundle(store, {"entities": entities, "relations": awkward_relations(entities)})
+    checked, fast, made = both_ways(store, clearance)
+    assert fast == checked, first_difference(checked, fast)
+    assert made == {"campaign": 1, "relationship": 1}
+
+
 def test_a_value_the_library_refuses_is_refused_the_fast_way_too(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "keten.sqlite")
     load_bundle(
