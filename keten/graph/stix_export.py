@@ -38,6 +38,9 @@ record exports to the same id every time (the validator notes that they are not 
 allows any UUID). A record that came in from STIX keeps its original id (its ``stix_id``), so
 other tools recognise it when it goes back out. Only what the clearance allows is written,
 and a citation of a Source above it is left out, like the Source itself.
+
+This module decides what each object holds; `keten.graph.stix_json` writes it as the `stix2`
+library would, and `checked_json` (the library making every object) is what it is held to.
 """
 
 from __future__ import annotations
@@ -184,7 +187,8 @@ def entity_stix_id(entity: EntityRow) -> str:
 @cache
 def stix_class(stix_type: str) -> Any:
     """The `stix2` class of a STIX type; custom types (``x-keten-*``, ATT&CK's ``x-mitre-*``)
-    are registered once as custom objects, so every object written is a `stix2` object."""
+    are registered once as custom objects, so every object is written as the library writes
+    an object of its type (`StixJson` lays objects out by these classes)."""
     found = class_for_type(stix_type, "2.1", "objects") or class_for_type(
         stix_type, "2.1", "markings"
     )
