@@ -72,6 +72,9 @@ EXTENSION = "extension-definition--"
 TOPLEVEL = "toplevel-property-extension"
 POSITIONAL = ("source_ref", "relationship_type", "target_ref")
 REMEMBERED = 4096
+SHAPES = 10_000
+"""How many shapes of object each type remembers the steps of (keten's records come in a
+few; a store of ever-new property names must not fill the memory with them)."""
 """How many strings each clean remembers as kept."""
 INTEROPERABLE = (
     EmbeddedObjectProperty,
@@ -324,7 +327,9 @@ class Plan:
         shape = tuple(obj)
         steps = self.shapes.get(shape, ())
         if steps == ():
-            steps = self.shapes[shape] = self.steps(shape)
+            steps = self.steps(shape)
+            if len(self.shapes) < SHAPES:
+                self.shapes[shape] = steps
         if steps is None or (self.positional and not all(map(obj.get, self.positional))):
             raise Fallback(obj.get("type"))
         out: dict[str, Any] = {}
