@@ -38,22 +38,24 @@ record exports to the same id every time (the validator notes that they are not 
 allows any UUID). A record that came in from STIX keeps its original id (its ``stix_id``), so
 other tools recognise it when it goes back out. Only what the clearance allows is written,
 and a citation of a Source above it is left out, like the Source itself.
+
+This module decides what each object holds; `keten.graph.stix_json` writes it as the `stix2`
+library would, and `checked_json` (the library making every object) is what it is held to.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import cache
 from typing import IO, Any
 
-import orjson
 import stix2
-import stix2.utils
 from stix2.properties import StringProperty
 from stix2.registry import class_for_type
 
+from keten.graph.stix_json import StixJson, dumps
 from keten.graph.store import EntityFilter, EntityRow, GraphStore, RelationRow
 from keten.ingest.stix import (
     COUNTERMEASURE_TYPES,
@@ -185,7 +187,8 @@ def entity_stix_id(entity: EntityRow) -> str:
 @cache
 def stix_class(stix_type: str) -> Any:
     """The `stix2` class of a STIX type; custom types (``x-keten-*``, ATT&CK's ``x-mitre-*``)
-    are registered once as custom objects, so every object written is a `stix2` object."""
+    are registered once as custom objects, so every object is written as the library writes
+    an object of its type (`StixJson` lays objects out by these classes)."""
     found = class_for_type(stix_type, "2.1", "objects") or class_for_type(
         stix_type, "2.1", "markings"
     )
@@ -222,8 +225,11 @@ class StixWriter:
         """STIX id of every entity written so far, for the relations that follow."""
         self.statements: dict[str, dict[str, Any]] = {}
         """Non-TLP marking definitions (statements, ...) the written records carry."""
+        self.references: dict[str, dict[str, Any] | None] = {}
+        """The external reference of each Source cited so far."""
 
-    def preamble(self) -> list[dict[str, Any]]:
+    @staticmethod
+    def preamble() -> list[dict[str, Any]]:
         """keten's identity, its extension definition and the TLP 2.0 marking definitions."""
         identity = {
             "type": "identity",
@@ -278,15 +284,10 @@ class StixWriter:
 
     def stix_names(self, kind: str, record: dict[str, Any], derived: set[str]) -> set[str]:
         """The record's properties that are STIX properties of `kind` (spec or ``x_``)."""
-        spec = stix_properties_of(kind)
-        return {
-            name
-            for name, value in record.items()
-            if value is not None
-            and name not in derived
-            and name not in NATIVE_FIELDS
-            and (name in spec or name.startswith("x_"))
-        }
+        candidates = record.keys() & stix_properties_of(kind)
+        candidates.update(name for name in record if name[:2] == "x_")
+        candidates -= NATIVE_FIELDS
+        return {name for name in candidates - derived if record[name] is not None}
 
     def relation(self, relation: RelationRow) -> dict[str, Any]:
         """The ``relationship`` of one relation, in STIX's words where it has them."""
@@ -359,7 +360,9 @@ class StixWriter:
         """The record's markings as it came (when its TLP level is unchanged), else its TLP 2.0
         marking and the non-TLP markings it came with."""
         marking = record.get("marking") or "clear"
-        kept = [m for m in record.get("stix_markings") or [] if isinstance(m, dict) and "id" in m]
+        if not record.get("stix_markings"):  # keten's own record: its TLP 2.0 marking
+            return [TLP2_MARKING_IDS[marking]]
+        kept = [m for m in record["stix_markings"] if isinstance(m, dict) and "id" in m]
         for definition in kept:
             if "definition_type" in definition:
                 self.statements.setdefault(definition["id"], definition)
@@ -372,7 +375,14 @@ class StixWriter:
 
     def reference(self, source_id: str) -> dict[str, Any] | None:
         """The external reference of a visible keten Source (None for one that came from a
-        STIX external reference: the record's own references hold it)."""
+        STIX external reference: the record's own references hold it), made once per Source
+        and shared by the objects that cite it (nothing changes it afterwards)."""
+        if source_id not in self.references:
+            self.references[source_id] = self.new_reference(source_id)
+        return self.references[source_id]
+
+    def new_reference(self, source_id: str) -> dict[str, Any] | None:
+        """`reference`, made."""
         source = self.sources[source_id]
         if source.id.startswith("source:stix-"):
             return None
@@ -490,48 +500,55 @@ def visible(store: GraphStore, kind: str, clearance: Tlp) -> Iterator[EntityRow]
             return
 
 
-def stix_default(value: Any) -> Any:
-    """What orjson cannot write itself: STIX timestamps as `stix2` formats them, and the
-    library's nested objects (external references, extensions) as the mappings they are."""
-    if isinstance(value, datetime):
-        return stix2.utils.format_datetime(value)
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise TypeError(type(value).__name__)
+def checked_json(obj: dict[str, Any]) -> bytes:
+    """The reference way to write an object: made as a `stix2` object, which checks it against
+    the specification, then written as JSON. The fast way (`StixJson`) is held to it."""
+    return dumps(as_stix(obj))
 
 
-def serialise(obj: Any) -> bytes:
-    """A `stix2` object as JSON (orjson, with the library's own timestamp format).
-
-    >>> serialise(as_stix(tlp2_markings()[0]))[:40]
-    b'{"type":"marking-definition","spec_versi'
-    """
-    return orjson.dumps(obj, default=stix_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+@cache
+def preamble_json() -> tuple[bytes, ...]:
+    """keten's identity, extension definition and the TLP 2.0 markings, made by the library
+    once: they are the same in every export."""
+    return tuple(checked_json(obj) for obj in StixWriter.preamble())
 
 
-def write_stix(store: GraphStore, out: IO[bytes], clearance: Tlp = Tlp.RED) -> dict[str, int]:
+def fast_json() -> Callable[[dict[str, Any]], bytes]:
+    """The fast way to write objects: `StixJson`, making with the library what it does not
+    cover."""
+    return StixJson(as_stix, stix_class).encode
+
+
+def write_stix(
+    store: GraphStore,
+    out: IO[bytes],
+    clearance: Tlp = Tlp.RED,
+    encode: Callable[[dict[str, Any]], bytes] | None = None,
+) -> dict[str, int]:
     """Stream a STIX 2.1 bundle of what `clearance` may see to `out`; returns the counts.
 
-    Every object is made as a `stix2` object (which checks it) and serialised by it."""
+    Each object is written as the `stix2` library writes it: by `StixJson` unless `encode`
+    says otherwise (`checked_json` makes every object as a `stix2` object, the reference)."""
+    encode = encode or fast_json()
     writer = StixWriter(store, clearance)
     counts = {"entities": 0, "relations": 0, "objects": 0}
     bundle_id = f"bundle--{derived_uuid(f'bundle:{store.revision(clearance)}:{clearance.value}')}"
     out.write(b'{"type": "bundle", "id": "' + bundle_id.encode() + b'", "objects": [')
 
-    def emit(obj: dict[str, Any]) -> None:
+    def emit(line: bytes) -> None:
         out.write(b",\n" if counts["objects"] else b"\n")
-        out.write(serialise(as_stix(obj)))
+        out.write(line)
         counts["objects"] += 1
 
-    for obj in writer.preamble():
-        emit(obj)
+    for line in preamble_json():
+        emit(line)
     for entity in store.iter_entities(clearance):
-        emit(writer.entity(entity))
+        emit(encode(writer.entity(entity)))
         counts["entities"] += 1
     for relation in store.iter_relations(clearance):
-        emit(writer.relation(relation))
+        emit(encode(writer.relation(relation)))
         counts["relations"] += 1
     for definition in writer.statements.values():
-        emit(definition)
+        emit(checked_json(definition))
     out.write(b"\n]}\n")
     return counts
