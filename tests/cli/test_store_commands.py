@@ -128,7 +128,7 @@ def test_load_reads_graphml_back_and_names_bad_lines(keten_home: Path, tmp_path:
     refused = keten("load", str(broken))
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert (
-        "broken.graphml:line 16: key: <data key='x0'> in <node id='vp:power'>: no such <key>"
+        "broken.graphml:line 16: key: <data key='x2'> in <node id='vp:power'>: no such <key>"
         in (refused.stderr)
     )
     assert "nothing was written" in refused.stderr
