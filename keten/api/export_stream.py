@@ -166,6 +166,7 @@ def run(write: Writer, store: GraphStore, clearance: Tlp, handoff: Handoff) -> N
         try:
             write(store, cast(IO[bytes], handoff), clearance)
         except ExportCancelled:
+            log.info("export stopped after %d chunks: its client went away", handoff.handed)
             return
         except Exception as exc:  # handed to the response: a problem, or a cut-off body
             if handoff.handed:
