@@ -62,8 +62,8 @@ CASES = {
         ["after a small write", "CPU"],
     ),
     "export_http": (
-        ["--size", "300:2000", "--limit", "60"],
-        ["| bare write_json |", "| GET /export/json |", "| GET /export/graphml |", "whole"],
+        ["--size", "300:2000", "--limit", "60", "--formats", "json,graphml,graphml,stix"],
+        ["| bare write_json |", "| GET /export/json |", "| GET /export/graphml again |"],
     ),
     "export_speed": (["--sizes", "300:2000"], ["keten graphml", "bare XMLGenerator", "networkx"]),
     "risk": (
