@@ -107,7 +107,11 @@ class Handoff:
         return len(data)
 
     def flush(self) -> None:
-        """Nothing to do: chunks go out as they fill (writers may call it)."""
+        """Stops the writer (`ExportCancelled`) once the client has gone, as a broken pipe
+        would; chunks go out as they fill. A writer that reads long before it writes (the
+        first pass of GraphML) calls it as it goes."""
+        if self.cancelled.is_set():
+            raise ExportCancelled
 
     def writable(self) -> bool:
         return True

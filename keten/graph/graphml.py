@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import IO, Any, Literal
 from xml.sax.saxutils import escape, quoteattr
 
@@ -109,6 +109,8 @@ def kind_of(value: Any) -> ValueType:
 
 
 Key = tuple[Domain, str, ValueType]
+TICK = 10_000
+"""Records of the first pass between two calls of its `tick`."""
 DOMAIN_ORDER: dict[Domain, int] = {"node": 0, "edge": 1}
 
 
@@ -147,16 +149,24 @@ class KeyTable:
         return "".join(lines)
 
 
-def collect_keys(store: GraphStore, clearance: Tlp = Tlp.RED) -> KeyTable:
+def collect_keys(
+    store: GraphStore, clearance: Tlp = Tlp.RED, tick: Callable[[], object] | None = None
+) -> KeyTable:
     """The first pass: the keys the records `clearance` may see use. Raises
-    `GraphmlExportError` for an id XML cannot carry, so that nothing has been written yet."""
+    `GraphmlExportError` for an id XML cannot carry, so that nothing has been written yet.
+    `tick` is called every TICK records: `write_graphml` passes its output's `flush`, which
+    lets a streamed export stop while nothing is written yet (its client gone)."""
     used: set[Key] = set()
-    for entity in store.iter_entities(clearance):
+    for n, entity in enumerate(store.iter_entities(clearance)):
+        if tick is not None and n % TICK == 0:
+            tick()
         attribute(entity.id, "entity id")
         record = entity.as_record()
         del record["id"]
         used.update(("node", name, kind_of(v)) for name, v in record.items() if v is not None)
-    for relation in store.iter_relations(clearance):
+    for n, relation in enumerate(store.iter_relations(clearance)):
+        if tick is not None and n % TICK == 0:
+            tick()
         attribute(edge_id(relation), "relation")
         record = relation.as_record()
         del record["source"], record["target"]
@@ -242,7 +252,7 @@ def write_graphml(
     gained a key since `keys` were collected.
     """
     if keys is None:
-        keys = collect_keys(store, clearance)
+        keys = collect_keys(store, clearance, out.flush)
     counts = {"entities": 0, "relations": 0}
     out.write(header(keys).encode())
     for entity in store.iter_entities(clearance):

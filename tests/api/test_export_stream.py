@@ -5,6 +5,7 @@ third export at once is refused, a failure after the first byte cuts the body of
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import sqlite3
@@ -12,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, cast
 
 import httpx
 import pytest
@@ -169,4 +171,23 @@ def test_an_error_before_the_first_byte_is_a_problem(tmp_path: Path, store_kind:
         assert "XML 1.0 cannot carry" in answer.json()["detail"]
         json_answer = httpx.get(url + "/export/json", headers={"X-API-Key": key}, timeout=30)
         assert json_answer.status_code == 200 and "org:\uffff" in json_answer.text
+    store.close()
+
+
+def test_graphml_stops_in_its_first_pass_once_its_client_has_gone(
+    tmp_path: Path, store_kind: str
+) -> None:
+    """The first pass writes nothing, so it asks its output (`flush`) as it reads: a client
+    gone stops it before any byte, and before the last entity, whose id the pass would
+    refuse (GraphmlExportError) had it read so far."""
+    store = open_seeded(tmp_path, store_kind)
+    load_bundle(store, {"entities": [{"id": "zz:\uffff", "kind": "Organisation",
+                                      "name": "Odd"}]})  # fmt: skip
+    loop = asyncio.new_event_loop()
+    handoff = export_stream.Handoff(loop)
+    handoff.cancelled.set()
+    with pytest.raises(export_stream.ExportCancelled):
+        write_graphml(store, cast(IO[bytes], handoff), Tlp.RED)
+    assert not handoff.buffer and not handoff.handed
+    loop.close()
     store.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 from typing import IO, Any
 
 from fastapi import APIRouter, Request, Response
@@ -41,18 +42,21 @@ _graphml_keys: weakref.WeakKeyDictionary[GraphStore, dict[tuple[Tlp, int], KeyTa
 _keys_lock = threading.Lock()
 
 
-def graphml_keys(store: GraphStore, clearance: Tlp) -> tuple[KeyTable, int]:
+def graphml_keys(
+    store: GraphStore, clearance: Tlp, tick: Callable[[], object]
+) -> tuple[KeyTable, int]:
     """The GraphML keys of `clearance`'s records: kept ones if no write came since, else
-    the first pass now. Returns them with the revision they were read at."""
+    the first pass now (calling `tick` as it goes). Returns them with the revision they
+    were read at."""
     revision = store.revision(clearance)
     with _keys_lock:
         kept = _graphml_keys.get(store, {}).get((clearance, revision))
-    return (kept if kept is not None else collect_keys(store, clearance)), revision
+    return (kept if kept is not None else collect_keys(store, clearance, tick)), revision
 
 
 def write_graphml_kept(store: GraphStore, out: IO[bytes], clearance: Tlp) -> dict[str, int]:
     """`write_graphml` with kept keys; keeps the keys when no write came during the export."""
-    keys, revision = graphml_keys(store, clearance)
+    keys, revision = graphml_keys(store, clearance, out.flush)
     counts = write_graphml(store, out, clearance, keys)
     if store.revision(clearance) == revision:
         with _keys_lock:
