@@ -29,7 +29,7 @@ from keten.graph.store import GraphStore
 from keten.ingest import load_bundle
 from keten.queries.synthetic import generate_network
 from keten.schema.markings import Tlp
-from tests.api.conftest import Api, open_seeded
+from tests.api.conftest import Api, open_seeded, seeded_api
 
 ENTITIES, RELATIONS = 10_000, 90_000
 """About 30 MB of JSON: more than the chunks in flight and loopback's socket buffers hold,
@@ -39,19 +39,12 @@ so a writer whose client stops reading has to wait."""
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory, store_kind: str) -> Iterator[Api]:
     """The seeded store (two amber records) plus a synthetic network, behind a server."""
-    folder = tmp_path_factory.mktemp("big")
-    store = open_seeded(folder, store_kind)
     network = generate_network(ENTITIES, RELATIONS, seed=1)
     bundle = {"entities": list(network.entity_records()),
               "relations": list(network.relation_records())}  # fmt: skip
-    load_bundle(store, bundle)
-    app = create_app(store, Settings(home=folder))
-    with background_server(app) as url:
-        api = Api(url, store, app.state.keys)
+    with seeded_api(tmp_path_factory.mktemp("big"), store_kind) as api:
+        load_bundle(api.store, bundle)
         yield api
-        for client in api.clients:
-            client.close()
-    store.close()
 
 
 def wait_until_idle(seconds: float = 20.0) -> float:
