@@ -18,6 +18,8 @@ the writer down instead of filling memory.
   within one record; its store iterator is closed on the way out (for SQLite that ends the
   read statement of the thread's own connection; Neo4j reads each page in a transaction of
   its own, so nothing stays open between pages).
+* A writer whose chunks nobody takes for `STALL_SECONDS` stops too (a response that was
+  never sent cannot hold a worker for ever).
 * Beyond `MAX_EXPORTS` running at once, `start` refuses with 503 and Retry-After: each
   export keeps a core busy for minutes at that size, and the machine has few.
 """
@@ -54,6 +56,8 @@ FLUSH_SECONDS = 1.0
 MAX_EXPORTS = 2
 """Exports running at once; one more is refused with 503."""
 RETRY_AFTER_SECONDS = 60
+STALL_SECONDS = 600.0
+"""A writer whose chunks nobody took for this long stops (a response that was never sent)."""
 WAIT_POLL_SECONDS = 1.0
 """How often the wait for the first chunk checks whether the client is still there."""
 BROKEN = b"\n\n!!! keten: the export failed here; this file is incomplete\n"
@@ -120,8 +124,12 @@ class Handoff:
         """Pass the gathered bytes on, waiting while DEPTH chunks are still unread."""
         if not self.buffer:
             return
+        waited = time.monotonic()
         while not self.room.acquire(timeout=0.25):
             if self.cancelled.is_set():
+                raise ExportCancelled
+            if time.monotonic() - waited > STALL_SECONDS:  # a response that never read on
+                self.cancelled.set()
                 raise ExportCancelled
         chunk, self.buffer = bytes(self.buffer), bytearray()
         self.loop.call_soon_threadsafe(self.queue.put_nowait, chunk)
@@ -186,14 +194,22 @@ def run(write: Writer, store: GraphStore, clearance: Tlp, handoff: Handoff) -> N
 
 
 async def first_chunk(handoff: Handoff, request: Request) -> bytes | Done | None:
-    """The first chunk or the end; None when the client left while waiting."""
-    while True:
-        try:
-            return await asyncio.wait_for(handoff.next(), WAIT_POLL_SECONDS)
-        except TimeoutError:
+    """The first chunk or the end; None when the client left while waiting. However this
+    wait ends otherwise (the server stopping), the writer is told to stop."""
+    getter = asyncio.ensure_future(handoff.next())
+    try:
+        while True:
+            done, _ = await asyncio.wait({getter}, timeout=WAIT_POLL_SECONDS)
+            if done:
+                return getter.result()
             if await request.is_disconnected():
                 handoff.cancelled.set()
                 return None
+    except BaseException:
+        handoff.cancelled.set()
+        raise
+    finally:
+        getter.cancel()
 
 
 async def chunks(handoff: Handoff, first: bytes) -> AsyncIterator[bytes]:
