@@ -16,8 +16,8 @@ when it holds no store, a synthetic network of `--size` entities and relations i
    takes hours). Per export: seconds to the first byte and to the end, bytes, MB/s, the
    server's resident memory before and its high-water mark after, and (when cut at the
    limit) the server's CPU seconds in the `QUIET_SECONDS` after the client left: near zero
-   when the export stopped with its client. A format named twice is exported twice ("again"): GraphML's
-   second export uses the keys its first one read.
+   when the export stopped with its client. A format named twice is exported twice
+   ("again"): GraphML's second export uses the keys its first one read.
 """
 
 from __future__ import annotations
