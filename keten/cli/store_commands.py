@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
-from functools import partial
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated
+from typing import IO, TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import orjson
 import typer
@@ -27,12 +27,19 @@ from keten.config import Settings
 from keten.schema.markings import Tlp
 
 if TYPE_CHECKING:
-    from keten.graph.store import GraphStore, WriteMode
+    from rich.progress import Progress, TaskID
+
+    from keten.graph.store import EntityRow, GraphStore, RelationRow, WriteMode
     from keten.ingest import Attribution, LoadReport
 
 
 Exporter = Callable[..., dict[str, int]]
 """A writer of `keten.graph`: (store, binary file, clearance) -> counts."""
+
+
+Row = TypeVar("Row")
+PROGRESS_STEP = 10_000
+"""Records between two updates of the export's progress line."""
 
 
 class ExportFormat(StrEnum):
@@ -210,26 +217,27 @@ def export(
 
     With --out the file appears whole or not at all: it is written beside its place under a
     temporary name and renamed when complete, so a failed export leaves no partial file.
+    On a terminal, stderr shows how many records have been read so far.
     """
     from keten.graph.graphml import GraphmlExportError
 
     if out is not None and not out.parent.is_dir():
         raise CliError(f"no such folder for --out: {out.parent}", REFUSED)
-    with store_session() as store:
+    write = exporter(fmt)
+    with store_session() as opened, export_progress(opened) as store:
         try:
             if out is None:
-                counts = exporter(fmt)(store, sys.stdout.buffer, clearance)
+                counts = write(store, sys.stdout.buffer, clearance)
                 sys.stdout.flush()
             else:
-                write = exporter(fmt, scratch=out.parent)
                 counts = write_whole(out, lambda handle: write(store, handle, clearance))
         except GraphmlExportError as exc:
             raise CliError(str(exc), REFUSED) from None
     err.print(f"exported {counts['entities']:,} entities and {counts['relations']:,} relations")
 
 
-def exporter(fmt: ExportFormat, scratch: Path | None = None) -> Exporter:
-    """The writer of a format; GraphML's works through a file in `scratch`."""
+def exporter(fmt: ExportFormat) -> Exporter:
+    """The writer of a format."""
     if fmt is ExportFormat.JSON:
         from keten.graph.export import write_json
 
@@ -237,10 +245,55 @@ def exporter(fmt: ExportFormat, scratch: Path | None = None) -> Exporter:
     if fmt is ExportFormat.GRAPHML:
         from keten.graph.graphml import write_graphml
 
-        return partial(write_graphml, scratch=scratch)
+        return write_graphml
     from keten.graph.stix_export import write_stix
 
     return write_stix
+
+
+@contextmanager
+def export_progress(store: GraphStore) -> Iterator[GraphStore]:
+    """`store`, counting on stderr the records its iterators give (when stderr is a
+    terminal): a national export runs for minutes. GraphML reads every record twice."""
+    if not err.is_terminal:
+        yield store
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        yield cast("GraphStore", CountingStore(store, progress, progress.add_task("exporting")))
+
+
+class CountingStore:
+    """A store whose `iter_entities` and `iter_relations` report to a progress display
+    every PROGRESS_STEP records; everything else is the store's own."""
+
+    def __init__(self, store: GraphStore, progress: Progress, task: TaskID) -> None:
+        self.store, self.progress, self.task, self.read = store, progress, task, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def iter_entities(self, clearance: Tlp = Tlp.RED) -> Iterator[EntityRow]:
+        return self.counted(self.store.iter_entities(clearance), "entities")
+
+    def iter_relations(self, clearance: Tlp = Tlp.RED) -> Iterator[RelationRow]:
+        return self.counted(self.store.iter_relations(clearance), "relations")
+
+    def counted(self, rows: Iterator[Row], what: str) -> Iterator[Row]:
+        since = 0
+        for row in rows:
+            since += 1
+            if since == PROGRESS_STEP:
+                self.advance(since, what)
+                since = 0
+            yield row
+        self.advance(since, what)
+
+    def advance(self, rows: int, what: str) -> None:
+        self.read += rows
+        self.progress.update(self.task, description=f"{self.read:,} records read ({what})")
 
 
 def write_whole(out: Path, write: Callable[[IO[bytes]], dict[str, int]]) -> dict[str, int]:

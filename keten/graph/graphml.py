@@ -1,12 +1,18 @@
 """Write a store out as GraphML (for Gephi, yEd, networkx, and back into keten), streamed.
 
 GraphML declares every attribute (`<key>`) before the graph, but which properties a store
-holds is known only once all of it has been read. The nodes and edges are therefore written
-first, record by record, to a temporary file (`scratch`: beside the output when the caller
-knows where that is), and the keys they used are declared in front of them when that file is
-copied to `out`. Memory stays flat however many relations the store holds, and a key is
-declared only if a record the caller may see uses it: property names of hidden records never
-show.
+holds is known only once all of it has been read. The export therefore reads the caller's
+records twice: a first pass (`collect_keys`) only notes which (node or edge, name, type)
+the visible records use, which costs about half of writing them (no text is made), and
+the second writes the header with those keys and then every node and edge straight to
+`out`. So the first bytes go out after the first pass rather than after the whole file,
+nothing goes through a temporary file (the export before this wrote the body to one, as
+large as the export), and memory stays flat. A key is declared only if a record the caller
+may see uses it: property names of hidden records never show. Keys are numbered in sorted
+order, so one store exports the same bytes whatever order it reads records in; a caller
+that already knows the keys (the API keeps them per store revision) passes them in and
+skips the first pass. A record written between the passes that needs a key the first pass
+did not see stops the export (`GraphmlExportError`): export again.
 
 Values keep their type, so that `keten load` reads a file back to the same records:
 
@@ -32,12 +38,9 @@ tag and per value and took about five times as long (`bench/export_speed.py`).
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import shutil
-import tempfile
-from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import IO, Any, Literal
 from xml.sax.saxutils import escape, quoteattr
 
@@ -60,7 +63,6 @@ NOT_KEPT = re.compile("[\x00-\x08\x0b\x0c\r\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 """Characters of a string that would not read back as written (NOT_XML, and `\\r`)."""
 NEEDS_CARE = re.compile('[&<>"\x00-\x1f\ud800-\udfff\ufffe\uffff]')
 """Characters a string may not hold to be written as it is (as content or attribute)."""
-COPY_CHUNK = 1024 * 1024
 
 
 class GraphmlExportError(ValueError):
@@ -94,19 +96,44 @@ def typed(value: Any) -> tuple[ValueType, str]:
     return "json", escape(json_text(value))
 
 
-class KeyTable:
-    """The `<key>`s a file uses: one per (node or edge, property name, type), in order of use."""
+def kind_of(value: Any) -> ValueType:
+    """The key type of a property value (`typed` without making its text)."""
+    kind = type(value)
+    if kind is str:
+        return "string" if NOT_KEPT.search(value) is None else "json"
+    if kind is bool:
+        return "boolean"
+    if kind is int:
+        return "long" if value in LONG else "json"
+    return "double" if kind is float else "json"
 
-    def __init__(self) -> None:
-        self.ids: dict[tuple[Domain, str, ValueType], str] = {}
+
+Key = tuple[Domain, str, ValueType]
+TICK = 10_000
+"""Records of the first pass between two calls of its `tick`."""
+DOMAIN_ORDER: dict[Domain, int] = {"node": 0, "edge": 1}
+
+
+class KeyTable:
+    """The `<key>`s of a file: one per (node or edge, property name, type), numbered in sorted
+    order. A table is complete (made by `collect_keys`): asking it for a key it does not
+    hold means the store changed since it was made."""
+
+    def __init__(self, used: Iterable[Key]) -> None:
+        ordered = sorted(set(used), key=lambda k: (DOMAIN_ORDER[k[0]], k[1], k[2]))
+        self.ids: dict[Key, str] = {key: f"d{n}" for n, key in enumerate(ordered)}
         self.by_domain: dict[Domain, dict[tuple[str, ValueType], str]] = {"node": {}, "edge": {}}
+        for (domain, name, kind), key_id in self.ids.items():
+            self.by_domain[domain][(name, kind)] = key_id
 
     def id_of(self, domain: Domain, name: str, kind: ValueType) -> str:
-        """The key id for a property, declared at first use."""
+        """The key id for a property; refused when the first pass did not see it."""
         found = self.by_domain[domain].get((name, kind))
         if found is None:
-            found = self.ids[(domain, name, kind)] = f"d{len(self.ids)}"
-            self.by_domain[domain][(name, kind)] = found
+            raise GraphmlExportError(
+                f"the store changed during the export ({domain} property {name!r} of type "
+                f"{kind} appeared after its keys were declared); export again"
+            )
         return found
 
     def declarations(self) -> str:
@@ -120,6 +147,31 @@ class KeyTable:
             else:
                 lines.append(f'{opening}attr.type="{attr_type}"/>\n')
         return "".join(lines)
+
+
+def collect_keys(
+    store: GraphStore, clearance: Tlp = Tlp.RED, tick: Callable[[], object] | None = None
+) -> KeyTable:
+    """The first pass: the keys the records `clearance` may see use. Raises
+    `GraphmlExportError` for an id XML cannot carry, so that nothing has been written yet.
+    `tick` is called every TICK records: `write_graphml` passes its output's `flush`, which
+    lets a streamed export stop while nothing is written yet (its client gone)."""
+    used: set[Key] = set()
+    for n, entity in enumerate(store.iter_entities(clearance)):
+        if tick is not None and n % TICK == 0:
+            tick()
+        attribute(entity.id, "entity id")
+        record = entity.as_record()
+        del record["id"]
+        used.update(("node", name, kind_of(v)) for name, v in record.items() if v is not None)
+    for n, relation in enumerate(store.iter_relations(clearance)):
+        if tick is not None and n % TICK == 0:
+            tick()
+        attribute(edge_id(relation), "relation")
+        record = relation.as_record()
+        del record["source"], record["target"]
+        used.update(("edge", name, kind_of(v)) for name, v in record.items() if v is not None)
+    return KeyTable(used)
 
 
 def attribute(text: str, what: str) -> str:
@@ -190,28 +242,24 @@ FOOTER = "  </graph>\n</graphml>\n"
 
 
 def write_graphml(
-    store: GraphStore, out: IO[bytes], clearance: Tlp = Tlp.RED, scratch: Path | None = None
+    store: GraphStore, out: IO[bytes], clearance: Tlp = Tlp.RED, keys: KeyTable | None = None
 ) -> dict[str, int]:
     """Stream the store's records that `clearance` may see to `out` as GraphML.
 
-    The graph goes through a temporary file in `scratch` (default: the system's temporary
-    folder) on its way to `out`, so that the keys it uses can be declared first. Raises
-    `GraphmlExportError`, before writing anything to `out`, for an id XML cannot carry.
+    `keys` are those of `collect_keys` for this store and clearance; without them the first
+    pass runs here. Raises `GraphmlExportError`, before writing anything to `out`, for an id
+    XML cannot carry (when the first pass runs here), and during the body when the store
+    gained a key since `keys` were collected.
     """
+    if keys is None:
+        keys = collect_keys(store, clearance, out.flush)
     counts = {"entities": 0, "relations": 0}
-    keys = KeyTable()
-    with tempfile.TemporaryFile(dir=scratch, prefix="keten-graphml-") as raw:
-        body = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
-        for entity in store.iter_entities(clearance):
-            body.write(node_element(entity, keys))
-            counts["entities"] += 1
-        for relation in store.iter_relations(clearance):
-            body.write(edge_element(relation, keys))
-            counts["relations"] += 1
-        body.flush()
-        out.write(header(keys).encode())
-        raw.seek(0)
-        shutil.copyfileobj(raw, out, COPY_CHUNK)
-        out.write(FOOTER.encode())
-        body.detach()
+    out.write(header(keys).encode())
+    for entity in store.iter_entities(clearance):
+        out.write(node_element(entity, keys).encode())
+        counts["entities"] += 1
+    for relation in store.iter_relations(clearance):
+        out.write(edge_element(relation, keys).encode())
+        counts["relations"] += 1
+    out.write(FOOTER.encode())
     return counts

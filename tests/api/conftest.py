@@ -90,6 +90,7 @@ BOTH_STORES = frozenset(
         "test_clearance",
         "test_entities",
         "test_export",
+        "test_export_stream",
         "test_history",
         "test_ingest",
         "test_load",

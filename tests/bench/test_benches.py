@@ -61,6 +61,10 @@ CASES = {
         ["--size", "300:1500", "--repeat", "1", "--starts", "2"],
         ["after a small write", "CPU"],
     ),
+    "export_http": (
+        ["--size", "300:2000", "--limit", "60", "--formats", "json,graphml,graphml,stix"],
+        ["| bare write_json |", "| GET /export/json |", "| GET /export/graphml again |"],
+    ),
     "export_speed": (["--sizes", "300:2000"], ["keten graphml", "bare XMLGenerator", "networkx"]),
     "risk": (
         ["--size", "2000:20000", "--sample", "10"],

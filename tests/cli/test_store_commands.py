@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -93,6 +94,24 @@ def test_export_graphml(keten_home: Path, tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_export_on_a_terminal_counts_the_records_read(keten_home: Path, tmp_path: Path) -> None:
+    """stderr a terminal (TTY_COMPATIBLE=1 tells rich so): a progress line counts the records
+    read, GraphML's two passes each; stdout is the same file as without it."""
+    bundle = tmp_path / "b.json"
+    bundle.write_text(json.dumps(BUNDLE))
+    runner.invoke(app, ["load", str(bundle)])
+    plain = keten("export", "--format", "graphml")
+    code = "from keten.cli import main; main()"
+    shown = subprocess.run(
+        [sys.executable, "-c", code, "export", "--format", "graphml"],
+        capture_output=True, text=True, check=False, env={**os.environ, "TTY_COMPATIBLE": "1"},
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "6 records read (relations)" in shown.stderr  # 2 entities and 1 relation, twice
+    assert "records read" not in plain.stderr
+    assert shown.stdout == plain.stdout
+
+
 def test_a_failed_export_leaves_no_file_and_an_older_one_as_it_was(
     keten_home: Path, tmp_path: Path
 ) -> None:
@@ -128,7 +147,7 @@ def test_load_reads_graphml_back_and_names_bad_lines(keten_home: Path, tmp_path:
     refused = keten("load", str(broken))
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert (
-        "broken.graphml:line 16: key: <data key='x0'> in <node id='vp:power'>: no such <key>"
+        "broken.graphml:line 16: key: <data key='x2'> in <node id='vp:power'>: no such <key>"
         in (refused.stderr)
     )
     assert "nothing was written" in refused.stderr
