@@ -44,6 +44,7 @@ depends on the seed and the batch number only and batches can run on several thr
 
 from __future__ import annotations
 
+import threading
 import weakref
 from typing import Any, NamedTuple
 
@@ -69,7 +70,7 @@ LaneArray = npt.NDArray[np.uint64]
 """Rows of WORDS words, one row per node, group member or event."""
 Workspace = tuple[LaneArray, LaneArray, LaneArray, npt.NDArray[np.int8], Int64Array, Int64Array]
 """reached, arrived, gain, flags, touched, ready."""
-Records = tuple[Int64Array, LaneArray, Int64Array, UInt64Array, Int64Array, FloatArray, Int64Array]
+Records = tuple[IntArray, LaneArray, IntArray, UInt64Array, Int64Array, FloatArray, Int64Array]
 """record_node, record_lanes, record_run, record_classes, pass_first, heap_key, heap_item."""
 SearchArraysTuple = tuple[
     Int64Array, IntArray, IntArray, FloatArray, UInt64Array, IntArray, FloatArray,
@@ -226,7 +227,8 @@ def _heap_pop(key: FloatArray, item: Int64Array, size: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _grow_int(a: Int64Array, size: int) -> Int64Array:
+def _grow_int(a: npt.NDArray[Any], size: int) -> npt.NDArray[Any]:
+    """`a` twice as long, its first `size` items kept (int32 or int64)."""
     grown = np.empty(2 * a.shape[0], dtype=a.dtype)
     grown[:size] = a[:size]
     return grown
@@ -466,11 +468,13 @@ def _spread(
 
 @njit(cache=True, nogil=True)
 def _records(n: int, words: int) -> Records:
+    """Room for `n` records to start with (a batch at 1M entities writes millions: a node and
+    a run in int32, the lanes in `words` words, the node's classes)."""
     size = max(64, n)
     return (
-        np.empty(size, dtype=np.int64),
+        np.empty(size, dtype=np.int32),
         np.empty((size, words), dtype=np.uint64),
-        np.empty(size, dtype=np.int64),
+        np.empty(size, dtype=np.int32),
         np.empty(size, dtype=np.uint64),
         np.empty(64, dtype=np.int64),
         np.empty(64),
@@ -570,14 +574,55 @@ class SearchArrays(NamedTuple):
     node_slots[v + 1] - 1, so a batch clears them with v."""
 
 
+class _Kept:
+    """The `SearchArrays` of one projection: those of the last one asked for, while it lives.
+
+    One set for the whole process, not one per projection: at 1M entities / 10M relations a
+    set is 250 MB of the process's own memory, and a server keeps a projection per
+    clearance (and per assessment rule), so keeping each one's would add up to gigabytes.
+    Laying a set out again costs a few seconds there (2.4 s), against about 11 s for 100
+    runs. The slot empties when its projection goes (after a write, the old revision's
+    arrays do not wait for the next propagation).
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()  # a collection may run `_gone` while it is held
+        self.owner: weakref.ref[Projection] | None = None
+        self.arrays: SearchArrays | None = None
+
+    def get(self, projection: Projection) -> SearchArrays | None:
+        with self.lock:
+            if self.owner is not None and self.owner() is projection:
+                return self.arrays
+            return None
+
+    def keep(self, projection: Projection, arrays: SearchArrays) -> None:
+        with self.lock:
+            self.owner = weakref.ref(projection, self._gone)
+            self.arrays = arrays
+
+    def drop(self) -> None:
+        with self.lock:
+            self.owner = self.arrays = None
+
+    def _gone(self, ref: weakref.ref[Projection]) -> None:
+        with self.lock:
+            if self.owner is ref:
+                self.owner = self.arrays = None
+
+
+_KEPT = _Kept()
+
+
 def search_arrays(projection: Projection) -> SearchArrays:
-    """The `SearchArrays` of `projection`, made on first use and kept while it lives."""
-    cached = _SEARCH_ARRAYS.get(projection)
-    if cached is not None:
-        return cached
-    p = projection
-    arrays = lay_out(p.indptr, p.targets, p.buffer_hours, p.strength, p.group)
-    _SEARCH_ARRAYS[projection] = arrays
+    """The `SearchArrays` of `projection`: kept from the last call if it was for the same
+    projection, else laid out now (and kept instead of the last ones, see `_Kept`)."""
+    arrays = _KEPT.get(projection)
+    if arrays is None:
+        _KEPT.drop()  # the last set goes before the next is made
+        p = projection
+        arrays = lay_out(p.indptr, p.targets, p.buffer_hours, p.strength, p.group)
+        _KEPT.keep(projection, arrays)
     return arrays
 
 
@@ -643,6 +688,3 @@ def fits_int32(count: int, what: str) -> None:
             f"the propagation search indexes {what} in 32 bits: {count:,} is more than "
             f"{INT32_MAX:,}"
         )
-
-
-_SEARCH_ARRAYS: weakref.WeakKeyDictionary[Projection, SearchArrays] = weakref.WeakKeyDictionary()

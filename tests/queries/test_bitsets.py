@@ -7,6 +7,8 @@ agree within binomial tolerance.
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import math
 import random
 
@@ -167,3 +169,27 @@ def test_search_arrays_are_int32_and_refuse_a_graph_beyond_them(generated: Proje
     p = generated
     again = lay_out(p.indptr, p.targets, p.buffer_hours, p.strength, p.group)
     assert all((a == b).all() for a, b in zip(again, arrays, strict=True))
+
+
+def test_one_set_of_search_arrays_is_kept_for_the_last_projection(generated: Projection) -> None:
+    """A server holds a projection per clearance: only the last one's search arrays stay
+    (hundreds of MB each at national scale), and they go with their projection."""
+    from keten.queries import bitsets
+
+    first = search_arrays(generated)
+    assert search_arrays(generated) is first
+    other = dataclasses.replace(generated)  # another projection (same arrays)
+    second = search_arrays(other)
+    assert second is not first and search_arrays(other) is second
+    again = search_arrays(generated)
+    assert again is not first and all((a == b).all() for a, b in zip(again, first, strict=True))
+    del first, second, again
+    assert bitsets._KEPT.arrays is not None
+    del other
+    gc.collect()
+    assert bitsets._KEPT.arrays is not None  # `generated` is the last one and lives on
+    third = dataclasses.replace(generated)
+    search_arrays(third)
+    del third
+    gc.collect()
+    assert bitsets._KEPT.arrays is None and bitsets._KEPT.owner is None
