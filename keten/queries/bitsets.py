@@ -55,7 +55,14 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from keten.graph.projection import FloatArray, Int64Array, IntArray, Projection, indptr_of
+from keten.graph.projection import (
+    BEFORE_REFRESH,
+    FloatArray,
+    Int64Array,
+    IntArray,
+    Projection,
+    indptr_of,
+)
 
 WORDS = 16
 """Words per node and event: one batch carries 64 * WORDS cascades. Memory is read a cache
@@ -581,8 +588,9 @@ class _Kept:
     set is 250 MB of the process's own memory, and a server keeps a projection per
     clearance (and per assessment rule), so keeping each one's would add up to gigabytes.
     Laying a set out again costs a few seconds there (2.4 s), against about 11 s for 100
-    runs. The slot empties when its projection goes (after a write, the old revision's
-    arrays do not wait for the next propagation).
+    runs. The slot empties when its projection goes, and before any projection is brought
+    forward after a write (`BEFORE_REFRESH`): the write's new columns, hundreds of MB at
+    that scale, are then not made while these still take memory.
     """
 
     def __init__(self) -> None:
@@ -612,6 +620,7 @@ class _Kept:
 
 
 _KEPT = _Kept()
+BEFORE_REFRESH.append(_KEPT.drop)  # a write's new columns need the room more
 
 
 def search_arrays(projection: Projection) -> SearchArrays:

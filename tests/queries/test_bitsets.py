@@ -193,3 +193,26 @@ def test_one_set_of_search_arrays_is_kept_for_the_last_projection(generated: Pro
     del third
     gc.collect()
     assert bitsets._KEPT.arrays is None and bitsets._KEPT.owner is None
+
+
+def test_a_write_lets_the_kept_search_arrays_go_first(sqlite_store: SqliteStore) -> None:
+    """Before a projection is brought forward after a write, the kept search arrays (of
+    whichever clearance) go, so that the two do not take memory at once."""
+    from keten.graph.projection import ProjectionCache
+    from keten.graph.store import EntityRow
+    from keten.queries import bitsets
+
+    fill(
+        sqlite_store,
+        [("r:a", "Resource"), ("r:b", "Resource")],
+        [("r:b", "DEPENDS_ON", "r:a", {"strength": 0.5})],
+    )
+    cache = ProjectionCache(sqlite_store)
+    red = cache.get(Tlp.RED)
+    kept = search_arrays(red)
+    assert cache.get(Tlp.RED) is red and search_arrays(red) is kept
+    with sqlite_store.writer() as w:
+        w.upsert_entities([EntityRow("r:c", "Resource", "C")])
+    newer = cache.get(Tlp.RED)
+    assert newer is not red and bitsets._KEPT.arrays is None
+    assert search_arrays(newer).head.shape[0] == kept.head.shape[0]
