@@ -44,7 +44,7 @@ from keten.api.sessions import Sessions
 from keten.config import Settings
 from keten.graph import GraphStore, open_store
 from keten.graph.projection import ProjectionCache
-from keten.queries.risk import RiskCache
+from keten.queries.riskpages import RiskCache
 
 DESCRIPTION = """
 keten is a knowledge network for national-security analysis: interests, threats, actors,

@@ -9,6 +9,7 @@ Like `keten cascade`, these run locally with full access to the store (TLP:RED),
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from keten.queries.risk import RiskOptions, RiskResult
+    from keten.queries.riskpages import RiskAnalysis
     from keten.queries.scenarios import ScenariosResult
 
 __all__ = ["ClearanceOption"]  # other command modules import it from here too
@@ -49,6 +51,8 @@ __all__ = ["ClearanceOption"]  # other command modules import it from here too
 PreferOption = Annotated[
     str, typer.Option(help="Which impact class wins where both exist: stated or derived.")
 ]
+WHOLE = 2**62
+"""Processes listed per derivation by `keten risk --json`: all of them."""
 TopOption = Annotated[int, typer.Option(min=0, max=100, help="Chain effects kept per threat.")]
 
 
@@ -59,18 +63,33 @@ def fail(message: str) -> CliError:
 
 def analyse(
     options: RiskOptions, clearance: Tlp, assessments: Assessments, with_sources: bool = False
-) -> tuple[RiskResult, list[Any]]:
-    """Run the integrated analysis on the configured store; also the cited sources."""
-    from keten.queries.risk import integrated_analysis
+) -> tuple[RiskAnalysis, list[Any]]:
+    """Run the integrated analysis on the configured store; also the cited sources. The
+    analysis lists no process: its `every_threat` searches them again when asked."""
+    from keten.queries.riskpages import analyse as analyse_risk
 
     with store_session() as store:
         graph = kept_projection(store, clearance, assessments)
-        result = integrated_analysis(store, graph, options)
+        analysis = analyse_risk(store, graph, options)
         if not with_sources:
-            return result, []
+            return analysis, []
         from keten.queries.report import cited_sources
 
-        return result, cited_sources(store, result, graph)
+        return analysis, cited_sources(store, analysis.summary, graph)
+
+
+def echo_whole(analysis: RiskAnalysis, processes: int) -> None:
+    """Print the whole analysis (`processes` listed per derivation) as `echo_json` prints a
+    result, a threat at a time, so that its size is the output's and not the memory's."""
+    import orjson
+
+    rest = orjson.dumps(analysis.summary.model_dump(mode="json", exclude={"threats"}))
+    write = sys.stdout.write
+    write('{"threats":[')
+    for i, threat in enumerate(analysis.every_threat(processes)):
+        write(("," if i else "") + orjson.dumps(threat.model_dump(mode="json")).decode())
+    write("]," + rest.decode()[1:] + "\n")
+    sys.stdout.flush()
 
 
 def options_from(hours: float, min_strength: float, prefer: str, top: int = 5) -> RiskOptions:
@@ -123,15 +142,20 @@ def risk_command(
     assessments: AssessmentsOption = Assessments.ALL,
     clearance: ClearanceOption = Tlp.RED,
     as_json: JsonOption = False,
+    processes: Annotated[
+        int | None,
+        typer.Option(min=1, help="With --json, processes listed per derived impact (all)."),
+    ] = None,
 ) -> None:
-    """The integrated analysis: every threat's likelihood, impact per interest and score."""
-    result, _ = analyse(
+    """The integrated analysis: every threat's likelihood, impact per interest and score
+    (with --json every process each threat hits, with its chain, or the first --processes)."""
+    analysis, _ = analyse(
         options_from(horizon_hours, min_strength, prefer, top), clearance, assessments
     )
     if as_json:
-        echo_json(result)
+        echo_whole(analysis, WHOLE if processes is None else processes)
     else:
-        show(risk_table(result))
+        show(risk_table(analysis.summary))
 
 
 @app.command("report", rich_help_panel=ANALYSES)
@@ -148,10 +172,12 @@ def report_command(
 ) -> None:
     """Write the integrated analysis as ONE self-contained HTML file (diagram inline)."""
     options = options_from(horizon_hours, min_strength, prefer, top)
-    result, sources = analyse(options, clearance, assessments, with_sources=True)
-    from keten.queries.report import render_report
+    analysis, sources = analyse(options, clearance, assessments, with_sources=True)
+    from keten.queries.report import REPORT_PROCESSES, render_report
 
-    out_path.write_text(render_report(result, sources), encoding="utf-8")
+    result = analysis.summary
+    threats = analysis.every_threat(REPORT_PROCESSES)
+    out_path.write_text(render_report(result, sources, threats=threats), encoding="utf-8")
     err.print(
         f"wrote {out_path} ({len(result.threats)} threats, revision {result.revision})",
         highlight=False,

@@ -17,10 +17,10 @@ The answer is sorted by cascade size (None last), then PageRank, then id.
 The measures are kept with the projection they were computed on (weakly: they go when a
 write replaces it), so the page, the API and a changed `limit` or `kind` do not compute
 them again: PageRank and betweenness per sample count and seed, cascade sizes per entity,
-horizon and minimum strength. At 1M entities / 10M relations the default request took
-472 s (betweenness from 200 sources 403 s, 50 cascade sizes 66 s, PageRank 2 s; measured
-2026-12-02, load average 5 on 2 cores): each sampled source is a breadth-first search of
-the whole graph, as is each candidate's cascade within 72 hours. Asking for fewer
+horizon and minimum strength. At 1M entities / 10M relations betweenness from 200 sources
+took 32.8 s and PageRank 1.5 s (`bench.criticality`, 2026-12-03, other work on the machine);
+each candidate's cascade within 72 hours searches most of the graph when the candidate is a
+hub, and the default 50 candidates took 66 s on 2026-12-02. Asking for fewer
 `betweenness_samples` and `candidates` costs proportionally less.
 """
 

@@ -8,6 +8,9 @@ cells shaded by the score. It is drawn with matplotlib's Agg canvas on a private
 The report is ONE self-contained HTML file: inline CSS, the diagram as inline SVG, the threat
 table, the per-interest ranking, the first chain effects per threat with the derivations, and
 the sources the threats cite. It needs no network and no other file, so it can be mailed.
+A derivation lists its first `REPORT_PROCESSES` processes (the earliest hit) and says how
+many more there are: at a million entities a threat on a hub hits thousands, which no reader
+goes through in a report (`GET /analysis/risk` lists up to 10,000 per derivation).
 
 Both are written in English with the analysis's own names unless a `Wording` says otherwise:
 the pages pass one that reads the gettext catalogue and the store's Dutch names, so that
@@ -26,6 +29,7 @@ import io
 import math
 import textwrap
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from string import Template
 from typing import TYPE_CHECKING, Any, Protocol
@@ -43,7 +47,6 @@ from keten.queries.risk import (
     RiskResult,
     ThreatRisk,
     class_index,
-    integrated_analysis,
 )
 
 if TYPE_CHECKING:
@@ -249,6 +252,9 @@ $sources
 </body></html>
 """)
 
+REPORT_PROCESSES = 10
+"""Processes listed per derivation in the report; the rest are counted ("and N more")."""
+
 DERIVED_MARK = '<span class="derived">d</span>'
 """How the tables mark an impact class derived from chain effects."""
 
@@ -326,9 +332,12 @@ def interest_tables(result: RiskResult, fold_from: int = 8, w: Wording = ENGLISH
     return "\n".join(parts)
 
 
-def derivation_details(interest: str, derivation: Derivation, w: Wording = ENGLISH) -> str:
-    """A collapsible table of the processes behind one derived impact class (`interest`
-    is the interest's name as shown)."""
+def derivation_details(
+    interest: str, derivation: Derivation, w: Wording = ENGLISH, limit: int = REPORT_PROCESSES
+) -> str:
+    """A collapsible table of the first `limit` processes behind one derived impact class
+    and how many more there are (`interest` is the interest's name as shown)."""
+    listed = derivation.processes[:limit]
     rows = [
         [
             e(w.name(hit.id, hit.name)),
@@ -337,25 +346,38 @@ def derivation_details(interest: str, derivation: Derivation, w: Wording = ENGLI
             f"{hit.path_strength:g}",
             f"{hit.points:g}",
         ]
-        for hit in derivation.processes
+        for hit in listed
     ]
+    total = max(derivation.processes_total, len(derivation.processes))
     summary = w._(
         "{interest}: {impact} ({points} points, {count} processes)",
         interest=interest,
         impact=derivation.impact,
         points=f"{derivation.points:g}",
-        count=len(derivation.processes),
+        count=total,
     )
     headers = [w._("Process"), w._("Category"), w._("Time"), w._("Path strength"), w._("Points")]
-    return f"<details><summary>{e(summary)}</summary>{_table(headers, rows)}</details>"
+    table = _table(headers, rows)
+    if total > len(listed):
+        more = e(w._("and {count} more", count=total - len(listed)))
+        row = f"<tr><td colspan='{len(headers)}' class='small'>{more}</td></tr></tbody>"
+        table = table.removesuffix("</tbody></table>") + row + "</table>"
+    return f"<details><summary>{e(summary)}</summary>{table}</details>"
 
 
-def chain_effects(result: RiskResult, w: Wording = ENGLISH) -> str:
-    """First entities each threat reaches, and how derived classes came about."""
+def chain_effects(
+    result: RiskResult,
+    w: Wording = ENGLISH,
+    threats: Iterable[ThreatRisk] | None = None,
+    processes: int = REPORT_PROCESSES,
+) -> str:
+    """First entities each threat reaches, and how derived classes came about (the first
+    `processes` per derivation); `threats` are `result`'s with their processes listed (its
+    own when not given)."""
     interest_names = {i.id: w.name(i.id, i.name) for i in result.interests}
     headers = [w._("Time"), w._("Kind"), w._("Entity"), w._("Via")]
     parts = []
-    for t in result.threats:
+    for t in result.threats if threats is None else threats:
         if not t.chain_effects and not t.derivation:
             continue
         rows = [
@@ -369,7 +391,7 @@ def chain_effects(result: RiskResult, w: Wording = ENGLISH) -> str:
         ]
         effects = _table(headers, rows) if rows else ""
         derived = "".join(
-            derivation_details(interest_names.get(interest, interest), d, w)
+            derivation_details(interest_names.get(interest, interest), d, w, processes)
             for interest, d in t.derivation.items()
         )
         reached = e(w._("{count} entities reached.", count=t.cascade_total))
@@ -426,10 +448,13 @@ def render_report(
     w: Wording = ENGLISH,
     top: str = "",
     head: str = "",
+    threats: Iterable[ThreatRisk] | None = None,
+    processes: int = REPORT_PROCESSES,
 ) -> str:
     """The self-contained HTML report of `result`, written in `w`; `top` and `head` are
     trusted HTML put above its heading and into its head (the pages' way back, language
-    switch and icon)."""
+    switch and icon). `threats` are `result`'s with (at least) their first `processes`
+    processes listed, in its order, when `result` lists none (`RiskAnalysis.every_threat`)."""
     return PAGE.substitute(
         lang=e(w.code),
         top=top,
@@ -446,7 +471,7 @@ def render_report(
         interests_heading=e(w._("Threats per interest")),
         interest_tables=interest_tables(result, w=w),
         effects_heading=e(w._("Top chain effects per threat")),
-        chain_effects=chain_effects(result, w),
+        chain_effects=chain_effects(result, w, threats, processes),
         sources_heading=e(w._("Sources")),
         sources=sources_list(sources, w),
     )
@@ -456,5 +481,12 @@ def build_report(
     store: GraphStore, projection: Projection, options: RiskOptions | None = None
 ) -> str:
     """Run the integrated analysis on `projection` and render it as the HTML report."""
-    result = integrated_analysis(store, projection, options)
-    return render_report(result, cited_sources(store, result, projection))
+    from keten.queries.riskpages import analyse
+
+    analysis = analyse(store, projection, options)
+    result = analysis.summary
+    return render_report(
+        result,
+        cited_sources(store, result, projection),
+        threats=analysis.every_threat(REPORT_PROCESSES),
+    )

@@ -35,7 +35,6 @@ keten editors, not RbRa scores (`CAVEAT`).
 from __future__ import annotations
 
 import itertools
-import threading
 import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -388,38 +387,54 @@ class SharedDeriver(Deriver):
         self, cascade: ThreatCascade
     ) -> tuple[int, dict[str, Derivation], list[AffectedEntity]]:
         """One threat's total, derivations and chain effects from its shared search."""
-        p, ids = self.projection, self.projection.ids
-        flat, bounds = cascade.chains
-        chain = [ids[i] for i in flat.tolist()]
-        cuts = bounds.tolist()
+        p = self.projection
         nodes = cascade.processes.tolist()
-        hits = [
-            process_hit(p, self.categories, node, time, strength, chain[cuts[i] : cuts[i + 1]])
-            for i, (node, time, strength) in enumerate(
-                zip(nodes, cascade.times.tolist(), cascade.strengths.tolist(), strict=True)
-            )
-        ]
-        flat, bounds = cascade.first_chains
-        chain, cuts = [ids[i] for i in flat.tolist()], bounds.tolist()
-        effects = [
-            AffectedEntity(
-                id=ids[u],
-                kind=p.kinds[u],
-                name=p.names[u],
-                time_to_impact_hours=time,
-                depth=depth,
-                via=chain[cuts[i] : cuts[i + 1]],
-            )
-            for i, (u, time, depth) in enumerate(
-                zip(
-                    cascade.first.tolist(),
-                    cascade.first_times.tolist(),
-                    cascade.first_depths.tolist(),
-                    strict=True,
-                )
-            )
-        ][1:]
-        return cascade.total, derivations(p, nodes, hits), effects
+        hits = listed_hits(p, self.categories, cascade)
+        return cascade.total, derivations(p, nodes, hits), chain_effects(p, cascade)
+
+
+def chains(projection: Projection, flat: Int64Array, bounds: Int64Array) -> list[list[str]]:
+    """The chains of `chains_of` as lists of ids."""
+    ids = projection.ids
+    chain, cuts = [ids[i] for i in flat.tolist()], bounds.tolist()
+    return [chain[cuts[i] : cuts[i + 1]] for i in range(len(cuts) - 1)]
+
+
+def listed_hits(
+    projection: Projection, categories: dict[str, str], cascade: ThreatCascade
+) -> list[ProcessHit]:
+    """The hits of the processes `cascade` listed (those it made chains for), in order."""
+    nodes = cascade.processes[cascade.listed].tolist()
+    times = cascade.times[cascade.listed].tolist()
+    strengths = cascade.strengths[cascade.listed].tolist()
+    vias = chains(projection, *cascade.chains)
+    return [
+        process_hit(projection, categories, node, time, strength, via)
+        for node, time, strength, via in zip(nodes, times, strengths, vias, strict=True)
+    ]
+
+
+def chain_effects(projection: Projection, cascade: ThreatCascade) -> list[AffectedEntity]:
+    """The first entities the threat's cascade settles after the threat itself."""
+    p = projection
+    vias = chains(p, *cascade.first_chains)
+    return [
+        AffectedEntity(
+            id=p.ids[u],
+            kind=p.kinds[u],
+            name=p.names[u],
+            time_to_impact_hours=time,
+            depth=depth,
+            via=via,
+        )
+        for u, time, depth, via in zip(
+            cascade.first.tolist(),
+            cascade.first_times.tolist(),
+            cascade.first_depths.tolist(),
+            vias,
+            strict=True,
+        )
+    ][1:]
 
 
 def combine(
@@ -487,21 +502,11 @@ def summarise_interests(
     return summaries
 
 
-def integrated_analysis(
-    store: GraphStore,
-    projection: Projection,
-    options: RiskOptions | None = None,
-    shared: bool = True,
-) -> RiskResult:
-    """Every threat the projection's clearance may see, against every visible interest.
-
-    `store` supplies the threats' stated classes and the processes' categories, read with
-    the projection's clearance; only entities in the projection take part. The cascades
-    share the hubs' searches (`SharedDeriver`) unless `shared` is False, which runs one
-    whole search per threat (`Deriver`, the reference the shared searches are tested
-    against: the answers are the same).
-    """
-    options = options or RiskOptions()
+def visible_inputs(
+    store: GraphStore, projection: Projection
+) -> tuple[dict[str, str], list[EntityRow]]:
+    """The processes' categories and the threats' rows, read with the projection's
+    clearance; only threats in the projection take part."""
     clearance = projection.clearance
     categories = {
         row.id: str(row.props["category"])
@@ -511,13 +516,13 @@ def integrated_analysis(
     rows = [
         row for row in entities_of_kind(store, "Threat", clearance) if row.id in projection.index
     ]
-    deriver = (
-        SharedDeriver(projection, categories, options, [projection.index[r.id] for r in rows])
-        if shared
-        else Deriver(projection, categories, options)
-    )
-    actors = actors_by_threat(projection)
-    threats = [assess_threat(row, deriver, actors) for row in rows]
+    return categories, rows
+
+
+def ranked_result(
+    projection: Projection, options: RiskOptions, threats: list[ThreatRisk]
+) -> RiskResult:
+    """The analysis of `threats`: ranked by score, summarised per visible interest."""
     threats.sort(key=lambda t: (-(t.score or 0), t.id))
     interests = [
         (entity_id, projection.names[i])
@@ -538,6 +543,34 @@ def integrated_analysis(
         revision=projection.revision,
         threats_total=len(threats),
     )
+
+
+def integrated_analysis(
+    store: GraphStore,
+    projection: Projection,
+    options: RiskOptions | None = None,
+    shared: bool = True,
+) -> RiskResult:
+    """Every threat the projection's clearance may see, against every visible interest,
+    whole: every process hit listed with its chain.
+
+    `store` supplies the threats' stated classes and the processes' categories, read with
+    the projection's clearance; only entities in the projection take part. The cascades
+    share the hubs' searches (`SharedDeriver`) unless `shared` is False, which runs one
+    whole search per threat (`Deriver`, the reference the shared searches are tested
+    against: the answers are the same). What is served is not this whole answer but its
+    pages, made when asked (keten.queries.riskpages, tested against `window` of this).
+    """
+    options = options or RiskOptions()
+    categories, rows = visible_inputs(store, projection)
+    deriver = (
+        SharedDeriver(projection, categories, options, [projection.index[r.id] for r in rows])
+        if shared
+        else Deriver(projection, categories, options)
+    )
+    actors = actors_by_threat(projection)
+    threats = [assess_threat(row, deriver, actors) for row in rows]
+    return ranked_result(projection, options, threats)
 
 
 def window(result: RiskResult, offset: int, limit: int, processes: int) -> RiskResult:
@@ -569,40 +602,3 @@ def window(result: RiskResult, offset: int, limit: int, processes: int) -> RiskR
         for summary in result.interests
     ]
     return result.model_copy(update={"threats": threats, "interests": interests})
-
-
-class RiskCache:
-    """Integrated analyses kept with the projection they were made from.
-
-    The analysis runs every threat's cascade (sharing the hubs' searches, `SharedDeriver`);
-    a server answers it again from here until the projection it read is replaced (a write
-    its clearance can see), at which point the results go with the old projection (weakly
-    held), so no answer outlives its revision.
-    At most `KEEP_PER_PROJECTION` option sets are kept per projection.
-    """
-
-    KEEP_PER_PROJECTION = 8
-
-    def __init__(self, store: GraphStore) -> None:
-        self.store = store
-        self._results: weakref.WeakKeyDictionary[Projection, dict[str, RiskResult]] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._lock = threading.Lock()
-        self.computed = 0
-
-    def get(self, projection: Projection, options: RiskOptions) -> RiskResult:
-        """The analysis of `projection` with `options`, computed once."""
-        key = options.model_dump_json()
-        with self._lock:
-            kept = self._results.get(projection, {}).get(key)
-        if kept is not None:
-            return kept
-        result = integrated_analysis(self.store, projection, options)
-        with self._lock:
-            results = self._results.setdefault(projection, {})
-            results[key] = result
-            while len(results) > self.KEEP_PER_PROJECTION:
-                del results[next(iter(results))]
-            self.computed += 1
-        return result

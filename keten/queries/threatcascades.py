@@ -36,14 +36,18 @@ better than the base. Why that is exact:
 
 The hubs are the entities with the most edges out (`HUBS` of them); a threat's key is the
 first hub its own search reaches. Threats sharing no key run their own whole search.
+A threat's way (`Route`: which base, at which depth and time, or alone) is kept, so that a
+page of the served analysis (keten.queries.riskpages) searches its threats again from the
+same bases (`KeptBases`), making chains only for the processes it lists (`Listing`).
 `tests/queries/test_threatcascades.py` holds every answer to the single search's on random
 graphs with groups, buffers, strengths and horizons.
 """
 
 from __future__ import annotations
 
+import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +74,8 @@ HUB_PRED = -2
 """The base's predecessor of its hub: the threat's own, found by the search."""
 
 Int8Array = npt.NDArray[np.int8]
+Listing = Callable[[Int64Array], Int64Array]
+"""Given a threat's processes hit (in order), the positions of those to list."""
 
 
 @dataclass(eq=False)
@@ -589,8 +595,11 @@ class ThreatCascade:
     """Safeguarding processes reached, in the single search's order."""
     times: FloatArray
     strengths: FloatArray
+    """Per process its path strength (NaN where it was not asked for)."""
+    listed: Int64Array
+    """The processes (positions in `processes`) whose chains were made."""
     chains: tuple[Int64Array, Int64Array]
-    """Per process, the indices from the source to its predecessor (`chains_of`)."""
+    """Per listed process, the indices from the source to its predecessor (`chains_of`)."""
     first: Int64Array
     """The first settled entities (the source first)."""
     first_times: FloatArray
@@ -604,6 +613,7 @@ class SharedSearch:
     def __init__(self, projection: Projection, horizon: float, min_strength: float,
                  hubs: int = HUBS) -> None:  # fmt: skip
         self.projection = projection
+        self.hubs = hubs
         self.graph = graph_of(projection, hubs)
         self.arrays = self.graph.arrays()
         self.horizon = float(horizon)
@@ -697,10 +707,19 @@ class SharedSearch:
         return k
 
     def run(
-        self, threat: int, base: Base | None, shift: int, tshift: float, top: int
+        self,
+        threat: int,
+        base: Base | None,
+        shift: int,
+        tshift: float,
+        top: int,
+        listed: Listing | None = None,
+        every_strength: bool = True,
     ) -> ThreatCascade:
         """The threat's cascade, from `base` (its hub reached at depth `shift`, and
-        `tshift` later than the base's time) or alone."""
+        `tshift` later than the base's time) or alone. The chains are made for the
+        processes `listed` picks (all without it); path strengths for every process with
+        `every_strength`, else for the listed ones only (NaN for the others)."""
         if base is None:
             count, n_dirty, fresh, _ = self._whole(threat, False)
             none = self.empty_time[:0]
@@ -729,8 +748,11 @@ class SharedSearch:
             first = np.empty(top + 1, dtype=np.int64)
             nb = self.within(base.order_time, tshift)
             first = first[: merge(base.order, *state, *bases, nb, keep, True, top + 1, first)]
-            strengths, n_dirty = strengths_of(
-                processes, base.hub, self.arrays, self.status, self.pred, base.pred,
+            chosen = np.arange(found, dtype=np.int64) if listed is None else listed(processes)
+            strengths = np.full(found, np.nan)
+            strong = slice(None) if every_strength else chosen
+            strengths[strong], n_dirty = strengths_of(
+                processes[strong], base.hub, self.arrays, self.status, self.pred, base.pred,
                 self.strength_out, self.stack, self.dirty, n_dirty,
             )  # fmt: skip
             improved = (self.status[processes] & IMPROVED) != 0
@@ -740,7 +762,8 @@ class SharedSearch:
                 processes=processes,
                 times=np.where(improved, self.time[processes], base.time[processes] + tshift),
                 strengths=strengths,
-                chains=chains_of(processes, self.status, self.pred, base.pred),
+                listed=chosen,
+                chains=chains_of(processes[chosen], self.status, self.pred, base.pred),
                 first=first,
                 first_times=np.where(improved_first, self.time[first], base.time[first] + tshift),
                 first_depths=np.where(improved_first, self.depth[first], base.depth[first] + shift),
@@ -781,6 +804,44 @@ def plan(
     return by_key, alone
 
 
+Route = tuple[tuple[int, float], int, float] | None
+"""How a threat is searched: from the base (hub, time of the base), reaching the hub at a
+depth and that much later than the base's time; or alone (None)."""
+
+
+def routes(shared: SharedSearch, threats: list[int]) -> dict[int, Route]:
+    """Each threat's `Route`, as `plan` shares them."""
+    by_key, alone = plan(shared, threats)
+    found: dict[int, Route] = dict.fromkeys(alone)
+    for key, group in by_key.items():
+        for threat, depth, later in group:
+            found[threat] = (key, depth, later)
+    return found
+
+
+def search_routed(
+    shared: SharedSearch,
+    routed: dict[int, Route],
+    top: int,
+    bases: Callable[[int, float], Base] | None = None,
+    listed: Listing | None = None,
+    every_strength: bool = True,
+) -> Iterator[tuple[int, ThreatCascade]]:
+    """Each threat of `routed` searched by its route (bases from `bases`, searched here
+    without it), those of a base one after the other; in no particular order. `listed` and
+    `every_strength` as `SharedSearch.run` takes them."""
+    by_key: dict[tuple[int, float], list[tuple[int, int, float]]] = {}
+    for threat, route in routed.items():
+        if route is None:
+            yield threat, shared.run(threat, None, 0, 0.0, top, listed, every_strength)
+        else:
+            by_key.setdefault(route[0], []).append((threat, route[1], route[2]))
+    for (hub, time), group in sorted(by_key.items()):
+        base = shared.base(hub, time) if bases is None else bases(hub, time)
+        for threat, depth, later in group:
+            yield threat, shared.run(threat, base, depth, later, top, listed, every_strength)
+
+
 def search_threats(
     projection: Projection,
     threats: list[int],
@@ -792,13 +853,69 @@ def search_threats(
     """Each threat's cascade: those sharing a base one after the other from it, the others
     alone; in no particular order."""
     shared = SharedSearch(projection, horizon, min_strength, hubs)
-    by_key, alone = plan(shared, threats)
-    for (hub, time), group in sorted(by_key.items()):
+    yield from search_routed(shared, routes(shared, threats), top)
+
+
+def base_bytes(base: Base) -> int:
+    """What a base holds in memory."""
+    arrays = (base.time, base.depth, base.pred, base.order, base.order_time, base.processes,
+              base.process_time)  # fmt: skip
+    return sum(a.nbytes for a in arrays)
+
+
+class KeptBases:
+    """Bases kept for the pages of an analysis, the least recently used dropped beyond
+    `budget` bytes (a base holds three arrays over every entity: about 40 MB at a million
+    entities), weakly with the projection they were searched on. A page's threats are
+    searched again from their bases, so a page after the first costs no base search while
+    its bases are kept."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._kept: weakref.WeakKeyDictionary[Projection, dict[tuple[Any, ...], Base]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._used: list[tuple[weakref.ref[Projection], tuple[Any, ...], int]] = []
+        self._lock = threading.Lock()
+
+    def get(self, shared: SharedSearch, hub: int, time: float) -> Base:
+        """The base of `hub` at `time` for `shared`'s projection and options."""
+        p = shared.projection
+        key = (shared.horizon, shared.min_strength, shared.hubs, hub, time)
+        with self._lock:
+            base = self._kept.get(p, {}).get(key)
+            if base is not None:
+                self._touch(p, key)
+                return base
         base = shared.base(hub, time)
-        for threat, depth, later in group:
-            yield threat, shared.run(threat, base, depth, later, top)
-    for threat in alone:
-        yield threat, shared.run(threat, None, 0, 0.0, top)
+        with self._lock:
+            self._kept.setdefault(p, {})[key] = base
+            self._used = [u for u in self._used if not (u[0]() is p and u[1] == key)]
+            self._used.append((weakref.ref(p), key, base_bytes(base)))
+            self._shrink()
+        return base
+
+    def _touch(self, p: Projection, key: tuple[Any, ...]) -> None:
+        for i, (ref, k, _) in enumerate(self._used):
+            if ref() is p and k == key:
+                self._used.append(self._used.pop(i))
+                return
+
+    def _shrink(self) -> None:
+        """Drop bases gone with their projection, then the oldest beyond the budget."""
+        self._used = [u for u in self._used if u[0]() is not None]
+        while self._used and sum(u[2] for u in self._used) > self.budget:
+            ref, key, _ = self._used.pop(0)
+            gone = ref()
+            if gone is not None:
+                self._kept.get(gone, {}).pop(key, None)
+
+    @property
+    def held(self) -> int:
+        """Bytes of the bases kept now."""
+        with self._lock:
+            self._shrink()
+            return sum(u[2] for u in self._used)
 
 
 def warm_up() -> None:

@@ -68,7 +68,13 @@ CASES = {
     "export_speed": (["--sizes", "300:2000"], ["keten graphml", "bare XMLGenerator", "networkx"]),
     "risk": (
         ["--size", "2000:20000", "--sample", "10"],
-        ["shared searches, every threat", "identical to the baseline: True"],
+        [
+            "shared searches, every threat",
+            "identical to the baseline: True",
+            "served: time to the first page",
+            "of the first page as one search each: True",
+            "served pages identical to windows of the whole answer: True",
+        ],
     ),
     "every_path": (["--size", "300:1500", "--limit", "120"], ["failed: 0, not called: 0"]),
 }

@@ -14,7 +14,7 @@ from keten.cli import app
 from keten.config import Settings
 from keten.graph import open_store
 from keten.graph.projection import build_projection
-from keten.queries.risk import RiskOptions, integrated_analysis
+from keten.queries.risk import RiskOptions, integrated_analysis, window
 from keten.queries.scenarios import ScenariosRequest, compare_scenarios
 from keten.schema.markings import Tlp
 
@@ -51,6 +51,13 @@ def test_risk_json_and_table(initialised: Path) -> None:
     finally:
         store.close()
     assert json.loads(answer.stdout) == expected.model_dump(mode="json")
+    listed = runner.invoke(
+        app, ["risk", "--json", "--prefer", "derived", "--hours", "24", "--processes", "1"]
+    )
+    assert listed.exit_code == 0, listed.output
+    first = window(expected, 0, expected.threats_total, 1)
+    assert json.loads(listed.stdout) == first.model_dump(mode="json")
+    assert json.loads(listed.stdout) != json.loads(answer.stdout)
     table = runner.invoke(app, ["risk"], env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "threat:pandemic" in table.stdout
     assert "not scores of the national risk" in table.stdout

@@ -125,3 +125,31 @@ def test_the_diagram_legend_fits_the_figure_at_a_readable_size(
     assert figure.bbox.x0 <= box.x0 and box.x1 <= figure.bbox.x1  # no name runs off the edge
     assert figure.bbox.y0 <= box.y0 and box.y1 <= figure.bbox.y1
     assert legend.get_fontsize() >= 8  # about 11 px on a page at the figure's 100 dpi
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_report_lists_the_first_processes_and_counts_the_rest(
+    sqlite_store: SqliteStore, seed: int
+) -> None:
+    """The report made from the compact analysis (processes searched again threat by
+    threat) is the report of the whole answer: the same first processes per derivation
+    (REPORT_PROCESSES, and 2 here), and the same "and N more" line."""
+    import random
+
+    from keten.graph.projection import build_projection
+    from keten.queries.report import REPORT_PROCESSES, render_report
+    from keten.queries.riskpages import analyse
+    from tests.queries.test_threatcascades import fill, hubbed_network
+
+    rng = random.Random(seed)
+    fill(sqlite_store, rng, *hubbed_network(rng, 120))
+    projection = build_projection(sqlite_store, Tlp.RED)
+    whole = integrated_analysis(sqlite_store, projection, shared=False)
+    longest = max(d.processes_total for t in whole.threats for d in t.derivation.values())
+    assert longest > 2
+    analysis = analyse(sqlite_store, projection)
+    for processes in (REPORT_PROCESSES, 2):
+        threats = analysis.every_threat(processes, chunk=9)
+        lazy = render_report(analysis.summary, [], "now", threats=threats, processes=processes)
+        assert lazy == render_report(whole, [], "now", processes=processes)
+    assert f"and {longest - 2} more</td>" in lazy

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from keten.graph.projection import build_projection
+from keten.graph.projection import Projection, build_projection
 from keten.graph.sqlite import SqliteStore
 from keten.graph.store import EntityRow, RelationRow
 from keten.queries.risk import RiskOptions, integrated_analysis
@@ -110,22 +110,28 @@ def test_shared_searches_answer_as_one_search_per_threat(
         assert shared == single
 
 
+def green_and_clean(store: SqliteStore, tmp_path: Path) -> tuple[Projection, SqliteStore]:
+    """`store` holding amber records among green ones, its green projection, and a store
+    of the green records alone."""
+    rng = random.Random(3)
+    entities, relations = hubbed_network(rng, 60)
+    hidden = frozenset(e for e, kind in entities if kind != "Interest" and rng.random() < 0.15)
+    fill(store, random.Random(4), entities, [(*r[:3], dict(r[3])) for r in relations], hidden)
+    clean = SqliteStore(tmp_path / "clean.sqlite")
+    visible = [r for r in relations if r[0] not in hidden and r[2] not in hidden]
+    fill(clean, random.Random(4), entities, [(*r[:3], dict(r[3])) for r in visible], hidden,
+         drop=True)  # fmt: skip
+    green = build_projection(store, Tlp.GREEN)
+    assert hidden and not hidden & set(green.ids)
+    return green, clean
+
+
 def test_green_reader_shares_only_what_it_may_see(
     sqlite_store: SqliteStore, tmp_path: Path
 ) -> None:
     """A green projection of a store that also holds amber records gets, from the shared
     searches, the analysis of a store holding only the green records."""
-    rng = random.Random(3)
-    entities, relations = hubbed_network(rng, 60)
-    hidden = frozenset(e for e, kind in entities if kind != "Interest" and rng.random() < 0.15)
-    fill(sqlite_store, random.Random(4), entities, [(*r[:3], dict(r[3])) for r in relations],
-         hidden)  # fmt: skip
-    clean = SqliteStore(tmp_path / "clean.sqlite")
-    visible = [r for r in relations if r[0] not in hidden and r[2] not in hidden]
-    fill(clean, random.Random(4), entities, [(*r[:3], dict(r[3])) for r in visible], hidden,
-         drop=True)  # fmt: skip
-    green = build_projection(sqlite_store, Tlp.GREEN)
-    assert hidden and not hidden & set(green.ids)
+    green, clean = green_and_clean(sqlite_store, tmp_path)
     mixed = integrated_analysis(sqlite_store, green)
     alone = integrated_analysis(clean, build_projection(clean, Tlp.GREEN))
     assert (mixed.threats, mixed.interests) == (alone.threats, alone.interests)

@@ -73,8 +73,9 @@ from keten.graph.store import EntityFilter, GraphStore
 from keten.queries.criticality import CriticalityRequest, criticality
 from keten.queries.embargo import EmbargoRequest, embargo
 from keten.queries.paths import PathsRequest, paths
-from keten.queries.report import cited_sources, diagram_bytes, render_report
-from keten.queries.risk import Prefer, RiskCache, RiskOptions, RiskResult
+from keten.queries.report import REPORT_PROCESSES, cited_sources, diagram_bytes, render_report
+from keten.queries.risk import Prefer, RiskOptions
+from keten.queries.riskpages import RiskAnalysis, RiskCache
 from keten.queries.scenarios import ScenariosRequest, compare_scenarios
 from keten.schema.entities import EntityKind
 from keten.schema.markings import Tlp
@@ -442,11 +443,10 @@ def risk_options(
     return RiskOptions(horizon_hours=horizon_hours, min_strength=min_strength, prefer=prefer)
 
 
-def risk_of(request: Request, frame: Frame, options: RiskOptions) -> tuple[RiskResult, Projection]:
+def risk_of(request: Request, frame: Frame, options: RiskOptions) -> RiskAnalysis:
     """The integrated analysis of the reader's projection (cached like the API's)."""
-    projection = page_projection(request, frame)
     cache: RiskCache = request.app.state.risks
-    return cache.get(projection, options), projection
+    return cache.get(page_projection(request, frame), options)
 
 
 @router.get("/pages/risk", response_class=HTMLResponse, dependencies=[PageSlot])
@@ -467,7 +467,7 @@ def risk(
     asked = Asked(request, store, frame, download, table)
     return asked.analysis(
         frame.lang._("Risk diagram and threats"),
-        lambda projection: risks.get(projection, options),
+        lambda projection: risks.get(projection, options).summary,
         lambda result, names, lang: risk_page(result, names, lang, query),
         streamed=True,
     )
@@ -477,7 +477,7 @@ def diagram_answer(
     request: Request, store: GraphStore, frame: Frame, options: RiskOptions, fmt: str
 ) -> Response:
     """The risk diagram of the reader's analysis as PNG or SVG, in the page's language."""
-    result, _ = risk_of(request, frame, options)
+    result = risk_of(request, frame, options).summary
     media = {"png": "image/png", "svg": "image/svg+xml"}[fmt]
     headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
     names = Names(store, reader_clearance(frame), frame.lang)
@@ -522,13 +522,17 @@ def report(
     prefer: Prefer = "stated",
 ) -> Response:
     """The integrated risk report (one self-contained HTML file, as `keten report` writes)
-    on what the reader's clearance may see: whole tables, full names in the diagram."""
-    result, projection = risk_of(request, frame, risk_options(horizon_hours, min_strength, prefer))
+    on what the reader's clearance may see: whole tables, full names in the diagram, the
+    first `REPORT_PROCESSES` processes per derivation."""
+    analysis = risk_of(request, frame, risk_options(horizon_hours, min_strength, prefer))
+    result, projection = analysis.summary, analysis.projection
+    assert projection is not None
     names = Names(store, reader_clearance(frame), frame.lang)
     top = render_fragment("report_top.html", frame)
     icon = '<link rel="icon" href="/pages/static/keten-icon.svg" type="image/svg+xml">'
     sources = cited_sources(store, result, projection)
-    html = render_report(result, sources, w=names, top=top, head=icon)
+    threats = analysis.every_threat(REPORT_PROCESSES)
+    html = render_report(result, sources, w=names, top=top, head=icon, threats=threats)
     return frame.finish(HTMLResponse(html, headers=HEADERS))
 
 

@@ -3,9 +3,10 @@
 Everything is computed on the graph the caller's clearance may see: the projection comes
 from the app's cache for that clearance, and the threats' stated classes are read from the
 store with the same clearance, so a hidden threat, interest or dependency never shapes an
-answer. The analysis is kept with the projection it read (keten.queries.risk.RiskCache) and
-computed again only when that projection is replaced. Every route here runs holding a slot
-of the app's `AnalysisGate` (keten.api.admission).
+answer. The analysis is kept with the projection it read (keten.queries.riskpages.RiskCache)
+and computed again only when that projection is replaced; it is kept compact (no process
+listed) and each page's processes are listed when the page is asked for. Every route here
+runs holding a slot of the app's `AnalysisGate` (keten.api.admission).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from keten.api.deps import CursorQuery
 from keten.api.problems import ApiProblem, invalid_cursor, responses
 from keten.api.routers.analysis import ProjectionDep
 from keten.queries.report import diagram_bytes
-from keten.queries.risk import Prefer, RiskCache, RiskOptions, RiskResult, window
+from keten.queries.risk import Prefer, RiskOptions, RiskResult
+from keten.queries.riskpages import RiskAnalysis, RiskCache
 from keten.queries.scenarios import ScenariosResult, compare_scenarios
 
 router = APIRouter(
@@ -98,14 +100,14 @@ class RiskCursor:
             raise ApiProblem(409, "stale-cursor", detail)
 
 
-def get_risk(request: Request, projection: ProjectionDep, options: OptionsDep) -> RiskResult:
+def get_risk(request: Request, projection: ProjectionDep, options: OptionsDep) -> RiskAnalysis:
     """The integrated analysis of the caller's projection, computed once per projection
-    and options (keten.queries.risk.RiskCache)."""
+    and options (keten.queries.riskpages.RiskCache)."""
     cache: RiskCache = request.app.state.risks
     return cache.get(projection, options)
 
 
-RiskDep = Annotated[RiskResult, Depends(get_risk)]
+RiskDep = Annotated[RiskAnalysis, Depends(get_risk)]
 
 
 @router.get(
@@ -115,7 +117,7 @@ RiskDep = Annotated[RiskResult, Depends(get_risk)]
     responses=responses(409, 503),
 )
 def risk(
-    result: RiskDep,
+    analysis: RiskDep,
     options: OptionsDep,
     cursor: CursorQuery = None,
     limit: Annotated[
@@ -137,11 +139,12 @@ def risk(
     points count them all); `next_cursor` asks for the next page of the same analysis.
     """
     key = options_key(options)
+    result = analysis.summary
     page = RiskCursor(offset=0, revision=result.revision, options=key)
     if cursor is not None:
         page = RiskCursor.read(cursor)
         page.check(result.revision, key)
-    answer = window(result, page.offset, limit, processes)
+    answer = analysis.page(page.offset, limit, processes)
     end = page.offset + limit
     if end < result.threats_total:
         answer.next_cursor = RiskCursor(end, result.revision, page.options).write()
@@ -163,9 +166,9 @@ def diagram(result: RiskResult, fmt: str) -> Response:
         **responses(503),
     },
 )
-def risk_diagram_png(result: RiskDep) -> Response:
+def risk_diagram_png(analysis: RiskDep) -> Response:
     """The risk diagram (likelihood x highest impact) of the integrated analysis, as PNG."""
-    return diagram(result, "png")
+    return diagram(analysis.summary, "png")
 
 
 @router.get(
@@ -177,9 +180,9 @@ def risk_diagram_png(result: RiskDep) -> Response:
         **responses(503),
     },
 )
-def risk_diagram_svg(result: RiskDep) -> Response:
+def risk_diagram_svg(analysis: RiskDep) -> Response:
     """The risk diagram (likelihood x highest impact) of the integrated analysis, as SVG."""
-    return diagram(result, "svg")
+    return diagram(analysis.summary, "svg")
 
 
 @router.post("/scenarios", dependencies=[AnalysisSlot], responses=responses(503))
