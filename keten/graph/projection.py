@@ -33,7 +33,7 @@ import itertools
 import logging
 import threading
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -567,6 +567,11 @@ def audit_position(store: Any) -> AuditPosition:
     return AuditPosition(int(seq), str(at))
 
 
+BEFORE_REFRESH: list[Callable[[], None]] = []
+"""Called before a projection is brought forward or read afresh: analyses that keep arrays
+derived from a projection (keten.queries.bitsets) let them go here, so that a write's new
+columns are not made while another clearance's derived arrays still take memory."""
+
 SAVE_DELAY = 2.0
 """Seconds a server waits before saving an updated projection (see `ProjectionCache`)."""
 
@@ -618,6 +623,8 @@ class ProjectionCache:
             if current is None or current.revision != self.store.revision(clearance):
                 if old is not None:
                     old.workspaces.clear()  # before the next revision's arrays are made
+                for let_go in BEFORE_REFRESH:
+                    let_go()
                 current = self._refresh(current, clearance, assessments)
                 self._replace(key, old, current)
             return current

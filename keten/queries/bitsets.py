@@ -44,6 +44,7 @@ depends on the seed and the batch number only and batches can run on several thr
 
 from __future__ import annotations
 
+import threading
 import weakref
 from typing import Any, NamedTuple
 
@@ -54,7 +55,14 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from keten.graph.projection import FloatArray, Int64Array, IntArray, Projection
+from keten.graph.projection import (
+    BEFORE_REFRESH,
+    FloatArray,
+    Int64Array,
+    IntArray,
+    Projection,
+    indptr_of,
+)
 
 WORDS = 16
 """Words per node and event: one batch carries 64 * WORDS cascades. Memory is read a cache
@@ -69,11 +77,11 @@ LaneArray = npt.NDArray[np.uint64]
 """Rows of WORDS words, one row per node, group member or event."""
 Workspace = tuple[LaneArray, LaneArray, LaneArray, npt.NDArray[np.int8], Int64Array, Int64Array]
 """reached, arrived, gain, flags, touched, ready."""
-Records = tuple[Int64Array, LaneArray, Int64Array, UInt64Array, Int64Array, FloatArray, Int64Array]
+Records = tuple[IntArray, LaneArray, IntArray, UInt64Array, Int64Array, FloatArray, Int64Array]
 """record_node, record_lanes, record_run, record_classes, pass_first, heap_key, heap_item."""
 SearchArraysTuple = tuple[
-    Int64Array, Int64Array, Int64Array, FloatArray, UInt64Array, IntArray, FloatArray,
-    UInt64Array, IntArray, Int64Array, Int64Array, Int64Array,
+    Int64Array, IntArray, IntArray, FloatArray, UInt64Array, IntArray, FloatArray,
+    IntArray, IntArray, Int64Array, Int64Array,
 ]  # fmt: skip
 """The fields of `SearchArrays`, in order."""
 
@@ -86,6 +94,15 @@ _ZERO = np.uint64(0)
 _TWO53 = 9007199254740992.0
 CERTAIN = np.uint64(1) << np.uint64(53)
 """The threshold of strength 1: every draw passes."""
+INT32_MAX = np.iinfo(np.int32).max
+
+
+@njit(cache=True, nogil=True, inline="always")
+def threshold_of(strength: float) -> np.uint64:
+    """strength * 2**53 as the integer the random draws are compared with (strength clipped
+    to [0, 1]; the product is exact, the conversion truncates as numpy's `astype` does).
+    Computed at each draw rather than kept per edge: 8 bytes per edge, 80 MB at 10M."""
+    return np.uint64(min(max(strength, 0.0), 1.0) * _TWO53)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -217,7 +234,8 @@ def _heap_pop(key: FloatArray, item: Int64Array, size: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _grow_int(a: Int64Array, size: int) -> Int64Array:
+def _grow_int(a: npt.NDArray[Any], size: int) -> npt.NDArray[Any]:
+    """`a` twice as long, its first `size` items kept (int32 or int64)."""
     grown = np.empty(2 * a.shape[0], dtype=a.dtype)
     grown[:size] = a[:size]
     return grown
@@ -250,7 +268,7 @@ _READY = np.int8(2)
 
 @njit(cache=True, nogil=True, inline="always")
 def _run_of(
-    run_class: Int64Array, first: int, last: int, present: np.uint64, k: int, dense: bool
+    run_class: IntArray, first: int, last: int, present: np.uint64, k: int, dense: bool
 ) -> int:
     """The run among `first` .. `last` - 1 (one node's, sorted by class) of class `k`, or -1.
 
@@ -285,7 +303,7 @@ def _group_lanes(
     of the words), so only those are read from the members' rows.
     """
     some = _ZERO
-    for w in range(WORDS):
+    for w in range(lanes.shape[0]):
         if lanes[w] == _ZERO:
             continue
         arrived[slot, w] |= lanes[w]
@@ -345,19 +363,20 @@ def _spread(
     """
     (
         node_runs, run_class, run_start, class_buffer, node_classes, head, strength,
-        threshold, group, slot_of, group_indptr, _,
+        group, slot_of, group_indptr, _,
     ) = arrays  # fmt: skip
     reached, arrived, gain, flags, touched, ready = work
     record_node, record_lanes, record_run, record_classes, pass_first, heap_key, heap_item = records
     classes = class_buffer.shape[0]
     dense = classes <= 64
-    lanes = np.empty(WORDS, dtype=np.uint64)
+    words = reached.shape[1]
+    lanes = np.empty(words, dtype=np.uint64)
     n_ready = n_touched = n_records = passes = heap_size = 0
     for i in range(start_nodes.shape[0]):
         s = start_nodes[i]
         n_touched = _enlist(flags, _TOUCHED, touched, n_touched, s)
         n_ready = _enlist(flags, _READY, ready, n_ready, s)
-        for w in range(WORDS):
+        for w in range(words):
             new = start_lanes[w] & ~reached[s, w]
             reached[s, w] |= new
             gain[s, w] |= new
@@ -379,7 +398,7 @@ def _spread(
                 record_node[n_records] = u
                 record_run[n_records] = node_runs[u]
                 record_classes[n_records] = node_classes[u]
-                for w in range(WORDS):
+                for w in range(words):
                     record_lanes[n_records, w] = gain[u, w]
                     gain[u, w] = _ZERO
                 n_records += 1
@@ -428,11 +447,12 @@ def _spread(
                     if strength[e] < min_strength:
                         continue
                     v = head[e]
+                    threshold = threshold_of(strength[e])
                     some = _ZERO
-                    for w in range(WORDS):
+                    for w in range(words):
                         word = record_lanes[rec, w] & ~reached[v, w]
                         if sample and word != _ZERO:
-                            word = _bernoulli(word, threshold[e], state)
+                            word = _bernoulli(word, threshold, state)
                         lanes[w] = word
                         some |= word
                     if some == _ZERO:
@@ -446,7 +466,7 @@ def _spread(
                         if some == _ZERO:
                             continue
                     n_ready = _enlist(flags, _READY, ready, n_ready, v)
-                    for w in range(WORDS):
+                    for w in range(words):
                         reached[v, w] |= lanes[w]
                         gain[v, w] |= lanes[w]
     out = (record_node, record_lanes, record_run, record_classes, pass_first, heap_key, heap_item)
@@ -454,12 +474,14 @@ def _spread(
 
 
 @njit(cache=True, nogil=True)
-def _records(n: int) -> Records:
+def _records(n: int, words: int) -> Records:
+    """Room for `n` records to start with (a batch at 1M entities writes millions: a node and
+    a run in int32, the lanes in `words` words, the node's classes)."""
     size = max(64, n)
     return (
-        np.empty(size, dtype=np.int64),
-        np.empty((size, WORDS), dtype=np.uint64),
-        np.empty(size, dtype=np.int64),
+        np.empty(size, dtype=np.int32),
+        np.empty((size, words), dtype=np.uint64),
+        np.empty(size, dtype=np.int32),
         np.empty(size, dtype=np.uint64),
         np.empty(64, dtype=np.int64),
         np.empty(64),
@@ -468,12 +490,13 @@ def _records(n: int) -> Records:
 
 
 @njit(cache=True, nogil=True)
-def _workspace(n: int, members: int) -> Workspace:
-    """Zeroed state for batches on a graph of `n` nodes (see `_spread`)."""
+def _workspace(n: int, members: int, words: int) -> Workspace:
+    """Zeroed state for batches of up to 64 * `words` lanes on a graph of `n` nodes (see
+    `_spread`)."""
     return (
-        np.zeros((n, WORDS), dtype=np.uint64),
-        np.zeros((members, WORDS), dtype=np.uint64),
-        np.zeros((n, WORDS), dtype=np.uint64),
+        np.zeros((n, words), dtype=np.uint64),
+        np.zeros((members, words), dtype=np.uint64),
+        np.zeros((n, words), dtype=np.uint64),
         np.zeros(n, dtype=np.int8),
         np.empty(n, dtype=np.int64),
         np.empty(n, dtype=np.int64),
@@ -491,22 +514,29 @@ def propagation_hits(
     first_batch: int,
     last_batch: int,
     hits: Int64Array,
+    words: int = 0,
 ) -> None:
     """Add to `hits` how many runs of batches [first_batch, last_batch) reach each node.
 
     Batch b holds runs LANES * b .. LANES * (b + 1) - 1 (fewer in the last batch) and draws
     from its own stream, seeded by (seed, b): the answer does not depend on how batches are
     shared out.
+
+    Rows are `words` wide, by default (0) as wide as the widest batch needs (a request of
+    100 runs: two words, not WORDS): words no lane uses stay zero and draw nothing, so the
+    hits are the same at any width that holds the lanes, and at a million entities the rows
+    of a batch at full width are hundreds of MB.
     """
     n = arrays[0].shape[0] - 1
     node_slots = arrays[-1]
-    work = _workspace(n, node_slots[-1])
+    words = words or min(WORDS, -(-(runs - first_batch * LANES) // 64))
+    work = _workspace(n, node_slots[-1], words)
     reached, arrived, flags, touched = work[0], work[1], work[3], work[4]
-    records = _records(n)
+    records = _records(n, words)
     state = np.zeros(1, dtype=np.uint64)  # the random stream
     for b in range(first_batch, last_batch):
         width = min(LANES, runs - b * LANES)
-        start_lanes = np.zeros(WORDS, dtype=np.uint64)
+        start_lanes = np.zeros(words, dtype=np.uint64)
         for lane in range(width):
             start_lanes[lane // 64] |= _ONE << np.uint64(lane % 64)
         state[0] = _mix(np.uint64(seed) * _GOLDEN + np.uint64(b))
@@ -515,7 +545,7 @@ def propagation_hits(
         )
         for i in range(n_touched):
             v = touched[i]
-            for w in range(WORDS):
+            for w in range(words):
                 hits[v] += popcount(reached[v, w])
                 reached[v, w] = _ZERO
             flags[v] = 0
@@ -532,18 +562,17 @@ class SearchArrays(NamedTuple):
     """
 
     node_runs: Int64Array
-    run_class: Int64Array
-    run_start: Int64Array
+    run_class: IntArray
+    run_start: IntArray
     class_buffer: FloatArray
     """Buffer hours of each class, increasing."""
     node_classes: UInt64Array
     """Per node, bit min(k, 63) set when it has a run of class k (which classes to queue)."""
     head: IntArray
     strength: FloatArray
-    threshold: UInt64Array
-    """strength * 2**53, the integer the random draws are compared with."""
+    """Exact: `min_strength` compares with it, and each draw with `threshold_of` it."""
     group: IntArray
-    slot: Int64Array
+    slot: IntArray
     """Per edge, its slot among the group members, or -1 when it is in no group."""
     group_indptr: Int64Array
     """Members of redundancy group g are the slots group_indptr[g] .. group_indptr[g + 1] - 1."""
@@ -552,14 +581,57 @@ class SearchArrays(NamedTuple):
     node_slots[v + 1] - 1, so a batch clears them with v."""
 
 
+class _Kept:
+    """The `SearchArrays` of one projection: those of the last one asked for, while it lives.
+
+    One set for the whole process, not one per projection: at 1M entities / 10M relations a
+    set is 250 MB of the process's own memory, and a server keeps a projection per
+    clearance (and per assessment rule), so keeping each one's would add up to gigabytes.
+    Laying a set out again costs a few seconds there (2.4 s), against about 11 s for 100
+    runs. The slot empties when its projection goes, and before any projection is brought
+    forward after a write (`BEFORE_REFRESH`): the write's new columns, hundreds of MB at
+    that scale, are then not made while these still take memory.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()  # a collection may run `_gone` while it is held
+        self.owner: weakref.ref[Projection] | None = None
+        self.arrays: SearchArrays | None = None
+
+    def get(self, projection: Projection) -> SearchArrays | None:
+        with self.lock:
+            if self.owner is not None and self.owner() is projection:
+                return self.arrays
+            return None
+
+    def keep(self, projection: Projection, arrays: SearchArrays) -> None:
+        with self.lock:
+            self.owner = weakref.ref(projection, self._gone)
+            self.arrays = arrays
+
+    def drop(self) -> None:
+        with self.lock:
+            self.owner = self.arrays = None
+
+    def _gone(self, ref: weakref.ref[Projection]) -> None:
+        with self.lock:
+            if self.owner is ref:
+                self.owner = self.arrays = None
+
+
+_KEPT = _Kept()
+BEFORE_REFRESH.append(_KEPT.drop)  # a write's new columns need the room more
+
+
 def search_arrays(projection: Projection) -> SearchArrays:
-    """The `SearchArrays` of `projection`, made on first use and kept while it lives."""
-    cached = _SEARCH_ARRAYS.get(projection)
-    if cached is not None:
-        return cached
-    p = projection
-    arrays = lay_out(p.indptr, p.targets, p.buffer_hours, p.strength, p.group)
-    _SEARCH_ARRAYS[projection] = arrays
+    """The `SearchArrays` of `projection`: kept from the last call if it was for the same
+    projection, else laid out now (and kept instead of the last ones, see `_Kept`)."""
+    arrays = _KEPT.get(projection)
+    if arrays is None:
+        _KEPT.drop()  # the last set goes before the next is made
+        p = projection
+        arrays = lay_out(p.indptr, p.targets, p.buffer_hours, p.strength, p.group)
+        _KEPT.keep(projection, arrays)
     return arrays
 
 
@@ -570,26 +642,37 @@ def lay_out(
     strength: FloatArray,
     group: IntArray,
 ) -> SearchArrays:
-    """`SearchArrays` from the CSR arrays of a projection (numpy sorts, no Python loops)."""
+    """`SearchArrays` from the CSR arrays of a projection (numpy sorts, no Python loops).
+
+    Edges, runs and group members are counted in int32 (`fits_int32`), and each temporary
+    goes as soon as the next step has what it needs: at 10M edges every int64 column is 80
+    MB, and this runs while a server answers.
+    """
     n = indptr.shape[0] - 1
-    tails = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
-    class_buffer, buffer_class = np.unique(buffer_hours, return_inverse=True)
-    buffer_class = buffer_class.astype(np.int64).reshape(-1)
+    edges = int(targets.shape[0])
+    fits_int32(edges, "edges")
+    tails = np.repeat(np.arange(n, dtype=np.int32), np.diff(indptr))
+    class_buffer, inverse = np.unique(buffer_hours, return_inverse=True)
+    buffer_class = inverse.astype(np.int32).reshape(-1)
+    del inverse
     order = np.lexsort((buffer_class, tails))
     tails, buffer_class = tails[order], buffer_class[order]
-    new_run = np.ones(order.shape[0], dtype=bool)
+    new_run = np.ones(edges, dtype=bool)
     new_run[1:] = (tails[1:] != tails[:-1]) | (buffer_class[1:] != buffer_class[:-1])
-    firsts = np.flatnonzero(new_run)
-    run_start = np.append(firsts, order.shape[0]).astype(np.int64)
-    node_runs = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(tails[firsts], minlength=n), out=node_runs[1:])
+    firsts = np.flatnonzero(new_run).astype(np.int32)
+    del new_run
+    run_start = np.append(firsts, np.int32(edges)).astype(np.int32)
+    run_class, run_tails = buffer_class[firsts], tails[firsts]
+    del tails, buffer_class, firsts
+    node_runs = indptr_of(run_tails, n)
     node_classes = np.zeros(n, dtype=np.uint64)
-    bits = np.left_shift(np.uint64(1), np.minimum(buffer_class[firsts], 63).astype(np.uint64))
-    np.bitwise_or.at(node_classes, tails[firsts], bits)
+    bits = np.left_shift(np.uint64(1), np.minimum(run_class, 63).astype(np.uint64))
+    np.bitwise_or.at(node_classes, run_tails, bits)
+    del run_tails, bits
     sorted_strength = np.ascontiguousarray(strength[order], dtype=np.float64)
-    threshold = (np.clip(sorted_strength, 0.0, 1.0) * _TWO53).astype(np.uint64)
     sorted_group = np.ascontiguousarray(group[order], dtype=np.int32)
     heads = np.ascontiguousarray(targets[order], dtype=np.int32)
+    del order
     members = np.flatnonzero(sorted_group >= 0).astype(np.int64)
     members = members[np.lexsort((sorted_group[members], heads[members]))]
     # groups renumbered in that order (a group's members all lead to one node, its dependent)
@@ -597,15 +680,20 @@ def lay_out(
     starts[1:] = sorted_group[members[1:]] != sorted_group[members[:-1]]
     sorted_group[members] = np.cumsum(starts) - 1
     group_indptr = np.append(np.flatnonzero(starts), members.shape[0]).astype(np.int64)
-    slot = np.full(order.shape[0], -1, dtype=np.int64)
-    slot[members] = np.arange(members.shape[0])
-    node_slots = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(heads[members], minlength=n), out=node_slots[1:])
+    slot = np.full(edges, -1, dtype=np.int32)
+    slot[members] = np.arange(members.shape[0], dtype=np.int32)
+    node_slots = indptr_of(heads[members], n)
     return SearchArrays(
-        node_runs, buffer_class[firsts], run_start, class_buffer.astype(np.float64),
-        node_classes, heads, sorted_strength, threshold, sorted_group, slot, group_indptr,
-        node_slots,
+        node_runs, run_class, run_start, class_buffer.astype(np.float64), node_classes, heads,
+        sorted_strength, sorted_group, slot, group_indptr, node_slots,
     )  # fmt: skip
 
 
-_SEARCH_ARRAYS: weakref.WeakKeyDictionary[Projection, SearchArrays] = weakref.WeakKeyDictionary()
+def fits_int32(count: int, what: str) -> None:
+    """Refuse, with a clear message, a graph whose `count` of `what` the int32 columns of
+    `SearchArrays` cannot index (over two billion; the loads stop far below that)."""
+    if count > INT32_MAX:
+        raise ValueError(
+            f"the propagation search indexes {what} in 32 bits: {count:,} is more than "
+            f"{INT32_MAX:,}"
+        )

@@ -120,8 +120,10 @@ def run_hits(
     seed: int,
     progress: Progress | None = None,
     workers: int | None = None,
+    words: int = 0,
 ) -> npt.NDArray[np.int64]:
-    """How many of `runs` sampled cascades from `sources` reach each node (bit-parallel)."""
+    """How many of `runs` sampled cascades from `sources` reach each node (bit-parallel;
+    `words` per row, 0 for as few as the runs need: see `propagation_hits`)."""
     from keten.queries.bitsets import LANES, propagation_hits, search_arrays  # numba loads here
 
     p = projection
@@ -134,7 +136,9 @@ def run_hits(
 
     def task(first: int, last: int) -> tuple[npt.NDArray[np.int64], int]:
         hits = np.zeros(p.node_count, dtype=np.int64)
-        propagation_hits(extra, sources, horizon, min_strength, runs, seed, first, last, hits)
+        propagation_hits(
+            extra, sources, horizon, min_strength, runs, seed, first, last, hits, words
+        )
         return hits, min(last * LANES, runs) - first * LANES
 
     total = np.zeros(p.node_count, dtype=np.int64)

@@ -57,6 +57,10 @@ CASES = {
         ["--sizes", "2000:20000", "--samples", "20"],
         ["keten/igraph", "every vital process"],
     ),
+    "memory": (
+        ["--size", "300:1500", "--runs", "50"],
+        ["RssAnon peak", "propagation (50 runs), red", "small write, then cascade, green"],
+    ),
     "coldstart": (
         ["--size", "300:1500", "--repeat", "1", "--starts", "2"],
         ["after a small write", "CPU"],

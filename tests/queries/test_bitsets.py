@@ -7,6 +7,8 @@ agree within binomial tolerance.
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import math
 import random
 
@@ -15,7 +17,15 @@ import pytest
 
 from keten.graph.projection import Projection, build_projection
 from keten.graph.sqlite import SqliteStore
-from keten.queries.bitsets import LANES, search_arrays
+from keten.queries.bitsets import (
+    INT32_MAX,
+    LANES,
+    WORDS,
+    fits_int32,
+    lay_out,
+    search_arrays,
+    threshold_of,
+)
 from keten.queries.kernel import monte_carlo
 from keten.queries.propagation import PropagationRequest, propagate, run_hits, wilson
 from keten.queries.synthetic import SyntheticStore, generate_network
@@ -90,6 +100,19 @@ def test_same_hits_whatever_the_threads_and_batch_shares(generated: Projection) 
     assert sorted(done) == done and done[-1] == runs
 
 
+@pytest.mark.parametrize("runs", [1, 64, 100, 700, LANES, LANES + 5])
+def test_rows_as_narrow_as_the_runs_need_give_the_same_hits(
+    generated: Projection, runs: int
+) -> None:
+    """A batch's rows hold only the words its lanes use (memory at national scale); the hits
+    are those of full-width rows, random draws included, for full and partial batches."""
+    start = np.array([generated.index["res:power"]], dtype=np.int64)
+    narrow = run_hits(generated, start, 72.0, 0.1, runs, seed=4)
+    full = run_hits(generated, start, 72.0, 0.1, runs, seed=4, words=WORDS)
+    assert (narrow == full).all() and narrow[start[0]] == runs
+    assert int((narrow > 0).sum()) > 100 and int((narrow < runs).sum()) > 0
+
+
 def test_a_strength_is_the_share_of_runs_an_edge_passes(sqlite_store: SqliteStore) -> None:
     """One edge of strength 0.37: its head is hit in Binomial(runs, 0.37) runs."""
     fill(
@@ -120,3 +143,76 @@ def test_more_buffer_values_than_a_class_mask_holds(sqlite_store: SqliteStore) -
     tolerance = 5 * np.sqrt(pooled * (1 - pooled) * 2 / RUNS) + 1e-12
     assert (np.abs(fast - slow) / RUNS <= tolerance).all()
     assert int((fast > 0).sum()) > 20 and int((fast < RUNS).sum()) > 0
+
+
+def test_thresholds_computed_at_each_draw_are_the_ones_once_kept_per_edge() -> None:
+    """The draws compare with strength * 2**53, computed per visit since it is no longer
+    stored per edge: the same integers as numpy's formula over the whole column."""
+    rng = np.random.default_rng(8)
+    spaced = np.nextafter(np.array([0.0, 0.5, 1.0]), 2.0)
+    strengths = np.concatenate(
+        [[0.0, 1.0, 0.37, 1e-300, 5e-324, 1 - 2**-53, 1.5, -0.2], spaced, rng.random(10_000)]
+    )
+    kept = (np.clip(strengths, 0.0, 1.0) * 2.0**53).astype(np.uint64)
+    computed = np.array([threshold_of(float(s)) for s in strengths], dtype=np.uint64)
+    assert (computed == kept).all()
+
+
+def test_search_arrays_are_int32_and_refuse_a_graph_beyond_them(generated: Projection) -> None:
+    arrays = search_arrays(generated)
+    for name in ("run_class", "run_start", "head", "group", "slot"):
+        assert getattr(arrays, name).dtype == np.int32, name
+    assert int(arrays.run_start[-1]) == generated.edge_count
+    fits_int32(INT32_MAX, "edges")
+    with pytest.raises(ValueError, match="edges in 32 bits: 2,147,483,648 is more than"):
+        fits_int32(INT32_MAX + 1, "edges")
+    p = generated
+    again = lay_out(p.indptr, p.targets, p.buffer_hours, p.strength, p.group)
+    assert all((a == b).all() for a, b in zip(again, arrays, strict=True))
+
+
+def test_one_set_of_search_arrays_is_kept_for_the_last_projection(generated: Projection) -> None:
+    """A server holds a projection per clearance: only the last one's search arrays stay
+    (hundreds of MB each at national scale), and they go with their projection."""
+    from keten.queries import bitsets
+
+    first = search_arrays(generated)
+    assert search_arrays(generated) is first
+    other = dataclasses.replace(generated)  # another projection (same arrays)
+    second = search_arrays(other)
+    assert second is not first and search_arrays(other) is second
+    again = search_arrays(generated)
+    assert again is not first and all((a == b).all() for a, b in zip(again, first, strict=True))
+    del first, second, again
+    assert bitsets._KEPT.arrays is not None
+    del other
+    gc.collect()
+    assert bitsets._KEPT.arrays is not None  # `generated` is the last one and lives on
+    third = dataclasses.replace(generated)
+    search_arrays(third)
+    del third
+    gc.collect()
+    assert bitsets._KEPT.arrays is None and bitsets._KEPT.owner is None
+
+
+def test_a_write_lets_the_kept_search_arrays_go_first(sqlite_store: SqliteStore) -> None:
+    """Before a projection is brought forward after a write, the kept search arrays (of
+    whichever clearance) go, so that the two do not take memory at once."""
+    from keten.graph.projection import ProjectionCache
+    from keten.graph.store import EntityRow
+    from keten.queries import bitsets
+
+    fill(
+        sqlite_store,
+        [("r:a", "Resource"), ("r:b", "Resource")],
+        [("r:b", "DEPENDS_ON", "r:a", {"strength": 0.5})],
+    )
+    cache = ProjectionCache(sqlite_store)
+    red = cache.get(Tlp.RED)
+    kept = search_arrays(red)
+    assert cache.get(Tlp.RED) is red and search_arrays(red) is kept
+    with sqlite_store.writer() as w:
+        w.upsert_entities([EntityRow("r:c", "Resource", "C")])
+    newer = cache.get(Tlp.RED)
+    assert newer is not red and bitsets._KEPT.arrays is None
+    assert search_arrays(newer).head.shape[0] == kept.head.shape[0]
