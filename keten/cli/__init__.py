@@ -22,5 +22,11 @@ for group in app.registered_groups:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: a plain `keten cascade` runs at once (keten.cli.quick),
+    everything else through typer."""
+    import sys
+
+    from keten.cli.quick import quick_cascade
+
+    quick_cascade(sys.argv[1:])
     app(prog_name="keten")

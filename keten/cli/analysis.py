@@ -37,21 +37,25 @@ from keten.cli.common import (
     table,
     usage,
 )
-from keten.schema.entities import EntityKind
+from keten.schema.kinds import EntityKind
 from keten.schema.markings import Tlp
 from keten.schema.relations import RelationType
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from keten.queries.cascade import CascadeResult
+    from keten.queries.cascade import AffectedEntity, AffectedInterest, CascadeResult
+    from keten.queries.cascade_search import Affected, Found, Hit
     from keten.queries.criticality import CriticalityResult
     from keten.queries.inoperability import InoperabilityResult
     from keten.queries.paths import PathsResult
     from keten.queries.propagation import PropagationResult
 
+    Cascade = CascadeResult | Found[Affected, Hit] | Found[AffectedEntity, AffectedInterest]
+    """A cascade's answer as the API's model or as plain records: the tables read either."""
 
-def cascade_table(result: CascadeResult, horizon: float) -> Table:
+
+def cascade_table(result: Cascade, horizon: float) -> Table:
     """Affected entities in order of time to impact; `after` is the predecessor that explains
     the time (the whole chain is in the JSON answer)."""
     grid = table(
@@ -74,7 +78,7 @@ def cascade_table(result: CascadeResult, horizon: float) -> Table:
     return grid
 
 
-def interests_table(result: CascadeResult) -> Table:
+def interests_table(result: Cascade) -> Table:
     """Interests reached through SAFEGUARDS: when, the process that hits first, how many do."""
     grid = table("National-security interests hit")
     grid.add_column("hours", justify="right", no_wrap=True)
@@ -91,7 +95,7 @@ def interests_table(result: CascadeResult) -> Table:
     return grid
 
 
-def print_cascade(result: CascadeResult, horizon: float) -> None:
+def print_cascade(result: Cascade, horizon: float) -> None:
     """The cascade tables (interests only when some are hit)."""
     show(cascade_table(result, horizon))
     if result.interests:
@@ -117,17 +121,24 @@ def cascade_command(
     and the interests hit (`POST /analysis/cascade`).
     """
     require_store()
-    from keten.queries.cascade import CascadeRequest, cascade
+    from keten.queries.cascade_search import Affected, Hit, request_fits, search
 
-    body = CascadeRequest(
-        sources=ids, horizon_hours=horizon_hours, min_strength=min_strength, limit=limit
-    )
+    if not request_fits(ids, horizon_hours, min_strength, limit):
+        from keten.queries.cascade import CascadeRequest
+
+        # the API's request model refuses the value, naming the field (exit 2)
+        CascadeRequest(
+            sources=ids, horizon_hours=horizon_hours, min_strength=min_strength, limit=limit
+        )
     graph = projection(clearance, assessments)
-    result = cascade(graph, body.sources, body.horizon_hours, body.min_strength, body.limit)
     if as_json:
-        echo_json(result)
-    else:
-        print_cascade(result, body.horizon_hours)
+        from keten.queries.cascade import cascade
+
+        echo_json(cascade(graph, ids, horizon_hours, min_strength, limit))
+    else:  # a table needs no pydantic model: the same search, answered as plain records
+        print_cascade(
+            search(graph, ids, horizon_hours, min_strength, limit, Affected, Hit), horizon_hours
+        )
 
 
 def propagation_table(result: PropagationResult) -> Table:

@@ -25,7 +25,7 @@ from keten.cli.common import (
     table,
 )
 from keten.cli.errors import NOT_FOUND, CliError
-from keten.schema.entities import EntityKind
+from keten.schema.kinds import EntityKind
 from keten.schema.markings import Tlp
 
 if TYPE_CHECKING:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
-from keten.schema.entities import EntityKind
+from keten.schema.kinds import EntityKind
 from keten.schema.relations import RelationType
 
 KINDS: tuple[str, ...] = tuple(k.value for k in EntityKind)

@@ -33,7 +33,6 @@ Choices where the contract is silent:
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Annotated
 
@@ -41,13 +40,22 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from keten.graph.projection import Int64Array, Projection
-from keten.graph.projection_strings import pick
-from keten.queries.errors import AnalysisInputError, UnknownEntityError
+from keten.queries.cascade_search import (
+    MAX_HORIZON_HOURS,
+    MAX_ID_LENGTH,
+    MAX_LIMIT,
+    MAX_SOURCES,
+    affected_records,
+    interest_records,
+    search,
+)
+from keten.queries.cascade_search import source_indices as source_indices
+from keten.queries.cascade_search import via_chain as via_chain
 
 if TYPE_CHECKING:
     from keten.queries.workspace import Workspace
 
-SourceId = Annotated[str, Field(min_length=1, max_length=200)]
+SourceId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
 class CascadeRequest(BaseModel):
@@ -67,10 +75,10 @@ class CascadeRequest(BaseModel):
         },
     )
 
-    sources: Annotated[list[SourceId], Field(min_length=1, max_length=1000)]
-    horizon_hours: Annotated[float, Field(ge=0, le=1e6)] = 72.0
+    sources: Annotated[list[SourceId], Field(min_length=1, max_length=MAX_SOURCES)]
+    horizon_hours: Annotated[float, Field(ge=0, le=MAX_HORIZON_HOURS)] = 72.0
     min_strength: Annotated[float, Field(ge=0, le=1)] = 0.0
-    limit: Annotated[int, Field(ge=1, le=10_000)] = 100
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 100
 
 
 class AffectedEntity(BaseModel):
@@ -102,75 +110,18 @@ class CascadeResult(BaseModel):
     revision: int
 
 
-def source_indices(projection: Projection, sources: Sequence[str]) -> Int64Array:
-    """Node indices of `sources` (duplicates dropped); unknown or hidden ids raise."""
-    unknown = [s for s in dict.fromkeys(sources) if s not in projection.index]
-    if unknown:
-        raise UnknownEntityError(unknown)
-    return np.array(sorted({projection.index[s] for s in sources}), dtype=np.int64)
-
-
-def via_chain(pred: Int64Array, node: int, ids: Sequence[str]) -> list[str]:
-    """Ids from the source to the predecessor of `node`, following `pred`."""
-    chain: list[str] = []
-    u = int(pred[node])
-    while u >= 0:
-        chain.append(ids[u])
-        u = int(pred[u])
-    chain.reverse()
-    return chain
-
-
 def affected_entities(
     projection: Projection, work: Workspace, nodes: Iterable[int]
 ) -> list[AffectedEntity]:
     """The settled `nodes` of the last run of `work` as the answers list them."""
-    ids = projection.ids
-    return [
-        AffectedEntity(
-            id=ids[u],
-            kind=projection.kinds[u],
-            name=projection.names[u],
-            time_to_impact_hours=float(work.time[u]),
-            depth=int(work.depth[u]),
-            via=via_chain(work.pred, u, ids),
-        )
-        for u in nodes
-    ]
+    return affected_records(projection, work, nodes, AffectedEntity)
 
 
 def reached_interests(
     projection: Projection, order: Int64Array, time: np.ndarray
 ) -> list[AffectedInterest]:
-    """Interests safeguarded by settled processes; `order` is by time so first hit is earliest.
-
-    A national cascade reaches thousands of processes, each listed under every interest it
-    safeguards, so the pairs are found and grouped with numpy and each id is decoded once.
-    """
-    sg = projection.safeguards_indptr
-    counts = sg[order + 1] - sg[order]
-    hits, counts = order[counts > 0], counts[counts > 0]
-    if hits.shape[0] == 0:
-        return []
-    # the (process, interest) pairs in process order, then grouped by interest (stable sort)
-    process = np.repeat(np.arange(hits.shape[0]), counts)
-    first = np.repeat(sg[hits] - np.cumsum(counts) + counts, counts)
-    interest = projection.safeguards[first + np.arange(process.shape[0])]
-    grouped = np.argsort(interest, kind="stable")
-    process, interest = process[grouped], interest[grouped]
-    bounds = np.flatnonzero(np.diff(interest, prepend=-1, append=-1))
-    hit_ids = pick(projection.ids, hits)
-    interests = [
-        AffectedInterest(
-            id=projection.ids[int(interest[a])],
-            name=projection.names[int(interest[a])],
-            time_to_impact_hours=float(time[hits[process[a]]]),
-            processes=[hit_ids[k] for k in process[a:b].tolist()],
-        )
-        for a, b in itertools.pairwise(bounds.tolist())
-    ]
-    interests.sort(key=lambda a: (a.time_to_impact_hours, a.id))
-    return interests
+    """Interests safeguarded by settled processes, earliest first (see interest_records)."""
+    return interest_records(projection, order, time, AffectedInterest)
 
 
 def cascade(
@@ -181,16 +132,12 @@ def cascade(
     limit: int = 100,
 ) -> CascadeResult:
     """Entities and interests a failure of `sources` reaches within `horizon_hours`."""
-    if not sources:
-        raise AnalysisInputError("a cascade needs at least one source id")
-    starts = source_indices(projection, sources)
-    from keten.queries.workspace import borrowed_workspace
-
-    with borrowed_workspace(projection) as work:
-        count = work.run(starts, horizon_hours, min_strength)
-        order = work.order[:count]
-        affected = affected_entities(projection, work, order[:limit].tolist())
-        interests = reached_interests(projection, order, work.time)
+    found = search(
+        projection, sources, horizon_hours, min_strength, limit, AffectedEntity, AffectedInterest
+    )
     return CascadeResult(
-        total=count, affected=affected, interests=interests, revision=projection.revision
+        total=found.total,
+        affected=found.affected,
+        interests=found.interests,
+        revision=found.revision,
     )

@@ -37,7 +37,7 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
 from keten.graph.projection import EDGE_DEPENDS_ON, Projection
-from keten.schema.entities import EntityKind
+from keten.schema.kinds import EntityKind
 
 T = TypeVar("T")
 

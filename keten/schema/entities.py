@@ -11,36 +11,17 @@ True
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Any, Literal, Required
 
 from pydantic import ConfigDict, Field, TypeAdapter, with_config
 
+from keten.schema.kinds import EntityKind as EntityKind  # named here too, as it always was
 from keten.schema.markings import ImpactClass
 from keten.schema.provenance import Provenance, RecordId
 
 EntityId = RecordId
 Name = Annotated[str, Field(min_length=1, max_length=500)]
 OPEN = ConfigDict(extra="allow")
-
-
-class EntityKind(StrEnum):
-    """The kinds of things keten knows about (Neo4j labels)."""
-
-    INTEREST = "Interest"
-    IMPACT_CRITERION = "ImpactCriterion"
-    THREAT = "Threat"
-    ACTOR = "Actor"
-    VITAL_PROCESS = "VitalProcess"
-    ORGANISATION = "Organisation"
-    RESOURCE = "Resource"
-    COUNTRY = "Country"
-    SOURCE = "Source"
-    INSTITUTE = "Institute"
-    CAMPAIGN = "Campaign"
-    CAPABILITY = "Capability"
-    VULNERABILITY = "Vulnerability"
-    COUNTERMEASURE = "Countermeasure"
 
 
 class EntityBase(Provenance, total=False):

@@ -1,4 +1,4 @@
-"""Relation types, which kinds they may join, and the properties the analyses read.
+"""Relation types, which kinds they may join, and the rules a relation record must keep.
 
 `ENDPOINTS` is the whitelist that every store and every Cypher statement takes relation types
 and labels from; user text never becomes a label or a type.
@@ -12,12 +12,14 @@ False
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Required
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import ConfigDict, Field, TypeAdapter, with_config
+from keten.schema.kinds import EntityKind
 
-from keten.schema.entities import EntityId, EntityKind
-from keten.schema.provenance import Provenance
+if TYPE_CHECKING:
+    from keten.schema.relation_record import RELATION_ADAPTER as RELATION_ADAPTER
+    from keten.schema.relation_record import Relation as Relation
+    from keten.schema.relation_record import parse_relation as parse_relation
 
 
 class RelationType(StrEnum):
@@ -125,54 +127,6 @@ def allowed_endpoints(rel_type: str, source_kind: str, target_kind: str) -> bool
     return source_kind in sources and target_kind in targets
 
 
-@with_config(ConfigDict(extra="allow", defer_build=True))
-class Relation(Provenance, total=False):
-    """A directed, typed relation; identified by (source, type, target, key)."""
-
-    source: Required[EntityId]
-    target: Required[EntityId]
-    type: Required[RelationTypeName]
-    key: Annotated[str | None, Field(max_length=200)]
-    strength: Annotated[
-        float | None,
-        Field(gt=0, le=1, description="How strongly a disruption passes on (default 1)."),
-    ]
-    buffer_hours: Annotated[
-        float | None,
-        Field(
-            ge=0,
-            le=1e6,
-            description=(
-                "How long the dependent keeps going without it (hours); the figure the cascade "
-                "uses. Where a range is published (`buffer_hours_min`/`_max`), keten's convention "
-                "is the minimum: the earliest the dependent can fail."
-            ),
-        ),
-    ]
-    buffer_hours_min: Annotated[
-        float | None,
-        Field(ge=0, le=1e6, description="Low end of a published buffer range (hours)."),
-    ]
-    buffer_hours_max: Annotated[
-        float | None,
-        Field(ge=0, le=1e6, description="High end of a published buffer range (hours)."),
-    ]
-    redundancy_group: Annotated[
-        str | None,
-        Field(
-            min_length=1, max_length=200, description="Alternatives: fails with its last member."
-        ),
-    ]
-    dependency_type: Literal["physical", "cyber", "geographic", "logical"] | None
-    share: Annotated[
-        float | None, Field(ge=0, le=1, description="SOURCED_FROM: the supplier's share in [0, 1].")
-    ]
-    year: Annotated[int | None, Field(ge=1900, le=2100)]
-
-
-RELATION_ADAPTER: TypeAdapter[Any] = TypeAdapter(Relation)
-
-
 def relation_rule_errors(record: dict[str, Any]) -> list[tuple[str, str]]:
     """Checks that depend on the type: (field, why) for each broken rule."""
     errors = []
@@ -226,10 +180,15 @@ CORE_RELATION_FIELDS = frozenset(
 """Fields the store keeps in columns; everything else goes into the properties document."""
 
 
-def parse_relation(record: dict[str, Any]) -> dict[str, Any]:
-    """Validate one relation record; the validated dict (raises ValueError naming the fields)."""
-    validated: dict[str, Any] = RELATION_ADAPTER.validate_python(record)
-    errors = relation_rule_errors(validated)
-    if errors:
-        raise ValueError("; ".join(f"{field}: {why}" for field, why in errors))
-    return validated
+RECORD_NAMES = frozenset({"Relation", "RELATION_ADAPTER", "parse_relation"})
+"""Names of the relation record's schema, which live in keten.schema.relation_record."""
+
+
+def __getattr__(name: str) -> Any:
+    """The record schema's names, imported on first use: the store and the projection import
+    this module for `RelationType` alone and should not load pydantic for it."""
+    if name in RECORD_NAMES:
+        from keten.schema import relation_record
+
+        return getattr(relation_record, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
