@@ -25,12 +25,14 @@ True
 
 from __future__ import annotations
 
+import atexit
 import errno
 import os
 import re
 import sys
+import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from keten.cli.common import Assessments
 from keten.schema.markings import Tlp
@@ -115,6 +117,7 @@ def quick_cascade(args: Sequence[str]) -> None:
 
     try:
         cascade_command(**values)
+        sys.stdout.flush()  # here, so that a reader gone away is handled as below
     except KeyboardInterrupt:
         sys.exit(130)
     except OSError as exc:
@@ -130,4 +133,22 @@ def quick_cascade(args: Sequence[str]) -> None:
         sys.exit(1)
     except Exception as exc:
         exit_with_error(exc)
-    sys.exit(0)
+    leave()
+
+
+def leave() -> NoReturn:
+    """Exit 0 without Python's teardown, which frees every module and object one by one
+    (numpy's among them): about 25 ms of CPU, a tenth of the command.
+
+    Nothing is left to do by then: the output is flushed, the store closed, a projection
+    read afresh or brought up to date was saved before it was used (ProjectionCache saves
+    in a thread only in a server), and the exit handlers run (`logging`'s, and any a tool
+    such as coverage registered). Only with another thread still running does it exit the
+    usual way, which waits for that thread.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if threading.active_count() > 1:
+        sys.exit(0)
+    atexit._run_exitfuncs()  # CPython's own, what Py_Finalize runs
+    os._exit(0)
