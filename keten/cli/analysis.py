@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from keten.cli.app import ANALYSES, STORE, app
+from keten.cli.application import ANALYSES, STORE, app
+from keten.cli.cascade_answer import run_cascade
 from keten.cli.common import (
     Assessments,
     AssessmentsOption,
@@ -27,7 +28,6 @@ from keten.cli.common import (
     StrengthOption,
     echo_json,
     err,
-    hours,
     id_column,
     name_column,
     out,
@@ -44,63 +44,10 @@ from keten.schema.relations import RelationType
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from keten.queries.cascade import AffectedEntity, AffectedInterest, CascadeResult
-    from keten.queries.cascade_search import Affected, Found, Hit
     from keten.queries.criticality import CriticalityResult
     from keten.queries.inoperability import InoperabilityResult
     from keten.queries.paths import PathsResult
     from keten.queries.propagation import PropagationResult
-
-    Cascade = CascadeResult | Found[Affected, Hit] | Found[AffectedEntity, AffectedInterest]
-    """A cascade's answer as the API's model or as plain records: the tables read either."""
-
-
-def cascade_table(result: Cascade, horizon: float) -> Table:
-    """Affected entities in order of time to impact; `after` is the predecessor that explains
-    the time (the whole chain is in the JSON answer)."""
-    grid = table(
-        f"{result.total:,} entities affected within {hours(horizon)} h "
-        f"(showing {len(result.affected):,}; revision {result.revision})"
-    )
-    grid.add_column("hours", justify="right", no_wrap=True)
-    grid.add_column("depth", justify="right", no_wrap=True)
-    id_column(grid)
-    id_column(grid, "after")
-    name_column(grid)
-    for item in result.affected:
-        grid.add_row(
-            hours(item.time_to_impact_hours),
-            str(item.depth),
-            item.id,
-            item.via[-1] if item.via else "",
-            item.name,
-        )
-    return grid
-
-
-def interests_table(result: Cascade) -> Table:
-    """Interests reached through SAFEGUARDS: when, the process that hits first, how many do."""
-    grid = table("National-security interests hit")
-    grid.add_column("hours", justify="right", no_wrap=True)
-    id_column(grid, "interest")
-    id_column(grid, "first through")
-    grid.add_column("processes", justify="right", no_wrap=True)
-    for interest in result.interests:
-        grid.add_row(
-            hours(interest.time_to_impact_hours),
-            interest.id,
-            interest.processes[0] if interest.processes else "",
-            f"{len(interest.processes):,}",
-        )
-    return grid
-
-
-def print_cascade(result: Cascade, horizon: float) -> None:
-    """The cascade tables (interests only when some are hit)."""
-    show(cascade_table(result, horizon))
-    if result.interests:
-        out.print()
-        show(interests_table(result))
 
 
 @app.command("cascade", rich_help_panel=ANALYSES)
@@ -120,25 +67,7 @@ def cascade_command(
     `after` is the predecessor that explains each time; `--json` has the whole chain (`via`)
     and the interests hit (`POST /analysis/cascade`).
     """
-    require_store()
-    from keten.queries.cascade_search import Affected, Hit, request_fits, search
-
-    if not request_fits(ids, horizon_hours, min_strength, limit):
-        from keten.queries.cascade import CascadeRequest
-
-        # the API's request model refuses the value, naming the field (exit 2)
-        CascadeRequest(
-            sources=ids, horizon_hours=horizon_hours, min_strength=min_strength, limit=limit
-        )
-    graph = projection(clearance, assessments)
-    if as_json:
-        from keten.queries.cascade import cascade
-
-        echo_json(cascade(graph, ids, horizon_hours, min_strength, limit))
-    else:  # a table needs no pydantic model: the same search, answered as plain records
-        print_cascade(
-            search(graph, ids, horizon_hours, min_strength, limit, Affected, Hit), horizon_hours
-        )
+    run_cascade(ids, horizon_hours, min_strength, limit, assessments, clearance, as_json)
 
 
 def propagation_table(result: PropagationResult) -> Table:

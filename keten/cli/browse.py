@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import orjson
 import typer
 
-from keten.cli.app import LOOKUP, app
+from keten.cli.application import LOOKUP, app
 from keten.cli.common import (
     ClearanceOption,
     JsonOption,

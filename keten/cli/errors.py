@@ -10,11 +10,11 @@ True
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 from collections.abc import Mapping
-
-import typer
+from typing import NoReturn
 
 OK = 0
 REFUSED = 1
@@ -32,9 +32,25 @@ class CliError(Exception):
 
 def error_line(message: str) -> None:
     """Print `error: message` as one line on stderr (red on a terminal)."""
+    import typer  # here: a plain `keten cascade` (keten.cli.quick) runs without typer
+
     flat = " ".join(part.strip() for part in message.strip().splitlines() if part.strip())
     typer.secho("error:", fg="red", bold=True, err=True, nl=False)
     typer.echo(f" {flat}", err=True)
+
+
+def exit_with_error(exc: Exception) -> NoReturn:
+    """End a command that raised `exc`: its one line and exit code, or with KETEN_DEBUG=1 the
+    traceback of an error keten does not know."""
+    known = describe(exc)
+    if known is None and os.environ.get("KETEN_DEBUG"):
+        raise exc
+    exit_code, message = known or (
+        1,
+        f"unexpected {type(exc).__name__}: {exc} (KETEN_DEBUG=1 shows the traceback)",
+    )
+    error_line(message)
+    sys.exit(exit_code)
 
 
 def describe(exc: BaseException) -> tuple[int, str] | None:

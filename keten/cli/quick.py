@@ -1,19 +1,20 @@
 """`keten cascade` with plain arguments, run without typer's parsing.
 
 A cascade from the command line should answer about as fast as the server plus a Python
-start (issue 19). Typer builds the whole command group and, since typer 0.2x, coerces every
-option through a pydantic TypeAdapter: together about 0.1 s of CPU, a quarter of the
-command, before the cascade starts. So `main` first offers the arguments to `quick_cascade`,
-which reads them only when they are of the plain forms below, and then calls the very
-function typer would (`keten.cli.analysis.cascade_command`) with the values typer would
-pass it. Anything else (`--help`, `--json`, another command, an option it does not know,
-a value it is not certain of, a value out of range) is left to typer, which answers or
-refuses it as always: this module never refuses anything itself.
+start (issue 19). Importing typer, building the whole command group and (since typer 0.2x)
+coercing every option through a pydantic TypeAdapter cost about 0.13 s of CPU, a third of
+the command, before the cascade started. So `main` first offers the arguments to
+`quick_cascade`, which reads them only when they are of the plain forms below, and then
+calls the function the typer command calls (keten.cli.cascade_answer.run_cascade) with the
+values typer would pass it; typer is never imported. Anything else (`--help`, `--json`,
+another command, an option it does not know, a value it is not certain of, a value out of
+range) is left to typer, which answers or refuses it as always: this module never refuses
+anything itself.
 
 Plain forms: ids that do not start with `-`; `--hours`/`--horizon-hours`/`-H`,
-`--min-strength` with a decimal number (`72`, `0.5`); `--limit` with a whole number; `--assessments`
-and `--clearance` with one of their values as written in `--help` (lower case); each option at
-most once, as `--name value` or `--name=value`.
+`--min-strength` with a decimal number (`72`, `0.5`); `--limit` with a whole number;
+`--assessments` and `--clearance` with one of their values as written in `--help` (lower
+case); each option at most once, as `--name value` or `--name=value`.
 
 >>> plain_cascade(["cascade", "res:fuel", "--limit", "5", "-H", "12.5"])
 {'ids': ['res:fuel'], 'limit': 5, 'horizon_hours': 12.5}
@@ -34,7 +35,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from keten.cli.common import Assessments
+from keten.cli.stores import Assessments
 from keten.schema.markings import Tlp
 
 DECIMAL = re.compile(r"[0-9]{1,7}(\.[0-9]{1,15})?")
@@ -78,7 +79,7 @@ value left to typer). tests/cli/test_quick.py holds them to the command's own op
 
 
 def plain_cascade(args: Sequence[str]) -> dict[str, Any] | None:
-    """The keyword arguments of `cascade_command` for `args`, or None to leave them to typer."""
+    """The keyword arguments of `run_cascade` for `args`, or None to leave them to typer."""
     if not args or args[0] != "cascade":
         return None
     values: dict[str, Any] = {"ids": []}
@@ -116,11 +117,11 @@ def quick_cascade(args: Sequence[str]) -> None:
     # is imported: about 50 ms of CPU (half of numpy's start) for nothing. An explicit
     # setting of the user's is kept.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    from keten.cli.analysis import cascade_command
-    from keten.cli.app import exit_with_error
+    from keten.cli.cascade_answer import run_cascade
+    from keten.cli.errors import exit_with_error
 
     try:
-        cascade_command(**values)
+        run_cascade(**values)
         sys.stdout.flush()  # here, so that a reader gone away is handled as below
     except KeyboardInterrupt:
         sys.exit(130)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import orjson
 import typer
 
-from keten.cli.app import REVIEW, app
+from keten.cli.application import REVIEW, app
 from keten.cli.common import (
     ClearanceOption,
     JsonOption,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from keten.cli.app import ANALYSES, app
+from keten.cli.application import ANALYSES, app
 from keten.cli.common import (
     Assessments,
     AssessmentsOption,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from keten.cli.app import STORE, app
+from keten.cli.application import STORE, app
 from keten.cli.common import open_store
 
 

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any, TypeVar, cast
 import orjson
 import typer
 
-from keten.cli.app import STORE, app
+from keten.cli.application import STORE, app
 from keten.cli.common import err, local_user, store_session, usage
 from keten.cli.errors import REFUSED, CliError
 from keten.config import Settings

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 import orjson
 import typer
 
-from keten.cli.analysis import print_cascade
-from keten.cli.app import ANALYSES, STORE, app
+from keten.cli.application import ANALYSES, STORE, app
+from keten.cli.cascade_answer import print_cascade
 from keten.cli.common import (
     Assessments,
     AssessmentsOption,

@@ -35,9 +35,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-import keten.cli  # noqa: F401  (registers every command)
 from keten.api.keys import Role
-from keten.cli.app import app as cli
+from keten.cli import app as cli  # every command registered
 from keten.graph.store import encode_cursor
 from keten.ingest.stix import TLP2_MARKING_IDS
 from keten.schema.entities import EntityKind

@@ -7,9 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-import keten.cli.keys  # noqa: F401  (registers `keys` on the app)
 from keten.api.keys import KeyStore, Role
-from keten.cli.app import app
+from keten.cli import app
 from keten.schema.markings import Tlp
 
 

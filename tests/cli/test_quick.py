@@ -8,6 +8,7 @@ reader's cascade must equal the cascade of a store that holds only what green ma
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 import typer.main
 
 from keten.cli import app
+from keten.cli.cascade_answer import run_cascade
 from keten.cli.quick import OPTIONS, plain_cascade
 from tests.cli.conftest import AMBER
 
@@ -110,6 +112,8 @@ def test_every_option_read_is_the_cascade_command_s_own() -> None:
         name: parameters[name] for name in OPTIONS
     }
     assert parameters["--json"] == "as_json" and "ids" in {p.name for p in command.params}
+    # the quick path calls run_cascade: it takes every option the command has, by name
+    assert {p.name for p in command.params} == set(inspect.signature(run_cascade).parameters)
 
 
 @pytest.mark.parametrize("args", PLAIN + LEFT_TO_TYPER, ids=" ".join)
@@ -141,11 +145,11 @@ def test_green_sees_what_a_store_of_green_records_holds(
     assert plain.returncode == 0 and rows(green.stdout) == rows(plain.stdout)
 
 
-def test_a_plain_cascade_loads_neither_pydantic_nor_numba(
+def test_a_plain_cascade_loads_neither_typer_nor_pydantic_nor_numba(
     reference_home: Path, tmp_path: Path
 ) -> None:
-    """What makes it quick: no request or answer models, no typer coercion, kernels compiled
-    ahead (keten.queries.ahead)."""
+    """What makes it quick: no typer, no request or answer models, kernels compiled ahead
+    (keten.queries.ahead)."""
     from keten.queries.ahead import build
 
     build()  # what `make install` does
@@ -153,7 +157,7 @@ def test_a_plain_cascade_loads_neither_pydantic_nor_numba(
         "import atexit, sys\n"
         "sys.argv = ['keten', 'cascade', 'vp:electricity-national']\n"
         "atexit.register(lambda: print(sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'pydantic', 'numba', 'fastapi'}), file=sys.stderr))\n"
+        "{'pydantic', 'numba', 'fastapi', 'typer'}), file=sys.stderr))\n"
         "from keten.cli import main\n"
         "main()\n"
     )

@@ -12,10 +12,9 @@ completion and `keten serve` start without them (tests/cli/test_startup.py check
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -44,7 +43,7 @@ class KetenGroup(TyperGroup):
         """Run a command; on error print one line and exit with the contract's code."""
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
-        from keten.cli.errors import error_line
+        from keten.cli.errors import error_line, exit_with_error
 
         try:
             code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
@@ -64,22 +63,6 @@ class KetenGroup(TyperGroup):
         except Exception as exc:
             exit_with_error(exc)
         sys.exit(code if isinstance(code, int) else 0)
-
-
-def exit_with_error(exc: Exception) -> NoReturn:
-    """End a command that raised `exc`: its one line and exit code, or with KETEN_DEBUG=1 the
-    traceback of an error keten does not know."""
-    from keten.cli.errors import describe, error_line
-
-    known = describe(exc)
-    if known is None and os.environ.get("KETEN_DEBUG"):
-        raise exc
-    exit_code, message = known or (
-        1,
-        f"unexpected {type(exc).__name__}: {exc} (KETEN_DEBUG=1 shows the traceback)",
-    )
-    error_line(message)
-    sys.exit(exit_code)
 
 
 ANALYSES = "Analyses"
