@@ -12,12 +12,13 @@ when it holds no store, a synthetic network of `--size` entities and relations i
    waits for before it answers) and when it ended.
 2. `keten serve` (one worker) on the same home; each export in `--formats` is read by a
    streaming client with a key of `--clearance`, to its end (the formats in `--cut`: for
-   at most `--limit` seconds, then the client closes: a STIX export of a national graph
-   takes hours). Per export: seconds to the first byte and to the end, bytes, MB/s, the
-   server's resident memory before and its high-water mark after, and (when cut at the
-   limit) the server's CPU seconds in the `QUIET_SECONDS` after the client left: near zero
-   when the export stopped with its client. A format named twice is exported twice
-   ("again"): GraphML's second export uses the keys its first one read.
+   at most `--limit` seconds, then the client closes, which also shows that the export
+   stops with its client; STIX by default, the largest of the three). Per export: seconds
+   to the first byte and to the end, bytes, MB/s, the server's resident memory before and
+   its high-water mark after, and (when cut at the limit) the server's CPU seconds in the
+   `QUIET_SECONDS` after the client left: near zero when the export stopped with its
+   client. A format named twice is exported twice ("again"): GraphML's second export uses
+   the keys its first one read.
 """
 
 from __future__ import annotations
