@@ -533,19 +533,6 @@ def assemble(
     the propagation CSR with its redundancy groups, and the SAFEGUARDS map."""
     (table,), group_names, _ = sorted_group_names([table], group_names)
     table = canonical(table)
-    return _assembled(revision, clearance, assessments, entities, table, group_names, position)
-
-
-def _assembled(
-    revision: int,
-    clearance: Tlp,
-    assessments: AssessmentRule,
-    entities: Entities,
-    table: RelationTable,
-    group_names: list[str],
-    position: AuditPosition,
-) -> Projection:
-    """`assemble` once the table is sorted and its group names are."""
     graph = propagation_of(table, len(entities.ids), len(group_names))
     return project(revision, clearance, assessments, entities, table, group_names, position, graph)
 
@@ -628,7 +615,8 @@ def build_projection(
     del ids, kinds, names
     (table,), group_names, _ = sorted_group_names([table], list(group_codes))
     sort_canonically(table)
-    return _assembled(revision, clearance, assessments, entities, table, group_names, position)
+    graph = propagation_of(table, len(entities.ids), len(group_names))
+    return project(revision, clearance, assessments, entities, table, group_names, position, graph)
 
 
 def compact_entities(ids: list[str], kinds: Codes, names: Strings) -> Entities:
