@@ -56,3 +56,16 @@ def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, Result[pytes
     if "neo4j" in mentions.lower():
         report.outcome = "failed"
         report.longrepr = f"Neo4j tests must not skip in CI: {reason}"
+
+
+def resident_kb(folder: Path) -> int:
+    """kB of this process's resident pages mapped from files under `folder` (its mappings
+    in /proc/self/smaps): what `let_go` is to bring to zero."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5:  # a mapping's first line
+            inside = len(head) >= 6 and head[-1].startswith(str(folder))
+        elif inside and head and head[0] == "Rss:":
+            total += int(head[1])
+    return total

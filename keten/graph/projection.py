@@ -43,6 +43,8 @@ import numpy as np
 import numpy.typing as npt
 
 from keten.graph.assessments import AssessmentRule, choose_assessments
+from keten.graph.projection_splice import let_go
+from keten.graph.projection_strings import Codes, SortedIndex, Strings, pick
 from keten.schema.markings import Tlp
 from keten.schema.relations import RelationType
 
@@ -300,10 +302,25 @@ def canonical(table: RelationTable) -> RelationTable:
     """The table sorted by (source, target, type, buffer, strength, group): the order no
     longer depends on how the store streamed the rows or on which write came last, so a
     projection updated after a write equals one built afresh."""
-    order = np.lexsort(
+    return table.take(_canonical_order(table))
+
+
+def _canonical_order(table: RelationTable) -> Int64Array:
+    return np.lexsort(
         (table.group, table.strength, table.buffer_hours, table.type, table.target, table.source)
     )
-    return table.take(order)
+
+
+def sort_canonically(table: RelationTable) -> None:
+    """`canonical` in place, a column at a time: a column no other table shares goes as its
+    sorted copy comes (reading a store of 10M relations, 290 MB that a sorted copy of the
+    whole table doubled)."""
+    order = _canonical_order(table)
+    for name in ("source", "target", "type", "buffer_hours", "strength", "group"):
+        column = getattr(table, name)
+        setattr(table, name, None)
+        setattr(table, name, column[order])
+        del column
 
 
 def merge_sorted(kept: RelationTable, fresh: RelationTable, n: int) -> RelationTable:
@@ -336,19 +353,40 @@ def _csr(
     return indptr, heads[order].astype(np.int32), [c[order] for c in columns]
 
 
-def _read_entities(rows: Any) -> tuple[list[str], list[str], list[str]]:
-    """Ids, kinds and names, sorted by id (stores stream them sorted; checked, not trusted)."""
+def _read_entities(rows: Any) -> tuple[list[str], Codes, Strings]:
+    """Ids, kinds and names, sorted by id (stores stream them sorted; checked, not trusted).
+
+    Only the ids become a list of Python strings (reading the relations needs a dict of
+    them); kinds become codes and names one UTF-8 blob as the rows come, so that a name is
+    freed with its row. At 1M entities lists of the three took 420 MB, and names and ids
+    freed later left much of that memory with the process (the allocator's pools held
+    strings of both), where the whole read afresh peaked.
+    """
     ids: list[str] = []
-    kinds: list[str] = []
-    names: list[str] = []
+    codes, vocabulary = array("h"), dict[str, int]()
+    blob, ends = bytearray(), array("q")
     for row in rows:
         ids.append(row.id)
-        kinds.append(row.kind)
-        names.append(row.name)
+        codes.append(vocabulary.setdefault(row.kind, len(vocabulary)))
+        blob += row.name.encode()
+        ends.append(len(blob))
+    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+    offsets[1:] = np.frombuffer(ends, dtype=np.int64)
+    names = Strings(np.frombuffer(bytes(blob), dtype=np.uint8), offsets)
+    kinds = _sorted_codes(np.frombuffer(codes, dtype=np.int16), list(vocabulary))
     if any(a > b for a, b in itertools.pairwise(ids)):
         order = sorted(range(len(ids)), key=ids.__getitem__)
-        ids, kinds, names = ([c[i] for i in order] for c in (ids, kinds, names))
+        ids = [ids[i] for i in order]
+        kinds = Codes(kinds.codes[order], kinds.vocabulary)
+        names = Strings.of(pick(names, np.array(order, dtype=np.int64)))
     return ids, kinds, names
+
+
+def _sorted_codes(codes: npt.NDArray[np.int16], vocabulary: list[str]) -> Codes:
+    """The codes again over the vocabulary sorted (as `Codes.of` makes them)."""
+    ranked = sorted(vocabulary)
+    recode = np.array([ranked.index(name) for name in vocabulary], dtype=np.int16)
+    return Codes(recode[codes] if codes.shape[0] else codes.copy(), ranked)
 
 
 def _rows(store: ReadableStore, clearance: Tlp) -> tuple[Any, Any]:
@@ -408,46 +446,65 @@ class Propagation:
 
 @dataclass(eq=False)
 class Edges:
-    """Propagation edges in relation-table order; `key` is the group key (-1: no group)."""
+    """Propagation edges sorted by (tail, head); `key` is the group key (-1: no group)."""
 
-    tails: Int64Array
-    heads: Int64Array
+    tails: IntArray
+    heads: IntArray
     buffer_hours: FloatArray
     strength: FloatArray
     key: Int64Array
     kind: npt.NDArray[np.int8]
 
     @staticmethod
-    def of(table: RelationTable, names: int) -> Edges:
-        """The DEPENDS_ON (turned around) and DISRUPTS rows of `table` as edges."""
-        depends = table.type == TYPE_CODE["DEPENDS_ON"]
-        weighted = np.flatnonzero(depends | (table.type == TYPE_CODE["DISRUPTS"]))
-        dep = depends[weighted]
-        tails = np.where(dep, table.target[weighted], table.source[weighted]).astype(np.int64)
-        heads = np.where(dep, table.source[weighted], table.target[weighted]).astype(np.int64)
+    def sorted_of(table: RelationTable, names: int, n: int) -> Edges:
+        """The DEPENDS_ON (turned around) and DISRUPTS rows of `table` as edges sorted by
+        (tail, head), stable (edges of one pair keep their order). The order is found
+        first and each column gathered once in it: at 10M relations, edges made in table
+        order and then copied sorted held both, 0.4 GB more."""
+        rows = _weighted(table)
+        depends = table.type[rows] == TYPE_CODE["DEPENDS_ON"]
+        tails = np.where(depends, table.target[rows], table.source[rows]).astype(np.int64)
+        tails *= n
+        tails += np.where(depends, table.source[rows], table.target[rows])
+        del depends
+        order = np.argsort(tails, kind="stable")
+        del tails
+        return Edges.at(table, rows[order], names)
+
+    @staticmethod
+    def at(table: RelationTable, weighted: Int64Array, names: int) -> Edges:
+        """The rows `weighted` (DEPENDS_ON or DISRUPTS) of `table` as edges, in that order."""
+        dep = table.type[weighted] == TYPE_CODE["DEPENDS_ON"]
+        tails = np.where(dep, table.target[weighted], table.source[weighted])
+        heads = np.where(dep, table.source[weighted], table.target[weighted])
         codes = table.group[weighted]
-        key = np.where(dep & (codes >= 0), heads * max(names, 1) + codes, -1)
+        key = heads.astype(np.int64)  # made in place: each temporary is 80 MB at 10M edges
+        key *= max(names, 1)
+        key += codes
+        key[~(dep & (codes >= 0))] = -1
+        del codes
         kind = np.where(dep, EDGE_DEPENDS_ON, EDGE_DISRUPTS).astype(np.int8)
         return Edges(
             tails, heads, table.buffer_hours[weighted], table.strength[weighted], key, kind
         )
 
-    def sorted(self, n: int) -> Edges:
-        """The edges by (tail, head), stable: edges of one pair keep their order."""
-        order = np.argsort(self.tails * n + self.heads, kind="stable")
-        return Edges(*(column[order] for column in vars(self).values()))
+
+def _weighted(table: RelationTable) -> Int64Array:
+    """Rows of `table` that are edges of the propagation graph (DEPENDS_ON, DISRUPTS)."""
+    types = table.type
+    return np.flatnonzero((types == TYPE_CODE["DEPENDS_ON"]) | (types == TYPE_CODE["DISRUPTS"]))
 
 
 def propagation_of(table: RelationTable, n: int, names: int) -> Propagation:
     """The propagation graph of a sorted relation table over `n` entities."""
-    edges = Edges.of(table, names).sorted(n)
+    edges = Edges.sorted_of(table, names, n)
     grouped = edges.key >= 0
     group_key, inverse = np.unique(edges.key[grouped], return_inverse=True)
     group = np.full(edges.key.shape[0], -1, dtype=np.int32)
     group[grouped] = inverse.reshape(-1)
     return Propagation(
         indptr=indptr_of(edges.tails, n),
-        targets=edges.heads.astype(np.int32),
+        targets=edges.heads.astype(np.int32, copy=False),
         buffer_hours=edges.buffer_hours,
         strength=edges.strength,
         group=group,
@@ -553,8 +610,22 @@ def build_projection(
     index = {entity_id: i for i, entity_id in enumerate(ids)}
     group_codes: dict[str, int] = {}
     table = read_relations(choose_assessments(relation_rows, assessments), index, group_codes)
-    entities = Entities(ids, index, kinds, names)
-    return assemble(revision, clearance, assessments, entities, table, list(group_codes), position)
+    del index
+    entities = compact_entities(ids, kinds, names)
+    del ids, kinds, names
+    (table,), group_names, _ = sorted_group_names([table], list(group_codes))
+    sort_canonically(table)
+    graph = propagation_of(table, len(entities.ids), len(group_names))
+    return project(revision, clearance, assessments, entities, table, group_names, position, graph)
+
+
+def compact_entities(ids: list[str], kinds: Codes, names: Strings) -> Entities:
+    """Entities (sorted by id) as the arrays a projection opened from its files holds
+    (keten.graph.projection_strings) instead of a list and a dict of a million Python
+    strings: reading the relations needs the dict; sorting them and saving the projection,
+    which at 10M relations is where a store read afresh peaks, do not."""
+    strings = Strings.of(ids)
+    return Entities(strings, SortedIndex(strings), kinds, names)
 
 
 def audit_position(store: Any) -> AuditPosition:
@@ -623,11 +694,25 @@ class ProjectionCache:
             if current is None or current.revision != self.store.revision(clearance):
                 if old is not None:
                     old.workspaces.clear()  # before the next revision's arrays are made
-                for let_go in BEFORE_REFRESH:
-                    let_go()
+                for hook in BEFORE_REFRESH:
+                    hook()
+                self._let_go_of_pages()
                 current = self._refresh(current, clearance, assessments)
                 self._replace(key, old, current)
             return current
+
+    def _let_go_of_pages(self) -> None:
+        """Let the pages of every kept projection's mapped arrays leave the process's
+        resident memory (`let_go`) before a projection is brought forward or read afresh:
+        they stay in the file cache, and the next request that reads them maps them again
+        from there (a cascade at 1M entities reads 263 MB of them), while a refresh makes
+        new arrays of hundreds of MB beside them."""
+        for projection in list(self._projections.values()):
+            for value in vars(projection).values():
+                parts = vars(value).values() if isinstance(value, Strings | Codes) else [value]
+                for part in parts:
+                    if isinstance(part, np.ndarray):
+                        let_go(part)
 
     def _replace(
         self, key: tuple[Tlp, AssessmentRule], old: Projection | None, new: Projection

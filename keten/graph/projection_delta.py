@@ -340,7 +340,7 @@ def _spliced_propagation(
     kept edge joins (a pair's relations are read again together), so places are found by
     (tail, head) alone."""
     n = ranks.new_count
-    edges = Edges.of(fresh, len(names)).sorted(n)
+    edges = Edges.sorted_of(fresh, len(names), n)
     group_key, renumbered, sizes = _groups(base, drop, ranks, names, recode, edges.key)
     kept_group = base.group
     if not np.array_equal(renumbered, np.arange(base.group_size.shape[0])):
@@ -393,7 +393,7 @@ def _groups(
     return group_key, renumbered, new_sizes
 
 
-def _indptr(base: Projection, drop: Int64Array, ranks: Ranks, tails: Int64Array) -> Int64Array:
+def _indptr(base: Projection, drop: Int64Array, ranks: Ranks, tails: IntArray) -> Int64Array:
     """Row starts after the change: the old rows' counts less what was dropped, moved to the
     new indices, plus the fresh edges."""
     counts = np.diff(base.indptr)

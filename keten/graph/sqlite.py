@@ -16,6 +16,8 @@ The file and its journal are created readable by their owner only.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import sqlite3
 import threading
@@ -192,6 +194,36 @@ def physical_memory() -> int:
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return 0
+
+
+def released_after(rows: Iterator[RelationRow], conn: sqlite3.Connection) -> Iterator[RelationRow]:
+    """`rows`, then the connection's page cache given back (`release_memory`).
+
+    Reading every relation for a projection fills the connection's cache to its 256 MiB
+    (`_open`) with pages read once, and they stayed while the projection sorted ten million
+    relations, where reading a store of 1M entities / 10M relations peaks.
+    """
+    try:
+        yield from rows
+    finally:
+        release_memory(conn)
+
+
+def release_memory(conn: sqlite3.Connection) -> None:
+    """Free the connection's cached pages and give the freed heap back to the system.
+
+    The pages are small allocations scattered through the C heap: freed, they stayed with
+    the process (260 MB after a read at 1M / 10M) until `malloc_trim` returned them
+    (glibc; elsewhere only SQLite's own release is done). Later queries read their pages
+    from the file cache again.
+    """
+    conn.execute("PRAGMA shrink_memory")
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
 
 
 def escape_like(text: str) -> str:
@@ -569,7 +601,9 @@ class SqliteStore:
         relations = conn.execute(
             f"SELECT {RELATION_COLUMNS} FROM relations r {visible}", {"level": clearance.level}
         )
-        return (EntityRow(*row) for row in entities), map(relation_from_row, relations)
+        return (EntityRow(*row) for row in entities), released_after(
+            map(relation_from_row, relations), conn
+        )
 
     def audit_head(self) -> tuple[int, str]:
         """Number and time of the last audit entry ((0, "") when none): where an analysis

@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from keten.graph.projection import ProjectionCache, build_projection
+from keten.graph.projection import (
+    RELATION_TYPES,
+    TYPE_CODE,
+    AuditPosition,
+    Edges,
+    Entities,
+    Projection,
+    ProjectionCache,
+    RelationTable,
+    _read_entities,
+    assemble,
+    build_projection,
+    read_relations,
+)
+from keten.graph.projection_files import ARRAYS
+from keten.graph.projection_strings import Codes, Strings
 from keten.graph.sqlite import SqliteStore
 from keten.graph.store import EntityRow, RelationRow
 from keten.schema.markings import Tlp
+from tests.conftest import resident_kb
+from tests.graph.test_projection_delta import assert_same
 
 
 def fill(store: SqliteStore) -> None:
@@ -103,3 +122,113 @@ def test_arrays_are_read_only(sqlite_store: SqliteStore) -> None:
     for array in (p.indptr, p.targets, p.buffer_hours, p.strength, p.group, p.rel_type):
         with pytest.raises(ValueError, match="read-only"):
             array[:1] = 0
+
+
+def assembled_from_lists(store: SqliteStore, clearance: Tlp) -> Projection:
+    """The projection as it was made before entities were kept compact while reading: lists,
+    a dict, and the table sorted by `canonical`."""
+    rows = sorted(store.iter_entities(clearance), key=lambda row: row.id)
+    ids = [row.id for row in rows]
+    index = {entity_id: i for i, entity_id in enumerate(ids)}
+    entities = Entities(ids, index, [row.kind for row in rows], [row.name for row in rows])
+    codes: dict[str, int] = {}
+    table = read_relations(store.iter_relations(clearance), index, codes)
+    position = AuditPosition(*store.audit_head())
+    return assemble(
+        store.revision(clearance), clearance, "all", entities, table, list(codes), position
+    )
+
+
+@pytest.mark.parametrize("clearance", [Tlp.RED, Tlp.GREEN])
+def test_a_read_afresh_equals_one_assembled_from_lists(
+    sqlite_store: SqliteStore, clearance: Tlp
+) -> None:
+    fill(sqlite_store)
+    with sqlite_store.writer() as w:  # a name that is not ASCII, a second group name
+        w.upsert_entities([EntityRow("r:heat", "Resource", "Wärme")])
+        w.upsert_relations(
+            [RelationRow("vp:water", "DEPENDS_ON", "r:heat", props={"redundancy_group": "a"})]
+        )
+    built = build_projection(sqlite_store, clearance)
+    assert isinstance(built.ids, Strings) and isinstance(built.kinds, Codes)
+    assert_same(built, assembled_from_lists(sqlite_store, clearance))
+    assert built.names[built.index["r:heat"]] == "Wärme"
+
+
+def test_a_low_clearance_read_afresh_equals_a_store_of_what_it_sees(tmp_path: Path) -> None:
+    full = SqliteStore(tmp_path / "full.sqlite")
+    fill(full)
+    seen = SqliteStore(tmp_path / "seen.sqlite")
+    with seen.writer() as w:
+        w.upsert_entities(list(full.iter_entities(Tlp.GREEN)))
+        w.upsert_relations(list(full.iter_relations(Tlp.GREEN)))
+    low, only = build_projection(full, Tlp.GREEN), build_projection(seen, Tlp.RED)
+    assert "r:gas@amber" not in low.index
+    assert list(low.ids) == list(only.ids) and list(low.names) == list(only.names)
+    for name in ARRAYS:
+        np.testing.assert_array_equal(getattr(low, name), getattr(only, name), err_msg=name)
+
+
+def test_entities_read_out_of_order_are_sorted() -> None:
+    rows = [EntityRow("b:2", "Threat", "Zwei"), EntityRow("a:1", "Resource", "Eins ä")]
+    rows.append(EntityRow("c:3", "Interest", "Drei"))
+    ids, kinds, names = _read_entities(iter(rows))
+    assert ids == ["a:1", "b:2", "c:3"]
+    assert list(kinds) == ["Resource", "Threat", "Interest"]
+    assert kinds.vocabulary == sorted(kinds.vocabulary)
+    assert list(names) == ["Eins ä", "Zwei", "Drei"]
+
+
+def test_edges_sorted_of_equal_edges_sorted_after_they_are_made() -> None:
+    """The edges gathered once in sorted order equal those made in table order and then
+    sorted stably by (tail, head), as they were made before."""
+    rng = np.random.default_rng(3)
+    rows, n, names = 5000, 300, 3
+    table = RelationTable(
+        rng.integers(0, n, rows).astype(np.int32),
+        rng.integers(0, n, rows).astype(np.int32),
+        rng.integers(0, len(RELATION_TYPES), rows).astype(np.int8),
+        rng.choice([0.0, 6.0, 12.0], rows),
+        rng.random(rows),
+        rng.integers(-1, names, rows).astype(np.int32),
+    )
+    edges = Edges.sorted_of(table, names, n)
+    w = np.flatnonzero(
+        (table.type == TYPE_CODE["DEPENDS_ON"]) | (table.type == TYPE_CODE["DISRUPTS"])
+    )
+    dep = table.type[w] == TYPE_CODE["DEPENDS_ON"]
+    tails = np.where(dep, table.target[w], table.source[w]).astype(np.int64)
+    heads = np.where(dep, table.source[w], table.target[w]).astype(np.int64)
+    codes = table.group[w]
+    made = {
+        "tails": tails,
+        "heads": heads,
+        "buffer_hours": table.buffer_hours[w],
+        "strength": table.strength[w],
+        "key": np.where(dep & (codes >= 0), heads * names + codes, -1),
+        "kind": np.where(dep, 0, 1).astype(np.int8),
+    }
+    order = np.argsort(tails * n + heads, kind="stable")
+    assert (made["key"] >= 0).any() and (made["kind"] == 1).any()
+    for name, column in made.items():
+        np.testing.assert_array_equal(getattr(edges, name), column[order], err_msg=name)
+
+
+def test_a_refresh_lets_go_of_the_pages_of_kept_projections(tmp_path: Path) -> None:
+    """Before a projection is brought forward, the mapped pages of those kept leave the
+    process's resident memory; they are read again from the file cache, the same."""
+    store = SqliteStore(tmp_path / "keten.sqlite")
+    fill(store)
+    directory = tmp_path / "projection"
+    ProjectionCache(store, directory).get(Tlp.GREEN)  # saved beside the store
+    cache = ProjectionCache(store, directory)
+    green = cache.get(Tlp.GREEN)
+    assert isinstance(green.targets, np.memmap)
+    before = [green.successors(i) for i in green.ids]
+    (folder,) = directory.glob("*/green.all")
+    assert resident_kb(folder) > 0
+    cache.get(Tlp.RED)  # read afresh: the green pages go first
+    assert resident_kb(folder) == 0
+    assert [green.successors(i) for i in green.ids] == before
+    assert resident_kb(folder) > 0
+    store.close()

@@ -11,11 +11,13 @@ import dataclasses
 import gc
 import math
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from keten.graph.projection import Projection, build_projection
+from keten.graph.projection_files import ProjectionFiles
 from keten.graph.sqlite import SqliteStore
 from keten.queries.bitsets import (
     INT32_MAX,
@@ -30,6 +32,7 @@ from keten.queries.kernel import monte_carlo
 from keten.queries.propagation import PropagationRequest, propagate, run_hits, wilson
 from keten.queries.synthetic import SyntheticStore, generate_network
 from keten.schema.markings import Tlp
+from tests.conftest import resident_kb
 from tests.queries.conftest import fill, random_network
 
 RUNS = 3000
@@ -216,3 +219,26 @@ def test_a_write_lets_the_kept_search_arrays_go_first(sqlite_store: SqliteStore)
     newer = cache.get(Tlp.RED)
     assert newer is not red and bitsets._KEPT.arrays is None
     assert search_arrays(newer).head.shape[0] == kept.head.shape[0]
+
+
+def test_search_arrays_let_go_of_the_mapped_pages_they_copy(
+    generated: Projection, tmp_path: Path
+) -> None:
+    """Laid out from a projection mapped from its files, the search arrays are copies: the
+    pages read for them leave the process's resident memory, and the hits are the same."""
+    mapped = ProjectionFiles(tmp_path, "bitsets").save(generated)
+    assert isinstance(mapped.targets, np.memmap)
+    columns = (mapped.indptr, mapped.targets, mapped.buffer_hours, mapped.strength, mapped.group)
+    for column in columns:
+        column.sum()  # a search reads them
+    assert resident_kb(tmp_path) > 0
+    arrays = search_arrays(mapped)
+    assert resident_kb(tmp_path) == 0
+    p = generated
+    expected = lay_out(p.indptr, p.targets, p.buffer_hours, p.strength, p.group)
+    for name, array in arrays._asdict().items():
+        np.testing.assert_array_equal(array, getattr(expected, name), err_msg=name)
+    start = np.array([p.index["res:power"]])
+    np.testing.assert_array_equal(
+        run_hits(mapped, start, 72.0, 0.0, 300, seed=5), run_hits(p, start, 72.0, 0.0, 300, seed=5)
+    )
