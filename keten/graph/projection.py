@@ -32,6 +32,7 @@ import dataclasses
 import itertools
 import logging
 import threading
+import weakref
 from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -643,6 +644,21 @@ BEFORE_REFRESH: list[Callable[[], None]] = []
 derived from a projection (keten.queries.bitsets) let them go here, so that a write's new
 columns are not made while another clearance's derived arrays still take memory."""
 
+_CACHES: weakref.WeakSet[ProjectionCache] = weakref.WeakSet()
+"""Every live `ProjectionCache` of the process (a server has one), for `make_room`."""
+
+
+def make_room(but: Projection | None = None) -> None:
+    """Before hundreds of MB are made at national scale (a projection brought forward or
+    read afresh, the search arrays of a propagation laid out), every kept projection's
+    mapped pages leave the process's resident memory and the spare workspaces of those
+    other than `but` go (`ProjectionCache.make_room`). Without it, at 1M entities / 10M
+    relations, the pages a cascade of the other clearance had read (263 MB) and its
+    workspaces stayed resident beside the new arrays, which set the server's peak."""
+    for cache in list(_CACHES):
+        cache.make_room(but)
+
+
 SAVE_DELAY = 2.0
 """Seconds a server waits before saving an updated projection (see `ProjectionCache`)."""
 
@@ -680,6 +696,7 @@ class ProjectionCache:
         self.updates = 0
         self.opened = 0
         self.saved = 0
+        _CACHES.add(self)
 
     def get(self, clearance: Tlp, assessments: AssessmentRule = "all") -> Projection:
         """The projection of the current revision for `clearance` and assessment rule."""
@@ -696,18 +713,20 @@ class ProjectionCache:
                     old.workspaces.clear()  # before the next revision's arrays are made
                 for hook in BEFORE_REFRESH:
                     hook()
-                self._let_go_of_pages()
+                make_room()
                 current = self._refresh(current, clearance, assessments)
                 self._replace(key, old, current)
             return current
 
-    def _let_go_of_pages(self) -> None:
+    def make_room(self, but: Projection | None = None) -> None:
         """Let the pages of every kept projection's mapped arrays leave the process's
-        resident memory (`let_go`) before a projection is brought forward or read afresh:
-        they stay in the file cache, and the next request that reads them maps them again
-        from there (a cascade at 1M entities reads 263 MB of them), while a refresh makes
-        new arrays of hundreds of MB beside them."""
+        resident memory (`let_go`), and drop the spare search workspaces of those other
+        than `but`: they stay in the file cache, and the next request that reads them maps
+        them again from there (a cascade at 1M entities reads 263 MB of them), while a
+        workspace is made again in milliseconds. See `make_room` for when."""
         for projection in list(self._projections.values()):
+            if projection is not but:
+                projection.workspaces.clear()
             for value in vars(projection).values():
                 parts = vars(value).values() if isinstance(value, Strings | Codes) else [value]
                 for part in parts:

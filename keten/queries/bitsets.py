@@ -62,6 +62,7 @@ from keten.graph.projection import (
     IntArray,
     Projection,
     indptr_of,
+    make_room,
 )
 from keten.graph.projection_splice import let_go
 
@@ -648,10 +649,14 @@ def search_arrays(projection: Projection) -> SearchArrays:
     were read for it leave the process's resident memory again (`let_go`): they stay in
     the file cache, and a cascade that reads them next maps them again. At 1M entities /
     10M relations they are 263 MB per clearance, which otherwise stayed resident through
-    the search beside its own arrays."""
+    the search beside its own arrays. Before the layout, the same is done for every kept
+    projection, and those of other clearances drop their spare workspaces (`make_room`):
+    a cascade of another clearance had left its pages and workspaces resident, which made
+    a propagation the server's peak there."""
     arrays = _KEPT.get(projection)
     if arrays is None:
         _KEPT.drop()  # the last set goes before the next is made
+        make_room(but=projection)  # and the pages and workspaces no search is using now
         p = projection
         columns = (p.indptr, p.targets, p.buffer_hours, p.strength, p.group)
         arrays = lay_out(*columns)

@@ -216,7 +216,10 @@ def test_edges_sorted_of_equal_edges_sorted_after_they_are_made() -> None:
 
 def test_a_refresh_lets_go_of_the_pages_of_kept_projections(tmp_path: Path) -> None:
     """Before a projection is brought forward, the mapped pages of those kept leave the
-    process's resident memory; they are read again from the file cache, the same."""
+    process's resident memory and their spare workspaces go; they are read again from the
+    file cache, the same."""
+    from keten.queries.cascade import cascade
+
     store = SqliteStore(tmp_path / "keten.sqlite")
     fill(store)
     directory = tmp_path / "projection"
@@ -225,10 +228,12 @@ def test_a_refresh_lets_go_of_the_pages_of_kept_projections(tmp_path: Path) -> N
     green = cache.get(Tlp.GREEN)
     assert isinstance(green.targets, np.memmap)
     before = [green.successors(i) for i in green.ids]
+    answer = cascade(green, ["r:power"])
     (folder,) = directory.glob("*/green.all")
-    assert resident_kb(folder) > 0
-    cache.get(Tlp.RED)  # read afresh: the green pages go first
-    assert resident_kb(folder) == 0
+    assert resident_kb(folder) > 0 and green.workspaces
+    cache.get(Tlp.RED)  # read afresh: the green pages and workspaces go first
+    assert resident_kb(folder) == 0 and green.workspaces == []
     assert [green.successors(i) for i in green.ids] == before
+    assert cascade(green, ["r:power"]) == answer
     assert resident_kb(folder) > 0
     store.close()

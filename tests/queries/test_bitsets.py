@@ -242,3 +242,34 @@ def test_search_arrays_let_go_of_the_mapped_pages_they_copy(
     np.testing.assert_array_equal(
         run_hits(mapped, start, 72.0, 0.0, 300, seed=5), run_hits(p, start, 72.0, 0.0, 300, seed=5)
     )
+
+
+def test_laying_out_search_arrays_lets_go_of_the_other_kept_projections(tmp_path: Path) -> None:
+    """Before the search arrays of one clearance are laid out, the projections a server
+    keeps for the others let go of their mapped pages and spare workspaces (`make_room`);
+    they answer the same afterwards, reading those pages again."""
+    from keten.graph.projection import ProjectionCache
+    from keten.queries.cascade import cascade
+
+    synthetic = SyntheticStore(generate_network(500, 5000, seed=8))
+    store = SqliteStore(tmp_path / "keten.sqlite")
+    with store.writer() as w:
+        w.upsert_entities(list(synthetic.iter_entities()))
+        w.upsert_relations(list(synthetic.iter_relations()))
+    directory = tmp_path / "projection"
+    for level in (Tlp.GREEN, Tlp.RED):
+        ProjectionCache(store, directory).get(level)  # saved beside the store
+    cache = ProjectionCache(store, directory)
+    green, red = cache.get(Tlp.GREEN), cache.get(Tlp.RED)
+    assert isinstance(red.targets, np.memmap)
+    hub = red.ids[int(np.argmax(np.diff(red.indptr)))]
+    start = np.array([red.index[hub]])
+    hits = run_hits(red, start, 72.0, 0.0, 200, seed=3)
+    answer = cascade(red, [hub])  # its pages read and a workspace kept
+    (folder,) = directory.glob("*/red.all")
+    assert red.workspaces and resident_kb(folder) > 0
+    search_arrays(green)  # laid out for green: red's pages and workspaces go first
+    assert red.workspaces == [] and resident_kb(folder) == 0
+    assert cascade(red, [hub]) == answer and resident_kb(folder) > 0
+    np.testing.assert_array_equal(run_hits(red, start, 72.0, 0.0, 200, seed=3), hits)
+    store.close()
