@@ -65,11 +65,11 @@ class BundleChecker:
 
     def add(self, item: Item) -> None:
         """Take one record (or a reader's problem); validate and write in batches."""
-        if isinstance(item, Problem):
-            self.log.add(item)
-            return
-        if isinstance(item, NotKept):
-            self.log.not_kept.append(item)  # reported, never refused
+        if type(item) is not RawRecord:  # the rare case first asked, the common one quick
+            if isinstance(item, Problem):
+                self.log.add(item)
+            elif isinstance(item, NotKept):
+                self.log.not_kept.append(item)  # reported, never refused
             return
         self.records += 1
         batch = self.entities if item.side == "entity" else self.relations
@@ -121,12 +121,13 @@ class BundleChecker:
 
     def _check_endpoints(self, items: list[RawRecord], rows: list[RelationRow]) -> None:
         """Check endpoint kinds known now; keep the others for `finish`."""
-        kinds, allowed = self.kinds, self.allowed
+        kind, allowed = self.kinds.get, self.allowed
         for item, row in zip(items, rows, strict=True):
-            source, target = kinds.get(row.source), kinds.get(row.target)
-            if source and target:
-                if (row.type, source, target) not in allowed:
-                    self._check(row.type, source, target, item.file, item.where)
+            known = (row.type, kind(row.source), kind(row.target))
+            if known in allowed:  # never holds an unknown (None) kind
+                continue
+            if known[1] and known[2]:
+                self._check(row.type, known[1], known[2], item.file, item.where)
             else:
                 self.pending.append((row.type, row.source, row.target, item.file, item.where))
 

@@ -29,9 +29,13 @@ LIST_COLUMNS = frozenset({"aliases", "source_ids"})
 SUFFIXES = {".json", ".yaml", ".yml", ".jsonl", ".ndjson", ".csv", ".graphml"}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RawRecord:
-    """A record as read, before validation, with where it came from."""
+    """A record as read, before validation, with where it came from.
+
+    Not frozen: a load makes one per line, and frozen dataclasses are markedly slower to
+    create (as `EntityRow` notes); nothing changes a record once read.
+    """
 
     side: Side
     data: Any

@@ -150,6 +150,9 @@ class Declines:
     def accepts(self, data: list[Any]) -> bool:
         return False
 
+    def fields_of(self, data: list[Any]) -> None:
+        return None
+
 
 def both_ways(rows_of: Any, side: str, records: list[dict[str, Any]]) -> tuple[Any, Any]:
     """(the batch function's answer, its answer when only pydantic validates)."""
