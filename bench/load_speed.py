@@ -95,14 +95,14 @@ def entity_param(record: dict[str, Any]) -> tuple[Any, ...]:
     entity_id, kind, name = (record.pop(k) for k in ENTITY_COLUMNS)
     level = 0  # generated records carry no marking: clear
     props = dump_props(record)
-    return (entity_id, kind, name, level, props, search_text(name, record), None, None, None, 0)
+    return (entity_id, kind, name, level, props, search_text(name, record))
 
 
 def relation_param(record: dict[str, Any]) -> tuple[Any, ...]:
     """INSERT_RELATION_NEW parameters of a record, the bare way."""
     source, rel_type, target = (record.pop(k) for k in RELATION_COLUMNS)
     key = record.pop("key", "")
-    return (source, rel_type, target, key, 0, dump_props(record), None, None, None, 0)
+    return (source, rel_type, target, key, 0, dump_props(record))
 
 
 def baseline(path: Path, db: Path) -> float:

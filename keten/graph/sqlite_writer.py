@@ -53,18 +53,21 @@ RELATION_COLUMNS = "source, type, target, key, marking, props, created_at, updat
 
 INSERT_ENTITY_NEW = """
 INSERT INTO entities (id, kind, name, marking, props, search, created_at, updated_at)
-VALUES (?1, ?2, ?3, max(?4, 0), ?5, ?6, ?11, ?11)
+VALUES (?1, ?2, ?3, max(?4, 0), ?5, ?6, ?7, ?7)
 """
-"""The fast path: new entities get the transaction's stamp, appended to each parameter tuple
-as ?11 (the times a row brings are ignored)."""
+"""The fast path: new entities get the transaction's stamp (?7). It takes the first
+`NEW_PARAMS` parameters and the stamp only: binding the others too (times a new row does not
+use, the audit level) cost about a quarter of the insert time (`None` binds slowly)."""
 INSERT_ENTITY_RESTORED = """
 INSERT INTO entities (id, kind, name, marking, props, search, created_at, updated_at)
 VALUES (?1, ?2, ?3, max(?4, 0), ?5, ?6, coalesce(?8, ?9, ?11), coalesce(?9, ?11))
 """
 INSERT_RELATION_NEW = """
 INSERT INTO relations (source, type, target, key, marking, props, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, max(?5, 0), ?6, ?11, ?11)
+VALUES (?1, ?2, ?3, ?4, max(?5, 0), ?6, ?7, ?7)
 """
+NEW_PARAMS = 6
+"""Parameters of a row the fast-path inserts take before the stamp."""
 INSERT_RELATION_RESTORED = """
 INSERT INTO relations (source, type, target, key, marking, props, created_at, updated_at)
 VALUES (?1, ?2, ?3, ?4, max(?5, 0), ?6, coalesce(?8, ?9, ?11), coalesce(?9, ?11))
@@ -99,9 +102,14 @@ TIMES = 7
 
 def split_props(props: dict[str, Any]) -> tuple[str, str | None]:
     """A row's properties as (canonical JSON of those it sets, JSON list of those it removes,
-    or None when it removes none)."""
-    if None not in props.values():
-        return dump_props(props), None
+    or None when it removes none).
+
+    The JSON is written first: without a `null` in it no property is None, which one search
+    of a short text tells faster than comparing every value with None.
+    """
+    text = dump_props(props)
+    if "null" not in text or None not in props.values():
+        return text, None
     removed = sorted(k for k, v in props.items() if v is None)
     return dump_props({k: v for k, v in props.items() if v is not None}), orjson.dumps(
         removed
@@ -263,8 +271,12 @@ class SqliteWriter(WriteBook):
             insert = INSERT_RELATION_RESTORED if restore else INSERT_RELATION_NEW
         stamp = (self.stamp,)
         before = self.conn.total_changes
+        if restore:  # the restored times are parameters 8 and 9
+            values = [p + stamp for p in params]
+        else:
+            values = [p[:NEW_PARAMS] + stamp for p in params]
         try:
-            self.conn.executemany(insert, [p + stamp for p in params])
+            self.conn.executemany(insert, values)
         except sqlite3.IntegrityError:  # a stored identity (or a bad row: the exact way says)
             params = params[: self.conn.total_changes - before]
             if not params:

@@ -34,7 +34,7 @@ from keten.graph.store import (
     Writer,
     paged,
 )
-from keten.ingest.checker import BATCH, BundleChecker, Sink
+from keten.ingest.checker import BundleChecker, Sink
 from keten.ingest.pipeline import write_from_child
 from keten.ingest.problems import BundleRejected, Problem, ProblemLog
 from keten.ingest.readers import Item, read_bundle, read_paths
@@ -155,10 +155,7 @@ def check_all(
 ) -> tuple[int, ProblemLog]:
     """Check every item as one bundle, writing through `sink`; (records, problems)."""
     checker = BundleChecker(sink)
-    for item in items:
-        checker.add(item)
-        if progress and checker.records % BATCH == 0:
-            progress(checker.records)
+    checker.add_all(items, progress)
     checker.finish()
     return checker.records, checker.log
 

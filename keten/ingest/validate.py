@@ -34,7 +34,12 @@ from keten.ingest.readers import RawRecord
 from keten.schema import EntityKind, RelationType
 from keten.schema.entities import ENTITY_ADAPTER, AnyEntity
 from keten.schema.markings import implied_marking, marking_problem
-from keten.schema.relations import RELATION_ADAPTER, Relation, relation_rule_errors
+from keten.schema.relations import (
+    RELATION_ADAPTER,
+    Relation,
+    relation_rule_errors,
+    relation_rules_hold,
+)
 
 KINDS = ", ".join(EntityKind)
 TYPES = ", ".join(RelationType)
@@ -58,7 +63,7 @@ def entity_rows(batch: list[RawRecord]) -> Checked[EntityRow]:
     data = [item.data for item in batch]
     text = clean(data)
     if text is not None:
-        if quick(ENTITIES, text, data, ENTITY_UNUSUAL):
+        if quick(ENTITIES, text, data, ENTITY_UNUSUAL) is not None:
             return batch, [entity_of(r.copy()) for r in data], []
         try:
             records = ENTITY_BATCH.validate_python(data)
@@ -97,9 +102,8 @@ def relation_rows(batch: list[RawRecord]) -> Checked[RelationRow]:
 def plain_relations(text: bytes, data: list[Any]) -> bool:
     """True when a relation batch is `simple`, gives no keys and passes the derived types
     and the relation rules as given: its rows are then its records' columns and the rest."""
-    if not quick(RELATIONS, text, data, RELATION_UNUSUAL):
-        return False
-    return not any(relation_rule_errors(record) for record in data)
+    given = quick(RELATIONS, text, data, RELATION_UNUSUAL)
+    return given is not None and relation_rules_hold(data, given)
 
 
 ENTITY_UNUSUAL = frozenset({"marking", "created_at", "updated_at"})
@@ -108,14 +112,17 @@ RELATION_UNUSUAL = ENTITY_UNUSUAL | {"key"}
 """The same for relations, and a key."""
 
 
-def quick(check: PlainCheck, text: bytes, data: list[Any], unusual: frozenset[str]) -> bool:
-    """True when a batch (its JSON from `clean`) names no namespace, gives no empty list and
-    no `unusual` field, and passes the derived check: what `simple` says, with the fields
-    looked up in the set the check gives rather than searched for in the text."""
+def quick(
+    check: PlainCheck, text: bytes, data: list[Any], unusual: frozenset[str]
+) -> set[str] | None:
+    """The fields a batch's records give, when the batch (its JSON from `clean`) names no
+    namespace, gives no empty list and no `unusual` field, and passes the derived check;
+    else None. What `simple` says, with the fields looked up in the set the check gives
+    rather than searched for in the text."""
     if b"@" in text or b"[]" in text:
-        return False
+        return None
     given = check.fields_of(data)
-    return given is not None and given.isdisjoint(unusual)
+    return given if given is not None and given.isdisjoint(unusual) else None
 
 
 def entity_of(record: dict[str, Any]) -> EntityRow:
@@ -196,7 +203,7 @@ def clean(data: Any) -> bytes | None:
         text = orjson.dumps(data, option=orjson.OPT_STRICT_INTEGER)
     except TypeError:
         return None
-    if ESCAPED_CONTROL.search(text) is not None:
+    if b"\\" in text and ESCAPED_CONTROL.search(text) is not None:  # every escape has one
         return None
     return text if b"null" not in text or finite(data) else None
 
