@@ -7,6 +7,7 @@ from pathlib import Path
 
 from keten.graph.history import AUDIT_EACH_UP_TO
 from keten.graph.sqlite import SqliteStore
+from keten.graph.sqlite_writer import split_props
 from keten.graph.store import EntityRow, RelationRow, WriteCounts
 
 SIZE = AUDIT_EACH_UP_TO + 50
@@ -79,3 +80,14 @@ def test_one_identity_twice_in_a_quick_batch(tmp_path: Path) -> None:
     with other.writer() as w:
         w.upsert_entities(entities(0, SIZE) + entities(5, 6, a=2))
         assert [(c.entity, c.fields) for c in w.conflicts] == [("r:00005", ["a"])]
+
+
+def test_split_props_tells_a_null_from_the_text_null() -> None:
+    """The JSON is searched for `null` before the values are: text holding "null" is kept,
+    a None is a removal."""
+    assert split_props({"note": "null", "a": 1}) == ('{"a":1,"note":"null"}', None)
+    assert split_props({"note": "null", "gone": None, "x": [None]}) == (
+        '{"note":"null","x":[null]}',
+        '["gone"]',
+    )
+    assert split_props({"a": 1}) == ('{"a":1}', None)
