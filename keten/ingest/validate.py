@@ -54,6 +54,10 @@ Checked = tuple[list[RawRecord], list[R], list[Problem]]
 
 ESCAPED_CONTROL = re.compile(rb"\\u00[01][0-9a-f]|\\[bf]")
 """Control characters as orjson escapes them (tab, CR and LF have other escapes)."""
+EMPTY_LIST = re.compile(rb"\[\]")
+NULL = re.compile(rb"null")
+"""An empty list and a null in a batch's JSON (found by `re` in about half the time of
+`in`, whose search slows down on a needle whose first byte is frequent)."""
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 """Characters refused in text: XML (GraphML, STIX) cannot carry them, nor UTF-8 surrogates."""
 
@@ -119,7 +123,7 @@ def quick(
     namespace, gives no empty list and no `unusual` field, and passes the derived check;
     else None. What `simple` says, with the fields looked up in the set the check gives
     rather than searched for in the text."""
-    if b"@" in text or b"[]" in text:
+    if b"@" in text or EMPTY_LIST.search(text):
         return None
     given = check.fields_of(data)
     return given if given is not None and given.isdisjoint(unusual) else None
@@ -189,7 +193,7 @@ def simple(text: bytes) -> bool:
     """True when a batch (as `clean` wrote it) is `plain` and no record gives times or an
     empty list: each record's row is then its columns and the rest, as given (what
     `to_entity_row` and `to_relation_row` would make, with fewer steps)."""
-    return plain(text) and b"[]" not in text and b'_at"' not in text
+    return plain(text) and not EMPTY_LIST.search(text) and b'_at"' not in text
 
 
 def clean(data: Any) -> bytes | None:
@@ -205,7 +209,7 @@ def clean(data: Any) -> bytes | None:
         return None
     if b"\\" in text and ESCAPED_CONTROL.search(text) is not None:  # every escape has one
         return None
-    return text if b"null" not in text or finite(data) else None
+    return text if not NULL.search(text) or finite(data) else None
 
 
 def finite(data: Any) -> bool:
