@@ -8,8 +8,9 @@ without being held in memory whole.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,14 +49,18 @@ Item = RawRecord | Problem | NotKept
 
 
 def read_paths(paths: list[Path]) -> Iterator[Item]:
-    """Every record of every path (files or folders), in order."""
-    for path in paths:
-        if path.is_dir():
-            yield from read_folder(path)
-        elif path.is_file():
-            yield from read_file(path)
-        else:
-            yield Problem(str(path), "-", "", "no such file or folder")
+    """Every record of every path (files or folders), in order (chained in C: no Python
+    step per record between a load and the file's reader)."""
+    return chain.from_iterable(map(read_path, paths))
+
+
+def read_path(path: Path) -> Iterator[Item]:
+    """The records of a file or folder, or the problem that there is no such thing."""
+    if path.is_dir():
+        return read_folder(path)
+    if path.is_file():
+        return read_file(path)
+    return iter([Problem(str(path), "-", "", "no such file or folder")])
 
 
 def read_folder(folder: Path) -> Iterator[Item]:
@@ -70,20 +75,22 @@ def read_folder(folder: Path) -> Iterator[Item]:
 
 
 def read_file(path: Path) -> Iterator[Item]:
-    """Records of one file, by its suffix."""
+    """Records of one file, by its suffix (the reader itself, not a generator around it: a
+    level of `yield from` costs a step per record)."""
     suffix = path.suffix.lower()
-    if suffix in {".jsonl", ".ndjson"}:
-        yield from read_jsonl(path)
-    elif suffix == ".json":
-        yield from read_json(path)
-    elif suffix in {".yaml", ".yml"}:
-        yield from read_yaml(path)
-    elif suffix == ".csv":
-        yield from read_csv(path)
-    elif suffix == ".graphml":
-        yield from read_graphml(path)
-    else:
-        yield Problem(str(path), "-", "", f"unknown bundle format {suffix!r}")
+    readers: dict[str, Callable[[Path], Iterator[Item]]] = {
+        ".jsonl": read_jsonl,
+        ".ndjson": read_jsonl,
+        ".json": read_json,
+        ".yaml": read_yaml,
+        ".yml": read_yaml,
+        ".csv": read_csv,
+        ".graphml": read_graphml,
+    }
+    reader = readers.get(suffix)
+    if reader is None:
+        return iter([Problem(str(path), "-", "", f"unknown bundle format {suffix!r}")])
+    return reader(path)
 
 
 def read_bundle(bundle: Any, file: str) -> Iterator[Item]:
