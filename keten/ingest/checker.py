@@ -62,6 +62,9 @@ class BundleChecker:
     shares: ShareTally = field(default_factory=ShareTally)
     allowed: set[tuple[str, str, str]] = field(default_factory=set)
     """(type, source kind, target kind) found allowed (a few dozen, met millions of times)."""
+    owns_records: bool = False
+    """The records are the reader's own (read from files here), so rows may be made of them
+    instead of copies."""
 
     def add_all(self, items: Iterable[Item], progress: Callable[[int], None] | None = None) -> None:
         """Take every record (or reader's problem), validating and writing in batches; call
@@ -88,10 +91,10 @@ class BundleChecker:
 
     def flush(self) -> None:
         """Validate the batches and write them (pointless once the bundle is refused)."""
-        passed_entities, entities, problems = entity_rows(self.entities)
+        passed_entities, entities, problems = entity_rows(self.entities, self.owns_records)
         self._note_refused(problems)
         self._check_kinds(passed_entities, entities)
-        passed, relations, relation_problems = relation_rows(self.relations)
+        passed, relations, relation_problems = relation_rows(self.relations, self.owns_records)
         self.shares.add(passed, relations)
         for problem in problems + relation_problems:
             self.log.add(problem)

@@ -85,7 +85,7 @@ def check_in_child(paths: list[str], conn: Connection, prepare: Prepare | None) 
     """
     gc.disable()
     try:
-        checker = BundleChecker(PipeSink(conn, prepare))
+        checker = BundleChecker(PipeSink(conn, prepare), owns_records=True)
         checker.add_all(read_paths([Path(p) for p in paths]), partial(report_progress, conn))
         checker.finish()
         done = ("done", checker.records, checker.log.problems, checker.log.total)

@@ -62,13 +62,14 @@ CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 """Characters refused in text: XML (GraphML, STIX) cannot carry them, nor UTF-8 surrogates."""
 
 
-def entity_rows(batch: list[RawRecord]) -> Checked[EntityRow]:
-    """Validate a batch of entity records."""
+def entity_rows(batch: list[RawRecord], consume: bool = False) -> Checked[EntityRow]:
+    """Validate a batch of entity records (`consume`: the records may become the rows'
+    properties, as nothing else holds them; else they are copied)."""
     data = [item.data for item in batch]
     text = clean(data)
     if text is not None:
         if quick(ENTITIES, text, data, ENTITY_UNUSUAL) is not None:
-            return batch, [entity_of(r.copy()) for r in data], []
+            return batch, [entity_of(r) for r in owned(data, consume)], []
         try:
             records = ENTITY_BATCH.validate_python(data)
         except ValidationError:
@@ -82,13 +83,13 @@ def entity_rows(batch: list[RawRecord]) -> Checked[EntityRow]:
     return split(batch, [entity_row(i.data, i.file, i.where) for i in batch])
 
 
-def relation_rows(batch: list[RawRecord]) -> Checked[RelationRow]:
-    """Validate a batch of relation records."""
+def relation_rows(batch: list[RawRecord], consume: bool = False) -> Checked[RelationRow]:
+    """Validate a batch of relation records (`consume` as for `entity_rows`)."""
     data = [item.data for item in batch]
     text = clean(data)
     if text is not None:
         if plain_relations(text, data):
-            return batch, [relation_of(r.copy()) for r in data], []
+            return batch, [relation_of(r) for r in owned(data, consume)], []
         try:
             records = RELATION_BATCH.validate_python(data)
         except ValidationError:
@@ -101,6 +102,12 @@ def relation_rows(batch: list[RawRecord]) -> Checked[RelationRow]:
                 if plain(text) or not any(namespace_problems(r) for r in unusual(rows)):
                     return batch, rows, []
     return split(batch, [relation_row(i.data, i.file, i.where) for i in batch])
+
+
+def owned(data: list[dict[str, Any]], consume: bool) -> list[dict[str, Any]]:
+    """The records themselves when they may be consumed, else copies (a caller's bundle,
+    such as an API request's, is left as it was)."""
+    return data if consume else [r.copy() for r in data]
 
 
 def plain_relations(text: bytes, data: list[Any]) -> bool:

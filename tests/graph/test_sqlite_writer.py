@@ -7,7 +7,13 @@ from pathlib import Path
 
 from keten.graph.history import AUDIT_EACH_UP_TO
 from keten.graph.sqlite import SqliteStore
-from keten.graph.sqlite_writer import split_props
+from keten.graph.sqlite_writer import (
+    NEW_PARAMS,
+    quick_relation_values,
+    relation_audit_level,
+    relation_params,
+    split_props,
+)
 from keten.graph.store import EntityRow, RelationRow, WriteCounts
 
 SIZE = AUDIT_EACH_UP_TO + 50
@@ -91,3 +97,20 @@ def test_split_props_tells_a_null_from_the_text_null() -> None:
         '["gone"]',
     )
     assert split_props({"a": 1}) == ('{"a":1}', None)
+
+
+def test_quick_values_are_what_the_parameters_say() -> None:
+    """The quick way's values, made straight from rows, hold what `relation_params` makes
+    for the insert, and the audit levels it ends with (ends in a namespace, markings)."""
+    rows = [
+        RelationRow("r:a", "INPUT_TO", "r:b"),
+        RelationRow("r:a", "INPUT_TO", "r:b@amber", "k", props={"x": None, "y": "null"}),
+        RelationRow("r:a@red", "CITES", "r:b", marking="green"),
+        RelationRow("r:a", "INPUT_TO", "r:b", marking="amber", props={"n": 1}),
+    ]
+    values = quick_relation_values(rows, "stamp")
+    params = relation_params(rows)
+    assert [v[:NEW_PARAMS] for v in values] == [p[:NEW_PARAMS] for p in params]
+    assert {v[-1] for v in values} == {"stamp"}
+    assert [relation_audit_level(v, v[4]) for v in values] == [p[-1] for p in params]
+    assert [p[-1] for p in params] == [0, 2, 4, 2]  # clear, amber (an end), red (an end), amber

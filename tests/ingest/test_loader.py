@@ -449,3 +449,14 @@ def test_a_wrong_end_in_a_later_batch_is_refused_at_its_line(
         (f"line {len(lines)}", "target", "res:nowhere"),
     }
     assert sqlite_store.revision() == 0 and list(sqlite_store.iter_entities()) == []
+
+
+def test_a_bundle_in_memory_is_left_as_it_was(sqlite_store: SqliteStore) -> None:
+    """Rows of a file's records are made of the records themselves; a caller's bundle (an
+    API request's) is copied, so that it still says what it said after the load."""
+    net = generate_network(100, 500, seed=2)
+    bundle = {"entities": list(net.entity_records()), "relations": list(net.relation_records())}
+    before = orjson.dumps(bundle)
+    load_bundle(sqlite_store, bundle)
+    assert orjson.dumps(bundle) == before
+    assert len(list(sqlite_store.iter_relations())) == len(bundle["relations"])
