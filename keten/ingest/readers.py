@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
 import ijson
+import msgspec
 import orjson
 import yaml
 
@@ -30,12 +30,11 @@ LIST_COLUMNS = frozenset({"aliases", "source_ids"})
 SUFFIXES = {".json", ".yaml", ".yml", ".jsonl", ".ndjson", ".csv", ".graphml"}
 
 
-@dataclass(slots=True)
-class RawRecord:
+class RawRecord(msgspec.Struct, frozen=True):
     """A record as read, before validation, with where it came from.
 
-    Not frozen: a load makes one per line, and frozen dataclasses are markedly slower to
-    create (as `EntityRow` notes); nothing changes a record once read.
+    A msgspec struct: a load makes one per line, and it is made in C, in under half the time
+    of a slotted dataclass (a frozen one takes longer still).
     """
 
     side: Side
