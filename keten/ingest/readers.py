@@ -40,7 +40,14 @@ class RawRecord(msgspec.Struct, frozen=True):
     side: Side
     data: Any
     file: str
-    where: str
+    place: str | int
+    """Where in the file: a place such as `relations[3]`, or a JSONL line number, put into
+    words only where something names it (`where`)."""
+
+    @property
+    def where(self) -> str:
+        """The place in words: `relations[3]`, `line 12`."""
+        return self.place if isinstance(self.place, str) else f"line {self.place}"
 
 
 Item = RawRecord | Problem | NotKept
@@ -200,22 +207,24 @@ def read_jsonl(path: Path) -> Iterator[Item]:
     name = str(path)
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
-            where = f"line {number}"
             try:
                 doc = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
                 if line.strip():
-                    yield Problem(name, where, "", f"invalid JSON: {exc.msg}")
+                    yield Problem(name, f"line {number}", "", f"invalid JSON: {exc.msg}")
                 continue
             if type(doc) is dict and len(doc) == 1:
-                if "entity" in doc:
-                    yield RawRecord("entity", doc["entity"], name, where)
+                if "relation" in doc:  # most lines: asked first
+                    yield RawRecord("relation", doc["relation"], name, number)
                     continue
-                if "relation" in doc:
-                    yield RawRecord("relation", doc["relation"], name, where)
+                if "entity" in doc:
+                    yield RawRecord("entity", doc["entity"], name, number)
                     continue
             yield Problem(
-                name, where, "", 'a line must be {"entity": {...}} or {"relation": {...}}'
+                name,
+                f"line {number}",
+                "",
+                'a line must be {"entity": {...}} or {"relation": {...}}',
             )
 
 
