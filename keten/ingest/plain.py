@@ -25,6 +25,7 @@ import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import chain
 from typing import Any, Literal, Union
 
 import annotated_types
@@ -196,7 +197,7 @@ def patterns_hold(groups: Iterable[tuple[Shape, list[dict[str, Any]]]]) -> bool:
         for name, hint, in_list in shape.patterns:
             found = values.setdefault(hint, [])
             given = [v for r in records if (v := r.get(name)) is not None]
-            found.extend(v for vs in given for v in vs) if in_list else found.extend(given)
+            found.extend(chain.from_iterable(given) if in_list else given)
     try:
         for hint, found in values.items():
             pattern_adapter(hint).validate_python(found)
