@@ -41,6 +41,9 @@ FLAGS = (
     "--remote-debugging-pipe",
 )
 TIMEOUT = 20.0
+START_TIMEOUT = 90.0
+"""How long a fresh Chromium may take to answer its first command: on a loaded 2-core CI
+machine its start (a new profile, its zygote and GPU processes) has taken over 20 s."""
 
 
 def chromium_path() -> str | None:
@@ -79,8 +82,14 @@ class Browser:
                         self.events.append(message)
                 self.changed.notify_all()
 
-    def call(self, method: str, params: dict[str, Any] | None = None, session: str = "") -> Any:
-        """Send one command and wait for its result."""
+    def call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        session: str = "",
+        timeout: float = TIMEOUT,
+    ) -> Any:
+        """Send one command and wait for its result (at most `timeout` seconds)."""
         with self.changed:
             self.next_id += 1
             message_id = self.next_id
@@ -90,7 +99,7 @@ class Browser:
         self.commands.write(json.dumps(message).encode() + b"\0")
         self.commands.flush()
         with self.changed:
-            if not self.changed.wait_for(lambda: message_id in self.results, TIMEOUT):
+            if not self.changed.wait_for(lambda: message_id in self.results, timeout):
                 raise TimeoutError(f"no answer to {method}")
             answer = self.results.pop(message_id)
         if "error" in answer:
@@ -212,6 +221,20 @@ class Page:
         return png
 
 
+def started(browser: Browser, profile: Path) -> None:
+    """Wait for Chromium's first answer; if it never comes, fail saying whether it exited
+    and with the end of what it wrote to stderr, so a failed start can be told from a slow one."""
+    try:
+        browser.call("Browser.getVersion", timeout=START_TIMEOUT)
+    except TimeoutError as error:
+        code = browser.process.poll()
+        state = "still running" if code is None else f"exited with {code}"
+        log = (profile / "chromium.log").read_bytes()[-2000:].decode(errors="replace")
+        raise TimeoutError(
+            f"Chromium did not answer in {START_TIMEOUT} s ({state}): {log}"
+        ) from error
+
+
 @contextmanager
 def chromium(profile: Path) -> Iterator[Browser]:
     """Start headless Chromium with its profile in `profile`; stop it on exit."""
@@ -227,21 +250,22 @@ def chromium(profile: Path) -> Iterator[Browser]:
         os.dup2(high_in, 3)
         os.dup2(high_out, 4)
 
-    process = subprocess.Popen(
-        [executable, *FLAGS, f"--user-data-dir={profile}"],
-        preexec_fn=as_fd_3_and_4,
-        close_fds=False,  # Python's own descriptors are close-on-exec anyway
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with (profile / "chromium.log").open("wb") as log:  # the child keeps its own copy
+        process = subprocess.Popen(
+            [executable, *FLAGS, f"--user-data-dir={profile}"],
+            preexec_fn=as_fd_3_and_4,
+            close_fds=False,  # Python's own descriptors are close-on-exec anyway
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     os.close(to_child)
     os.close(from_child)
     browser = Browser(process, os.fdopen(commands, "wb"), os.fdopen(answers, "rb"))
     reader = threading.Thread(target=browser.read_forever, daemon=True)
     reader.start()
     try:
-        browser.call("Browser.getVersion")
+        started(browser, profile)
         yield browser
     finally:
         with suppress(ProtocolError, TimeoutError, OSError):
@@ -251,6 +275,7 @@ def chromium(profile: Path) -> Iterator[Browser]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        browser.commands.close()
+        with suppress(OSError):  # a Chromium that died leaves the pipe broken
+            browser.commands.close()
         reader.join(timeout=5)
         browser.answers.close()
