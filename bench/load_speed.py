@@ -1,7 +1,9 @@
 """How fast `keten load` fills the SQLite store, against a bare parse and insert of the same rows.
 
 Run: `.venv/bin/python -m bench.load_speed [--sizes 10k/100k,100k/1M,1M/10M] [--rounds N]
-[--bundles DIR]` (DIR holding `<n>-<m>-bundle/synthetic.jsonl` where a bundle is prepared).
+[--bundles DIR] [--one-process]` (DIR holding `<n>-<m>-bundle/synthetic.jsonl` where a bundle is
+prepared; `--one-process`: keten checks in the writing process at every size, as it does when
+no core is spare).
 Rounds alternate which side goes first; the table gives medians, the median of the rounds'
 keten / bare ratios and CPU seconds (the load's checking process included).
 
@@ -22,6 +24,7 @@ import gc
 import os
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -34,7 +37,7 @@ import orjson
 from keten.graph.rows import dump_props, now, search_text
 from keten.graph.sqlite import SqliteStore
 from keten.graph.sqlite_writer import INSERT_ENTITY_NEW, INSERT_RELATION_NEW
-from keten.ingest import load_paths
+from keten.ingest import load_paths, loader
 from keten.queries.synthetic import generate_network
 
 BATCH = 5_000
@@ -269,7 +272,14 @@ def main() -> None:
         default=None,
         help="read <n>-<m>-bundle/synthetic.jsonl from here where it exists (else generate)",
     )
+    parser.add_argument(
+        "--one-process",
+        action="store_true",
+        help="keten checks in the writing process at every size (as when no core is spare)",
+    )
     args = parser.parse_args()
+    if args.one_process:
+        loader.PIPELINE_ABOVE = sys.maxsize
     print(f"load average at the start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     for text in args.sizes.split(","):
         entities, relations = size(text)
