@@ -1,7 +1,9 @@
 """How fast `keten load` fills the SQLite store, against a bare parse and insert of the same rows.
 
 Run: `.venv/bin/python -m bench.load_speed [--sizes 10k/100k,100k/1M,1M/10M] [--rounds N]
-[--bundles DIR]` (DIR holding `<n>-<m>-bundle/synthetic.jsonl` where a bundle is prepared).
+[--bundles DIR] [--one-process]` (DIR holding `<n>-<m>-bundle/synthetic.jsonl` where a bundle is
+prepared; `--one-process`: keten checks in the writing process at every size, as it does when
+no core is spare).
 Rounds alternate which side goes first; the table gives medians, the median of the rounds'
 keten / bare ratios and CPU seconds (the load's checking process included).
 
@@ -22,6 +24,7 @@ import gc
 import os
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -34,7 +37,7 @@ import orjson
 from keten.graph.rows import dump_props, now, search_text
 from keten.graph.sqlite import SqliteStore
 from keten.graph.sqlite_writer import INSERT_ENTITY_NEW, INSERT_RELATION_NEW
-from keten.ingest import load_paths
+from keten.ingest import load_paths, loader
 from keten.queries.synthetic import generate_network
 
 BATCH = 5_000
@@ -48,6 +51,8 @@ class Side:
 
     wall: list[float]
     cpu: list[float]
+    piped: list[bool]
+    """Per round: a second process (keten's checking process) used CPU time."""
 
     @property
     def median(self) -> float:
@@ -95,14 +100,14 @@ def entity_param(record: dict[str, Any]) -> tuple[Any, ...]:
     entity_id, kind, name = (record.pop(k) for k in ENTITY_COLUMNS)
     level = 0  # generated records carry no marking: clear
     props = dump_props(record)
-    return (entity_id, kind, name, level, props, search_text(name, record), None, None, None, 0)
+    return (entity_id, kind, name, level, props, search_text(name, record))
 
 
 def relation_param(record: dict[str, Any]) -> tuple[Any, ...]:
     """INSERT_RELATION_NEW parameters of a record, the bare way."""
     source, rel_type, target = (record.pop(k) for k in RELATION_COLUMNS)
     key = record.pop("key", "")
-    return (source, rel_type, target, key, 0, dump_props(record), None, None, None, 0)
+    return (source, rel_type, target, key, 0, dump_props(record))
 
 
 def baseline(path: Path, db: Path) -> float:
@@ -147,13 +152,13 @@ def rows(db: Path) -> tuple[int, int]:
 RELATIONS = ("entities", "relations")
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and its ended children (the load's checking process)."""
+def cpu_seconds() -> tuple[float, float]:
+    """CPU time of this process and of its ended children (the load's checking process)."""
     own, children = (
         resource.getrusage(resource.RUSAGE_SELF),
         resource.getrusage(resource.RUSAGE_CHILDREN),
     )
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 def keten_load(bundle: Path, db: Path) -> float:
@@ -166,12 +171,14 @@ def keten_load(bundle: Path, db: Path) -> float:
     return seconds
 
 
-def timed(run: Callable[[Path, Path], float], bundle: Path, db: Path) -> tuple[float, float]:
-    """(wall, CPU) seconds of one load into a new store."""
+def timed(run: Callable[[Path, Path], float], bundle: Path, db: Path) -> tuple[float, float, bool]:
+    """(wall, CPU) seconds of one load into a new store, and whether a second process ran."""
     gc.collect()
-    cpu = cpu_seconds()
+    own, children = cpu_seconds()
     wall = run(bundle, db)
-    return wall, cpu_seconds() - cpu
+    own_after, children_after = cpu_seconds()
+    child = children_after - children
+    return wall, own_after - own + child, child > 0
 
 
 def remove(db: Path) -> None:
@@ -190,15 +197,19 @@ def measure(
         bundle = folder / "synthetic.jsonl"
         generate = write_bundle(bundle, entities, relations)
     keten_db, bare_db = folder / "keten.sqlite", folder / "bare.sqlite"
-    sides: dict[str, tuple[list[float], list[float]]] = {"keten": ([], []), "bare": ([], [])}
+    sides: dict[str, tuple[list[float], list[float], list[bool]]] = {
+        "keten": ([], [], []),
+        "bare": ([], [], []),
+    }
     runs = {"keten": keten_load, "bare": baseline}
     for round_ in range(rounds):
         order = ["keten", "bare"] if round_ % 2 == 0 else ["bare", "keten"]
         for name in order:
             db = keten_db if name == "keten" else bare_db
-            wall, cpu = timed(runs[name], bundle, db)
+            wall, cpu, piped = timed(runs[name], bundle, db)
             sides[name][0].append(wall)
             sides[name][1].append(cpu)
+            sides[name][2].append(piped)
         if not rows(keten_db) == rows(bare_db) == (entities, relations):
             raise SystemExit(f"the stores differ: keten {rows(keten_db)}, bare {rows(bare_db)}")
         remove(keten_db)
@@ -241,9 +252,11 @@ def table(result: Result) -> str:
     cpu = statistics.median(result.keten.cpu) / statistics.median(result.bare.cpu)
     lines.append(f"| keten / bare | {result.ratio:.2f} | | {cpu:.2f} |")
     rounds_text = ", ".join(
-        f"{k:.1f}/{b:.1f}" for k, b in zip(result.keten.wall, result.bare.wall, strict=True)
+        f"{k:.2f}{'*' if piped else ''}/{b:.2f}"
+        for k, b, piped in zip(result.keten.wall, result.bare.wall, result.keten.piped, strict=True)
     )
-    return "\n".join([*lines, "", f"rounds (keten/bare seconds): {rounds_text}"])
+    piped = " (* keten checked in a second process)" if any(result.keten.piped) else ""
+    return "\n".join([*lines, "", f"rounds (keten/bare seconds): {rounds_text}{piped}"])
 
 
 def main() -> None:
@@ -259,7 +272,14 @@ def main() -> None:
         default=None,
         help="read <n>-<m>-bundle/synthetic.jsonl from here where it exists (else generate)",
     )
+    parser.add_argument(
+        "--one-process",
+        action="store_true",
+        help="keten checks in the writing process at every size (as when no core is spare)",
+    )
     args = parser.parse_args()
+    if args.one_process:
+        loader.PIPELINE_ABOVE = sys.maxsize
     print(f"load average at the start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     for text in args.sizes.split(","):
         entities, relations = size(text)

@@ -79,6 +79,10 @@ class WriteBook:
 
     # -- what the write did -----------------------------------------------------------------
 
+    def bulk_with(self, records: int) -> bool:
+        """Whether the write is bulk once `records` more are handed to it (see `note_written`)."""
+        return self.bulk or self.written + records > AUDIT_EACH_UP_TO
+
     def note_written(self, records: int) -> None:
         """Count records handed to the writer."""
         self.written += records

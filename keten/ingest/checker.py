@@ -10,7 +10,7 @@ that gives a stored id, or an id earlier in the bundle, another kind is refused 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -62,27 +62,39 @@ class BundleChecker:
     shares: ShareTally = field(default_factory=ShareTally)
     allowed: set[tuple[str, str, str]] = field(default_factory=set)
     """(type, source kind, target kind) found allowed (a few dozen, met millions of times)."""
+    owns_records: bool = False
+    """The records are the reader's own (read from files here), so rows may be made of them
+    instead of copies."""
 
-    def add(self, item: Item) -> None:
-        """Take one record (or a reader's problem); validate and write in batches."""
-        if isinstance(item, Problem):
-            self.log.add(item)
-            return
-        if isinstance(item, NotKept):
-            self.log.not_kept.append(item)  # reported, never refused
-            return
-        self.records += 1
-        batch = self.entities if item.side == "entity" else self.relations
-        batch.append(item)
-        if len(batch) >= BATCH:
-            self.flush()
+    def add_all(self, items: Iterable[Item], progress: Callable[[int], None] | None = None) -> None:
+        """Take every record (or reader's problem), validating and writing in batches; call
+        `progress` with the records taken at every BATCH. One loop for a whole load: a
+        method call per record cost as much as some of the checks."""
+        entities, relations, records = self.entities, self.relations, self.records
+        for item in items:
+            if type(item) is not RawRecord:  # the rare case first asked, the common one quick
+                if isinstance(item, Problem):
+                    self.log.add(item)
+                elif isinstance(item, NotKept):
+                    self.log.not_kept.append(item)  # reported, never refused
+                continue
+            records += 1
+            batch = entities if item.side == "entity" else relations
+            batch.append(item)
+            if len(batch) >= BATCH:
+                self.records = records
+                self.flush()
+                entities, relations = self.entities, self.relations
+            if progress and records % BATCH == 0:
+                progress(records)
+        self.records = records
 
     def flush(self) -> None:
         """Validate the batches and write them (pointless once the bundle is refused)."""
-        passed_entities, entities, problems = entity_rows(self.entities)
+        passed_entities, entities, problems = entity_rows(self.entities, self.owns_records)
         self._note_refused(problems)
         self._check_kinds(passed_entities, entities)
-        passed, relations, relation_problems = relation_rows(self.relations)
+        passed, relations, relation_problems = relation_rows(self.relations, self.owns_records)
         self.shares.add(passed, relations)
         for problem in problems + relation_problems:
             self.log.add(problem)
@@ -120,13 +132,24 @@ class BundleChecker:
                     self.refused.add(entity_id)
 
     def _check_endpoints(self, items: list[RawRecord], rows: list[RelationRow]) -> None:
-        """Check endpoint kinds known now; keep the others for `finish`."""
-        kinds, allowed = self.kinds, self.allowed
+        """Check endpoint kinds known now; keep the others for `finish`.
+
+        A batch's (type, source kind, target kind) are gathered in one go (maps and a set,
+        without a Python step per relation): in a bundle of known ends they are a few dozen
+        allowed ones, and only a batch with another is gone through relation by relation.
+        """
+        kind = self.kinds.get
+        types = [row.type for row in rows]
+        sources = map(kind, [row.source for row in rows])
+        targets = map(kind, [row.target for row in rows])
+        if set(zip(types, sources, targets, strict=True)) <= self.allowed:  # no unknown kinds
+            return
         for item, row in zip(items, rows, strict=True):
-            source, target = kinds.get(row.source), kinds.get(row.target)
-            if source and target:
-                if (row.type, source, target) not in allowed:
-                    self._check(row.type, source, target, item.file, item.where)
+            known = (row.type, kind(row.source), kind(row.target))
+            if known in self.allowed:
+                continue
+            if known[1] and known[2]:
+                self._check(row.type, known[1], known[2], item.file, item.where)
             else:
                 self.pending.append((row.type, row.source, row.target, item.file, item.where))
 

@@ -34,7 +34,7 @@ from keten.graph.store import (
     Writer,
     paged,
 )
-from keten.ingest.checker import BATCH, BundleChecker, Sink
+from keten.ingest.checker import BundleChecker, Sink
 from keten.ingest.pipeline import write_from_child
 from keten.ingest.problems import BundleRejected, Problem, ProblemLog
 from keten.ingest.readers import Item, read_bundle, read_paths
@@ -151,14 +151,12 @@ def load_items(
 
 
 def check_all(
-    items: Iterable[Item], sink: Sink, progress: Progress | None
+    items: Iterable[Item], sink: Sink, progress: Progress | None, owned: bool = False
 ) -> tuple[int, ProblemLog]:
-    """Check every item as one bundle, writing through `sink`; (records, problems)."""
-    checker = BundleChecker(sink)
-    for item in items:
-        checker.add(item)
-        if progress and checker.records % BATCH == 0:
-            progress(checker.records)
+    """Check every item as one bundle, writing through `sink`; (records, problems).
+    `owned`: the items' records were read here, and nothing else holds them."""
+    checker = BundleChecker(sink, owns_records=owned)
+    checker.add_all(items, progress)
     checker.finish()
     return checker.records, checker.log
 
@@ -236,7 +234,7 @@ def load_paths(
             defer_indexes()
         if piped:
             return write_from_child(writer, files, progress, sink.stored_shares)
-        return check_all(read_paths(files), sink, progress)
+        return check_all(read_paths(files), sink, progress, owned=True)
 
     load_cache = getattr(store, "load_cache", None)
     with no_cycle_collection(), load_cache(size) if load_cache else nullcontext():

@@ -13,12 +13,13 @@ import gc
 import multiprocessing
 import traceback
 from collections.abc import Callable, Iterable
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from keten.graph.store import EntityRow, RelationRow, Writer
-from keten.ingest.checker import BundleChecker
+from keten.ingest.checker import BATCH, BundleChecker
 from keten.ingest.problems import ProblemLog
 from keten.ingest.readers import read_paths
 
@@ -84,11 +85,8 @@ def check_in_child(paths: list[str], conn: Connection, prepare: Prepare | None) 
     """
     gc.disable()
     try:
-        checker = BundleChecker(PipeSink(conn, prepare))
-        for item in read_paths([Path(p) for p in paths]):
-            checker.add(item)
-            if checker.records % 50_000 == 0:
-                conn.send(("progress", checker.records))
+        checker = BundleChecker(PipeSink(conn, prepare), owns_records=True)
+        checker.add_all(read_paths([Path(p) for p in paths]), partial(report_progress, conn))
         checker.finish()
         done = ("done", checker.records, checker.log.problems, checker.log.total)
         conn.send((*done, checker.log.not_kept))
@@ -96,6 +94,12 @@ def check_in_child(paths: list[str], conn: Connection, prepare: Prepare | None) 
         conn.send(("error", traceback.format_exc()))
     finally:
         conn.close()
+
+
+def report_progress(conn: Connection, records: int) -> None:
+    """Tell the parent how many records are checked (every tenth batch)."""
+    if records % (10 * BATCH) == 0:
+        conn.send(("progress", records))
 
 
 def write_from_child(

@@ -25,6 +25,7 @@ import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import chain
 from typing import Any, Literal, Union
 
 import annotated_types
@@ -150,17 +151,23 @@ class PlainCheck:
     def accepts(self, data: list[Any]) -> bool:
         """True when every record passes the derived types, holds floats where floats are
         asked and matches every pattern; False means "ask pydantic"."""
+        return self.fields_of(data) is not None
+
+    def fields_of(self, data: list[Any]) -> set[str] | None:
+        """The top-level fields the records give, when the batch passes as `accepts` says;
+        None means "ask pydantic". (The caller learns from the fields whether a batch gives
+        markings, times or keys, a set lookup instead of a search of the batch's text.)"""
         try:
             msgspec.convert(data, self.batch)
         except msgspec.ValidationError:
-            return False
+            return None
+        given: set[str] = set().union(*data)  # every record is an object: msgspec says so
         if len(self.shapes) == 1:
             groups: Iterable[tuple[Shape, list[dict[str, Any]]]] = [(self.shapes[None], data)]
         else:
             groups = self.by_kind(data)
-        return all(floats_hold(shape, records) for shape, records in groups) and patterns_hold(
-            groups
-        )
+        holds = all(floats_hold(shape, records, given) for shape, records in groups)
+        return given if holds and patterns_hold(groups) else None
 
     def by_kind(self, data: list[dict[str, Any]]) -> list[tuple[Shape, list[dict[str, Any]]]]:
         """The records of each kind, with that kind's shape."""
@@ -170,9 +177,14 @@ class PlainCheck:
         return [(self.shapes[kind], records) for kind, records in kinds.items()]
 
 
-def floats_hold(shape: Shape, records: list[dict[str, Any]]) -> bool:
-    """True when the float fields hold floats or nothing (never an integer)."""
-    return all({type(r.get(name)) for r in records} <= FLOAT_OR_NULL for name in shape.floats)
+def floats_hold(shape: Shape, records: list[dict[str, Any]], given: set[str]) -> bool:
+    """True when the float fields hold floats or nothing (never an integer); only the
+    fields some record gives (`given`) are looked at."""
+    return all(
+        {type(r.get(name)) for r in records} <= FLOAT_OR_NULL
+        for name in shape.floats
+        if name in given
+    )
 
 
 FLOAT_OR_NULL = frozenset({float, type(None)})
@@ -185,7 +197,7 @@ def patterns_hold(groups: Iterable[tuple[Shape, list[dict[str, Any]]]]) -> bool:
         for name, hint, in_list in shape.patterns:
             found = values.setdefault(hint, [])
             given = [v for r in records if (v := r.get(name)) is not None]
-            found.extend(v for vs in given for v in vs) if in_list else found.extend(given)
+            found.extend(chain.from_iterable(given) if in_list else given)
     try:
         for hint, found in values.items():
             pattern_adapter(hint).validate_python(found)

@@ -138,6 +138,21 @@ def relation_rule_errors(record: dict[str, Any]) -> list[tuple[str, str]]:
     return errors
 
 
+def relation_rules_hold(records: list[dict[str, Any]], given: set[str]) -> bool:
+    """True when no record of a batch breaks a rule of `relation_rule_errors` (`given`: the
+    fields any record gives). The common case is told in one pass over two fields; a batch
+    that may break one is put to `relation_rule_errors` record by record."""
+    if BUFFER_RANGE.isdisjoint(given) and not any(
+        r["source"] == r["target"] or (r["type"] == "SOURCED_FROM" and r.get("share") is None)
+        for r in records
+    ):
+        return True
+    return not any(relation_rule_errors(record) for record in records)
+
+
+BUFFER_RANGE = frozenset({"buffer_hours_min", "buffer_hours_max"})
+
+
 def buffer_range_errors(record: dict[str, Any]) -> list[tuple[str, str]]:
     """A buffer range must hold the buffer the cascade uses: min <= buffer_hours <= max.
 

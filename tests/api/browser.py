@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -55,6 +56,10 @@ class ProtocolError(RuntimeError):
     """Chromium answered a command with an error."""
 
 
+class BrowserGone(RuntimeError):
+    """Chromium exited (closed its pipe) before answering a command."""
+
+
 @dataclass
 class Browser:
     """A running headless Chromium and the messages it sent."""
@@ -66,9 +71,12 @@ class Browser:
     events: list[dict[str, Any]] = field(default_factory=list)
     changed: threading.Condition = field(default_factory=threading.Condition)
     next_id: int = 0
+    ended: bool = False
+    """Chromium closed its end of the pipe (it exited)."""
 
     def read_forever(self) -> None:
-        """Reader thread: file answers by id and keep every event."""
+        """Reader thread: file answers by id and keep every event; note the pipe's end, so
+        that a call waiting for an answer that cannot come fails at once."""
         buffer = b""
         while chunk := self.answers.read1(65536):
             buffer += chunk
@@ -81,6 +89,9 @@ class Browser:
                     else:
                         self.events.append(message)
                 self.changed.notify_all()
+        with self.changed:
+            self.ended = True
+            self.changed.notify_all()
 
     def call(
         self,
@@ -96,11 +107,16 @@ class Browser:
         message: dict[str, Any] = {"id": message_id, "method": method, "params": params or {}}
         if session:
             message["sessionId"] = session
-        self.commands.write(json.dumps(message).encode() + b"\0")
-        self.commands.flush()
+        try:
+            self.commands.write(json.dumps(message).encode() + b"\0")
+            self.commands.flush()
+        except BrokenPipeError as error:
+            raise BrowserGone(f"cannot send {method}: Chromium closed its pipe") from error
         with self.changed:
-            if not self.changed.wait_for(lambda: message_id in self.results, timeout):
+            if not self.changed.wait_for(lambda: message_id in self.results or self.ended, timeout):
                 raise TimeoutError(f"no answer to {method}")
+            if message_id not in self.results:
+                raise BrowserGone(f"no answer to {method}: Chromium closed its pipe")
             answer = self.results.pop(message_id)
         if "error" in answer:
             raise ProtocolError(f"{method}: {answer['error']}")
@@ -226,13 +242,13 @@ def started(browser: Browser, profile: Path) -> None:
     and with the end of what it wrote to stderr, so a failed start can be told from a slow one."""
     try:
         browser.call("Browser.getVersion", timeout=START_TIMEOUT)
-    except TimeoutError as error:
+    except (TimeoutError, BrowserGone) as error:
+        with suppress(subprocess.TimeoutExpired):
+            browser.process.wait(timeout=5)
         code = browser.process.poll()
         state = "still running" if code is None else f"exited with {code}"
         log = (profile / "chromium.log").read_bytes()[-2000:].decode(errors="replace")
-        raise TimeoutError(
-            f"Chromium did not answer in {START_TIMEOUT} s ({state}): {log}"
-        ) from error
+        raise BrowserGone(f"Chromium did not answer its first command ({state}): {log}") from error
 
 
 @contextmanager
@@ -250,6 +266,9 @@ def chromium(profile: Path) -> Iterator[Browser]:
         os.dup2(high_in, 3)
         os.dup2(high_out, 4)
 
+    # Chromium puts its singleton socket under TMPDIR and aborts when that path passes the
+    # 107 bytes a socket address holds, as under pytest's folders for a test's own TMPDIR.
+    scratch = tempfile.mkdtemp(prefix="chromium-", dir="/tmp")
     with (profile / "chromium.log").open("wb") as log:  # the child keeps its own copy
         process = subprocess.Popen(
             [executable, *FLAGS, f"--user-data-dir={profile}"],
@@ -258,6 +277,7 @@ def chromium(profile: Path) -> Iterator[Browser]:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=log,
+            env={**os.environ, "TMPDIR": scratch},
         )
     os.close(to_child)
     os.close(from_child)
@@ -268,7 +288,7 @@ def chromium(profile: Path) -> Iterator[Browser]:
         started(browser, profile)
         yield browser
     finally:
-        with suppress(ProtocolError, TimeoutError, OSError):
+        with suppress(ProtocolError, TimeoutError, BrowserGone, OSError):
             browser.call("Browser.close")
         try:
             process.wait(timeout=10)
@@ -279,3 +299,4 @@ def chromium(profile: Path) -> Iterator[Browser]:
             browser.commands.close()
         reader.join(timeout=5)
         browser.answers.close()
+        shutil.rmtree(scratch, ignore_errors=True)

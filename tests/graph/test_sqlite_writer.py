@@ -7,6 +7,13 @@ from pathlib import Path
 
 from keten.graph.history import AUDIT_EACH_UP_TO
 from keten.graph.sqlite import SqliteStore
+from keten.graph.sqlite_writer import (
+    NEW_PARAMS,
+    quick_relation_values,
+    relation_audit_level,
+    relation_params,
+    split_props,
+)
 from keten.graph.store import EntityRow, RelationRow, WriteCounts
 
 SIZE = AUDIT_EACH_UP_TO + 50
@@ -79,3 +86,31 @@ def test_one_identity_twice_in_a_quick_batch(tmp_path: Path) -> None:
     with other.writer() as w:
         w.upsert_entities(entities(0, SIZE) + entities(5, 6, a=2))
         assert [(c.entity, c.fields) for c in w.conflicts] == [("r:00005", ["a"])]
+
+
+def test_split_props_tells_a_null_from_the_text_null() -> None:
+    """The JSON is searched for `null` before the values are: text holding "null" is kept,
+    a None is a removal."""
+    assert split_props({"note": "null", "a": 1}) == ('{"a":1,"note":"null"}', None)
+    assert split_props({"note": "null", "gone": None, "x": [None]}) == (
+        '{"note":"null","x":[null]}',
+        '["gone"]',
+    )
+    assert split_props({"a": 1}) == ('{"a":1}', None)
+
+
+def test_quick_values_are_what_the_parameters_say() -> None:
+    """The quick way's values, made straight from rows, hold what `relation_params` makes
+    for the insert, and the audit levels it ends with (ends in a namespace, markings)."""
+    rows = [
+        RelationRow("r:a", "INPUT_TO", "r:b"),
+        RelationRow("r:a", "INPUT_TO", "r:b@amber", "k", props={"x": None, "y": "null"}),
+        RelationRow("r:a@red", "CITES", "r:b", marking="green"),
+        RelationRow("r:a", "INPUT_TO", "r:b", marking="amber", props={"n": 1}),
+    ]
+    values = quick_relation_values(rows, "stamp")
+    params = relation_params(rows)
+    assert [v[:NEW_PARAMS] for v in values] == [p[:NEW_PARAMS] for p in params]
+    assert {v[-1] for v in values} == {"stamp"}
+    assert [relation_audit_level(v, v[4]) for v in values] == [p[-1] for p in params]
+    assert [p[-1] for p in params] == [0, 2, 4, 2]  # clear, amber (an end), red (an end), amber

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 import yaml
 
@@ -17,6 +18,8 @@ from keten.data import reference_bundle_path
 from keten.graph.sqlite import SqliteStore
 from keten.graph.store import WriteMode
 from keten.ingest import BundleRejected, load_bundle, load_paths
+from keten.ingest.checker import BATCH
+from keten.queries.synthetic import generate_network
 
 BUNDLE = {
     "entities": [
@@ -422,3 +425,38 @@ def test_a_record_may_name_what_its_readers_may_see(sqlite_store: SqliteStore) -
     cites = {"source": "a:x@red", "target": "a:y@red", "type": "CONTROLS", "source_ids": ["s@red"]}
     report = load_bundle(sqlite_store, {"entities": [red, *ends], "relations": [cites]})
     assert (report.counts.entities_created, report.counts.relations_created) == (3, 1)
+
+
+def test_a_wrong_end_in_a_later_batch_is_refused_at_its_line(
+    sqlite_store: SqliteStore, tmp_path: Path
+) -> None:
+    """Batches whose endpoint kinds are all known and allowed pass in one set comparison;
+    one wrong relation among them is still found, at its line, and nothing is written."""
+    net = generate_network(200, 2 * BATCH + 100, seed=1)
+    ids = {e["kind"]: e["id"] for e in net.entity_records()}
+    lines = [{"entity": e} for e in net.entity_records()]
+    lines += [{"relation": r} for r in net.relation_records()]
+    wrong = {"source": ids["Interest"], "target": ids["Resource"], "type": "SAFEGUARDS"}
+    unknown = {"source": ids["Resource"], "target": "res:nowhere", "type": "DEPENDS_ON"}
+    lines[BATCH + 150 :] = [{"relation": wrong}, *lines[BATCH + 150 :], {"relation": unknown}]
+    path = tmp_path / "late-wrong.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    with pytest.raises(BundleRejected) as refused:
+        load_paths(sqlite_store, [path])
+    found = {(p.where, p.field, p.value) for p in refused.value.problems}
+    assert found == {
+        (f"line {BATCH + 151}", "type", "SAFEGUARDS"),
+        (f"line {len(lines)}", "target", "res:nowhere"),
+    }
+    assert sqlite_store.revision() == 0 and list(sqlite_store.iter_entities()) == []
+
+
+def test_a_bundle_in_memory_is_left_as_it_was(sqlite_store: SqliteStore) -> None:
+    """Rows of a file's records are made of the records themselves; a caller's bundle (an
+    API request's) is copied, so that it still says what it said after the load."""
+    net = generate_network(100, 500, seed=2)
+    bundle = {"entities": list(net.entity_records()), "relations": list(net.relation_records())}
+    before = orjson.dumps(bundle)
+    load_bundle(sqlite_store, bundle)
+    assert orjson.dumps(bundle) == before
+    assert len(list(sqlite_store.iter_relations())) == len(bundle["relations"])

@@ -150,6 +150,9 @@ class Declines:
     def accepts(self, data: list[Any]) -> bool:
         return False
 
+    def fields_of(self, data: list[Any]) -> None:
+        return None
+
 
 def both_ways(rows_of: Any, side: str, records: list[dict[str, Any]]) -> tuple[Any, Any]:
     """(the batch function's answer, its answer when only pydantic validates)."""
@@ -210,3 +213,39 @@ class Odd(TypedDict, total=False):
 def test_a_schema_it_cannot_carry_over_is_refused() -> None:
     with pytest.raises(NotDerivable):
         derive(Odd)
+
+
+PLAIN_RELATION = {"source": "res:1", "target": "res:2", "type": "DEPENDS_ON", "strength": 0.5}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"marking": "amber"},
+        {"marking": None},
+        {"created_at": "2026-01-01T00:00:00Z"},
+        {"updated_at": None},
+        {"key": "k1"},
+        {"source_ids": []},
+        {"source_ids": ["source:x@red"]},
+        {"note": "mail a@b"},
+    ],
+)
+def test_a_batch_giving_an_unusual_field_goes_the_pydantic_way(extra: dict[str, Any]) -> None:
+    """Markings, times and keys (looked up among the batch's top-level fields), an empty
+    list or an @ anywhere take the whole batch off the quick way, and both ways agree."""
+    records = [dict(PLAIN_RELATION), PLAIN_RELATION | extra]
+    data = copy.deepcopy(records)
+    text = validate.clean(data)
+    assert text is not None
+    assert validate.quick(RELATIONS, text, data, validate.RELATION_UNUSUAL) is None
+    quick, slow = both_ways(relation_rows, "relation", records)
+    assert quick[1] == slow[1] and quick[2] == slow[2]
+
+
+def test_a_plain_batch_gives_its_fields() -> None:
+    data = [dict(PLAIN_RELATION), {**PLAIN_RELATION, "target": "res:3", "year": 2024}]
+    text = validate.clean(data)
+    assert text is not None
+    given = validate.quick(RELATIONS, text, data, validate.RELATION_UNUSUAL)
+    assert given == {"source", "target", "type", "strength", "year"}

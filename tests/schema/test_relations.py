@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from keten.graph.sqlite import SqliteStore
 from keten.ingest import BundleRejected, load_bundle
-from keten.schema.relations import parse_relation
+from keten.schema.relations import parse_relation, relation_rule_errors, relation_rules_hold
 
 EDGE = {"source": "vp:a", "target": "vp:b", "type": "DEPENDS_ON"}
 
@@ -51,3 +55,31 @@ def test_a_bundle_with_a_bad_range_is_refused_naming_the_field(sqlite_store: Sql
         ("relations[0]", "buffer_hours")
     ]
     assert sqlite_store.revision() == 0 and list(sqlite_store.iter_entities()) == []
+
+
+ENDS = st.sampled_from(["vp:a", "vp:b"])
+NUMBER = st.sampled_from([None, 0.5, 1.0, 2.0, 4.0])
+RULE_RECORD = st.fixed_dictionaries(
+    {
+        "source": ENDS,
+        "target": ENDS,
+        "type": st.sampled_from(["DEPENDS_ON", "CITES", "SOURCED_FROM"]),
+    },
+    optional={
+        "share": NUMBER,
+        "buffer_hours": NUMBER,
+        "buffer_hours_min": NUMBER,
+        "buffer_hours_max": NUMBER,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(RULE_RECORD, max_size=5))
+def test_the_batch_rule_check_says_what_the_record_check_says(
+    records: list[dict[str, Any]],
+) -> None:
+    given_fields: set[str] = set().union(*records)
+    assert relation_rules_hold(records, given_fields) == (
+        not any(relation_rule_errors(r) for r in records)
+    )
