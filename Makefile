@@ -58,8 +58,8 @@ run: $(RUNTIME) $(AHEAD)
 	$(BIN)/keten serve --host $(HOST) --port $(PORT)
 
 lint: $(DEV)
-	$(BIN)/ruff check keten tests bench
-	$(BIN)/ruff format --check keten tests bench
+	$(BIN)/ruff check keten tests bench notebooks
+	$(BIN)/ruff format --check keten tests bench notebooks
 	$(BIN)/mypy
 
 test: $(DEV) $(AHEAD) $(NODE) lint
