@@ -43,8 +43,8 @@ FLAGS = (
 )
 TIMEOUT = 20.0
 START_TIMEOUT = 90.0
-"""How long a fresh Chromium may take to answer its first command: on a loaded 2-core CI
-machine its start (a new profile, its zygote and GPU processes) has taken over 20 s."""
+"""How long a fresh Chromium may take to answer its first command: it first makes a new
+profile and starts its zygote and GPU processes, on a CI machine that may be loaded."""
 
 
 def chromium_path() -> str | None:
