@@ -20,23 +20,16 @@ import typer
 from keten.cli.application import ANALYSES, STORE, app
 from keten.cli.cascade_answer import run_cascade
 from keten.cli.common import (
-    Assessments,
     AssessmentsOption,
     ClearanceOption,
     HoursOption,
     JsonOption,
     StrengthOption,
     echo_json,
-    err,
-    id_column,
-    name_column,
-    out,
-    projection,
-    require_store,
-    show,
-    table,
     usage,
 )
+from keten.cli.stores import Assessments, projection, require_store
+from keten.cli.tables import err, id_column, name_column, out, show, table
 from keten.schema.kinds import EntityKind
 from keten.schema.markings import Tlp
 from keten.schema.relations import RelationType
@@ -379,7 +372,7 @@ def targeted_command(
     operates it, or through a threat they pose (`GET /analysis/targeted`).
     """
     require_store()
-    from keten.cli.common import store_session
+    from keten.cli.stores import store_session
     from keten.queries.targeting import resolve_capability, targeted_processes
 
     with store_session() as store:

@@ -13,18 +13,10 @@ import orjson
 import typer
 
 from keten.cli.application import LOOKUP, app
-from keten.cli.common import (
-    ClearanceOption,
-    JsonOption,
-    echo_json,
-    id_column,
-    name_column,
-    out,
-    show,
-    store_session,
-    table,
-)
+from keten.cli.common import ClearanceOption, JsonOption, echo_json
 from keten.cli.errors import NOT_FOUND, CliError
+from keten.cli.stores import store_session
+from keten.cli.tables import id_column, name_column, out, show, table
 from keten.schema.kinds import EntityKind
 from keten.schema.markings import Tlp
 

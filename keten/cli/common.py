@@ -1,9 +1,8 @@
-"""What the commands share: the options named as in the API, JSON, and (from their own
-modules, named here too) the store and the tables.
+"""What the commands share: the options named as in the API, and JSON.
 
 The CLI sees everything (TLP:RED) unless `--clearance` asks for what a key of that clearance
-would see. Tables use a light style that fits 80 columns (keten.cli.tables); `--json` prints
-what the API answers. The store a command reads is keten.cli.stores'.
+would see. `--json` prints what the API answers; tables are keten.cli.tables', and the store
+a command reads is keten.cli.stores'.
 """
 
 from __future__ import annotations
@@ -15,23 +14,7 @@ import orjson
 import typer
 
 from keten.cli.errors import USAGE, CliError
-from keten.cli.stores import Assessments as Assessments
-from keten.cli.stores import kept_projection as kept_projection
-from keten.cli.stores import no_store as no_store
-from keten.cli.stores import open_store as open_store
-from keten.cli.stores import projection as projection
-from keten.cli.stores import require_store as require_store
-from keten.cli.stores import store_session as store_session
-from keten.cli.tables import NAME_ROOM as NAME_ROOM
-from keten.cli.tables import SPACING as SPACING
-from keten.cli.tables import Grid as Grid
-from keten.cli.tables import err as err
-from keten.cli.tables import hours as hours
-from keten.cli.tables import id_column as id_column
-from keten.cli.tables import name_column as name_column
-from keten.cli.tables import out as out
-from keten.cli.tables import show as show
-from keten.cli.tables import table as table
+from keten.cli.stores import Assessments
 from keten.schema.markings import Tlp
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")]

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from keten.api.keys import KeyInfo, KeyStore, Role, grant_problem
 from keten.cli.application import app
-from keten.cli.common import err, out
+from keten.cli.tables import err, out
 from keten.config import Settings
 from keten.schema.markings import Tlp
 

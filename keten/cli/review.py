@@ -20,19 +20,10 @@ import orjson
 import typer
 
 from keten.cli.application import REVIEW, app
-from keten.cli.common import (
-    ClearanceOption,
-    JsonOption,
-    echo_json,
-    err,
-    local_user,
-    open_store,
-    out,
-    show,
-    store_session,
-    table,
-)
+from keten.cli.common import ClearanceOption, JsonOption, echo_json, local_user
 from keten.cli.errors import REFUSED, USAGE, CliError
+from keten.cli.stores import open_store, store_session
+from keten.cli.tables import err, out, show, table
 from keten.config import Settings
 from keten.schema.markings import Tlp
 

@@ -17,26 +17,17 @@ import typer
 
 from keten.cli.application import ANALYSES, app
 from keten.cli.common import (
-    Assessments,
     AssessmentsOption,
     ClearanceOption,
     HoursOption,
     JsonOption,
     StrengthOption,
     echo_json,
-    err,
-    hours,
-    id_column,
-    kept_projection,
-    out,
-    projection,
-    require_store,
-    show,
-    store_session,
-    table,
     usage,
 )
 from keten.cli.errors import CliError
+from keten.cli.stores import Assessments, kept_projection, projection, require_store, store_session
+from keten.cli.tables import err, hours, id_column, out, show, table
 from keten.schema.markings import Tlp
 
 if TYPE_CHECKING:

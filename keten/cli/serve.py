@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from keten.cli.application import STORE, app
-from keten.cli.common import open_store
+from keten.cli.stores import open_store
 
 
 @app.command(rich_help_panel=STORE)

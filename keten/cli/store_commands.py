@@ -21,8 +21,10 @@ import orjson
 import typer
 
 from keten.cli.application import STORE, app
-from keten.cli.common import err, local_user, store_session, usage
+from keten.cli.common import local_user, usage
 from keten.cli.errors import REFUSED, CliError
+from keten.cli.stores import store_session
+from keten.cli.tables import err
 from keten.config import Settings
 from keten.schema.markings import Tlp
 
@@ -190,7 +192,7 @@ def load(
 def show_not_kept(report: LoadReport) -> None:
     """The table of what a STIX import left out, by STIX type and reason (nothing when all
     was kept): nothing is dropped without a word."""
-    from keten.cli.common import show, table
+    from keten.cli.tables import show, table
 
     if not report.not_kept:
         return

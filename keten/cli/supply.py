@@ -16,23 +16,17 @@ import typer
 from keten.cli.application import ANALYSES, STORE, app
 from keten.cli.cascade_answer import print_cascade
 from keten.cli.common import (
-    Assessments,
     AssessmentsOption,
     ClearanceOption,
     HoursOption,
     JsonOption,
     StrengthOption,
     echo_json,
-    err,
-    kept_projection,
     local_user,
-    out,
-    require_store,
-    show,
-    store_session,
-    table,
 )
 from keten.cli.errors import REFUSED
+from keten.cli.stores import Assessments, kept_projection, require_store, store_session
+from keten.cli.tables import err, out, show, table
 from keten.schema.markings import Tlp
 
 if TYPE_CHECKING:
