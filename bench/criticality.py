@@ -35,7 +35,7 @@ from keten.queries.criticality import (
     dependency_graph,
 )
 from keten.queries.synthetic import SyntheticStore, generate_network
-from keten.schema.entities import EntityKind
+from keten.schema.kinds import EntityKind
 from keten.schema.markings import Tlp
 
 

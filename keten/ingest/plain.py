@@ -34,7 +34,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from keten.schema.entities import AnyEntity
-from keten.schema.relations import Relation
+from keten.schema.relation_record import Relation
 
 BOUNDS = {
     annotated_types.MinLen: "min_length",

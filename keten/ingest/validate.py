@@ -34,12 +34,8 @@ from keten.ingest.readers import RawRecord
 from keten.schema import EntityKind, RelationType
 from keten.schema.entities import ENTITY_ADAPTER, AnyEntity
 from keten.schema.markings import implied_marking, marking_problem
-from keten.schema.relations import (
-    RELATION_ADAPTER,
-    Relation,
-    relation_rule_errors,
-    relation_rules_hold,
-)
+from keten.schema.relation_record import RELATION_ADAPTER, Relation
+from keten.schema.relations import relation_rule_errors, relation_rules_hold
 
 KINDS = ", ".join(EntityKind)
 TYPES = ", ".join(RelationType)

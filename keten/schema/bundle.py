@@ -13,7 +13,7 @@ from pydantic import ConfigDict, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
 from keten.schema.entities import AnyEntity
-from keten.schema.relations import Relation
+from keten.schema.relation_record import Relation
 
 
 @with_config(ConfigDict(extra="forbid"))

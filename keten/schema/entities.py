@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal, Required
 
 from pydantic import ConfigDict, Field, TypeAdapter, with_config
 
-from keten.schema.kinds import EntityKind as EntityKind  # named here too, as it always was
 from keten.schema.markings import ImpactClass
 from keten.schema.provenance import Provenance, RecordId
 

@@ -1,7 +1,7 @@
 """The relation record's schema: a TypedDict validated by pydantic, and its parser.
 
 Apart from keten.schema.relations (types, endpoints, rules), which the store and the
-projection import without pydantic; that module still answers to these names.
+projection import without pydantic.
 """
 
 from __future__ import annotations

@@ -12,14 +12,9 @@ False
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from keten.schema.kinds import EntityKind
-
-if TYPE_CHECKING:
-    from keten.schema.relation_record import RELATION_ADAPTER as RELATION_ADAPTER
-    from keten.schema.relation_record import Relation as Relation
-    from keten.schema.relation_record import parse_relation as parse_relation
 
 
 class RelationType(StrEnum):
@@ -193,17 +188,3 @@ CORE_RELATION_FIELDS = frozenset(
     {"source", "target", "type", "key", "marking", "created_at", "updated_at"}
 )
 """Fields the store keeps in columns; everything else goes into the properties document."""
-
-
-RECORD_NAMES = frozenset({"Relation", "RELATION_ADAPTER", "parse_relation"})
-"""Names of the relation record's schema, which live in keten.schema.relation_record."""
-
-
-def __getattr__(name: str) -> Any:
-    """The record schema's names, imported on first use: the store and the projection import
-    this module for `RelationType` alone and should not load pydantic for it."""
-    if name in RECORD_NAMES:
-        from keten.schema import relation_record
-
-        return getattr(relation_record, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,7 +39,7 @@ from keten.api.keys import Role
 from keten.cli import app as cli  # every command registered
 from keten.graph.store import encode_cursor
 from keten.ingest.stix import TLP2_MARKING_IDS
-from keten.schema.entities import EntityKind
+from keten.schema.kinds import EntityKind
 from keten.schema.markings import Tlp
 from keten.schema.relations import RelationType
 from tests.api.differential import (

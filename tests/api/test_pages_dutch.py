@@ -34,7 +34,7 @@ from keten.graph.projection import build_projection
 from keten.graph.store import EntityFilter, RelationFilter
 from keten.queries.report import draw_diagram
 from keten.queries.risk import CAVEAT, IMPACT_RULE, SCORE_RULE, integrated_analysis
-from keten.schema.entities import EntityKind
+from keten.schema.kinds import EntityKind
 from keten.schema.markings import Tlp
 from tests.api.browser import Page, chromium, chromium_path
 from tests.api.test_pages import EXTRA, Site, graph_data, serve_site

@@ -29,7 +29,7 @@ from keten.graph.stix_json import StixJson
 from keten.graph.store import GraphStore
 from keten.ingest import load_bundle, load_items, load_paths
 from keten.ingest.stix import read_stix_bundle
-from keten.schema.entities import EntityKind
+from keten.schema.kinds import EntityKind
 from keten.schema.markings import Tlp
 from keten.schema.relations import ENDPOINTS, RelationType
 

@@ -10,7 +10,7 @@ import pytest
 
 from keten.graph.projection import Projection
 from keten.queries.criticality import CriticalityRequest, criticality, kept
-from keten.schema.entities import EntityKind
+from keten.schema.kinds import EntityKind
 from tests.queries.conftest import Edge, random_network
 from tests.queries.reference import reference
 

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from keten.graph.sqlite import SqliteStore
 from keten.ingest import BundleRejected, load_bundle
-from keten.schema.relations import parse_relation, relation_rule_errors, relation_rules_hold
+from keten.schema.relation_record import parse_relation
+from keten.schema.relations import relation_rule_errors, relation_rules_hold
 
 EDGE = {"source": "vp:a", "target": "vp:b", "type": "DEPENDS_ON"}
 

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from keten.schema import ENDPOINTS, EntityKind, RelationType, allowed_endpoints, parse_entity
 from keten.schema.bundle import BUNDLE_ADAPTER, bundle_json_schema
 from keten.schema.markings import Tlp
-from keten.schema.relations import parse_relation
+from keten.schema.relation_record import parse_relation
 
 
 def test_every_kind_parses_with_provenance() -> None:

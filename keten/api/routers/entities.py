@@ -28,7 +28,8 @@ from keten.api.problems import ApiProblem, invalid_cursor, responses
 from keten.api.schemas import ENTITY_EXAMPLE, EntityDeleted, EntityPage, Neighbourhood, Record
 from keten.api.writes import ModeQuery, attribution, write_bundle
 from keten.graph.store import EntityFilter, HasRelationsError, HistoryUnavailableError, etag
-from keten.schema.entities import AnyEntity, EntityKind
+from keten.schema.entities import AnyEntity
+from keten.schema.kinds import EntityKind
 from keten.schema.markings import Tlp
 
 router = APIRouter(prefix="/entities", tags=["entities"], responses=responses(401, 403, 422))

@@ -16,7 +16,7 @@ from keten.api.writes import ModeQuery, attribution, write_bundle
 from keten.graph.store import WriteMode
 from keten.ingest import load_items
 from keten.ingest.stix import read_stix_bundle
-from keten.schema.entities import EntityKind
+from keten.schema.kinds import EntityKind
 
 router = APIRouter(tags=["ingest"], responses=responses(400, 401, 403, 412, 413, 422))
 

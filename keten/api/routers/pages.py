@@ -77,7 +77,7 @@ from keten.queries.report import REPORT_PROCESSES, cited_sources, diagram_bytes,
 from keten.queries.risk import Prefer, RiskOptions
 from keten.queries.riskpages import RiskAnalysis, RiskCache
 from keten.queries.scenarios import ScenariosRequest, compare_scenarios
-from keten.schema.entities import EntityKind
+from keten.schema.kinds import EntityKind
 from keten.schema.markings import Tlp
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)

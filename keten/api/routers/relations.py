@@ -28,7 +28,8 @@ from keten.api.schemas import RELATION_EXAMPLE, Record, RelationDeleted, Relatio
 from keten.api.writes import ModeQuery, attribution, write_bundle
 from keten.graph.store import HistoryUnavailableError, RelationFilter, etag
 from keten.schema.markings import Tlp
-from keten.schema.relations import Relation, RelationType
+from keten.schema.relation_record import Relation
+from keten.schema.relations import RelationType
 
 router = APIRouter(prefix="/relations", tags=["relations"], responses=responses(401, 403, 422))
 
