@@ -49,8 +49,6 @@ from keten.queries.cascade_search import (
     interest_records,
     search,
 )
-from keten.queries.cascade_search import source_indices as source_indices
-from keten.queries.cascade_search import via_chain as via_chain
 
 if TYPE_CHECKING:
     from keten.queries.workspace import Workspace

@@ -28,7 +28,8 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from keten.graph.projection import Projection
-from keten.queries.cascade import SourceId, source_indices
+from keten.queries.cascade import SourceId
+from keten.queries.cascade_search import source_indices
 
 
 class PropagationRequest(BaseModel):

@@ -44,7 +44,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from keten.graph.projection import TYPE_CODE, FloatArray, Int64Array, Projection
 from keten.graph.store import EntityFilter, EntityRow, GraphStore
-from keten.queries.cascade import AffectedEntity, affected_entities, via_chain
+from keten.queries.cascade import AffectedEntity, affected_entities
+from keten.queries.cascade_search import via_chain
 from keten.schema.markings import Tlp
 
 if TYPE_CHECKING:

@@ -25,8 +25,8 @@ from keten.queries.cascade import (
     SourceId,
     affected_entities,
     reached_interests,
-    source_indices,
 )
+from keten.queries.cascade_search import source_indices
 
 if TYPE_CHECKING:
     from keten.queries.workspace import Workspace
