@@ -38,6 +38,7 @@ import httpx
 import typer
 
 from bench.cascade import fill_store
+from bench.procfs import memory_mb
 from bench.serving import KETEN, served_with_pid
 from keten.api.keys import KeyStore, Role
 from keten.config import Settings
@@ -212,14 +213,6 @@ def record(outcomes: list[Outcome], outcome: Outcome) -> None:
     outcomes.append(outcome)
 
 
-def peak_mb(pid: int) -> float:
-    """A process's resident high-water mark so far, in MB (Linux /proc)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def fill(path: str, values: dict[str, str]) -> str:
     """`path` with its `{placeholders}` from `values`."""
     for name, value in values.items():
@@ -281,12 +274,16 @@ def run_api(
                         try:
                             status, seconds, head, size = call_api(client, call, values, limit)
                         except httpx.TimeoutException:
-                            late = Outcome(name, level, 0, limit, 0, peak_mb(pid), "timeout")
+                            late = Outcome(
+                                name, level, 0, limit, 0, memory_mb(pid, "VmHWM"), "timeout"
+                            )
                             record(outcomes, late)
                             continue
                         learn(name, head, values)
                         problem = judge(status, seconds, limit, level, head)
-                        done = Outcome(name, level, status, seconds, size, peak_mb(pid), problem)
+                        done = Outcome(
+                            name, level, status, seconds, size, memory_mb(pid, "VmHWM"), problem
+                        )
                         record(outcomes, done)
     return outcomes
 

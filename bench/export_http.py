@@ -31,6 +31,7 @@ from pathlib import Path
 import httpx
 
 from bench.cascade import fill_store
+from bench.procfs import memory_mb
 from bench.serving import cpu_seconds, served_with_pid
 from keten.api.export_stream import CHUNK
 from keten.api.keys import KeyStore, Role
@@ -76,18 +77,10 @@ def row(name: str, first: float, seconds: float, size: int, memory: str, note: s
     )
 
 
-def resident_mb(pid: int, field: str) -> float:
-    """VmRSS (now) or VmHWM (high-water mark) of a process, in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def export(url: str, key: str, fmt: str, limit: float, pid: int, again: bool) -> str:
     """One export read to its end or for `limit` seconds (`again`: not the first of its
     format in this run; GraphML's then uses the keys kept by the first)."""
-    before = resident_mb(pid, "VmRSS")
+    before = memory_mb(pid, "VmRSS")
     start = time.perf_counter()
     first: float | None = None
     size, note = 0, "whole"
@@ -106,7 +99,7 @@ def export(url: str, key: str, fmt: str, limit: float, pid: int, again: bool) ->
                 note = f"cut at {limit:.0f} s"
                 break
     seconds = time.perf_counter() - start
-    memory = f"{before:,.0f} -> {resident_mb(pid, 'VmHWM'):,.0f}"
+    memory = f"{before:,.0f} -> {memory_mb(pid, 'VmHWM'):,.0f}"
     if note != "whole":
         cpu = cpu_seconds(pid)
         time.sleep(QUIET_SECONDS)

@@ -35,6 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.coldstart import hub_of, prepared, server, small_write
+from bench.procfs import status_mb
 from keten.api.keys import KeyStore, Role
 from keten.config import Settings
 from keten.graph.projection import SAVE_DELAY
@@ -42,16 +43,6 @@ from keten.schema.markings import Tlp
 
 console = Console(width=120)
 FIELDS = ("VmRSS", "RssAnon", "RssFile", "VmHWM")
-
-
-def status_mb(pid: int) -> dict[str, float]:
-    """The memory lines of /proc/<pid>/status that FIELDS names, in MB."""
-    values: dict[str, float] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, rest = line.partition(":")
-        if name in FIELDS:
-            values[name] = int(rest.split()[0]) / 1024
-    return values
 
 
 @dataclass
@@ -66,7 +57,7 @@ class Sampler:
     def run(self) -> None:
         while not self._stop.is_set():
             try:
-                now = status_mb(self.pid)
+                now = status_mb(self.pid, FIELDS)
             except OSError:
                 return
             for name, value in now.items():
@@ -75,7 +66,7 @@ class Sampler:
 
     def take(self) -> dict[str, float]:
         """The peaks since the last call (and VmHWM, the kernel's own peak), then reset."""
-        now = status_mb(self.pid)
+        now = status_mb(self.pid, FIELDS)
         peaks = {name: max(self.peaks.get(name, 0.0), now[name]) for name in FIELDS}
         peaks["VmHWM"] = now["VmHWM"]
         self.peaks = {}
