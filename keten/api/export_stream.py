@@ -214,16 +214,14 @@ async def first_chunk(handoff: Handoff, request: Request) -> bytes | Done | None
 
 async def chunks(handoff: Handoff, first: bytes) -> AsyncIterator[bytes]:
     """The response body: `first`, then every chunk; a failure ends it with BROKEN and
-    raises, so that the server cuts the response off."""
-    try:
-        yield first
-        while isinstance(item := await handoff.next(), bytes):
-            yield item
-        if item.error is not None:
-            yield BROKEN
-            raise ExportFailed(f"export cut off: {item.error}")
-    finally:
-        handoff.cancelled.set()
+    raises, so that the server cuts the response off. (However it ends, `ExportResponse`
+    tells the writer to stop.)"""
+    yield first
+    while isinstance(item := await handoff.next(), bytes):
+        yield item
+    if item.error is not None:
+        yield BROKEN
+        raise ExportFailed(f"export cut off: {item.error}")
 
 
 class ExportResponse(StreamingResponse):
